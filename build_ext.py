@@ -1,0 +1,63 @@
+"""The only cffi builder: csrc/include/sfu_api.h -> sfu._native (API mode).
+
+`pip install .` runs this through setuptools (setup.py's cffi_modules);
+`python build_ext.py` builds the extension in place for development.
+"""
+
+import os
+import re
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(HERE, "csrc")
+API_HEADER = os.path.join(CSRC, "include", "sfu_api.h")
+
+
+def _cdef_source() -> str:
+    """sfu_api.h minus preprocessor lines cffi cannot parse.
+
+    Integer `#define`s are kept (cffi exposes them as constants); include
+    guards and #includes are dropped.
+    """
+    out = []
+    for line in open(API_HEADER):
+        s = line.strip()
+        if s.startswith("#"):
+            if re.match(r"#define\s+\w+\s+-?\d+\b", s):
+                out.append(re.sub(r"/\*.*\*/", "", line))
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def _sources() -> list[str]:
+    return sorted(
+        os.path.relpath(os.path.join(CSRC, f), HERE)
+        for f in os.listdir(CSRC)
+        if f.endswith(".c")
+    )
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef_source())
+ffibuilder.set_source(
+    "sfu._native",
+    '#include "sfu_api.h"\n',
+    sources=_sources(),
+    include_dirs=[os.path.relpath(os.path.join(CSRC, "include"), HERE)],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                        "-fno-strict-aliasing", "-D_GNU_SOURCE"],
+    libraries=["pthread"],
+)
+
+if __name__ == "__main__":
+    os.chdir(HERE)
+    ffibuilder.compile(tmpdir=os.path.join(HERE, "build", "cffi"), verbose=False)
+    # compile() writes the extension next to the tmpdir's package path; move it into sfu/
+    import glob
+    import shutil
+
+    for so in glob.glob(os.path.join(HERE, "build", "cffi", "sfu", "_native*.so")):
+        shutil.copy2(so, os.path.join(HERE, "sfu", os.path.basename(so)))
+        print("built", os.path.join("sfu", os.path.basename(so)))

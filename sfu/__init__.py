@@ -1,0 +1,1 @@
+"""LiveKit-compatible SFU: Python control plane, C data plane."""
