@@ -31,12 +31,17 @@ def _cdef_source() -> str:
     return "".join(out)
 
 
+# setuptools wants paths relative to the project; an in-place build
+# (`python build_ext.py`) compiles from a temporary directory, so absolute.
+_ABSOLUTE = __name__ == "__main__"
+
+
+def _path(p: str) -> str:
+    return p if _ABSOLUTE else os.path.relpath(p, HERE)
+
+
 def _sources() -> list[str]:
-    return sorted(
-        os.path.relpath(os.path.join(CSRC, f), HERE)
-        for f in os.listdir(CSRC)
-        if f.endswith(".c")
-    )
+    return sorted(_path(os.path.join(CSRC, f)) for f in os.listdir(CSRC) if f.endswith(".c"))
 
 
 ffibuilder = FFI()
@@ -45,7 +50,7 @@ ffibuilder.set_source(
     "sfu._native",
     '#include "sfu_api.h"\n',
     sources=_sources(),
-    include_dirs=[os.path.relpath(os.path.join(CSRC, "include"), HERE)],
+    include_dirs=[_path(os.path.join(CSRC, "include"))],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                         "-fno-strict-aliasing", "-D_GNU_SOURCE"],
     libraries=["pthread"],
