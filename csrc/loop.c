@@ -918,6 +918,9 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         tx_flush(l);               /* nothing queued may refer to the old session */
         t->srtp_in = c->srtp_in;
         t->srtp_out = c->srtp_out;
+        /* a plain transport given keys carries SRTP from now on */
+        if (c->srtp_in || c->srtp_out)
+            t->flags |= SFU_TF_SRTP;
         return SFU_OK;
     }
     case SFU_CMD_TRANSPORT_DEL: {
