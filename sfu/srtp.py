@@ -61,6 +61,7 @@ class Session:
     """
 
     def __init__(self, profile: str, key: bytes, outbound: bool) -> None:
+        self._srtp: Any = None
         if profile not in PROFILES:
             raise ValueError(f"unsupported SRTP profile {profile!r}")
         need = key_length(profile)

@@ -28,6 +28,8 @@ from .shm import DEFAULT_RING_SLOTS, SharedRings
 
 log = logging.getLogger("sfu.worker")
 
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 RESTART_BACKOFF = (0.0, 0.1, 0.5, 1.0, 2.0, 5.0)
@@ -143,7 +145,9 @@ class WorkerPool:
             for fn in self._event_listeners:
                 fn(w.index, event, data)
 
-        w.proc = await asyncio.create_subprocess_exec(*argv, pass_fds=pass_fds)
+        # run from the directory holding this very `sfu` package, so that
+        # `-m` (which puts the cwd first on sys.path) imports the same code
+        w.proc = await asyncio.create_subprocess_exec(*argv, pass_fds=pass_fds, cwd=_PACKAGE_ROOT)
         child_sock.close()
         w.pid = w.proc.pid
         w.channel = Channel(parent_sock, f"worker-{w.index}", on_event=on_event)
