@@ -7,19 +7,26 @@ grant object with camelCase keys (roomJoin, room, canPublish ...).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Iterator
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from . import errors
 
-# short secrets (the dev key's "secret") are the operator's choice; the
-# config check reports them once at start-up instead of on every token
-warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """short secrets (the dev key's "secret") are the operator's choice; the
+    config check reports them once at start-up instead of on every token"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        yield
 
 LEEWAY_SECONDS = 60
 DEFAULT_TTL = 6 * 3600
@@ -131,8 +138,9 @@ class KeyProvider:
         if secret is None:
             raise AuthError("unknown API key")
         try:
-            claims = jwt.decode(token, secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
-                                options={"require": ["exp"], "verify_aud": False})
+            with _quiet():
+                claims = jwt.decode(token, secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
+                                    options={"require": ["exp"], "verify_aud": False})
         except jwt.ExpiredSignatureError:
             raise AuthError("access token expired") from None
         except jwt.PyJWTError as e:
@@ -158,7 +166,8 @@ class KeyProvider:
         if name:
             claims["name"] = name
         claims.update({k: v for k, v in extra.items() if v not in (None, "", {})})
-        return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "JWT"})
+        with _quiet():
+            return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "JWT"})
 
 
 def bearer(header: str | None, query_token: str | None = None) -> str:

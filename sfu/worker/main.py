@@ -95,6 +95,8 @@ class Worker:
         self.channel: Channel | None = None
         self.stopping = asyncio.Event()
         self.mux_port = 0
+        self.queue_wakeups = 0   # times the loop's queue woke this thread
+        self.queue_records = 0   # records taken from it
 
     # -- setup -------------------------------------------------------------
     def start_native(self) -> None:
@@ -157,7 +159,8 @@ class Worker:
         lib.sfu_loop_get_stats(self.loop_ptr, s)
         t = os.times()
         return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
-                "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports)}
+                "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
+                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records}
 
     def on_worker_shutdown(self, data: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -293,6 +296,7 @@ class Worker:
 
     # -- loop -> Python queue ----------------------------------------------
     def on_queue_readable(self) -> None:
+        self.queue_wakeups += 1
         while True:
             n = lib.sfu_loop_py_drain(self.loop_ptr, self._drain_buf, PY_DRAIN_BYTES)
             if n > 0:
@@ -307,6 +311,7 @@ class Worker:
         while off < n:
             rec = ffi.cast("sfu_py_rec_t *", self._drain_buf + off)
             length = int(rec.len)
+            self.queue_records += 1
             if rec.kind == lib.SFU_REC_REMOTE_LEARNED and self.channel is not None:
                 ip, port = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
                 self.channel.emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": ip, "port": port})
