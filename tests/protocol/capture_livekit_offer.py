@@ -1,7 +1,9 @@
-"""Capture the publisher SDP offer that the livekit rtc SDK puts in its join request.
+"""Capture SDP from the livekit rtc SDK (libwebrtc inside).
 
-Not a test: a helper to refresh ``data/livekit_publisher_offer.sdp``.
+Not a test: a helper to refresh ``data/livekit_publisher_offer.sdp`` and
+``data/livekit_subscriber_answer.sdp``.
 
+Publisher offer mode (default):
 The SDK (libwebrtc inside) sends ``GET /rtc/v1?join_request=<base64url WrappedJoinRequest>``;
 the wrapped JoinRequest is usually gzip-compressed and carries ``publisher_offer``. The offer has
 no candidates (trickle ICE), so no network namespace is needed just to read it.
@@ -11,6 +13,10 @@ Usage (the SDK may live in another virtualenv than the one running this server):
     python tests/protocol/capture_livekit_offer.py --out OUT.sdp --client /path/to/python
 
 The server answers 404 to every request after capturing, so the client gives up.
+
+Subscriber answer mode (``--subscriber-offer OFFER.sdp``): ``/rtc/v1`` answers 404, so the SDK
+falls back to ``/rtc``; the server sends a JoinResponse with ``subscriber_primary=true`` and then
+the given offer, and writes the SDK's answer (libwebrtc accepting our subscriber offer).
 """
 
 from __future__ import annotations
@@ -73,15 +79,55 @@ def decode_join_request(value: str) -> lk_rtc.JoinRequest:
     return lk_rtc.JoinRequest.FromString(payload)
 
 
-async def run(out: Path, client_python: str, port: int) -> int:
+def join_response() -> lk_rtc.JoinResponse:
+    from livekit.protocol import models
+
+    return lk_rtc.JoinResponse(
+        room=models.Room(sid="RM_capture", name="capture"),
+        participant=models.ParticipantInfo(
+            sid="PA_capture",
+            identity="capture",
+            state=models.ParticipantInfo.JOINED,
+            permission=models.ParticipantPermission(can_subscribe=True, can_publish=True, can_publish_data=True),
+        ),
+        server_version="1.0.0",
+        server_info=models.ServerInfo(version="1.0.0", protocol=16),
+        subscriber_primary=True,
+        ping_interval=5,
+        ping_timeout=15,
+    )
+
+
+async def run(out: Path, client_python: str, port: int, subscriber_offer: str | None = None) -> int:
     captured: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        print("request", request.method, request.path)
         value = request.query.get("join_request")
-        if value and not captured.done():
-            join = decode_join_request(value)
-            captured.set_result(join.publisher_offer.sdp)
-        return web.Response(status=404)
+        if subscriber_offer is None:
+            if value and not captured.done():
+                join = decode_join_request(value)
+                captured.set_result(join.publisher_offer.sdp)
+            return web.Response(status=404)
+        if request.path != "/rtc" or captured.done():
+            return web.Response(status=404)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_bytes(lk_rtc.SignalResponse(join=join_response()).SerializeToString())
+        offer = lk_rtc.SessionDescription(type="offer", sdp=subscriber_offer, id=1)
+        await ws.send_bytes(lk_rtc.SignalResponse(offer=offer).SerializeToString())
+        async for msg in ws:
+            if msg.type != 2:  # aiohttp.WSMsgType.BINARY
+                continue
+            req = lk_rtc.SignalRequest.FromString(msg.data)
+            if req.HasField("answer") and not captured.done():
+                captured.set_result(req.answer.sdp)
+                break
+            if req.HasField("ping_req"):
+                pong = lk_rtc.Pong(last_ping_timestamp=req.ping_req.timestamp, timestamp=int(time.time() * 1000))
+                await ws.send_bytes(lk_rtc.SignalResponse(pong_resp=pong).SerializeToString())
+        await ws.close()
+        return ws
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handler)
@@ -101,6 +147,8 @@ async def run(out: Path, client_python: str, port: int) -> int:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
+        if not captured.done() and proc.stdout is not None:
+            print((await proc.stdout.read()).decode(errors="replace")[-3000:])
         await runner.cleanup()
     out.write_text(sdp.replace("\r\n", "\n"))
     print(f"wrote {out} ({len(sdp)} bytes)")
@@ -112,8 +160,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--client", default=sys.executable, help="python with the livekit SDK")
     parser.add_argument("--port", type=int, default=17880)
+    parser.add_argument("--subscriber-offer", type=Path, help="send this offer, capture the answer")
     args = parser.parse_args()
-    return asyncio.run(run(args.out, args.client, args.port))
+    offer = args.subscriber_offer.read_text().replace("\r\n", "\n").replace("\n", "\r\n") if args.subscriber_offer else None
+    return asyncio.run(run(args.out, args.client, args.port, offer))
 
 
 if __name__ == "__main__":
