@@ -54,6 +54,8 @@ class SansIoPeer(asyncio.DatagramProtocol):
         self.rtp_arrived = asyncio.Event()
         self.srtp_errors = 0
         self.sctp = None  # SctpDataChannels, when with_data_channels
+        self.on_channel = None  # handed to SctpDataChannels when it is created
+        self.on_message = None
 
     # ------------------------------------------------------------------ setup
 
@@ -166,7 +168,7 @@ class SansIoPeer(asyncio.DatagramProtocol):
             if self.dtls is not None and self.dtls.state == DtlsState.CONNECTED:
                 self.apply("dtls", self.dtls.send(self.loop.time(), packet))
 
-        self.sctp = SctpDataChannels(self.dtls.role, send)
+        self.sctp = SctpDataChannels(self.dtls.role, send, on_channel=self.on_channel, on_message=self.on_message)
         asyncio.ensure_future(self.sctp.start())
 
     async def close(self) -> None:
