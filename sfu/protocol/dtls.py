@@ -214,7 +214,7 @@ class Certificate:
     def generate(cls, lifetime: datetime.timedelta = CERTIFICATE_LIFETIME) -> Certificate:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8))])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -247,7 +247,7 @@ def default_certificate() -> Certificate:
     global _default_certificate
     with _default_lock:
         cert = _default_certificate
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         if cert is None or cert.not_after - now < datetime.timedelta(days=1):
             cert = _default_certificate = Certificate.generate()
         return cert

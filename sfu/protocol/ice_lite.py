@@ -301,9 +301,7 @@ class IceLiteAgent:
 
     # ------------------------------------------------------------------ internals
 
-    def _handle_binding_request(
-        self, now: float, request: stun.Message, data: bytes, addr: Addr, out: Output
-    ) -> None:
+    def _handle_binding_request(self, now: float, request: stun.Message, data: bytes, addr: Addr, out: Output) -> None:
         attrs = request.attributes
         if "FINGERPRINT" not in attrs:
             self._reply_error(request, addr, 400, "Bad Request", "missing FINGERPRINT", out)

@@ -50,9 +50,7 @@ EXT_DEPENDENCY_DESCRIPTOR = "https://aomediacodec.github.io/av1-rtp-spec/#depend
 
 ACCEPTED_EXTENSIONS = {
     "audio": frozenset({EXT_MID, EXT_RID, EXT_AUDIO_LEVEL, EXT_TWCC, EXT_ABS_SEND_TIME}),
-    "video": frozenset(
-        {EXT_MID, EXT_RID, EXT_REPAIRED_RID, EXT_TWCC, EXT_ABS_SEND_TIME, EXT_DEPENDENCY_DESCRIPTOR}
-    ),
+    "video": frozenset({EXT_MID, EXT_RID, EXT_REPAIRED_RID, EXT_TWCC, EXT_ABS_SEND_TIME, EXT_DEPENDENCY_DESCRIPTOR}),
 }
 ACCEPTED_FEEDBACK = {
     "audio": frozenset({"nack", "transport-cc"}),
@@ -655,9 +653,7 @@ def build_answer(
                     for rid, _ in layers:
                         media.add_attribute("rid", f"{rid} recv")
                     if layers:
-                        media.add_attribute(
-                            "simulcast", "recv " + ";".join(("~" if p else "") + r for r, p in layers)
-                        )
+                        media.add_attribute("simulcast", "recv " + ";".join(("~" if p else "") + r for r, p in layers))
                     info.rids = [rid for rid, _ in layers]
                     info.paused_rids = [rid for rid, paused in layers if paused]
                 info.ssrcs = offered.ssrcs()
@@ -715,7 +711,12 @@ DEFAULT_VIDEO_SEND_CODECS = (VP8, VP9, H264, AV1)
 
 SUBSCRIBER_EXTMAPS = {
     "audio": (Extmap(1, EXT_MID), Extmap(4, EXT_AUDIO_LEVEL)),
-    "video": (Extmap(1, EXT_MID), Extmap(2, EXT_ABS_SEND_TIME), Extmap(3, EXT_TWCC), Extmap(5, EXT_DEPENDENCY_DESCRIPTOR)),
+    "video": (
+        Extmap(1, EXT_MID),
+        Extmap(2, EXT_ABS_SEND_TIME),
+        Extmap(3, EXT_TWCC),
+        Extmap(5, EXT_DEPENDENCY_DESCRIPTOR),
+    ),
 }
 
 
@@ -742,8 +743,10 @@ def build_subscriber_offer(
     mids: list[str] = []
     for index, track in enumerate(tracks):
         mid = track.mid if track.mid is not None else str(index)
-        codecs = list(track.codecs) if track.codecs is not None else list(
-            DEFAULT_AUDIO_SEND_CODECS if track.kind == "audio" else DEFAULT_VIDEO_SEND_CODECS
+        codecs = (
+            list(track.codecs)
+            if track.codecs is not None
+            else list(DEFAULT_AUDIO_SEND_CODECS if track.kind == "audio" else DEFAULT_VIDEO_SEND_CODECS)
         )
         if track.kind == "video" and track.codecs is None:
             codecs = [c for primary in codecs for c in (primary, rtx_for(primary))]

@@ -136,15 +136,20 @@ async def run(out: Path, client_python: str, port: int, subscriber_offer: str | 
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     proc = await asyncio.create_subprocess_exec(
-        client_python, "-c", CLIENT_SNIPPET, f"ws://127.0.0.1:{port}", make_token(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        client_python,
+        "-c",
+        CLIENT_SNIPPET,
+        f"ws://127.0.0.1:{port}",
+        make_token(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         sdp = await asyncio.wait_for(captured, 20)
     finally:
         try:
             await asyncio.wait_for(proc.wait(), 15)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
         if not captured.done() and proc.stdout is not None:
@@ -162,7 +167,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=17880)
     parser.add_argument("--subscriber-offer", type=Path, help="send this offer, capture the answer")
     args = parser.parse_args()
-    offer = args.subscriber_offer.read_text().replace("\r\n", "\n").replace("\n", "\r\n") if args.subscriber_offer else None
+    offer = (
+        args.subscriber_offer.read_text().replace("\r\n", "\n").replace("\n", "\r\n") if args.subscriber_offer else None
+    )
     return asyncio.run(run(args.out, args.client, args.port, offer))
 
 

@@ -141,10 +141,14 @@ class SansIoPeer(asyncio.DatagramProtocol):
         elif isinstance(event, DtlsConnected):
             profile = LIBSRTP_PROFILE[event.profile]
             self.srtp_rx = pylibsrtp.Session(
-                pylibsrtp.Policy(key=event.remote_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile)
+                pylibsrtp.Policy(
+                    key=event.remote_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
+                )
             )
             self.srtp_tx = pylibsrtp.Session(
-                pylibsrtp.Policy(key=event.local_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
+                pylibsrtp.Policy(
+                    key=event.local_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile
+                )
             )
             if self.with_data_channels:
                 self.start_data_channels()

@@ -91,6 +91,7 @@ async def main(client_python: str) -> dict:
 
     async def rtc_v1(request: web.Request) -> web.StreamResponse:
         join = decode_join_request(request.query["join_request"])
+
         def on_message(channel, message):
             entry = {"label": channel.label, "raw_len": len(message)}
             try:
@@ -111,8 +112,12 @@ async def main(client_python: str) -> dict:
 
         def on_channel(channel):
             summary["channels"].append(
-                {"label": channel.label, "ordered": channel.ordered, "maxRetransmits": channel.maxRetransmits,
-                 "id": channel.id}
+                {
+                    "label": channel.label,
+                    "ordered": channel.ordered,
+                    "maxRetransmits": channel.maxRetransmits,
+                    "id": channel.id,
+                }
             )
 
         ws = web.WebSocketResponse()
@@ -149,8 +154,13 @@ async def main(client_python: str) -> dict:
 
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        client_python, "-c", CLIENT, f"ws://{SERVER_IP}:{PORT}", make_token(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        client_python,
+        "-c",
+        CLIENT,
+        f"ws://{SERVER_IP}:{PORT}",
+        make_token(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     lines = []
     assert proc.stdout is not None

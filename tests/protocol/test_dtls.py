@@ -235,9 +235,7 @@ def seeded_loss(seed: int, rate: float):
     return drop
 
 
-@pytest.mark.parametrize(
-    "drop", [every_third, seeded_loss(1, 0.3), seeded_loss(2, 0.3), seeded_loss(3, 0.4)], ids=str
-)
+@pytest.mark.parametrize("drop", [every_third, seeded_loss(1, 0.3), seeded_loss(2, 0.3), seeded_loss(3, 0.4)], ids=str)
 def test_lossy_link_completes_via_timers_on_fake_clock(drop):
     client, server = make_pair()
     link = Link(client, server, drop=drop)
@@ -315,3 +313,31 @@ def test_garbage_does_not_break_handshake_or_raise():
     for junk in (b"\x17\xfe\xfd" + b"\x00\x01" + b"\x00" * 6 + b"\x00\x10" + b"\x00" * 16, b"\x15" * 20):
         out = server.handle_datagram(link.now, junk)
         assert not [e for e in out.events if isinstance(e, DtlsData)]
+
+
+def test_malformed_sweep_never_raises():
+    """Truncations and byte flips of real handshake datagrams go through the public input path
+    without an exception escaping; a fresh handshake still works afterwards."""
+    client, server = make_pair()
+    hello = client.start(0.0).transmits[0].data
+    flight = server.handle_datagram(0.0, hello).transmits
+    assert flight
+    samples = [hello] + [tx.data for tx in flight]
+    victims = [make_pair()[1] for _ in range(2)] + [make_pair()[0]]
+    victims[2].start(0.0)
+    for data in samples:
+        for cut in range(0, len(data), 7):
+            for victim in victims:
+                victim.handle_datagram(0.1, data[:cut])
+        for i in range(0, len(data), 3):
+            corrupted = bytearray(data)
+            corrupted[i] ^= 0xA5
+            for victim in victims:
+                victim.handle_datagram(0.1, bytes(corrupted))
+                victim.handle_timeout(0.2)
+    for victim in victims:
+        assert victim.state in (DtlsState.CONNECTING, DtlsState.FAILED)
+    client, server = make_pair()
+    link = Link(client, server)
+    connect(link)
+    assert client.state == server.state == DtlsState.CONNECTED

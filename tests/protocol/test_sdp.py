@@ -311,7 +311,14 @@ def test_subscriber_offer_shape():
     assert video.ssrcs().rtx == {222222: 222223}
     assert video.ssrcs().attributes[222222]["msid"] == "PA_abc|TR_video1 TR_video1"
     assert [(c.pt, c.name) for c in video.codecs()] == [
-        (96, "VP8"), (97, "rtx"), (98, "VP9"), (99, "rtx"), (108, "H264"), (109, "rtx"), (35, "AV1"), (36, "rtx")
+        (96, "VP8"),
+        (97, "rtx"),
+        (98, "VP9"),
+        (99, "rtx"),
+        (108, "H264"),
+        (109, "rtx"),
+        (35, "AV1"),
+        (36, "rtx"),
     ]
     assert all(m.attribute("setup") == "actpass" for m in offer.media)
     assert app.attribute("sctp-port") == "5000"
