@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import struct
@@ -181,7 +182,7 @@ def test_comedia_learns_remote(worker):
     pub.settimeout(0.2)
     with pytest.raises(socket.timeout):
         pub.recv(2048)
-    worker.on_transport_close({"id": 1})
+    asyncio.run(worker.on_transport_close({"id": 1}))
     assert worker.on_worker_stats({})["transports"] == 1
 
 

@@ -66,12 +66,16 @@ class MediaService:
                     p.schedule_remotes_update()
 
     def _worker_event(self, worker: int, event: str, data: dict) -> None:
+        t = self.transports.get(int(data.get("id", 0)))
+        if t is None or t.worker.index != worker:
+            return
         if event == "transport_remote_learned":
-            t = self.transports.get(int(data["id"]))
-            if t is not None:
-                t.remote = (data["ip"], int(data["port"]))
-                for fn in t.listeners:
-                    fn("remote_learned", t.remote)
+            t.remote = (data["ip"], int(data["port"]))
+        for fn in list(t.listeners):
+            try:
+                fn(event, data)
+            except Exception:
+                log.exception("transport %d: %s listener failed", t.id, event)
 
 
 class Router:
@@ -91,8 +95,9 @@ class Router:
         """
         return await self._create_transport("plain", worker, {"comedia": comedia, "own_socket": own_socket})
 
-    async def create_webrtc_transport(self, worker: int | None = None) -> Transport:
-        return await self._create_transport("webrtc", worker, {})
+    async def create_webrtc_transport(self, ice_ufrag: str, ice_pwd: str, worker: int | None = None) -> Transport:
+        """ICE-lite + DTLS-SRTP (+ SCTP) transport; `fingerprint` is the worker's certificate"""
+        return await self._create_transport("webrtc", worker, {"ice_ufrag": ice_ufrag, "ice_pwd": ice_pwd})
 
     async def _create_transport(self, kind: str, worker: int | None, extra: dict) -> Transport:
         if self.closed:
@@ -102,6 +107,7 @@ class Router:
         tid = svc.next_id()
         info = await w.request("TRANSPORT_CREATE", {"id": tid, "kind": kind, **extra})
         t = Transport(self, w, tid, kind, info["ip"], int(info["port"]))
+        t.fingerprint = info.get("fingerprint", "")
         self.transports[tid] = t
         svc.transports[tid] = t
         return t
@@ -122,6 +128,7 @@ class Transport:
         self.ip = ip
         self.port = port
         self.remote: tuple[str, int] | None = None
+        self.fingerprint = ""
         self.producers: dict[int, Producer] = {}
         self.consumers: dict[int, Consumer] = {}
         self.closed = False
@@ -207,7 +214,7 @@ class Transport:
             c.transport_closed()
         self._forget()
         for fn in self.listeners:
-            fn("closed", "worker died")
+            fn("closed", {"id": self.id, "reason": "worker died"})
 
     def _forget(self) -> None:
         self.router.transports.pop(self.id, None)
