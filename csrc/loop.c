@@ -91,6 +91,8 @@ struct consumer {
     uint16_t seq_off;
     uint32_t ts_off;
     uint16_t last_out_seq;
+    uint8_t ext_rewrite;
+    uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
     sfu_stream_stats_t stats;
 };
 
@@ -396,6 +398,50 @@ static inline struct tx_entry *tx_slot(sfu_loop_t *l)
 /* ------------------------------------------------------------------ */
 /* forwarding */
 
+/* Rewrite the header extension ids of an outgoing copy to the ids the
+ * subscriber negotiated; elements it did not negotiate become padding (RFC
+ * 8285 allows zero bytes between elements), so the packet keeps its size.
+ * The extension block was bounds-checked by sfu_rtp_parse. */
+static void rewrite_extensions(uint8_t *b, const sfu_rtp_t *rtp, const uint8_t *map)
+{
+    uint8_t *p = b + rtp->ext_offset;
+    size_t n = rtp->ext_len, i = 0;
+    if (rtp->ext_profile == 0xBEDE) {
+        while (i < n) {
+            uint8_t h = p[i];
+            if (h == 0) { i++; continue; }
+            uint8_t id = h >> 4;
+            size_t len = (size_t)(h & 0x0f) + 1;
+            if (id == 15 || i + 1 + len > n) {  /* reserved id: the rest is not ours to read */
+                memset(p + i, 0, n - i);
+                return;
+            }
+            uint8_t out = map[id];
+            if (out)
+                p[i] = (uint8_t)((out << 4) | (h & 0x0f));
+            else
+                memset(p + i, 0, 1 + len);
+            i += 1 + len;
+        }
+    } else if ((rtp->ext_profile & 0xfff0) == 0x1000) {
+        while (i < n) {
+            uint8_t id = p[i];
+            if (id == 0) { i++; continue; }
+            if (i + 2 > n) { memset(p + i, 0, n - i); return; }
+            size_t len = p[i + 1];
+            if (i + 2 + len > n) { memset(p + i, 0, n - i); return; }
+            uint8_t out = id < 16 ? map[id] : 0;
+            if (out)
+                p[i] = out;
+            else
+                memset(p + i, 0, 2 + len);
+            i += 2 + len;
+        }
+    } else {
+        memset(p, 0, n);               /* unknown profile: nothing is understood */
+    }
+}
+
 static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt, uint32_t len,
                           const sfu_rtp_t *rtp)
 {
@@ -433,6 +479,8 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     sfu_wr16(e->buf + 2, out_seq);
     sfu_wr32(e->buf + 4, out_ts);
     sfu_wr32(e->buf + 8, c->out_ssrc);
+    if (c->ext_rewrite && rtp->has_extension)
+        rewrite_extensions(e->buf, rtp, c->ext_map);
     int outlen = (int)len;
     if (t->flags & SFU_TF_SRTP) {
         if (sfu_srtp_protect(t->srtp_out, e->buf, &outlen) != 0) {
@@ -1007,6 +1055,10 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         k->seq_start = c->seq_start;
         k->ts_off = c->ts_offset;
         k->paused = (c->flags & 1) ? 1 : 0;
+        k->ext_rewrite = c->ext_rewrite ? 1 : 0;
+        memcpy(k->ext_map, c->ext_map, sizeof(k->ext_map));
+        k->ext_map[0] = 0;
+        k->ext_map[15] = 0;
         if (sfu_idmap_put(&l->consumers, k->id, k)) {
             free(k);
             return SFU_ENOMEM;
@@ -1018,6 +1070,8 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
             free(k);
             return SFU_ENOMEM;
         }
+        if (p->kind == SFU_KIND_VIDEO && !k->paused)
+            keyframe_for_producer(l, p);   /* a new video subscriber needs a key frame */
         return SFU_OK;
     }
     case SFU_CMD_CONSUMER_DEL: {

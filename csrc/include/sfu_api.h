@@ -257,7 +257,9 @@ typedef struct {
     uint16_t seq_start;
     uint16_t _pad2;
     uint32_t ts_offset;        /* consumer: added to every RTP timestamp */
-    uint32_t _pad3;
+    uint8_t  ext_rewrite;      /* consumer: 1 = rewrite header extension ids with ext_map */
+    uint8_t  ext_map[16];      /* consumer: incoming id (1..14) -> outgoing id, 0 = remove */
+    uint8_t  _pad3[3];
     uint64_t remote_mask;
     void    *srtp_in;
     void    *srtp_out;

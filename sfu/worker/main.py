@@ -151,6 +151,9 @@ class Worker:
         for k, v in fields.items():
             if k == "addr":
                 addr_to_c(v[0], v[1], ffi.addressof(c, "addr"))
+            elif k == "ext_map":
+                for i, out in enumerate(v):
+                    c.ext_map[i] = out
             else:
                 setattr(c, k, v)
         check(lib.sfu_loop_command(self.loop_ptr, c), f"command {ctype}")
@@ -336,10 +339,18 @@ class Worker:
 
     def on_consumer_create(self, data: dict) -> dict:
         self._transport(data, "transport_id")
+        ext: dict | None = data.get("ext_map")   # {incoming id: outgoing id}; absent = keep as is
+        table = [0] * 16
+        if ext is not None:
+            for k, v in ext.items():
+                if not (1 <= int(k) <= 14 and 0 <= int(v) <= 14):
+                    raise messages.SchemaError("header extension ids must be 1..14")
+                table[int(k)] = int(v)
         self._cmd(lib.SFU_CMD_CONSUMER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
                   producer_id=int(data["producer_id"]), out_ssrc=int(data["ssrc"]),
                   out_payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
-                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0)
+                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0,
+                  ext_rewrite=1 if ext is not None else 0, ext_map=table)
         return {}
 
     def on_consumer_set_paused(self, data: dict) -> dict:
