@@ -163,7 +163,9 @@ class Transport:
         return p
 
     async def consume(self, producer: Producer, payload_type: int | None = None, ssrc: int | None = None,
-                      paused: bool = False) -> Consumer:
+                      paused: bool = False, ext_map: dict[str, int] | None = None) -> Consumer:
+        """`ext_map`: header extension ids, publisher's -> this transport's (others removed);
+        None forwards extensions unchanged (plain RTP)."""
         self._check()
         if producer.closed:
             raise errors.InvalidStateError(f"producer {producer.id} closed")
@@ -176,11 +178,13 @@ class Transport:
         w = self.worker.index
         if w != producer.worker.index:
             await producer.add_remote(self.worker)
+        req = {"id": cid, "transport_id": self.id, "producer_id": producer.id, "ssrc": c.ssrc,
+               "payload_type": c.payload_type, "seq_start": c.seq_start, "ts_offset": c.ts_offset,
+               "paused": paused}
+        if ext_map is not None:
+            req["ext_map"] = ext_map
         try:
-            await self.worker.request("CONSUMER_CREATE", {
-                "id": cid, "transport_id": self.id, "producer_id": producer.id, "ssrc": c.ssrc,
-                "payload_type": c.payload_type, "seq_start": c.seq_start, "ts_offset": c.ts_offset,
-                "paused": paused})
+            await self.worker.request("CONSUMER_CREATE", req)
         except BaseException:
             if w != producer.worker.index:
                 await producer.remove_remote(self.worker)
@@ -351,6 +355,28 @@ class Consumer:
             raise errors.InvalidStateError(f"consumer {self.id} closed")
         await self.transport.worker.request("CONSUMER_SET_PAUSED", {"id": self.id, "paused": paused})
         self.paused = paused
+
+    async def set_producer(self, producer: Producer) -> None:
+        """follow another producer (a simulcast layer); output seq/ts stay continuous"""
+        if self.closed or producer.closed:
+            raise errors.InvalidStateError("consumer or producer closed")
+        old = self.producer
+        if producer is old:
+            return
+        w = self.transport.worker
+        if producer.worker.index != w.index:
+            await producer.add_remote(w)
+        try:
+            await w.request("CONSUMER_SET_PRODUCER", {"id": self.id, "producer_id": producer.id})
+        except BaseException:
+            if producer.worker.index != w.index:
+                await producer.remove_remote(w)
+            raise
+        old.consumers.pop(self.id, None)
+        producer.consumers[self.id] = self
+        self.producer = producer
+        if old.worker.index != w.index and not old.closed:
+            await old.remove_remote(w)
 
     async def close(self) -> None:
         if self.closed:

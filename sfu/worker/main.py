@@ -174,7 +174,9 @@ class Worker:
         t = os.times()
         return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
                 "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
-                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records}
+                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
+                "stun_unrouted": self.stun_unrouted,
+                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None}}
 
     def on_worker_shutdown(self, data: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -230,6 +232,12 @@ class Worker:
             except errors.SfuError as e:
                 log.warning("transport %d: cannot route %s: %s", t.id, addr, e)
 
+        def add_addr(addr: tuple[str, int]) -> None:
+            try:
+                self._cmd(lib.SFU_CMD_TRANSPORT_ADD_ADDR, id=t.id, addr=addr)
+            except errors.SfuError as e:
+                log.warning("transport %d: cannot accept %s: %s", t.id, addr, e)
+
         def set_srtp(profile: str, recv_key: bytes, send_key: bytes) -> None:
             self.on_transport_set_srtp({"id": t.id, "profile": profile, "key_in": recv_key.hex(),
                                         "key_out": send_key.hex()})
@@ -238,7 +246,8 @@ class Worker:
             if self.channel is not None:
                 self.channel.emit(event, data)
 
-        return WebRtcSession(t.id, ufrag, pwd, send=send, set_remote=set_remote, set_srtp=set_srtp, emit=emit)
+        return WebRtcSession(t.id, ufrag, pwd, send=send, set_remote=set_remote, add_addr=add_addr,
+                             set_srtp=set_srtp, emit=emit)
 
     def _webrtc(self, data: dict) -> WebRtcSession:
         t = self._transport(data)
@@ -355,6 +364,10 @@ class Worker:
 
     def on_consumer_set_paused(self, data: dict) -> dict:
         self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), flags=1 if data["paused"] else 0)
+        return {}
+
+    def on_consumer_set_producer(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_CONSUMER_SET_PRODUCER, id=int(data["id"]), producer_id=int(data["producer_id"]))
         return {}
 
     def on_consumer_close(self, data: dict) -> dict:

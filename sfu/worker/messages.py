@@ -40,6 +40,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "CONSUMER_CREATE": ("id", "transport_id", "producer_id", "ssrc", "payload_type",
                         "seq_start", "ts_offset", "paused"),
     "CONSUMER_SET_PAUSED": ("id", "paused"),
+    "CONSUMER_SET_PRODUCER": ("id", "producer_id"),   # switch source (simulcast layer)
     "CONSUMER_CLOSE": ("id",),
     "CONSUMER_STATS": ("id",),
     "PEER_RESET": ("worker",),

@@ -78,6 +78,7 @@ class WebRtcSession:
 
     def __init__(self, tid: int, ice_ufrag: str, ice_pwd: str, *,
                  send: Callable[[bytes, Addr], None], set_remote: Callable[[Addr], None],
+                 add_addr: Callable[[Addr], None],
                  set_srtp: Callable[[str, bytes, bytes], None], emit: Callable[[str, dict], None]) -> None:
         self.id = tid
         self.loop = asyncio.get_running_loop()
@@ -86,6 +87,8 @@ class WebRtcSession:
         self.sctp: Any = None
         self._send = send
         self._set_remote = set_remote
+        self._add_addr = add_addr
+        self.rx_addrs: set[Addr] = set()
         self._set_srtp = set_srtp
         self._emit = emit
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -118,10 +121,15 @@ class WebRtcSession:
     def on_stun(self, data: bytes, addr: Addr) -> None:
         now = self.loop.time()
         self.apply("ice", self.ice.handle_datagram(now, data, addr))
-        # DTLS may start before the peer nominates: let the C loop route the
-        # first address with a valid check to us until a pair is selected
-        if self.c_remote is None and addr in self.ice.pairs and not self.closed:
-            self._route(addr)
+        # DTLS and media may come over any pair with a valid check (before or
+        # after nomination): the C loop accepts packets from all of them and
+        # sends to the first, then to the selected one
+        if addr in self.ice.pairs and addr not in self.rx_addrs and not self.closed:
+            if self.c_remote is None:
+                self._route(addr)
+            else:
+                self.rx_addrs.add(addr)
+                self._add_addr(addr)
 
     def on_dtls(self, data: bytes, addr: Addr) -> None:
         if self.dtls is None or self.closed:
@@ -163,6 +171,7 @@ class WebRtcSession:
 
     def _route(self, addr: Addr) -> None:
         self.c_remote = addr
+        self.rx_addrs.add(addr)
         self._set_remote(addr)
 
     def _on_event(self, ev: Any) -> None:
@@ -234,6 +243,15 @@ class WebRtcSession:
             return False
         ch.send(data)
         return True
+
+    def describe(self) -> dict:
+        st = self.ice.stats
+        return {"state": self.state, "ice": self.ice.state.value, "selected": self.ice.selected,
+                "routed": self.c_remote, "checks_ok": st.requests_ok, "unauthorized": st.unauthorized,
+                "bad_request": st.bad_request, "malformed": st.malformed,
+                "dtls": self.dtls.state.value if self.dtls else None,
+                "dtls_role": self.dtls.role.value if self.dtls else None,
+                "channels": sorted(self.channels)}
 
     # -- teardown -------------------------------------------------------------------
     def abort(self) -> None:
