@@ -777,7 +777,8 @@ def build_subscriber_offer(
         for ext in SUBSCRIBER_EXTMAPS.get(track.kind, ()):
             media.add_attribute("extmap", ext.value())
         media.add_attribute("sendonly" if track.active else "inactive")
-        media.add_attribute("msid", track.msid)
+        if track.active:  # an inactive (reusable) m-line carries no stream
+            media.add_attribute("msid", track.msid)
         media.add_attribute("rtcp-mux")
         media.add_attribute("rtcp-rsize")
         _add_codecs(media, codecs, ACCEPTED_FEEDBACK.get(track.kind, frozenset()))

@@ -271,7 +271,7 @@ class Participant:
             self.tracks[pub.sid] = pub
             self.pending.pop(pub.cid, None)
             if not info.rids:
-                ssrcs = info.ssrcs.media_ssrcs()
+                ssrcs = info.ssrcs.media_ssrcs
                 if ssrcs:
                     await self._add_layer(pub, "", ssrcs[0])
             # simulcast: layers appear with their first packets (unknown_ssrc + rid)
