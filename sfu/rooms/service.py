@@ -15,6 +15,7 @@ from typing import Any
 from livekit.protocol import models, rtc
 
 from .. import __version__, errors
+from ..protocol.common import ProtocolError as WireError
 from ..signaling.join import JoinError, JoinParams
 from ..signaling.server import SignalConnection, leave_response, pong, read_requests
 from .participant import Participant, TrackPublication, decode_data_packet
@@ -152,10 +153,7 @@ class RoomService:
         async def on_request(req: rtc.SignalRequest) -> None:
             try:
                 await self.handle_request(p, req)
-            except errors.ProtocolError as e:
-                log.warning("%s/%s: bad request: %s", p.room.name, p.identity, e)
-                await p.request_response(rtc.RequestResponse.INVALID_REQUEST, str(e))
-            except ValueError as e:   # SDP and protobuf content errors
+            except (errors.ProtocolError, WireError, ValueError) as e:  # SDP, DTLS params, content
                 log.warning("%s/%s: bad request: %s", p.room.name, p.identity, e)
                 await p.request_response(rtc.RequestResponse.INVALID_REQUEST, str(e))
 
