@@ -91,3 +91,28 @@ def test_bad_input_is_refused_and_other_rooms_keep_forwarding():
     check_received(w["tracks"]["source/video"], color=[200, 30, 30], seconds=7)
     drops = {k: v for s in r["server_stats"] for k, v in s["drops"].items()}
     assert drops.get("bad_stun", 0) + drops.get("unknown_source", 0) + drops.get("too_short", 0) >= 390, drops
+
+
+@pytest.mark.timeout(300)
+def test_mute_resume_resubscribe_unpublish():
+    r = run_scenario("lifecycle")
+    alice, bob = r["alice"], r["bob"]
+    assert alice["rc"] == 0 and bob["rc"] == 0
+    assert not any("error" in a for a in alice["actions_done"] + bob["actions_done"]), (alice, bob)
+    ev = [(e["event"], e.get("who"), e.get("sid")) for e in bob["events"]]
+    audio, video = bob["tracks"]["alice/audio"], bob["tracks"]["alice/video"]
+    times = {e["event"]: e["t"] for e in bob["events"]}
+    # mute / unmute reach the subscriber
+    assert ("track_muted", "alice", audio["sid"]) in ev and ("track_unmuted", "alice", audio["sid"]) in ev
+    # a signal-only reconnect (resume) completes quickly and media keeps flowing through it
+    assert times["reconnected"] - times["reconnecting"] < 2.0, bob["events"]
+    per_s = video["per_second"]
+    assert all(per_s.get(str(s), 0) >= 10 for s in range(3, 10)), per_s
+    # unsubscribe stops the audio, subscribing again brings it back
+    aps = audio["per_second"]
+    assert ("track_unsubscribed", "alice", audio["sid"]) in ev
+    assert aps.get("8", 0) < 30 and aps.get("10", 0) > 80, aps
+    # unpublishing the video on the client ends it for the subscriber, before alice leaves
+    unpub = [e for e in bob["events"] if e["event"] == "track_unpublished" and e["sid"] == video["sid"]]
+    left = [e for e in bob["events"] if e["event"] == "participant_disconnected"]
+    assert unpub and left and unpub[0]["t"] < left[0]["t"] - 0.5, bob["events"]

@@ -238,14 +238,20 @@ class IceLiteAgent:
 
     # ------------------------------------------------------------------ public inputs
 
-    def set_remote_credentials(self, ufrag: str, pwd: str) -> None:
+    def set_remote_credentials(self, ufrag: str | None, pwd: str | None) -> None:
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
 
-    def restart(self, now: float, remote_ufrag: str, remote_pwd: str) -> Output:
-        """ICE restart: new local credentials, keep sending on the selected pair until renominated."""
-        self.local_ufrag = generate_ufrag()
-        self.local_pwd = generate_pwd()
+    def restart(self, now: float, remote_ufrag: str | None, remote_pwd: str | None,
+                local_ufrag: str | None = None, local_pwd: str | None = None) -> Output:
+        """ICE restart: new local credentials, keep sending on the selected pair until renominated.
+
+        The remote credentials may be unknown yet (we offered the restart): checks are then
+        accepted whatever the remote ufrag, until set_remote_credentials() is called."""
+        self.local_ufrag = local_ufrag or generate_ufrag()
+        self.local_pwd = local_pwd or generate_pwd()
+        if len(self.local_ufrag) < 4 or len(self.local_pwd) < 22:
+            raise ValueError("local ICE credentials are too short (ufrag >= 4, pwd >= 22)")
         self.set_remote_credentials(remote_ufrag, remote_pwd)
         for pair in self.pairs.values():
             pair.nominated = False

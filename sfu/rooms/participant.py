@@ -160,6 +160,9 @@ class Participant:
 
     # -- signalling out ------------------------------------------------------------------
     async def send(self, msg: rtc.SignalResponse) -> None:
+        which = msg.WhichOneof("message")
+        if which not in ("pong", "pong_resp"):
+            log.debug("%s/%s > %s", self.room.name, self.identity, which)
         if self.conn is not None:
             await self.conn.send(msg)
 
@@ -248,7 +251,12 @@ class Participant:
         await self._bind_tracks(answer)
 
     async def _bind_tracks(self, answer: sdp.Answer) -> None:
-        """map offered m-lines to announced tracks and create producers"""
+        """map offered m-lines to announced tracks and create producers; a bound
+        track whose m-line no longer sends is unpublished"""
+        for pub in list(self.tracks.values()):
+            info = answer.info(pub.mid)
+            if info is None or not info.accepted or "recv" not in info.direction:
+                await self.unpublish(pub)
         for info in answer.media:
             if not info.accepted or info.kind not in ("audio", "video") or "recv" not in info.direction:
                 continue

@@ -49,6 +49,8 @@ class PeerTransport:
         self.t = transport
         self.ice_ufrag = ice_ufrag
         self.ice_pwd = ice_pwd
+        self.remote_ufrag = ""
+        self.remote_pwd = ""
         self.state = "new"
         self.connected = asyncio.Event()
         self.remote_set = False
@@ -92,15 +94,28 @@ class PeerTransport:
         fps = desc.fingerprints()
         if not ufrag or not pwd or not fps:
             raise sdp.SdpError("remote description lacks ice-ufrag, ice-pwd or fingerprint")
+        self.remote_ufrag, self.remote_pwd = ufrag, pwd
         await self.t.worker.request("TRANSPORT_SET_REMOTE_PARAMS", {
             "id": self.t.id, "ice_ufrag": ufrag, "ice_pwd": pwd, "fingerprints": fps, "dtls_role": dtls_role,
             "sctp": sctp, "open_channels": SERVER_CHANNELS if (sctp and self.role == "subscriber") else [],
             "extmap": extmap})
         self.remote_set = True
 
+    async def restart_ice(self, remote_ufrag: str = "", remote_pwd: str = "") -> None:
+        """new local ICE credentials (the peer restarted ICE, or we offer a restart)"""
+        ufrag, pwd = generate_ufrag(), generate_pwd()
+        await self.t.worker.request("TRANSPORT_ICE_RESTART", {
+            "id": self.t.id, "ice_ufrag": ufrag, "ice_pwd": pwd, "remote_ufrag": remote_ufrag,
+            "remote_pwd": remote_pwd})
+        self.ice_ufrag, self.ice_pwd = ufrag, pwd
+        self.remote_ufrag, self.remote_pwd = remote_ufrag, remote_pwd
+
     # -- publisher: answer the client's offer ------------------------------------------
     async def answer_offer(self, offer_text: str) -> sdp.Answer:
         offer = sdp.SessionDescription.parse(offer_text)
+        ufrag, pwd = offer.transport_attribute("ice-ufrag") or "", offer.transport_attribute("ice-pwd") or ""
+        if self.remote_set and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
+            await self.restart_ice(ufrag, pwd)    # the client restarted ICE
         setup = answer_setup(offer.transport_attribute("setup") or "actpass", "active")
         answer = sdp.build_answer(offer, self.params(setup))
         if not self.remote_set:
@@ -166,6 +181,12 @@ class PeerTransport:
         if not self.remote_set:
             setup = answer.transport_attribute("setup") or "active"
             await self._set_remote(answer, role_from_answer(setup).value, True, {})
+        else:
+            ufrag, pwd = answer.transport_attribute("ice-ufrag") or "", answer.transport_attribute("ice-pwd") or ""
+            if ufrag and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
+                await self.t.worker.request("TRANSPORT_SET_REMOTE_ICE", {"id": self.t.id, "ice_ufrag": ufrag,
+                                                                         "ice_pwd": pwd})
+                self.remote_ufrag, self.remote_pwd = ufrag, pwd
         self.pending_offer_id = None
         if self._answered is not None and not self._answered.done():
             self._answered.set_result(True)

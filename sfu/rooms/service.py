@@ -147,6 +147,11 @@ class RoomService:
         await p.send_participant_update([q.to_proto() for q in p.room.participants.values() if not q.hidden])
         await p.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=p.room.to_proto())))
         log.info("%s resumed in %s", p.identity, p.room.name)
+        if p.subscriber is not None and p.subscriber.remote_set:
+            # the client completes a resume when the subscriber PC renegotiates (ICE restart)
+            await p.subscriber.restart_ice()
+            p.subscriber.needs_negotiation = True
+            p.schedule_negotiation()
 
     # -- the signal loop -------------------------------------------------------------------------
     async def _serve(self, p: Participant, conn: SignalConnection) -> None:
@@ -182,6 +187,8 @@ class RoomService:
     async def handle_request(self, p: Participant, req: rtc.SignalRequest) -> None:
         which = req.WhichOneof("message")
         p.last_ping = time.monotonic()
+        if which not in ("ping", "ping_req"):
+            log.debug("%s/%s < %s", p.room.name, p.identity, which)
         reply = pong(req)
         if reply is not None:
             await p.send(reply)

@@ -267,6 +267,21 @@ class Worker:
                             {str(k): int(v) for k, v in dict(data["extmap"]).items()})
         return {}
 
+    def on_transport_ice_restart(self, data: dict) -> dict:
+        t = self._transport(data)
+        s = self._webrtc(data)
+        ufrag = str(data["ice_ufrag"])
+        if ufrag in self.by_ufrag and self.by_ufrag[ufrag] is not t:
+            raise errors.AlreadyExistsError("ICE ufrag in use")
+        self.by_ufrag.pop(s.ice.local_ufrag, None)
+        s.ice_restart(ufrag, str(data["ice_pwd"]), str(data["remote_ufrag"]) or None, str(data["remote_pwd"]) or None)
+        self.by_ufrag[ufrag] = t
+        return {}
+
+    def on_transport_set_remote_ice(self, data: dict) -> dict:
+        self._webrtc(data).ice.set_remote_credentials(str(data["ice_ufrag"]), str(data["ice_pwd"]))
+        return {}
+
     def on_transport_send_data(self, data: dict) -> dict:
         s = self._webrtc(data)
         return {"sent": s.send_data(str(data["label"]), base64.b64decode(data["data"]))}

@@ -30,6 +30,8 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "TRANSPORT_SET_REMOTE_PARAMS": ("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
                                     "open_channels", "extmap"),   # webrtc: from the remote SDP
     "TRANSPORT_SEND_DATA": ("id", "label", "data"),   # webrtc: base64 payload on a data channel
+    "TRANSPORT_ICE_RESTART": ("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),  # "" = unknown yet
+    "TRANSPORT_SET_REMOTE_ICE": ("id", "ice_ufrag", "ice_pwd"),  # the remote side's (restarted) credentials
     "TRANSPORT_CLOSE": ("id",),
     "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
     "PRODUCER_SET_REMOTES": ("id", "remote_workers"),

@@ -117,6 +117,9 @@ class WebRtcSession:
             if self.dtls.role == DtlsRole.CLIENT and self.ice.selected is not None:
                 self.apply("dtls", self.dtls.start(self.loop.time()))
 
+    def ice_restart(self, ufrag: str, pwd: str, remote_ufrag: str | None, remote_pwd: str | None) -> None:
+        self.apply("ice", self.ice.restart(self.loop.time(), remote_ufrag, remote_pwd, ufrag, pwd))
+
     # -- input ------------------------------------------------------------------
     def on_stun(self, data: bytes, addr: Addr) -> None:
         now = self.loop.time()

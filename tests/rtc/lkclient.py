@@ -7,6 +7,10 @@ Roles:
   subscriber  receives; measures frames, rate, audio pitch, video colour, data packets
   both        publishes and receives
   publish-denied  tries to publish without the grant and reports the error
+Options (JSON): freq, color, simulcast, and `actions`: a list of
+{"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe,
+ "track": "audio"|"video" (own track) or "identity/kind" (a remote one)}.
+Events (track muted, unsubscribed, reconnected, ...) are recorded with their times.
 Prints `RESULT {json}` lines; the last one is the summary.
 """
 
@@ -38,6 +42,9 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spec[1:])) + 1])
 
 
+LOCAL: dict = {}
+
+
 async def publish(room: rtc.Room, end: float, summary: dict) -> None:
     freq = float(OPTS.get("freq", 440))
     color = OPTS.get("color", [200, 30, 30])
@@ -45,11 +52,13 @@ async def publish(room: rtc.Room, end: float, summary: dict) -> None:
     vsrc = rtc.VideoSource(W, H)
     lp = room.local_participant
     t0 = time.monotonic()
-    await lp.publish_track(rtc.LocalAudioTrack.create_audio_track("sine", asrc),
-                           rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
-    await lp.publish_track(rtc.LocalVideoTrack.create_video_track("pattern", vsrc),
-                           rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA,
-                                                   simulcast=bool(OPTS.get("simulcast", False))))
+    atrack = rtc.LocalAudioTrack.create_audio_track("sine", asrc)
+    vtrack = rtc.LocalVideoTrack.create_video_track("pattern", vsrc)
+    apub = await lp.publish_track(atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    vpub = await lp.publish_track(vtrack, rtc.TrackPublishOptions(
+        source=rtc.TrackSource.SOURCE_CAMERA, simulcast=bool(OPTS.get("simulcast", False)),
+        video_encoding=rtc.VideoEncoding(max_bitrate=int(OPTS.get("bitrate", 600_000)), max_framerate=30)))
+    LOCAL.update(audio=(atrack, apub), video=(vtrack, vpub))
     summary["publish_ms"] = (time.monotonic() - t0) * 1000
 
     async def audio() -> None:
@@ -81,17 +90,49 @@ async def publish(room: rtc.Room, end: float, summary: dict) -> None:
     await asyncio.gather(audio(), video(), data())
 
 
+REMOTE: dict = {}
+
+
 def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
     tracks: dict = {}
     data: list = []
+    events: list = summary.setdefault("events", [])
     summary["tracks"] = tracks
     summary["data"] = data
+
+    def ev(name: str, **kw) -> None:
+        events.append({"t": round(time.monotonic() - t0, 2), "event": name, **kw})
+
+    for name in ("reconnecting", "reconnected", "disconnected"):
+        room.on(name, lambda *a, n=name: ev(n))
+
+    @room.on("track_muted")
+    def _muted(participant, pub) -> None:
+        ev("track_muted", who=participant.identity, sid=pub.sid)
+
+    @room.on("track_unmuted")
+    def _unmuted(participant, pub) -> None:
+        ev("track_unmuted", who=participant.identity, sid=pub.sid)
+
+    @room.on("track_unsubscribed")
+    def _unsub(track, pub, participant) -> None:
+        ev("track_unsubscribed", who=participant.identity, sid=pub.sid)
+
+    @room.on("track_unpublished")
+    def _unpub(pub, participant) -> None:
+        ev("track_unpublished", who=participant.identity, sid=pub.sid)
+
+    @room.on("participant_disconnected")
+    def _gone(participant) -> None:
+        ev("participant_disconnected", who=participant.identity)
 
     async def read_audio(key: str, track: rtc.Track) -> None:
         st = tracks[key]
         chunks = []
         async for ev in rtc.AudioStream(track, sample_rate=48000, num_channels=1):
             st["frames"] += 1
+            sec = str(int(time.monotonic() - t0))
+            st["per_second"][sec] = st["per_second"].get(sec, 0) + 1
             if st["first_ms"] is None:
                 st["first_ms"] = (time.monotonic() - t0) * 1000
             st["last_ms"] = (time.monotonic() - t0) * 1000
@@ -104,6 +145,8 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
         st = tracks[key]
         async for ev in rtc.VideoStream(track):
             st["frames"] += 1
+            sec = str(int(time.monotonic() - t0))
+            st["per_second"][sec] = st["per_second"].get(sec, 0) + 1
             now = (time.monotonic() - t0) * 1000
             if st["first_ms"] is None:
                 st["first_ms"] = now
@@ -117,8 +160,12 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
     @room.on("track_subscribed")
     def on_track(track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
         key = f"{participant.identity}/{'audio' if track.kind == rtc.TrackKind.KIND_AUDIO else 'video'}"
-        tracks[key] = {"sid": pub.sid, "frames": 0, "first_ms": None, "last_ms": None,
-                       "subscribed_ms": (time.monotonic() - t0) * 1000}
+        REMOTE[key] = pub
+        if key in tracks:  # subscribed again: keep counting
+            tracks[key]["resubscribed_ms"] = (time.monotonic() - t0) * 1000
+        else:
+            tracks[key] = {"sid": pub.sid, "frames": 0, "first_ms": None, "last_ms": None,
+                           "subscribed_ms": (time.monotonic() - t0) * 1000, "per_second": {}}
         if track.kind == rtc.TrackKind.KIND_AUDIO:
             asyncio.ensure_future(read_audio(key, track))
         else:
@@ -129,6 +176,32 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
         data.append({"from": packet.participant.identity if packet.participant else None,
                      "payload": packet.data.decode(errors="replace"), "topic": packet.topic,
                      "kind": int(packet.kind)})
+
+
+async def run_actions(room: rtc.Room, t0: float, summary: dict) -> None:
+    done = summary.setdefault("actions_done", [])
+    for act in OPTS.get("actions", []):
+        delay = t0 + float(act["at"]) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        do, target = act["do"], act.get("track", "")
+        try:
+            if do in ("mute", "unmute"):
+                track = LOCAL[target][0]
+                track.mute() if do == "mute" else track.unmute()
+            elif do == "unpublish":
+                await room.local_participant.unpublish_track(LOCAL[target][1].sid)
+            elif do == "resume":
+                await room.simulate_scenario(rtc.SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT)
+            elif do == "full_reconnect":
+                await room.simulate_scenario(rtc.SimulateScenarioKind.SIMULATE_FULL_RECONNECT)
+            elif do in ("subscribe", "unsubscribe"):
+                REMOTE[target].set_subscribed(do == "subscribe")
+            elif do == "quality":
+                REMOTE[target].set_video_quality(int(act["quality"]))
+            done.append({"t": round(time.monotonic() - t0, 2), "do": do, "track": target})
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            done.append({"t": round(time.monotonic() - t0, 2), "do": do, "error": f"{type(e).__name__}: {e}"})
 
 
 async def main() -> None:
@@ -157,7 +230,11 @@ async def main() -> None:
         except Exception as e:  # noqa: BLE001
             summary["publish_error"] = f"{type(e).__name__}: {e}"
     elif ROLE in ("publisher", "both"):
-        await publish(room, end, summary)
+        pub_task = asyncio.ensure_future(publish(room, end, summary))
+        await run_actions(room, t0, summary)
+        await pub_task
+    else:
+        await run_actions(room, t0, summary)
     remaining = end - time.monotonic()
     if remaining > 0:
         await asyncio.sleep(remaining)

@@ -51,7 +51,8 @@ class Server:
         self.log = open("/tmp/sfu-rtc-server.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", SERVER_IP, "--node-ip", SERVER_IP,
-             "--workers", str(workers), "--port", str(PORT)],
+             "--workers", str(workers), "--port", str(PORT),
+             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")],
             stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
         end = time.monotonic() + 30
         while time.monotonic() < end:
@@ -96,7 +97,9 @@ def result(proc: subprocess.Popen, timeout: float = 90) -> dict:
 
 def stats_brief(server: Server) -> list:
     return [{"worker": w["worker"], "drops": w["stats"]["drops"], "tx": w["stats"]["tx_packets"],
-             "rx": w["stats"]["rx_packets"], "ring_tx": w["stats"]["ring_tx"]} for w in server.stats()["workers"]]
+             "rx": w["stats"]["rx_packets"], "ring_tx": w["stats"]["ring_tx"], "rtcp_sent": w["stats"]["rtcp_sent"],
+             "nacks": w["stats"]["nacks"], "retransmits": w["stats"]["retransmits"]}
+            for w in server.stats()["workers"]]
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -118,6 +121,27 @@ def media() -> dict:
         results_log = server.stop()
     results["server_log_tail"] = results_log[-3000:]
     return results
+
+
+def lifecycle() -> dict:
+    """mute/unmute, signal resume on both sides, unsubscribe/resubscribe, unpublish, leave"""
+    server = Server()
+    try:
+        bob = client(token("bob"), "subscriber", 13, actions=[
+            {"at": 6.0, "do": "resume"},
+            {"at": 8.0, "do": "unsubscribe", "track": "alice/audio"},
+            {"at": 9.0, "do": "subscribe", "track": "alice/audio"}])
+        time.sleep(0.5)
+        alice = client(token("alice"), "publisher", 11, actions=[
+            {"at": 2.5, "do": "mute", "track": "audio"},
+            {"at": 3.5, "do": "unmute", "track": "audio"},
+            {"at": 4.5, "do": "resume"},
+            {"at": 10.0, "do": "unpublish", "track": "video"}])
+        out = {"alice": result(alice), "bob": result(bob), "server_stats": stats_brief(server)}
+    finally:
+        log = server.stop()
+    out["server_log_tail"] = log[-4000:]
+    return out
 
 
 def bad_input() -> dict:
@@ -220,5 +244,5 @@ async def _abuse() -> dict:
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
-    summary = {"media": media, "bad_input": bad_input}[name]()
+    summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle}[name]()
     print(json.dumps(summary))
