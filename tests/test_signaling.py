@@ -1,0 +1,217 @@
+"""Signalling without media: join, JoinResponse, ping, updates, leave, room
+lifetime, duplicate identities, grants, malformed requests (protobuf over a
+real WebSocket to an in-process server)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import time
+
+import aiohttp
+import pytest
+from livekit.protocol import models
+from livekit.protocol import rtc as lk
+
+from conftest import free_port
+from sfu import config
+from sfu.app import Server
+from sfu.auth import KeyProvider, VideoGrant
+
+KEYS = {"devkey": "secret"}
+kp = KeyProvider(KEYS)
+
+
+@pytest.fixture
+async def server():
+    s = config.load(port=free_port(), udp_port=0, workers=1, keys=KEYS, bind=["127.0.0.1"],
+                    room={"empty_timeout": 2, "departure_timeout": 1, "max_participants": 3})
+    srv = Server(s)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+def tok(identity: str, room: str = "r", **grant) -> str:
+    grant.setdefault("roomJoin", True)
+    return kp.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity.upper())
+
+
+class Client:
+    def __init__(self, server: Server, token: str, query: str = "protocol=16&sdk=python") -> None:
+        self.url = f"ws://127.0.0.1:{server.settings.port}/rtc?{query}"
+        self.token = token
+        self.msgs: list[lk.SignalResponse] = []
+
+    async def __aenter__(self) -> "Client":
+        self.session = aiohttp.ClientSession()
+        self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {self.token}"})
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+    async def send(self, req: lk.SignalRequest) -> None:
+        await self.ws.send_bytes(req.SerializeToString())
+
+    async def next(self, which: str, timeout: float = 5.0) -> lk.SignalResponse:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for i, m in enumerate(self.msgs):
+                if m.WhichOneof("message") == which:
+                    return self.msgs.pop(i)
+            msg = await self.ws.receive(timeout=max(0.01, end - time.monotonic()))
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                raise AssertionError(f"socket ended while waiting for {which}: {msg.type}")
+            self.msgs.append(lk.SignalResponse.FromString(msg.data))
+        raise AssertionError(f"no {which} within {timeout} s")
+
+
+async def test_join_response_has_what_clients_need(server):
+    async with Client(server, tok("alice", metadata="m")) as a:
+        j = (await a.next("join")).join
+        assert j.room.name == "r" and j.room.sid.startswith("RM_")
+        assert j.participant.identity == "alice" and j.participant.sid.startswith("PA_")
+        assert j.participant.name == "ALICE"
+        assert j.participant.permission.can_publish and j.participant.permission.can_subscribe
+        assert j.ping_interval > 0 and j.ping_timeout > j.ping_interval
+        assert j.server_info.protocol > 0 and j.server_version
+        assert j.subscriber_primary
+        offer = (await a.next("offer")).offer   # the subscriber PC starts with a data channel
+        assert offer.type == "offer" and "m=application" in offer.sdp and "a=ice-lite" in offer.sdp
+        await a.send(lk.SignalRequest(ping_req=lk.Ping(timestamp=42)))
+        assert (await a.next("pong_resp")).pong_resp.last_ping_timestamp == 42
+        await a.send(lk.SignalRequest(ping=7))
+        assert abs((await a.next("pong")).pong - time.time() * 1000) < 5000
+
+
+async def test_updates_duplicate_identity_and_leave(server):
+    async with Client(server, tok("alice")) as a:
+        await a.next("join")
+        async with Client(server, tok("bob")) as b:
+            jb = (await b.next("join")).join
+            assert [p.identity for p in jb.other_participants] == ["alice"]
+            up = (await a.next("update")).update
+            assert [p.identity for p in up.participants] == ["bob"]
+            # a second connection with bob's identity replaces the first
+            async with Client(server, tok("bob")) as b2:
+                await b2.next("join")
+                leave = (await b.next("leave")).leave
+                assert leave.reason == models.DisconnectReason.DUPLICATE_IDENTITY
+                await b2.send(lk.SignalRequest(leave=lk.LeaveRequest(reason=models.DisconnectReason.CLIENT_INITIATED)))
+                for _ in range(5):
+                    up = (await a.next("update")).update
+                    if any(p.identity == "bob" and p.state == models.ParticipantInfo.DISCONNECTED
+                           for p in up.participants):
+                        break
+                else:
+                    raise AssertionError("no DISCONNECTED update for bob")
+        room = server.rooms.manager.get("r")
+        assert room is not None and list(room.participants) == ["alice"]
+
+
+async def test_hidden_participant_is_not_announced(server):
+    async with Client(server, tok("alice")) as a:
+        await a.next("join")
+        async with Client(server, tok("ghost", hidden=True)) as g:
+            await g.next("join")
+            async with Client(server, tok("bob")) as b:
+                jb = (await b.next("join")).join
+                assert [p.identity for p in jb.other_participants] == ["alice"]
+                up = (await a.next("update")).update
+                assert [p.identity for p in up.participants] == ["bob"]
+
+
+async def test_room_closes_after_departure_and_empty_timeouts(server):
+    mgr = server.rooms.manager
+    async with Client(server, tok("alice", room="dep")) as a:
+        await a.next("join")
+        assert mgr.get("dep") is not None
+        # an agent does not keep the room open
+        async with Client(server, tok("agent-1", room="dep", agent=True)) as ag:
+            await ag.next("join")
+            await a.send(lk.SignalRequest(leave=lk.LeaveRequest()))
+            await asyncio.sleep(0.3)
+            assert mgr.get("dep") is not None           # departure_timeout (1 s) not over yet
+            await asyncio.sleep(2.0)
+            assert mgr.get("dep") is None
+            leave = (await ag.next("leave")).leave       # the agent is told the room closed
+            assert leave.reason == models.DisconnectReason.ROOM_CLOSED
+    room, created = mgr.create("never-joined")
+    assert created
+    await asyncio.sleep(3.2)                              # empty_timeout 2 s
+    assert mgr.get("never-joined") is None
+
+
+async def test_join_refusals(server):
+    port = server.settings.port
+    async with aiohttp.ClientSession() as s:
+        for token, status in ((tok("x", roomJoin=False, roomAdmin=True), 401),
+                              (kp.create("devkey", identity="", video=VideoGrant(roomJoin=True, room="r")), 400),
+                              ("garbage", 401)):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                await s.ws_connect(f"ws://127.0.0.1:{port}/rtc", headers={"Authorization": f"Bearer {token}"})
+            assert e.value.status == status
+        async with s.get(f"http://127.0.0.1:{port}/rtc/validate", headers={"Authorization": "Bearer garbage"}) as r:
+            assert r.status == 401 and "malformed" in await r.text()
+        # /rtc/v1 is answered with 404 so clients fall back to /rtc (single-PC mode is not served)
+        async with s.get(f"http://127.0.0.1:{port}/rtc/v1", headers={"Upgrade": "websocket"}) as r:
+            assert r.status == 404
+    # max_participants = 3
+    async with Client(server, tok("p1", room="full")) as c1, Client(server, tok("p2", room="full")) as c2, \
+            Client(server, tok("p3", room="full")) as c3:
+        for c in (c1, c2, c3):
+            await c.next("join")
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                await s.ws_connect(f"ws://127.0.0.1:{port}/rtc", headers={"Authorization": f"Bearer {tok('p4', room='full')}"})
+            assert e.value.status == 503
+
+
+async def test_bad_requests_get_errors_and_leave_others_alone(server):
+    async with Client(server, tok("alice")) as a, Client(server, tok("mallory")) as m:
+        await a.next("join")
+        await m.next("join")
+        # an add_track without the grant
+        async with Client(server, tok("viewer", canPublish=False)) as v:
+            await v.next("join")
+            await v.send(lk.SignalRequest(add_track=lk.AddTrackRequest(cid="c1", type=models.TrackType.AUDIO)))
+            rr = (await v.next("request_response")).request_response
+            assert rr.reason == lk.RequestResponse.NOT_ALLOWED
+        # an answer nobody asked for, and an unparseable one
+        await m.send(lk.SignalRequest(answer=lk.SessionDescription(type="answer", sdp="v=0\r\nbroken", id=99)))
+        rr = (await m.next("request_response")).request_response
+        assert rr.reason == lk.RequestResponse.INVALID_REQUEST
+        # undecodable bytes close mallory's connection with 1003 ...
+        await m.ws.send_bytes(b"\x0a\xff\xff\xff\xff\xff")
+        leave = (await m.next("leave")).leave
+        assert leave.reason == models.DisconnectReason.STATE_MISMATCH
+        msg = await m.ws.receive(timeout=5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and m.ws.close_code == 1003
+        # ... and alice's session is untouched
+        await a.send(lk.SignalRequest(ping_req=lk.Ping(timestamp=5)))
+        assert (await a.next("pong_resp")).pong_resp.last_ping_timestamp == 5
+
+
+def test_v1_join_request_decoding():
+    from sfu.signaling.join import JoinError, decode_join_request
+
+    jr = lk.JoinRequest(metadata="hello", reconnect=True, participant_sid="PA_x")
+    jr.client_info.protocol = 18
+    raw = jr.SerializeToString()
+    for comp, body in ((lk.WrappedJoinRequest.NONE, raw), (lk.WrappedJoinRequest.GZIP, gzip.compress(raw))):
+        w = lk.WrappedJoinRequest(compression=comp, join_request=body)
+        got = decode_join_request(base64.urlsafe_b64encode(w.SerializeToString()).decode())
+        assert got.metadata == "hello" and got.reconnect and got.client_info.protocol == 18
+    bomb = lk.WrappedJoinRequest(compression=lk.WrappedJoinRequest.GZIP, join_request=gzip.compress(b"\0" * (2 << 20)))
+    for bad in ("!!!", base64.urlsafe_b64encode(b"\xff\xff").decode(),
+                base64.urlsafe_b64encode(bomb.SerializeToString()).decode(),
+                base64.urlsafe_b64encode(lk.WrappedJoinRequest(compression=1, join_request=b"nogzip")
+                                         .SerializeToString()).decode()):
+        with pytest.raises(JoinError) as e:
+            decode_join_request(bad)
+        assert e.value.status == 400
