@@ -158,6 +158,11 @@ def nack(sender: int, media: int, pairs: list[tuple[int, int]], pad: int = 0) ->
     return fb(205, 1, sender, media, b"".join(struct.pack("!HH", p, b) for p, b in pairs), pad)
 
 
+def with_padding_count(pkt: bytes, pad: int) -> bytes:
+    """Set the P bit of a single packet and claim its last `pad` bytes are padding."""
+    return bytes([pkt[0] | 0x20]) + pkt[1:-1] + bytes([pad])
+
+
 def remb(sender: int, bitrate: int, ssrcs: tuple[int, ...]) -> bytes:
     exp = 0
     while bitrate >= (1 << 18):
@@ -188,6 +193,10 @@ RTCP_SEEDS = {
     "rtcp_twcc": fb(205, 15, S2, S1, struct.pack("!HHI", 100, 3, 0x00000100) + b"\x20\x03\x04\x08\x0c\x00\x00\x00"),
     "rtcp_rr_sdes_padded": rr(S2) + rtcp(202, 1, struct.pack("!I", S2) + b"\x01\x02ab\x00\x00\x00\x00", pad=8),
     "rtcp_app": rtcp(204, 0, struct.pack("!I", S1) + b"name" + b"\x01\x02\x03\x04"),
+    # malformed: the one report block the count announces is really padding
+    "rtcp_rr_block_is_padding": rtcp(201, 1, struct.pack("!I", S2), pad=24),
+    # malformed: padding leaves a FCI that is not whole PID/BLP pairs
+    "rtcp_nack_odd_padding": with_padding_count(nack(S2, S1, [(7, 0x0101), (9, 0)]), 2),
 }
 
 # --------------------------------------------------------------- STUN ---
