@@ -95,9 +95,8 @@ for t in "${targets[@]}"; do
 done
 
 jobs_max="${FUZZ_JOBS:-1}"
-status="$OUT/status"
-rm -rf "$status"
-mkdir -p "$status"
+status="$(mktemp -d)"
+trap 'rm -rf "$status"' EXIT
 for t in "${targets[@]}"; do
     ( if run_one "$t"; then echo ok >"$status/$t"; else echo failed >"$status/$t"; fi ) &
     while (( $(jobs -rp | wc -l) >= jobs_max )); do
