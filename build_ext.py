@@ -31,13 +31,28 @@ def _cdef_source() -> str:
     return "".join(out)
 
 
-def _sources() -> list[str]:
-    return sorted(
-        os.path.relpath(os.path.join(CSRC, f), HERE)
-        for f in os.listdir(CSRC)
-        if f.endswith(".c")
-    )
+# setuptools wants paths relative to the project; an in-place build
+# (`python build_ext.py`) compiles from a temporary directory, so absolute.
+_ABSOLUTE = __name__ == "__main__"
 
+
+def _path(p: str) -> str:
+    return p if _ABSOLUTE else os.path.relpath(p, HERE)
+
+
+def _sources() -> list[str]:
+    return sorted(_path(os.path.join(CSRC, f)) for f in os.listdir(CSRC) if f.endswith(".c"))
+
+
+# SFU_SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer build (tests
+# run it with LD_PRELOAD of libasan; see tests/test_sanitized.py)
+_SANITIZE = os.environ.get("SFU_SANITIZE") == "1"
+_CFLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing", "-D_GNU_SOURCE"]
+if _SANITIZE:
+    _CFLAGS += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=undefined"]
+else:
+    _CFLAGS += ["-O2"]
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_source())
@@ -45,9 +60,9 @@ ffibuilder.set_source(
     "sfu._native",
     '#include "sfu_api.h"\n',
     sources=_sources(),
-    include_dirs=[os.path.relpath(os.path.join(CSRC, "include"), HERE)],
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                        "-fno-strict-aliasing", "-D_GNU_SOURCE"],
+    include_dirs=[_path(os.path.join(CSRC, "include"))],
+    extra_compile_args=_CFLAGS,
+    extra_link_args=["-fsanitize=address,undefined"] if _SANITIZE else [],
     libraries=["pthread"],
 )
 

@@ -1,0 +1,380 @@
+"""Python mirrors of the data plane's objects: lifecycle and parameters only.
+
+A Router is one room's media: its transports may live on any worker, and a
+producer on worker A reaches consumers on worker B through the shared ring
+A -> B (the main process tells A which workers need the producer and tells
+B about the "remote producer").  No per-packet work happens here.
+
+close() is user-initiated (sends requests); the *_closed() cascades run when
+a parent is gone (no requests for the dead part).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from typing import Any, Callable
+
+from .. import errors
+from ..worker.process import WorkerDeath, WorkerHandle, WorkerPool
+
+log = logging.getLogger("sfu.media")
+
+
+class MediaService:
+    """Owns the worker pool, id allocation, worker placement and routers."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self._ids = itertools.count(1)
+        self.routers: dict[str, Router] = {}
+        self.transports: dict[int, Transport] = {}
+        pool.on_died(self._worker_died)
+        pool.on_event(self._worker_event)
+
+    def next_id(self) -> int:
+        return next(self._ids) & 0xFFFFFFFF or next(self._ids)
+
+    def router(self, name: str) -> Router:
+        r = self.routers.get(name)
+        if r is None:
+            r = self.routers[name] = Router(self, name)
+        return r
+
+    def pick_worker(self) -> WorkerHandle:
+        """the live worker with the fewest transports"""
+        live = [w for w in self.pool.workers if w.alive]
+        if not live:
+            raise errors.WorkerDiedError("no media worker is running")
+        load = {w.index: 0 for w in live}
+        for t in self.transports.values():
+            if t.worker.index in load:
+                load[t.worker.index] += 1
+        return min(live, key=lambda w: (load[w.index], w.index))
+
+    def _worker_died(self, death: WorkerDeath) -> None:
+        dead = [t for t in self.transports.values() if t.worker.index == death.index]
+        for t in dead:
+            t.worker_closed()
+        # producers elsewhere must stop feeding consumers that lived there
+        for t in list(self.transports.values()):
+            for p in list(t.producers.values()):
+                if death.index in p.remote_refs:
+                    p.remote_refs.pop(death.index, None)
+                    p.schedule_remotes_update()
+
+    def _worker_event(self, worker: int, event: str, data: dict) -> None:
+        if event == "transport_remote_learned":
+            t = self.transports.get(int(data["id"]))
+            if t is not None:
+                t.remote = (data["ip"], int(data["port"]))
+                for fn in t.listeners:
+                    fn("remote_learned", t.remote)
+
+
+class Router:
+    def __init__(self, service: MediaService, name: str) -> None:
+        self.service = service
+        self.name = name
+        self.transports: dict[int, Transport] = {}
+        self.closed = False
+
+    async def create_plain_transport(self, worker: int | None = None, comedia: bool = False,
+                                     own_socket: bool = False) -> Transport:
+        """A transport for RTP without WebRTC (ffmpeg, gstreamer, benches).
+
+        By default it shares the worker's UDP port and needs connect() with
+        the peer's address; `comedia` gives it a port of its own and learns
+        the peer from the first RTP/RTCP packet.
+        """
+        return await self._create_transport("plain", worker, {"comedia": comedia, "own_socket": own_socket})
+
+    async def create_webrtc_transport(self, worker: int | None = None) -> Transport:
+        return await self._create_transport("webrtc", worker, {})
+
+    async def _create_transport(self, kind: str, worker: int | None, extra: dict) -> Transport:
+        if self.closed:
+            raise errors.InvalidStateError(f"router {self.name} closed")
+        svc = self.service
+        w = svc.pool.worker(worker) if worker is not None else svc.pick_worker()
+        tid = svc.next_id()
+        info = await w.request("TRANSPORT_CREATE", {"id": tid, "kind": kind, **extra})
+        t = Transport(self, w, tid, kind, info["ip"], int(info["port"]))
+        self.transports[tid] = t
+        svc.transports[tid] = t
+        return t
+
+    async def close(self) -> None:
+        self.closed = True
+        for t in list(self.transports.values()):
+            await t.close()
+        self.service.routers.pop(self.name, None)
+
+
+class Transport:
+    def __init__(self, router: Router, worker: WorkerHandle, tid: int, kind: str, ip: str, port: int) -> None:
+        self.router = router
+        self.worker = worker
+        self.id = tid
+        self.kind = kind
+        self.ip = ip
+        self.port = port
+        self.remote: tuple[str, int] | None = None
+        self.producers: dict[int, Producer] = {}
+        self.consumers: dict[int, Consumer] = {}
+        self.closed = False
+        self.listeners: list[Callable[[str, Any], None]] = []
+
+    def _check(self) -> None:
+        if self.closed:
+            raise errors.InvalidStateError(f"transport {self.id} closed")
+
+    async def connect(self, ip: str, port: int) -> None:
+        self._check()
+        await self.worker.request("TRANSPORT_CONNECT", {"id": self.id, "ip": ip, "port": port})
+        self.remote = (ip, port)
+
+    async def set_srtp(self, profile: str, recv_key: bytes, send_key: bytes) -> None:
+        """SRTP keys: `recv_key` decrypts what the peer sends, `send_key`
+        encrypts what we send (master key + salt each)."""
+        self._check()
+        await self.worker.request("TRANSPORT_SET_SRTP", {"id": self.id, "profile": profile,
+                                                         "key_in": recv_key.hex(), "key_out": send_key.hex()})
+
+    async def produce(self, kind: str, ssrc: int, payload_type: int) -> Producer:
+        self._check()
+        if kind not in ("audio", "video"):
+            raise ValueError("kind must be audio or video")
+        pid = self.router.service.next_id()
+        await self.worker.request("PRODUCER_CREATE", {
+            "id": pid, "transport_id": self.id, "ssrc": ssrc, "payload_type": payload_type,
+            "kind": kind, "remote_workers": []})
+        p = Producer(self, pid, kind, ssrc, payload_type)
+        self.producers[pid] = p
+        return p
+
+    async def consume(self, producer: Producer, payload_type: int | None = None, ssrc: int | None = None,
+                      paused: bool = False) -> Consumer:
+        self._check()
+        if producer.closed:
+            raise errors.InvalidStateError(f"producer {producer.id} closed")
+        cid = self.router.service.next_id()
+        c = Consumer(self, producer, cid,
+                     ssrc=ssrc if ssrc is not None else random.randint(1, 0xFFFFFFFF),
+                     payload_type=payload_type if payload_type is not None else producer.payload_type,
+                     seq_start=random.randint(0, 0xFFFF), ts_offset=random.randint(0, 0xFFFFFFFF),
+                     paused=paused)
+        w = self.worker.index
+        if w != producer.worker.index:
+            await producer.add_remote(self.worker)
+        try:
+            await self.worker.request("CONSUMER_CREATE", {
+                "id": cid, "transport_id": self.id, "producer_id": producer.id, "ssrc": c.ssrc,
+                "payload_type": c.payload_type, "seq_start": c.seq_start, "ts_offset": c.ts_offset,
+                "paused": paused})
+        except BaseException:
+            if w != producer.worker.index:
+                await producer.remove_remote(self.worker)
+            raise
+        self.consumers[cid] = c
+        producer.consumers[cid] = c
+        return c
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        for p in list(self.producers.values()):
+            await p.close()
+        for c in list(self.consumers.values()):
+            await c.close()
+        self.closed = True
+        self._forget()
+        try:
+            await self.worker.request("TRANSPORT_CLOSE", {"id": self.id})
+        except errors.WorkerDiedError:
+            pass
+
+    def worker_closed(self) -> None:
+        """the worker died: everything on it is gone already"""
+        if self.closed:
+            return
+        self.closed = True
+        for p in list(self.producers.values()):
+            p.transport_closed()
+        for c in list(self.consumers.values()):
+            c.transport_closed()
+        self._forget()
+        for fn in self.listeners:
+            fn("closed", "worker died")
+
+    def _forget(self) -> None:
+        self.router.transports.pop(self.id, None)
+        self.router.service.transports.pop(self.id, None)
+
+    async def stats(self) -> dict:
+        return {"producers": {p.id: await p.stats() for p in self.producers.values()},
+                "consumers": {c.id: await c.stats() for c in self.consumers.values()}}
+
+
+class Producer:
+    def __init__(self, transport: Transport, pid: int, kind: str, ssrc: int, payload_type: int) -> None:
+        self.transport = transport
+        self.id = pid
+        self.kind = kind
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.consumers: dict[int, Consumer] = {}
+        self.remote_refs: dict[int, int] = {}   # worker index -> consumers there
+        self.closed = False
+        self._remotes_lock = asyncio.Lock()
+
+    @property
+    def worker(self) -> WorkerHandle:
+        return self.transport.worker
+
+    async def _push_remotes(self) -> None:
+        if self.closed:
+            return
+        await self.worker.request("PRODUCER_SET_REMOTES", {"id": self.id,
+                                                           "remote_workers": sorted(self.remote_refs)})
+
+    def schedule_remotes_update(self) -> None:
+        async def run() -> None:
+            try:
+                async with self._remotes_lock:
+                    await self._push_remotes()
+            except errors.SfuError as e:
+                log.warning("producer %d: remote update failed: %s", self.id, e)
+        asyncio.get_running_loop().create_task(run())
+
+    async def add_remote(self, w: WorkerHandle) -> None:
+        async with self._remotes_lock:
+            n = self.remote_refs.get(w.index, 0)
+            if n == 0:
+                await w.request("REMOTE_PRODUCER_CREATE", {"id": self.id, "worker": self.worker.index,
+                                                           "ssrc": self.ssrc, "kind": self.kind})
+                self.remote_refs[w.index] = 1
+                try:
+                    await self._push_remotes()
+                except BaseException:
+                    self.remote_refs.pop(w.index, None)
+                    raise
+            else:
+                self.remote_refs[w.index] = n + 1
+
+    async def remove_remote(self, w: WorkerHandle) -> None:
+        async with self._remotes_lock:
+            n = self.remote_refs.get(w.index, 0)
+            if n > 1:
+                self.remote_refs[w.index] = n - 1
+                return
+            self.remote_refs.pop(w.index, None)
+            try:
+                await self._push_remotes()
+            except errors.WorkerDiedError:
+                pass
+            try:
+                await w.request("REMOTE_PRODUCER_CLOSE", {"id": self.id})
+            except (errors.WorkerDiedError, errors.NotFoundError):
+                pass
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for c in list(self.consumers.values()):
+            c.producer_closed()
+        self.transport.producers.pop(self.id, None)
+        for wi in list(self.remote_refs):
+            try:
+                await self.transport.router.service.pool.worker(wi).request("REMOTE_PRODUCER_CLOSE", {"id": self.id})
+            except (errors.WorkerDiedError, errors.NotFoundError):
+                pass
+        self.remote_refs.clear()
+        try:
+            await self.worker.request("PRODUCER_CLOSE", {"id": self.id})
+        except (errors.WorkerDiedError, errors.NotFoundError):
+            pass
+
+    def transport_closed(self) -> None:
+        """our worker died: tell the workers holding remote copies"""
+        self.closed = True
+        for c in list(self.consumers.values()):
+            c.producer_closed()
+        self.transport.producers.pop(self.id, None)
+        pool = self.transport.router.service.pool
+        for wi in list(self.remote_refs):
+            w = pool.worker(wi)
+
+            async def drop_remote(w: WorkerHandle = w) -> None:
+                try:
+                    await w.request("REMOTE_PRODUCER_CLOSE", {"id": self.id})
+                except errors.SfuError:
+                    pass
+            asyncio.get_running_loop().create_task(drop_remote())
+        self.remote_refs.clear()
+
+    async def stats(self) -> dict:
+        return await self.worker.request("PRODUCER_STATS", {"id": self.id})
+
+
+class Consumer:
+    def __init__(self, transport: Transport, producer: Producer, cid: int, ssrc: int, payload_type: int,
+                 seq_start: int, ts_offset: int, paused: bool) -> None:
+        self.transport = transport
+        self.producer = producer
+        self.id = cid
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.seq_start = seq_start
+        self.ts_offset = ts_offset
+        self.paused = paused
+        self.closed = False
+
+    async def pause(self) -> None:
+        await self._set_paused(True)
+
+    async def resume(self) -> None:
+        await self._set_paused(False)
+
+    async def _set_paused(self, paused: bool) -> None:
+        if self.closed:
+            raise errors.InvalidStateError(f"consumer {self.id} closed")
+        await self.transport.worker.request("CONSUMER_SET_PAUSED", {"id": self.id, "paused": paused})
+        self.paused = paused
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._forget()
+        try:
+            await self.transport.worker.request("CONSUMER_CLOSE", {"id": self.id})
+        except (errors.WorkerDiedError, errors.NotFoundError):
+            pass
+        if self.transport.worker.index != self.producer.worker.index and not self.producer.closed:
+            await self.producer.remove_remote(self.transport.worker)
+
+    def producer_closed(self) -> None:
+        """the C side freed this consumer with its producer"""
+        self.closed = True
+        self._forget()
+
+    def transport_closed(self) -> None:
+        self.closed = True
+        self._forget()
+        if self.transport.worker.index != self.producer.worker.index and not self.producer.closed:
+            p, w = self.producer, self.transport.worker
+            p.remote_refs[w.index] = p.remote_refs.get(w.index, 1) - 1
+            if p.remote_refs[w.index] <= 0:
+                p.remote_refs.pop(w.index, None)
+                p.schedule_remotes_update()
+
+    def _forget(self) -> None:
+        self.transport.consumers.pop(self.id, None)
+        self.producer.consumers.pop(self.id, None)
+
+    async def stats(self) -> dict:
+        return await self.transport.worker.request("CONSUMER_STATS", {"id": self.id})

@@ -1,0 +1,90 @@
+"""The single wrapper over the C extension `sfu._native`.
+
+Maps C return codes to exceptions, converts addresses, and names drop
+reasons.  Nothing here runs per packet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+from . import errors
+from ._native import ffi, lib
+
+DROP_REASONS: tuple[str, ...] = tuple(
+    ffi.string(lib.sfu_drop_reason_name(i)).decode() for i in range(lib.SFU_DROP__COUNT)
+)
+
+PKT_CLASS = {
+    lib.SFU_PKT_UNKNOWN: "unknown",
+    lib.SFU_PKT_STUN: "stun",
+    lib.SFU_PKT_DTLS: "dtls",
+    lib.SFU_PKT_RTP: "rtp",
+    lib.SFU_PKT_RTCP: "rtcp",
+}
+
+_RC_ERRORS: dict[int, type[errors.SfuError]] = {
+    lib.SFU_EEXIST: errors.AlreadyExistsError,
+    lib.SFU_ENOENT: errors.NotFoundError,
+    lib.SFU_EINVAL: errors.NativeError,
+    lib.SFU_ENOMEM: errors.NativeError,
+    lib.SFU_ESTOPPED: errors.InvalidStateError,
+}
+
+
+def check(rc: int, what: str) -> None:
+    """Raise the exception matching a C return code."""
+    if rc != lib.SFU_OK:
+        raise _RC_ERRORS.get(rc, errors.NativeError)(f"{what}: error {rc}")
+
+
+def addr_to_c(host: str, port: int, out: Any = None) -> Any:
+    """(host, port) -> sfu_addr_t *."""
+    a = out if out is not None else ffi.new("sfu_addr_t *")
+    ip = ipaddress.ip_address(host)
+    a.port = port
+    a.scope_id = 0
+    if ip.version == 6:
+        a.family = socket.AF_INET6
+        ffi.memmove(a.ip, ip.packed, 16)
+    else:
+        a.family = socket.AF_INET
+        ffi.memmove(a.ip, ip.packed, 4)
+    return a
+
+
+def addr_from_c(a: Any) -> tuple[str, int]:
+    """sfu_addr_t -> (host, port)."""
+    raw = bytes(ffi.buffer(a.ip, 16))
+    if a.family == socket.AF_INET6:
+        return str(ipaddress.IPv6Address(raw)), int(a.port)
+    return str(ipaddress.IPv4Address(raw[:4])), int(a.port)
+
+
+def stats_dict(s: Any) -> dict[str, Any]:
+    """sfu_stats_t -> dict, drops keyed by reason name (zeros omitted)."""
+    out: dict[str, Any] = {
+        name: int(getattr(s, name))
+        for name in (
+            "rx_packets", "rx_bytes", "rx_batches", "tx_packets", "tx_bytes", "tx_batches",
+            "ring_tx", "ring_rx", "to_py", "wakeups", "iterations", "commands",
+        )
+    }
+    out["drops"] = {DROP_REASONS[i]: int(s.drops[i]) for i in range(1, lib.SFU_DROP__COUNT) if s.drops[i]}
+    return out
+
+
+def stream_stats_dict(s: Any) -> dict[str, int]:
+    return {
+        "packets": int(s.packets),
+        "bytes": int(s.bytes),
+        "dropped": int(s.dropped),
+        "last_seq": int(s.last_seq),
+        "last_ts": int(s.last_ts),
+    }
+
+
+__all__ = ["ffi", "lib", "check", "addr_to_c", "addr_from_c", "stats_dict", "stream_stats_dict",
+           "DROP_REASONS", "PKT_CLASS"]

@@ -1,0 +1,414 @@
+"""Server-side ICE-lite agent (RFC 8445 section 2.5 lite, RFC 7675 consent), sans-IO.
+
+The agent never sends requests. It answers the peer's Binding requests, learns candidate pairs
+from the source addresses of valid requests, follows the controlling peer's nomination
+(USE-CANDIDATE) and watches consent: the peer keeps sending checks on the selected pair, and
+if none arrives for ``consent_timeout`` seconds the agent fails.
+
+STUN encoding and the integrity/fingerprint arithmetic come from ``aioice.stun``; this module
+adds the strict framing checks that codec leaves out and the ICE rules on top.
+
+Inputs: ``handle_datagram(now, data, addr)`` for every STUN datagram that belongs to this
+session, ``handle_timeout(now)`` at the deadline. Each returns an :class:`Output` (see
+``common.py`` for the drain rule). Nothing from the network raises: malformed datagrams are
+dropped and counted in ``stats``.
+
+Nomination rule: the most recent valid request carrying USE-CANDIDATE selects its source
+address. libwebrtc nominates once per path and nominates again after a network change (for
+example Wi-Fi to cellular), possibly on a lower-priority pair, so "latest wins" is what the
+peer means; a priority-based rule would keep a dead path.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aioice import stun
+
+from .common import Addr, Output, ProtocolError, Transmit
+
+# RFC 8445 section 5.3: ice-char = ALPHA / DIGIT / "+" / "/"
+ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+UFRAG_LENGTH = 16  # RFC: at least 4 characters (24 bits of randomness)
+PWD_LENGTH = 32  # RFC: at least 22 characters (128 bits of randomness)
+
+STUN_HEADER = 20
+STUN_COOKIE = 0x2112A442
+ATTR_USERNAME = 0x0006
+ATTR_MESSAGE_INTEGRITY = 0x0008
+ATTR_FINGERPRINT = 0x8028
+BINDING_REQUEST = 0x0001
+
+DEFAULT_CONSENT_TIMEOUT = 30.0  # RFC 7675 section 5.1
+DEFAULT_DISCONNECTED_TIMEOUT = 10.0  # no check for this long: report "disconnected"
+DEFAULT_CONNECT_TIMEOUT = 30.0  # no nomination this long after creation: fail
+MAX_PAIRS = 32  # only authenticated peers create pairs; bound them anyway
+
+HOST_TYPE_PREFERENCE = 126  # RFC 8445 section 5.1.2.2
+
+
+class StunError(ProtocolError):
+    """A datagram that is not a well-formed STUN message."""
+
+
+def generate_ufrag(length: int = UFRAG_LENGTH) -> str:
+    if length < 4:
+        raise ValueError("ice-ufrag must be at least 4 characters")
+    return "".join(secrets.choice(ICE_CHARS) for _ in range(length))
+
+
+def generate_pwd(length: int = PWD_LENGTH) -> str:
+    if length < 22:
+        raise ValueError("ice-pwd must be at least 22 characters")
+    return "".join(secrets.choice(ICE_CHARS) for _ in range(length))
+
+
+def _walk_attributes(data: bytes) -> list[tuple[int, int, int]]:
+    """Return (type, value offset, value length) for each attribute; raise StunError on bad framing."""
+    if len(data) < STUN_HEADER:
+        raise StunError(f"truncated STUN header: {len(data)} bytes, need {STUN_HEADER}")
+    msg_type, length, cookie = struct.unpack_from("!HHI", data, 0)
+    if msg_type & 0xC000:
+        raise StunError("not STUN: the two leading bits of the message type are not zero")
+    if cookie != STUN_COOKIE:
+        raise StunError(f"not STUN: magic cookie is {cookie:#010x}")
+    if length % 4:
+        raise StunError(f"STUN body length {length} is not a multiple of 4")
+    if len(data) != STUN_HEADER + length:
+        raise StunError(
+            f"STUN length mismatch: header says {length} body bytes, datagram has {len(data) - STUN_HEADER}"
+        )
+    attrs = []
+    pos = STUN_HEADER
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise StunError(f"truncated attribute header at offset {pos}")
+        attr_type, attr_len = struct.unpack_from("!HH", data, pos)
+        padded = (attr_len + 3) & ~3
+        if pos + 4 + padded > len(data):
+            raise StunError(f"attribute {attr_type:#06x} at offset {pos} overruns the message")
+        attrs.append((attr_type, pos + 4, attr_len))
+        pos += 4 + padded
+    for i, (attr_type, _, _) in enumerate(attrs):
+        if attr_type == ATTR_FINGERPRINT and i != len(attrs) - 1:
+            raise StunError("FINGERPRINT is not the last attribute")
+    return attrs
+
+
+def parse_stun(data: bytes) -> stun.Message:
+    """Parse and frame-check a STUN message; FINGERPRINT, if present, is verified.
+
+    Raises :class:`StunError` (and nothing else) for any malformed input.
+    MESSAGE-INTEGRITY is checked separately with ``Message.check_message_integrity(key)``.
+    """
+    _walk_attributes(data)
+    try:
+        return stun.parse_message(data)
+    except (ValueError, struct.error, IndexError) as exc:  # aioice reports bad values this way
+        raise StunError(f"malformed STUN message: {exc}") from None
+
+
+def extract_local_ufrag(data: bytes) -> str | None:
+    """Return the local (first) part of USERNAME in a Binding request, else ``None``.
+
+    For routing the first datagram from an unknown address to the session that owns the ufrag.
+    Integrity is NOT checked here; the session's agent does that. Never raises.
+    """
+    try:
+        attrs = _walk_attributes(data)
+    except StunError:
+        return None
+    if struct.unpack_from("!H", data, 0)[0] != BINDING_REQUEST:
+        return None
+    for attr_type, offset, length in attrs:
+        if attr_type == ATTR_USERNAME:
+            try:
+                username = data[offset : offset + length].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            local, sep, _ = username.partition(":")
+            return local if sep and local else None
+    return None
+
+
+def candidate_priority(type_preference: int, local_preference: int, component: int = 1) -> int:
+    """RFC 8445 section 5.1.2.1."""
+    return (type_preference << 24) + (local_preference << 8) + (256 - component)
+
+
+def candidate_foundation(candidate_type: str, base_ip: str, protocol: str = "udp") -> str:
+    """Same type, base address and protocol give the same foundation (RFC 8445 section 5.1.1.3)."""
+    return str(zlib.crc32(f"{candidate_type}|{base_ip}|{protocol}".encode()))
+
+
+def host_candidates(addresses: Sequence[Addr], component: int = 1) -> list[str]:
+    """``candidate:`` attribute values (without ``a=``) for UDP host candidates.
+
+    Earlier addresses get higher local preference. Use the values as ``a=candidate:...`` in
+    SDP, or as the ``candidate`` field of a trickled RTCIceCandidateInit.
+    """
+    lines = []
+    for index, (ip, port) in enumerate(addresses):
+        priority = candidate_priority(HOST_TYPE_PREFERENCE, 65535 - index, component)
+        foundation = candidate_foundation("host", ip)
+        lines.append(f"candidate:{foundation} {component} udp {priority} {ip} {port} typ host")
+    return lines
+
+
+class IceState(enum.Enum):
+    NEW = "new"  # no valid check yet
+    CHECKING = "checking"  # valid checks, nothing nominated
+    CONNECTED = "connected"  # a pair is selected and consent is fresh
+    DISCONNECTED = "disconnected"  # selected pair silent for disconnected_timeout (recoverable)
+    FAILED = "failed"  # consent expired or never connected (terminal)
+    CLOSED = "closed"  # closed locally (terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class IceStateChanged:
+    state: IceState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedAddressChanged:
+    """Media and DTLS must now go to ``addr`` (the nominated remote address)."""
+
+    addr: Addr
+
+
+@dataclass(slots=True)
+class CandidatePair:
+    """A remote address that sent at least one valid check (host, srflx or peer-reflexive alike)."""
+
+    remote: Addr
+    priority: int
+    first_valid: float
+    last_valid: float
+    nominated: bool = False
+
+
+@dataclass(slots=True)
+class IceStats:
+    requests_ok: int = 0
+    malformed: int = 0  # failed framing/fingerprint: dropped silently
+    ignored: int = 0  # well-formed but not a Binding request (indications, responses)
+    bad_request: int = 0  # answered 400
+    unauthorized: int = 0  # answered 401
+    role_conflict: int = 0  # answered 487
+    errors_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class IceLiteAgent:
+    """ICE-lite, always the controlled agent, one component (rtcp-mux, BUNDLE)."""
+
+    def __init__(
+        self,
+        now: float,
+        *,
+        local_ufrag: str | None = None,
+        local_pwd: str | None = None,
+        remote_ufrag: str | None = None,
+        remote_pwd: str | None = None,
+        consent_timeout: float = DEFAULT_CONSENT_TIMEOUT,
+        disconnected_timeout: float = DEFAULT_DISCONNECTED_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        tie_breaker: int | None = None,
+    ) -> None:
+        self.local_ufrag = local_ufrag or generate_ufrag()
+        self.local_pwd = local_pwd or generate_pwd()
+        if len(self.local_ufrag) < 4 or len(self.local_pwd) < 22:
+            raise ValueError("local ICE credentials are too short (ufrag >= 4, pwd >= 22)")
+        self.remote_ufrag = remote_ufrag
+        self.remote_pwd = remote_pwd
+        self.consent_timeout = consent_timeout
+        self.disconnected_timeout = min(disconnected_timeout, consent_timeout)
+        self.tie_breaker = tie_breaker if tie_breaker is not None else secrets.randbits(64)
+        self.state = IceState.NEW
+        self.pairs: dict[Addr, CandidatePair] = {}
+        self.selected: Addr | None = None
+        self.stats = IceStats()
+        self._created = now
+        self._connect_deadline = now + connect_timeout
+
+    # ------------------------------------------------------------------ public inputs
+
+    def set_remote_credentials(self, ufrag: str, pwd: str) -> None:
+        self.remote_ufrag = ufrag
+        self.remote_pwd = pwd
+
+    def restart(self, now: float, remote_ufrag: str, remote_pwd: str) -> Output:
+        """ICE restart: new local credentials, keep sending on the selected pair until renominated."""
+        self.local_ufrag = generate_ufrag()
+        self.local_pwd = generate_pwd()
+        self.set_remote_credentials(remote_ufrag, remote_pwd)
+        for pair in self.pairs.values():
+            pair.nominated = False
+        return Output(deadline=self._deadline())
+
+    def close(self) -> Output:
+        out = Output()
+        self._set_state(IceState.CLOSED, "closed locally", out)
+        return out
+
+    def handle_datagram(self, now: float, data: bytes, addr: Addr) -> Output:
+        out = Output()
+        if self.state in (IceState.FAILED, IceState.CLOSED):
+            self.stats.ignored += 1
+            return out
+        try:
+            request = parse_stun(data)
+        except StunError as exc:
+            self._count("malformed", str(exc))
+            self.stats.malformed += 1
+            out.deadline = self._deadline()
+            return out
+        if request.message_method != stun.Method.BINDING or request.message_class != stun.Class.REQUEST:
+            self.stats.ignored += 1
+            out.deadline = self._deadline()
+            return out
+        self._handle_binding_request(now, request, data, addr, out)
+        out.deadline = self._deadline()
+        return out
+
+    def handle_timeout(self, now: float) -> Output:
+        out = Output()
+        if self.state in (IceState.NEW, IceState.CHECKING):
+            if now >= self._connect_deadline:
+                self._set_state(IceState.FAILED, "no nomination before the connect timeout", out)
+        elif self.state in (IceState.CONNECTED, IceState.DISCONNECTED) and self.selected is not None:
+            last = self.pairs[self.selected].last_valid
+            if now >= last + self.consent_timeout:
+                self._set_state(IceState.FAILED, "consent expired", out)
+            elif now >= last + self.disconnected_timeout and self.state == IceState.CONNECTED:
+                self._set_state(IceState.DISCONNECTED, "no connectivity check received", out)
+        out.deadline = self._deadline()
+        return out
+
+    # ------------------------------------------------------------------ queries
+
+    def has_consent(self, now: float, addr: Addr) -> bool:
+        """True if ``addr`` sent a valid check less than ``consent_timeout`` ago."""
+        if self.state in (IceState.FAILED, IceState.CLOSED):
+            return False
+        pair = self.pairs.get(addr)
+        return pair is not None and now < pair.last_valid + self.consent_timeout
+
+    # ------------------------------------------------------------------ internals
+
+    def _handle_binding_request(self, now: float, request: stun.Message, data: bytes, addr: Addr, out: Output) -> None:
+        attrs = request.attributes
+        if "FINGERPRINT" not in attrs:
+            self._reply_error(request, addr, 400, "Bad Request", "missing FINGERPRINT", out)
+            return
+        username = attrs.get("USERNAME")
+        if username is None or "MESSAGE-INTEGRITY" not in attrs:
+            self._reply_error(request, addr, 400, "Bad Request", "missing USERNAME or MESSAGE-INTEGRITY", out)
+            return
+        local, sep, remote = username.partition(":")
+        if not sep or local != self.local_ufrag:
+            self._reply_error(request, addr, 401, "Unauthorized", "unknown local ufrag", out)
+            return
+        if self.remote_ufrag is not None and remote != self.remote_ufrag:
+            self._reply_error(request, addr, 401, "Unauthorized", "remote ufrag mismatch", out)
+            return
+        if not request.check_message_integrity(self.local_pwd.encode()):
+            self._reply_error(request, addr, 401, "Unauthorized", "bad MESSAGE-INTEGRITY", out)
+            return
+        if "ICE-CONTROLLED" in attrs:
+            # A lite agent must stay controlled (RFC 8445 section 6.1.1), so it always asks the
+            # full peer to switch to controlling, whatever the tie-breakers say.
+            self._reply_error(
+                request, addr, 487, "Role Conflict", "peer claims controlled role", out, authenticated=True
+            )
+            return
+
+        self.stats.requests_ok += 1
+        response = stun.Message(
+            message_method=stun.Method.BINDING,
+            message_class=stun.Class.RESPONSE,
+            transaction_id=request.transaction_id,
+        )
+        response.attributes["XOR-MAPPED-ADDRESS"] = addr
+        response.add_message_integrity(self.local_pwd.encode())
+        out.transmits.append(Transmit(bytes(response), addr))
+
+        pair = self.pairs.get(addr)
+        if pair is None:
+            self._evict_if_full()
+            pair = CandidatePair(addr, int(attrs.get("PRIORITY", 0)), first_valid=now, last_valid=now)
+            self.pairs[addr] = pair
+        pair.last_valid = now
+        if "PRIORITY" in attrs:
+            pair.priority = int(attrs["PRIORITY"])
+        if self.state == IceState.NEW:
+            self._set_state(IceState.CHECKING, "", out)
+
+        if "USE-CANDIDATE" in attrs:
+            pair.nominated = True
+            if self.selected != addr:
+                self.selected = addr
+                out.events.append(SelectedAddressChanged(addr))
+        if addr == self.selected and self.state in (IceState.CHECKING, IceState.DISCONNECTED):
+            self._set_state(IceState.CONNECTED, "", out)
+
+    def _evict_if_full(self) -> None:
+        if len(self.pairs) < MAX_PAIRS:
+            return
+        candidates = [p for p in self.pairs.values() if p.remote != self.selected]
+        oldest = min(candidates, key=lambda p: p.last_valid)
+        del self.pairs[oldest.remote]
+
+    def _reply_error(
+        self,
+        request: stun.Message,
+        addr: Addr,
+        code: int,
+        reason: str,
+        detail: str,
+        out: Output,
+        authenticated: bool = False,
+    ) -> None:
+        if code == 400:
+            self.stats.bad_request += 1
+        elif code == 401:
+            self.stats.unauthorized += 1
+        elif code == 487:
+            self.stats.role_conflict += 1
+        self._count(f"{code}", detail)
+        response = stun.Message(
+            message_method=stun.Method.BINDING,
+            message_class=stun.Class.ERROR,
+            transaction_id=request.transaction_id,
+        )
+        response.attributes["ERROR-CODE"] = (code, reason)
+        if authenticated:
+            response.add_message_integrity(self.local_pwd.encode())
+        else:
+            # 400/401 carry no MESSAGE-INTEGRITY: the request's credentials were not usable.
+            response.add_fingerprint()
+        out.transmits.append(Transmit(bytes(response), addr))
+
+    def _count(self, kind: str, detail: str) -> None:
+        key = f"{kind}: {detail}"
+        self.stats.errors_by_reason[key] = self.stats.errors_by_reason.get(key, 0) + 1
+
+    def _set_state(self, state: IceState, reason: str, out: Output) -> None:
+        if state != self.state:
+            self.state = state
+            out.events.append(IceStateChanged(state, reason))
+
+    def _deadline(self) -> float | None:
+        if self.state in (IceState.NEW, IceState.CHECKING):
+            return self._connect_deadline
+        if self.state in (IceState.CONNECTED, IceState.DISCONNECTED) and self.selected is not None:
+            last = self.pairs[self.selected].last_valid
+            if self.state == IceState.CONNECTED:
+                return last + self.disconnected_timeout
+            return last + self.consent_timeout
+        return None

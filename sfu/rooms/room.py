@@ -1,0 +1,189 @@
+"""Rooms and their membership (never sees packets).
+
+A Room holds participants and their published tracks, produces the
+LiveKit protobuf views (Room, ParticipantInfo, TrackInfo) and decides when a
+room closes: `empty_timeout` after creation while nobody has joined,
+`departure_timeout` after the last non-dependent (non-agent, non-egress)
+participant left.  Media objects live in `room.router` (sfu.media).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from livekit.protocol import models
+
+from .. import errors
+
+if TYPE_CHECKING:
+    from ..media import Router
+    from .participant import Participant
+
+log = logging.getLogger("sfu.rooms")
+
+_ALPHABET = string.ascii_letters + string.digits
+
+DEFAULT_EMPTY_TIMEOUT = 300
+DEFAULT_DEPARTURE_TIMEOUT = 20
+MAX_NAME_BYTES = 256
+
+
+def new_sid(prefix: str) -> str:
+    """LiveKit-style ids: RM_, PA_, TR_, AJ_, AD_, AW_ + 12 base62 chars"""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
+@dataclass
+class RoomOptions:
+    empty_timeout: int = DEFAULT_EMPTY_TIMEOUT
+    departure_timeout: int = DEFAULT_DEPARTURE_TIMEOUT
+    max_participants: int = 0
+    metadata: str = ""
+    agents: list[Any] = field(default_factory=list)   # RoomAgentDispatch
+
+
+class Room:
+    def __init__(self, manager: "RoomManager", name: str, options: RoomOptions, router: "Router") -> None:
+        self.manager = manager
+        self.name = name
+        self.sid = new_sid("RM_")
+        self.options = options
+        self.metadata = options.metadata
+        self.router = router
+        self.created_at = time.time()
+        self.participants: dict[str, Participant] = {}   # identity -> participant
+        self.version = 0
+        self.closed = False
+        self.ever_joined = False
+        self.last_departure: float | None = None
+        self._listeners: list[Callable[[str, Any], None]] = []
+
+    # -- views -----------------------------------------------------------------
+    def to_proto(self) -> models.Room:
+        visible = [p for p in self.participants.values() if not p.hidden]
+        return models.Room(
+            sid=self.sid, name=self.name, empty_timeout=self.options.empty_timeout,
+            departure_timeout=self.options.departure_timeout, max_participants=self.options.max_participants,
+            creation_time=int(self.created_at), creation_time_ms=int(self.created_at * 1000),
+            metadata=self.metadata, num_participants=len(visible),
+            num_publishers=sum(1 for p in visible if p.tracks), version=self.version)
+
+    def on(self, fn: Callable[[str, Any], None]) -> None:
+        self._listeners.append(fn)
+
+    def emit(self, event: str, arg: Any) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(event, arg)
+            except Exception:
+                log.exception("room %s: %s listener failed", self.name, event)
+
+    # -- membership --------------------------------------------------------------
+    def check_can_join(self, identity: str) -> None:
+        if self.closed:
+            raise errors.InvalidStateError(f"room {self.name} is closed")
+        if self.options.max_participants:
+            others = [p for p in self.participants.values() if not p.dependent and p.identity != identity]
+            if len(others) >= self.options.max_participants:
+                raise errors.LimitReachedError(f"room {self.name} is full")
+
+    def add(self, p: "Participant") -> None:
+        self.participants[p.identity] = p
+        self.ever_joined = True
+        self.last_departure = None
+        self.version += 1
+        self.emit("participant_joined", p)
+
+    def remove(self, p: "Participant") -> None:
+        if self.participants.get(p.identity) is p:
+            del self.participants[p.identity]
+            self.version += 1
+            if not p.dependent:
+                self.last_departure = time.time()
+            self.emit("participant_left", p)
+        if not any(not q.dependent for q in self.participants.values()):
+            self.last_departure = self.last_departure or time.time()
+
+    def others(self, p: "Participant") -> list["Participant"]:
+        return [q for q in self.participants.values() if q is not p]
+
+    def should_close(self, now: float) -> bool:
+        humans = [p for p in self.participants.values() if not p.dependent]
+        if humans:
+            return False
+        if not self.ever_joined:
+            return now - self.created_at >= self.options.empty_timeout
+        if self.last_departure is None:
+            return False
+        return now - self.last_departure >= self.options.departure_timeout
+
+    async def close(self, reason: int = models.DisconnectReason.ROOM_DELETED) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for p in list(self.participants.values()):
+            await p.disconnect(reason)
+        await self.router.close()
+        self.manager.rooms.pop(self.name, None)
+        self.emit("closed", reason)
+        log.info("room %s (%s) closed", self.name, self.sid)
+
+
+class RoomManager:
+    """All rooms of this node; closes idle rooms once a second."""
+
+    def __init__(self, media: Any, auto_create: bool = True, defaults: RoomOptions | None = None) -> None:
+        self.media = media
+        self.auto_create = auto_create
+        self.defaults = defaults or RoomOptions()
+        self.rooms: dict[str, Room] = {}
+        self._reaper: asyncio.Task | None = None
+        self._created_listeners: list[Callable[[Room], None]] = []
+
+    def on_created(self, fn: Callable[[Room], None]) -> None:
+        self._created_listeners.append(fn)
+
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for r in list(self.rooms.values()):
+            await r.close(models.DisconnectReason.SERVER_SHUTDOWN)
+
+    def create(self, name: str, options: RoomOptions | None = None) -> tuple[Room, bool]:
+        """(room, created)"""
+        if not name or len(name.encode()) > MAX_NAME_BYTES:
+            raise errors.ProtocolError("room name must be 1..256 bytes")
+        r = self.rooms.get(name)
+        if r is not None and not r.closed:
+            return r, False
+        opts = options or RoomOptions(**vars(self.defaults))
+        r = Room(self, name, opts, self.media.router(name))
+        self.rooms[name] = r
+        log.info("room %s (%s) created", name, r.sid)
+        for fn in self._created_listeners:
+            fn(r)
+        return r, True
+
+    def get(self, name: str) -> Room | None:
+        r = self.rooms.get(name)
+        return r if r is not None and not r.closed else None
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            for r in list(self.rooms.values()):
+                if r.should_close(now):
+                    try:
+                        await r.close(models.DisconnectReason.ROOM_CLOSED)
+                    except Exception:
+                        log.exception("closing room %s failed", r.name)

@@ -1,0 +1,187 @@
+"""Signal endpoints: `/rtc` (v0), `/rtc/v1` and their `validate` twins.
+
+One WebSocket per signal connection; frames are binary protobuf
+SignalRequest / SignalResponse (a text frame switches that connection to
+protobuf JSON, as LiveKit does).  A malformed frame closes only its own
+connection, with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from livekit.protocol import models, rtc
+
+from .. import auth, errors
+from .join import JoinError, JoinParams, parse_v0, parse_v1, verify_token
+
+if TYPE_CHECKING:
+    from ..rooms.service import RoomService
+
+log = logging.getLogger("sfu.signal")
+
+MAX_SIGNAL_MESSAGE = 2 * 1024 * 1024
+WS_HEARTBEAT = 10.0
+JOIN_TIMEOUT = 15.0
+
+
+class SignalConnection:
+    """The server end of one signal WebSocket; owned by a participant session."""
+
+    def __init__(self, ws: web.WebSocketResponse, remote: str) -> None:
+        self.ws = ws
+        self.remote = remote
+        self.json = False
+        self.closed = False
+        self.messages_in = 0
+        self.messages_out = 0
+
+    async def send(self, msg: rtc.SignalResponse) -> None:
+        if self.closed or self.ws.closed:
+            return
+        try:
+            if self.json:
+                await self.ws.send_str(json_format.MessageToJson(msg, indent=None))
+            else:
+                await self.ws.send_bytes(msg.SerializeToString())
+            self.messages_out += 1
+        except (ConnectionError, RuntimeError) as e:
+            log.debug("signal send to %s failed: %s", self.remote, e)
+            self.closed = True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = True
+        if not self.ws.closed:
+            try:
+                await self.ws.close(code=code, message=reason.encode()[:120])
+            except (ConnectionError, RuntimeError):
+                pass
+
+    def decode(self, msg: Any) -> rtc.SignalRequest:
+        req = rtc.SignalRequest()
+        if msg.type == WSMsgType.BINARY:
+            self.json = False
+            try:
+                req.ParseFromString(msg.data)
+            except DecodeError:
+                raise errors.ProtocolError("malformed SignalRequest") from None
+        elif msg.type == WSMsgType.TEXT:
+            self.json = True
+            try:
+                json_format.Parse(msg.data, req)
+            except json_format.ParseError as e:
+                raise errors.ProtocolError(f"malformed SignalRequest JSON: {e}") from None
+        else:
+            raise errors.ProtocolError(f"unexpected WebSocket frame {msg.type}")
+        if req.WhichOneof("message") is None:
+            raise errors.ProtocolError("empty SignalRequest")
+        return req
+
+
+class SignalServer:
+    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", v1_enabled: bool = True) -> None:
+        self.keys = keys
+        self.rooms = rooms
+        self.v1_enabled = v1_enabled
+        self.connections = 0
+
+    def install(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/rtc", self.handle_v0)
+        r.add_get("/rtc/v1", self.handle_v1)
+        r.add_get("/rtc/validate", self.validate_v0)
+        r.add_get("/rtc/v1/validate", self.validate_v1)
+
+    # -- validation ------------------------------------------------------------
+    def _params(self, request: web.Request, v1: bool) -> JoinParams:
+        claims = verify_token(self.keys, request.headers, request.query)
+        params = parse_v1(claims, request.query) if v1 else parse_v0(claims, request.query)
+        self.rooms.check_join(params)
+        return params
+
+    async def _validate(self, request: web.Request, v1: bool) -> web.Response:
+        headers = {"Access-Control-Allow-Origin": "*"}
+        try:
+            self._params(request, v1)
+        except JoinError as e:
+            return web.Response(status=e.status, text=str(e), headers=headers)
+        return web.Response(text="success", headers=headers)
+
+    async def validate_v0(self, request: web.Request) -> web.Response:
+        return await self._validate(request, False)
+
+    async def validate_v1(self, request: web.Request) -> web.Response:
+        return await self._validate(request, True)
+
+    # -- connections -----------------------------------------------------------
+    async def handle_v0(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, v1=False)
+
+    async def handle_v1(self, request: web.Request) -> web.StreamResponse:
+        if not self.v1_enabled:
+            # the clients fall back to /rtc on a 404
+            return web.Response(status=404, text="single peer connection signalling not enabled")
+        return await self._handle(request, v1=True)
+
+    async def _handle(self, request: web.Request, v1: bool) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=404, text="WebSocket upgrade required")
+        try:
+            params = self._params(request, v1)
+        except JoinError as e:
+            return web.Response(status=e.status, text=str(e))
+        ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=MAX_SIGNAL_MESSAGE, compress=True)
+        await ws.prepare(request)
+        conn = SignalConnection(ws, request.remote or "")
+        self.connections += 1
+        try:
+            await self.rooms.run_session(params, conn)
+        except Exception:
+            log.exception("signal session for %s in %s failed", params.identity, params.room)
+            await conn.close(1011, "internal error")
+        finally:
+            self.connections -= 1
+        return ws
+
+
+async def read_requests(conn: SignalConnection, on_request: Any, on_bad: Any) -> str:
+    """Feed decoded SignalRequests to `on_request` until the socket closes;
+    returns why it ended."""
+    async for msg in conn.ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return "closed"
+        if msg.type == WSMsgType.ERROR:
+            return f"error: {conn.ws.exception()}"
+        try:
+            req = conn.decode(msg)
+        except errors.ProtocolError as e:
+            await on_bad(str(e))
+            return f"bad message: {e}"
+        conn.messages_in += 1
+        await on_request(req)
+    return "closed"
+
+
+def pong(req: rtc.SignalRequest) -> rtc.SignalResponse | None:
+    """answer to ping (int64) and ping_req"""
+    now_ms = int(time.time() * 1000)
+    which = req.WhichOneof("message")
+    if which == "ping":
+        return rtc.SignalResponse(pong=now_ms)
+    if which == "ping_req":
+        return rtc.SignalResponse(pong_resp=rtc.Pong(last_ping_timestamp=req.ping_req.timestamp, timestamp=now_ms))
+    return None
+
+
+def leave_response(reason: int, action: int = rtc.LeaveRequest.DISCONNECT) -> rtc.SignalResponse:
+    return rtc.SignalResponse(leave=rtc.LeaveRequest(
+        can_reconnect=action != rtc.LeaveRequest.DISCONNECT, reason=reason, action=action))
+
+
+__all__ = ["SignalServer", "SignalConnection", "read_requests", "pong", "leave_response", "models", "asyncio"]

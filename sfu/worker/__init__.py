@@ -1,0 +1,1 @@
+"""Media worker processes: supervision, control channel, shared memory."""

@@ -1,0 +1,389 @@
+"""Media worker entry point: `python -m sfu.worker.main ...` (spawned by process.py).
+
+The forwarding loop runs in a thread of its own inside C (the GIL is released
+for the whole call); this module's asyncio loop serves the control channel
+and the loop's queue of STUN/DTLS datagrams and events.
+
+Exit codes: 0 clean shutdown, 40 bad arguments or version mismatch,
+41 native initialisation failed, 42 could not bind the UDP socket,
+43 the parent process is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+from .. import errors, srtp
+from ..native import addr_from_c, addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
+from . import messages, shm
+from .channel import Channel
+
+log = logging.getLogger("sfu.worker")
+
+EXIT_BAD_ARGS = 40
+EXIT_NATIVE = 41
+EXIT_BIND = 42
+EXIT_ORPHAN = 43
+
+MUX_SOCKET_ID = 1
+SOCKET_BUFFER = 8 * 1024 * 1024
+PY_DRAIN_BYTES = 1 << 22
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        sys.exit(EXIT_ORPHAN)
+
+
+def _udp_socket(ip: str, port: int) -> socket.socket:
+    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_*BUFFORCE as root
+        try:
+            s.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
+        except OSError:
+            s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+    s.bind((ip, port))
+    s.setblocking(False)
+    return s
+
+
+class WorkerTransport:
+    """What the worker keeps per transport besides the C state."""
+
+    def __init__(self, tid: int, kind: str, socket_id: int, ip: str, port: int) -> None:
+        self.id = tid
+        self.kind = kind
+        self.socket_id = socket_id
+        self.ip = ip
+        self.port = port
+        self.srtp_in: srtp.Session | None = None
+        self.srtp_out: srtp.Session | None = None
+
+    def close_srtp(self) -> None:
+        for s in (self.srtp_in, self.srtp_out):
+            if s is not None:
+                s.close()
+        self.srtp_in = self.srtp_out = None
+
+
+class Worker:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.worker_id: int = args.worker_id
+        self.n_workers: int = args.n_workers
+        self.loop_ptr: Any = ffi.NULL
+        self._thread: threading.Thread | None = None
+        self._shm = None
+        self._shm_base: Any = None
+        self._keep: list[Any] = []
+        self.transports: dict[int, WorkerTransport] = {}
+        self._next_socket_id = MUX_SOCKET_ID + 1
+        self._drain_buf = ffi.new("uint8_t[]", PY_DRAIN_BYTES)
+        self.channel: Channel | None = None
+        self.stopping = asyncio.Event()
+        self.mux_port = 0
+        self.queue_wakeups = 0   # times the loop's queue woke this thread
+        self.queue_records = 0   # records taken from it
+
+    # -- setup -------------------------------------------------------------
+    def start_native(self) -> None:
+        a = self.args
+        cfg = ffi.new("sfu_loop_config_t *")
+        cfg.worker_id = self.worker_id
+        cfg.n_workers = self.n_workers
+        cfg.ring_slots = a.ring_slots
+        cfg.to_py_bytes = PY_DRAIN_BYTES
+        cfg.rx_batch = 32
+        wake = [int(x) for x in a.wake_fds.split(",")] if a.wake_fds else []
+        for i in range(64):
+            cfg.wake_fds[i] = wake[i] if i < len(wake) else -1
+        if a.shm_size:
+            self._shm = shm.attach(a.shm_fd, a.shm_size)
+            self._shm_base = ffi.from_buffer(self._shm)
+            cfg.shm_base = self._shm_base
+            cfg.shm_size = a.shm_size
+        self.loop_ptr = lib.sfu_loop_new(cfg)
+        if self.loop_ptr == ffi.NULL:
+            raise RuntimeError("sfu_loop_new failed")
+        srtp.bind()
+        mux = _udp_socket(a.listen_ip, a.port)
+        self.mux_port = mux.getsockname()[1]
+        self._cmd(lib.SFU_CMD_SOCKET_ADD, id=MUX_SOCKET_ID, fd=mux.detach())
+        self._thread = threading.Thread(target=lib.sfu_loop_run, args=(self.loop_ptr,),
+                                        name=f"sfu-loop-{self.worker_id}", daemon=True)
+        self._thread.start()
+
+    def stop_native(self) -> None:
+        if self.loop_ptr != ffi.NULL:
+            lib.sfu_loop_stop(self.loop_ptr)
+            if self._thread is not None:
+                self._thread.join(5)
+            lib.sfu_loop_free(self.loop_ptr)
+            self.loop_ptr = ffi.NULL
+        for t in self.transports.values():
+            t.close_srtp()
+        self.transports.clear()
+
+    def _cmd(self, ctype: int, **fields: Any) -> None:
+        c = ffi.new("sfu_cmd_t *")
+        c.type = ctype
+        for k, v in fields.items():
+            if k == "addr":
+                addr_to_c(v[0], v[1], ffi.addressof(c, "addr"))
+            else:
+                setattr(c, k, v)
+        check(lib.sfu_loop_command(self.loop_ptr, c), f"command {ctype}")
+
+    # -- control channel ---------------------------------------------------
+    async def handle(self, method: str, data: dict) -> dict | None:
+        fn = getattr(self, "on_" + method.lower(), None)
+        if fn is None:
+            raise messages.SchemaError(f"method {method} not served by this worker")
+        return fn(data)
+
+    def on_worker_stats(self, data: dict) -> dict:
+        s = ffi.new("sfu_stats_t *")
+        lib.sfu_loop_get_stats(self.loop_ptr, s)
+        t = os.times()
+        return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
+                "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
+                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records}
+
+    def on_worker_shutdown(self, data: dict) -> dict:
+        asyncio.get_running_loop().call_soon(self.stopping.set)
+        return {}
+
+    def on_transport_create(self, data: dict) -> dict:
+        tid = int(data["id"])
+        if tid in self.transports:
+            raise errors.AlreadyExistsError(f"transport {tid} exists")
+        kind = data["kind"]
+        if kind not in ("plain", "webrtc"):
+            raise messages.SchemaError(f"unknown transport kind {kind!r}")
+        comedia = bool(data.get("comedia", False))
+        flags = 0
+        if kind == "webrtc":
+            flags |= lib.SFU_TF_SRTP | lib.SFU_TF_TO_PY_ALL
+        if comedia:
+            flags |= lib.SFU_TF_COMEDIA
+        socket_id, ip, port = MUX_SOCKET_ID, self.args.announced_ip, self.mux_port
+        if comedia or data.get("own_socket"):
+            s = _udp_socket(self.args.listen_ip, 0)
+            port = s.getsockname()[1]
+            socket_id = self._next_socket_id
+            self._next_socket_id += 1
+            self._cmd(lib.SFU_CMD_SOCKET_ADD, id=socket_id, fd=s.detach())
+        try:
+            self._cmd(lib.SFU_CMD_TRANSPORT_ADD, id=tid, socket_id=socket_id, flags=flags)
+        except errors.SfuError:
+            if socket_id != MUX_SOCKET_ID:
+                self._cmd(lib.SFU_CMD_SOCKET_DEL, id=socket_id)
+            raise
+        self.transports[tid] = WorkerTransport(tid, kind, socket_id, ip, port)
+        return {"ip": ip, "port": port}
+
+    def _transport(self, data: dict, key: str = "id") -> WorkerTransport:
+        t = self.transports.get(int(data[key]))
+        if t is None:
+            raise errors.NotFoundError(f"transport {data[key]} not found")
+        return t
+
+    def on_transport_connect(self, data: dict) -> dict:
+        t = self._transport(data)
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_REMOTE, id=t.id, addr=(data["ip"], int(data["port"])))
+        return {}
+
+    def on_transport_set_srtp(self, data: dict) -> dict:
+        t = self._transport(data)
+        profile = data["profile"]
+        s_in = srtp.Session(profile, bytes.fromhex(data["key_in"]), outbound=False)
+        s_out = srtp.Session(profile, bytes.fromhex(data["key_out"]), outbound=True)
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_SRTP, id=t.id, srtp_in=s_in.as_c(), srtp_out=s_out.as_c())
+        old = (t.srtp_in, t.srtp_out)
+        t.srtp_in, t.srtp_out = s_in, s_out
+        for s in old:  # the loop applied the switch: the old sessions are unused
+            if s is not None:
+                s.close()
+        return {}
+
+    def on_transport_close(self, data: dict) -> dict:
+        t = self._transport(data)
+        self._cmd(lib.SFU_CMD_TRANSPORT_DEL, id=t.id)
+        if t.socket_id != MUX_SOCKET_ID:
+            self._cmd(lib.SFU_CMD_SOCKET_DEL, id=t.socket_id)
+        t.close_srtp()
+        del self.transports[t.id]
+        return {}
+
+    def _mask(self, workers: list[int]) -> int:
+        m = 0
+        for w in workers:
+            if not 0 <= int(w) < self.n_workers:
+                raise messages.SchemaError(f"no worker {w}")
+            if int(w) != self.worker_id:
+                m |= 1 << int(w)
+        return m
+
+    def on_producer_create(self, data: dict) -> dict:
+        self._transport(data, "transport_id")
+        self._cmd(lib.SFU_CMD_PRODUCER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
+                  ssrc=int(data["ssrc"]), payload_type=int(data["payload_type"]),
+                  kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO,
+                  remote_mask=self._mask(data["remote_workers"]))
+        return {}
+
+    def on_producer_set_remotes(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_PRODUCER_SET_REMOTES, id=int(data["id"]),
+                  remote_mask=self._mask(data["remote_workers"]))
+        return {}
+
+    def on_producer_close(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_PRODUCER_DEL, id=int(data["id"]))
+        return {}
+
+    def on_producer_stats(self, data: dict) -> dict:
+        s = ffi.new("sfu_stream_stats_t *")
+        check(lib.sfu_loop_producer_stats(self.loop_ptr, int(data["id"]), s), "producer stats")
+        return stream_stats_dict(s)
+
+    def on_remote_producer_create(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_ADD, id=int(data["id"]), peer=int(data["worker"]),
+                  ssrc=int(data["ssrc"]),
+                  kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO)
+        return {}
+
+    def on_remote_producer_close(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_DEL, id=int(data["id"]))
+        return {}
+
+    def on_consumer_create(self, data: dict) -> dict:
+        self._transport(data, "transport_id")
+        self._cmd(lib.SFU_CMD_CONSUMER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
+                  producer_id=int(data["producer_id"]), out_ssrc=int(data["ssrc"]),
+                  out_payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
+                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0)
+        return {}
+
+    def on_consumer_set_paused(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), flags=1 if data["paused"] else 0)
+        return {}
+
+    def on_consumer_close(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_CONSUMER_DEL, id=int(data["id"]))
+        return {}
+
+    def on_consumer_stats(self, data: dict) -> dict:
+        s = ffi.new("sfu_stream_stats_t *")
+        check(lib.sfu_loop_consumer_stats(self.loop_ptr, int(data["id"]), s), "consumer stats")
+        return stream_stats_dict(s)
+
+    def on_peer_reset(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_PEER_RESET, peer=int(data["worker"]))
+        return {}
+
+    # -- loop -> Python queue ----------------------------------------------
+    def on_queue_readable(self) -> None:
+        self.queue_wakeups += 1
+        while True:
+            n = lib.sfu_loop_py_drain(self.loop_ptr, self._drain_buf, PY_DRAIN_BYTES)
+            if n > 0:
+                self._dispatch_records(int(n))
+                continue
+            if not lib.sfu_loop_py_arm(self.loop_ptr):
+                return
+
+    def _dispatch_records(self, n: int) -> None:
+        off = 0
+        hdr = ffi.sizeof("sfu_py_rec_t")
+        while off < n:
+            rec = ffi.cast("sfu_py_rec_t *", self._drain_buf + off)
+            length = int(rec.len)
+            self.queue_records += 1
+            if rec.kind == lib.SFU_REC_REMOTE_LEARNED and self.channel is not None:
+                ip, port = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
+                self.channel.emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": ip, "port": port})
+            # SFU_REC_PACKET / SFU_REC_UNKNOWN_SSRC: consumed by the WebRTC
+            # transports of the signalling layer; plain transports ignore them.
+            off += (hdr + length + 7) & ~7
+
+
+async def _amain(args: argparse.Namespace) -> int:
+    w = Worker(args)
+    try:
+        w.start_native()
+    except OSError as e:
+        log.error("worker %d: cannot bind UDP %s:%d: %s", args.worker_id, args.listen_ip, args.port, e)
+        return EXIT_BIND
+    except Exception as e:
+        log.error("worker %d: native init failed: %s", args.worker_id, e)
+        return EXIT_NATIVE
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, w.stopping.set)
+    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the main process decides
+    sock = socket.socket(fileno=args.channel_fd)
+    ch = Channel(sock, f"worker-{args.worker_id}", handler=w.handle)
+    w.channel = ch
+    await ch.start()
+    py_fd = lib.sfu_loop_py_fd(w.loop_ptr)
+    loop.add_reader(py_fd, w.on_queue_readable)
+    lib.sfu_loop_py_arm(w.loop_ptr)
+    ch.emit("ready", {"worker": args.worker_id, "pid": os.getpid(), "version": messages.PROTOCOL_VERSION,
+                      "ip": args.announced_ip, "port": w.mux_port})
+    stop = loop.create_task(w.stopping.wait())
+    closed = loop.create_task(ch.closed.wait())
+    await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
+    loop.remove_reader(py_fd)
+    w.stop_native()
+    await ch.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="sfu-worker")
+    p.add_argument("--worker-id", type=int, required=True)
+    p.add_argument("--n-workers", type=int, required=True)
+    p.add_argument("--channel-fd", type=int, required=True)
+    p.add_argument("--shm-fd", type=int, default=-1)
+    p.add_argument("--shm-size", type=int, default=0)
+    p.add_argument("--ring-slots", type=int, default=shm.DEFAULT_RING_SLOTS)
+    p.add_argument("--wake-fds", default="")
+    p.add_argument("--listen-ip", default="127.0.0.1")
+    p.add_argument("--announced-ip", default="")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--parent-pid", type=int, required=True)
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--log-level", default="INFO")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit:
+        sys.exit(EXIT_BAD_ARGS)
+    logging.basicConfig(level=args.log_level, format=f"%(asctime)s worker-{args.worker_id} %(name)s %(levelname)s %(message)s")
+    if args.version != messages.PROTOCOL_VERSION:
+        log.error("channel protocol %d expected, parent speaks %d", messages.PROTOCOL_VERSION, args.version)
+        sys.exit(EXIT_BAD_ARGS)
+    _die_with_parent(args.parent_pid)
+    args.announced_ip = args.announced_ip or args.listen_ip
+    try:
+        import uvloop
+
+        rc = uvloop.run(_amain(args))
+    except KeyboardInterrupt:
+        rc = 0
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The control-channel schema between the main process and media workers.
+
+Single source of truth: every request method, its required fields and every
+event a worker emits are listed here, and both ends validate against it.
+Frames are a 4-byte big-endian length followed by an orjson object:
+
+    request:  {"id": int, "method": str, "data": {...}}
+    response: {"id": int, "ok": true, "data": {...}}
+              {"id": int, "ok": false, "error": str, "kind": str}
+    event:    {"event": str, "data": {...}}            (worker -> main only)
+
+Every request is answered exactly once.  When a worker dies, every pending
+request fails with WorkerDiedError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE = 4 * 1024 * 1024
+
+# method -> required data fields
+REQUESTS: dict[str, tuple[str, ...]] = {
+    "WORKER_STATS": (),
+    "WORKER_SHUTDOWN": (),
+    "TRANSPORT_CREATE": ("id", "kind"),               # kind: "plain" | "webrtc"
+    "TRANSPORT_CONNECT": ("id", "ip", "port"),        # plain: set the remote address
+    "TRANSPORT_SET_SRTP": ("id", "profile", "key_in", "key_out"),
+    "TRANSPORT_CLOSE": ("id",),
+    "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
+    "PRODUCER_SET_REMOTES": ("id", "remote_workers"),
+    "PRODUCER_CLOSE": ("id",),
+    "PRODUCER_STATS": ("id",),
+    "REMOTE_PRODUCER_CREATE": ("id", "worker", "ssrc", "kind"),
+    "REMOTE_PRODUCER_CLOSE": ("id",),
+    "CONSUMER_CREATE": ("id", "transport_id", "producer_id", "ssrc", "payload_type",
+                        "seq_start", "ts_offset", "paused"),
+    "CONSUMER_SET_PAUSED": ("id", "paused"),
+    "CONSUMER_CLOSE": ("id",),
+    "CONSUMER_STATS": ("id",),
+    "PEER_RESET": ("worker",),
+}
+
+# events a worker emits
+EVENTS: dict[str, tuple[str, ...]] = {
+    "ready": ("worker", "pid", "version", "ip", "port"),
+    "transport_remote_learned": ("id", "ip", "port"),
+}
+
+# error kinds carried in failed responses (mapped to exceptions by the caller)
+ERROR_KINDS = ("NotFound", "AlreadyExists", "InvalidState", "TypeError", "Error")
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def check_request(method: str, data: Any) -> None:
+    fields = REQUESTS.get(method)
+    if fields is None:
+        raise SchemaError(f"unknown method {method!r}")
+    if not isinstance(data, dict):
+        raise SchemaError(f"{method}: data must be an object")
+    missing = [f for f in fields if f not in data]
+    if missing:
+        raise SchemaError(f"{method}: missing {', '.join(missing)}")
+
+
+def check_event(event: str, data: Any) -> None:
+    fields = EVENTS.get(event)
+    if fields is None:
+        raise SchemaError(f"unknown event {event!r}")
+    if not isinstance(data, dict) or any(f not in data for f in fields):
+        raise SchemaError(f"event {event}: bad data")

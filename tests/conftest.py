@@ -1,0 +1,56 @@
+"""Shared fixtures: worker pools, free ports, packet builders."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+
+import pytest
+
+# the tests must exercise the installed package (with its C extension)
+import sfu.native  # noqa: F401  fails early with a clear error if the extension is missing
+
+from sfu.worker.process import WorkerPool
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # tests/helpers importable as plain modules
+
+
+def rtp_packet(seq: int, ts: int, ssrc: int, pt: int = 96, payload: bytes = b"\xab" * 100,
+               marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
+
+
+def udp_socket(timeout: float = 2.0) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(timeout)
+    return s
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def pool2():
+    p = WorkerPool(2, listen_ip="127.0.0.1")
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@pytest.fixture
+async def pool1():
+    p = WorkerPool(1, listen_ip="127.0.0.1")
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()

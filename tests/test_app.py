@@ -1,0 +1,120 @@
+"""The server's HTTP side: health, plain-transport API, auth and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import aiohttp
+import pytest
+
+from conftest import free_port, rtp_packet, udp_socket
+from sfu import config
+from sfu.app import Server
+from sfu.auth import KeyProvider, VideoGrant
+
+KEYS = {"devkey": "secret"}
+
+
+@pytest.fixture
+async def server():
+    s = config.load(port=free_port(), udp_port=0, workers=2, keys=KEYS, bind=["127.0.0.1"])
+    srv = Server(s)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+def token(room: str = "r", **grant) -> str:
+    return KeyProvider(KEYS).create("devkey", identity="admin", video=VideoGrant(room=room, **grant))
+
+
+async def call(server, method, path, body=None, tok=None, raw=None):
+    url = f"http://127.0.0.1:{server.settings.port}{path}"
+    headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+    async with aiohttp.ClientSession() as s:
+        async with s.request(method, url, json=body if raw is None else None, data=raw, headers=headers) as r:
+            return r.status, (await r.json() if r.content_type == "application/json" else await r.text())
+
+
+async def test_plain_rtp_through_the_http_api(server):
+    tok = token("r", roomAdmin=True)
+    pub, sub = udp_socket(), udp_socket()
+    st, t1 = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r", "comedia": True}, tok)
+    assert st == 200 and t1["port"] > 0
+    st, p = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/produce",
+                       {"kind": "video", "ssrc": 4242, "payload_type": 96}, tok)
+    assert st == 200
+    st, t2 = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r", "worker": 1}, tok)
+    st, _ = await call(server, "POST", f"/sfu/v1/plain/transports/{t2['id']}/connect",
+                       {"ip": "127.0.0.1", "port": sub.getsockname()[1]}, tok)
+    assert st == 200
+    st, c = await call(server, "POST", f"/sfu/v1/plain/transports/{t2['id']}/consume",
+                       {"producer_id": p["producer_id"], "payload_type": 100}, tok)
+    assert st == 200 and c["payload_type"] == 100
+    for i in range(5):
+        pub.sendto(rtp_packet(i, i * 3000, 4242), (t1["ip"], t1["port"]))
+    for i in range(5):
+        d = await asyncio.to_thread(sub.recv, 2048)
+        assert d[1] & 0x7F == 100 and struct.unpack("!I", d[8:12])[0] == c["ssrc"]
+    st, stats = await call(server, "GET", "/sfu/v1/stats", tok=token("", roomList=True))
+    assert st == 200 and sum(w["stats"]["tx_packets"] for w in stats["workers"]) == 5
+    st, _ = await call(server, "DELETE", f"/sfu/v1/plain/transports/{t1['id']}", tok=tok)
+    assert st == 200
+    st, _ = await call(server, "DELETE", f"/sfu/v1/plain/transports/{t1['id']}", tok=tok)
+    assert st == 404
+
+
+async def test_auth_and_bad_input(server):
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"})
+    assert st == 401 and body["code"] == "unauthenticated"
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, "not.a.jwt")
+    assert st == 401
+    wrong_secret = KeyProvider({"devkey": "other"}).create("devkey", video=VideoGrant(roomAdmin=True, room="r"))
+    st, _ = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, wrong_secret)
+    assert st == 401
+    expired = KeyProvider(KEYS).create("devkey", video=VideoGrant(roomAdmin=True, room="r"), ttl=-3600)
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, expired)
+    assert st == 401 and "expired" in body["msg"]
+    st, _ = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "other"}, token("r", roomAdmin=True))
+    assert st == 403
+    st, _ = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, token("r", roomJoin=True))
+    assert st == 403
+    tok = token("r", roomAdmin=True)
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", tok=tok, raw=b"{not json")
+    assert st == 400 and body["code"] == "invalid_argument"
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r", "worker": 7}, tok)
+    assert st == 400
+    st, t = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, tok)
+    st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{t['id']}/produce",
+                          {"kind": "smell", "ssrc": 1, "payload_type": 96}, tok)
+    assert st == 400
+    st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{t['id']}/consume", {"producer_id": 999}, tok)
+    assert st == 404
+    st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{t['id']}/srtp",
+                          {"profile": "SRTP_AEAD_AES_128_GCM", "recv_key": "00", "send_key": "00"}, tok)
+    assert st == 400
+    st, _ = await call(server, "POST", "/sfu/v1/plain/transports/abc/connect", {"ip": "1.2.3.4", "port": 1}, tok)
+    assert st == 404
+    # the server still works after all of that
+    st, text = await call(server, "GET", "/")
+    assert st == 200 and text == "OK"
+
+
+def test_settings_are_validated(tmp_path):
+    with pytest.raises(config.ConfigError, match="no API keys"):
+        config.load(keys=None)
+    with pytest.raises(config.ConfigError, match="unknown config keys"):
+        config.load(body="bogus: 1\n", dev=True)
+    with pytest.raises(config.ConfigError, match="YAML"):
+        config.load(body="port: [1,\n", dev=True)
+    f = tmp_path / "c.yaml"
+    f.write_text("port: 9000\nrtc:\n  udp_port: 9100\n  node_ip: 10.1.2.3\nkeys:\n  k1: s1\nlogging:\n  level: debug\n")
+    s = config.load(str(f))
+    assert (s.port, s.udp_port, s.node_ip, s.keys, s.log_level) == (9000, 9100, "10.1.2.3", {"k1": "s1"}, "DEBUG")
+    assert config.parse_keys("a: b, c: d") == {"a": "b", "c": "d"}
+    with pytest.raises(config.ConfigError):
+        config.parse_keys("nocolon")
+    assert config.load(dev=True).keys == {"devkey": "secret"}

@@ -1,0 +1,76 @@
+"""A room spanning two workers: media over the shared ring, feedback back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+
+from conftest import rtp_packet, udp_socket
+from sfu.media import MediaService
+
+
+async def test_pli_from_remote_subscriber_reaches_publisher(pool2):
+    svc = MediaService(pool2)
+    room = svc.router("r")
+    pub, sub = udp_socket(), udp_socket()
+    tp = await room.create_plain_transport(worker=0)
+    await tp.connect(*pub.getsockname())
+    prod = await tp.produce("video", 0x5151, 96)
+    ts = await room.create_plain_transport(worker=1)
+    await ts.connect(*sub.getsockname())
+    cons = await ts.consume(prod)
+    pub.sendto(rtp_packet(1, 0, 0x5151), (tp.ip, tp.port))
+    assert struct.unpack("!I", sub.recv(2048)[8:12])[0] == cons.ssrc
+    sub.sendto(struct.pack("!BBHII", 0x81, 206, 2, 77, cons.ssrc), (ts.ip, ts.port))
+    got = await asyncio.to_thread(pub.recv, 2048)
+    assert got[1] == 206 and got[0] & 0x1F == 1 and struct.unpack("!I", got[8:12])[0] == 0x5151
+    # FIR carries the media SSRC in its FCI
+    fir = struct.pack("!BBHIIIB3x", 0x84, 206, 4, 77, 0, cons.ssrc, 1)
+    await asyncio.sleep(0.6)  # past the keyframe-request throttle
+    sub.sendto(fir, (ts.ip, ts.port))
+    got = await asyncio.to_thread(pub.recv, 2048)
+    assert got[1] == 206 and struct.unpack("!I", got[8:12])[0] == 0x5151
+
+
+async def test_consumers_close_updates_remote_workers(pool2):
+    svc = MediaService(pool2)
+    room = svc.router("r2")
+    pub, s1, s2 = udp_socket(), udp_socket(), udp_socket()
+    tp = await room.create_plain_transport(worker=0)
+    await tp.connect(*pub.getsockname())
+    prod = await tp.produce("audio", 7, 111)
+    t1 = await room.create_plain_transport(worker=1)
+    await t1.connect(*s1.getsockname())
+    c1 = await t1.consume(prod)
+    t2 = await room.create_plain_transport(worker=1)
+    await t2.connect(*s2.getsockname())
+    await t2.consume(prod)
+    assert prod.remote_refs == {1: 2}
+    await c1.close()
+    assert prod.remote_refs == {1: 1}
+    await t2.close()
+    assert prod.remote_refs == {}
+    before = (await pool2.stats())[0]["stats"]["ring_tx"]
+    pub.sendto(rtp_packet(1, 0, 7), (tp.ip, tp.port))
+    await asyncio.sleep(0.2)
+    st = await pool2.stats()
+    assert st[0]["stats"]["ring_tx"] == before  # nothing goes to worker 1 any more
+    assert st[0]["stats"]["rx_packets"] >= 1
+
+
+async def test_control_packets_wake_python_per_batch_not_per_packet(pool1):
+    """A burst of STUN datagrams reaches the worker's Python side in few wake-ups."""
+    w = pool1.workers[0]
+    peer = udp_socket()
+    stun = [struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12)) for _ in range(2000)]
+    for m in stun:
+        peer.sendto(m, (w.ip, w.port))
+    for _ in range(100):
+        st = await w.request("WORKER_STATS")
+        if st["queue_records"] >= 2000:
+            break
+        await asyncio.sleep(0.02)
+    assert st["queue_records"] == 2000 and st["stats"]["to_py"] == 2000
+    # one wake-up per datagram would be 2000; batching gives far fewer
+    assert st["queue_wakeups"] < 2000 / 5, st["queue_wakeups"]

@@ -1,0 +1,230 @@
+"""The forwarding loop in-process (one worker, real UDP on loopback)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import struct
+import time
+
+import pylibsrtp
+import pytest
+
+from conftest import rtp_packet, udp_socket
+from sfu import errors, srtp
+from sfu.native import addr_from_c, ffi, lib
+from sfu.worker.main import Worker
+
+
+@pytest.fixture
+def worker():
+    args = argparse.Namespace(worker_id=0, n_workers=1, ring_slots=64, wake_fds="", shm_fd=-1, shm_size=0,
+                              listen_ip="127.0.0.1", announced_ip="127.0.0.1", port=0)
+    w = Worker(args)
+    w.start_native()
+    yield w
+    w.stop_native()
+
+
+def stats(w: Worker) -> dict:
+    return w.on_worker_stats({})["stats"]
+
+
+def wait_for(pred, timeout=2.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return pred()
+
+
+def plain(w: Worker, tid: int, peer: socket.socket | None = None, **kw) -> dict:
+    info = w.on_transport_create({"id": tid, "kind": "plain", **kw})
+    if peer is not None:
+        ip, port = peer.getsockname()
+        w.on_transport_connect({"id": tid, "ip": ip, "port": port})
+    return info
+
+
+def consumer(w, cid, tid, pid, ssrc, seq_start=1000, ts_offset=0, pt=100, paused=False):
+    w.on_consumer_create({"id": cid, "transport_id": tid, "producer_id": pid, "ssrc": ssrc, "payload_type": pt,
+                          "seq_start": seq_start, "ts_offset": ts_offset, "paused": paused})
+
+
+def recv_rtp(s: socket.socket) -> tuple:
+    d = s.recv(2048)
+    b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", d[:12])
+    return b1 & 0x7F, b1 >> 7, seq, ts, ssrc, d[12:]
+
+
+def test_fanout_rewrites_per_consumer(worker):
+    pub, a, b = udp_socket(), udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    plain(worker, 3, b)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 0xAAAA, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=0x1111, seq_start=65534, ts_offset=5, pt=101)
+    consumer(worker, 21, 3, 10, ssrc=0x2222, seq_start=7, ts_offset=0xFFFFFFFF, pt=96)
+    dest = (info["ip"], info["port"])
+    for i in range(4):
+        pub.sendto(rtp_packet(500 + i, 90000 * i, 0xAAAA, marker=(i == 3), payload=bytes([i]) * 50), dest)
+    for i in range(4):
+        pt, m, seq, ts, ssrc, payload = recv_rtp(a)
+        assert (pt, m, seq, ts, ssrc) == (101, int(i == 3), (65534 + i) & 0xFFFF, 90000 * i + 5, 0x1111)
+        assert payload == bytes([i]) * 50
+        pt, m, seq, ts, ssrc, payload = recv_rtp(b)
+        assert (pt, seq, ts, ssrc) == (96, 7 + i, (90000 * i - 1) & 0xFFFFFFFF, 0x2222)
+    ps = worker.on_producer_stats({"id": 10})
+    assert ps["packets"] == 4 and ps["last_seq"] == 503
+    assert worker.on_consumer_stats({"id": 20})["packets"] == 4
+
+
+def test_reordered_input_keeps_relative_order(worker):
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "audio",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=100)
+    order = [65535, 1, 0, 2]  # wraps, with 0 and 1 swapped
+    for s in order:
+        pub.sendto(rtp_packet(s, s * 960, 7), (info["ip"], info["port"]))
+    got = [recv_rtp(a)[2] for _ in order]
+    assert got == [(100 + ((s - 65535) & 0xFFFF)) & 0xFFFF for s in order]
+
+
+def test_pause_resume_keeps_output_gapless(worker):
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "audio",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=10)
+    dest = (info["ip"], info["port"])
+    pub.sendto(rtp_packet(1, 0, 7), dest)
+    assert recv_rtp(a)[2] == 10
+    worker.on_consumer_set_paused({"id": 20, "paused": True})
+    for s in range(2, 30):
+        pub.sendto(rtp_packet(s, 0, 7), dest)
+    assert wait_for(lambda: stats(worker)["drops"].get("consumer_paused", 0) == 28)
+    worker.on_consumer_set_paused({"id": 20, "paused": False})
+    pub.sendto(rtp_packet(30, 0, 7), dest)
+    pub.sendto(rtp_packet(31, 0, 7), dest)
+    assert [recv_rtp(a)[2] for _ in range(2)] == [11, 12]
+
+
+def test_every_drop_is_counted(worker):
+    pub, stranger = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "audio",
+                               "remote_workers": []})
+    dest = (info["ip"], info["port"])
+    cases = [
+        (stranger, rtp_packet(1, 0, 7), "unknown_source"),
+        (pub, rtp_packet(1, 0, 8), "unknown_ssrc"),
+        (pub, b"\x80\x60\x00", "too_short"),
+        (pub, b"\x90\x60" + b"\0" * 10 + b"\x00\x01\x00\x09", "bad_extension"),
+        (pub, b"\x8f\x60" + b"\0" * 20, "bad_csrc"),
+        (pub, b"\xa0\x60" + b"\0" * 10 + b"\x00", "bad_padding"),
+        (pub, b"\x80\xc8\x00\x09" + b"\0" * 8, "bad_rtcp"),
+        (pub, b"\x00\x01\x00\x04" + b"\0" * 16, "bad_stun"),
+        (pub, b"\x50" * 30, "unknown_class"),
+        (stranger, b"\x16\xfe\xfd" + b"\0" * 20, "unknown_source"),
+        (pub, rtp_packet(1, 0, 7, payload=b"x" * 1500), "too_long"),
+    ]
+    expected: dict[str, int] = {}
+    for sock, data, reason in cases:
+        sock.sendto(data, dest)
+        expected[reason] = expected.get(reason, 0) + 1
+        assert wait_for(lambda: stats(worker)["drops"].get(reason, 0) == expected[reason]), reason
+    st = stats(worker)
+    assert st["drops"] == expected
+    assert st["rx_packets"] == len(cases)
+
+
+def test_stun_goes_to_python_queue(worker):
+    peer = udp_socket()
+    info = plain(worker, 1)
+    stun = struct.pack("!HHI12s", 0x0001, 8, 0x2112A442, os.urandom(12)) + struct.pack("!HH4s", 0x0006, 4, b"abcd")
+    peer.sendto(stun, (info["ip"], info["port"]))
+    buf = ffi.new("uint8_t[]", 1 << 16)
+    assert wait_for(lambda: stats(worker)["to_py"] == 1)
+    n = lib.sfu_loop_py_drain(worker.loop_ptr, buf, 1 << 16)
+    rec = ffi.cast("sfu_py_rec_t *", buf)
+    assert n >= ffi.sizeof("sfu_py_rec_t") + len(stun)
+    assert rec.kind == lib.SFU_REC_PACKET and rec.pkt_class == lib.SFU_PKT_STUN and rec.len == len(stun)
+    assert addr_from_c(getattr(rec, "from")) == peer.getsockname()
+    assert bytes(ffi.buffer(buf + ffi.sizeof("sfu_py_rec_t"), rec.len)) == stun
+    assert lib.sfu_loop_py_drain(worker.loop_ptr, buf, 1 << 16) == 0
+
+
+def test_comedia_learns_remote(worker):
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, comedia=True)
+    assert info["port"] != worker.mux_port
+    plain(worker, 2, a)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9)
+    pub.sendto(rtp_packet(1, 0, 7), (info["ip"], info["port"]))
+    assert recv_rtp(a)[4] == 9
+    # a PLI from the subscriber reaches the learned publisher address
+    pli = struct.pack("!BBHII", 0x81, 206, 2, 1, 9)
+    a.sendto(pli, ("127.0.0.1", worker.mux_port))
+    got = pub.recv(2048)
+    assert got[1] == 206 and struct.unpack("!I", got[8:12])[0] == 7
+    # a second PLI inside the throttle window is not forwarded
+    a.sendto(pli, ("127.0.0.1", worker.mux_port))
+    pub.settimeout(0.2)
+    with pytest.raises(socket.timeout):
+        pub.recv(2048)
+    worker.on_transport_close({"id": 1})
+    assert worker.on_worker_stats({})["transports"] == 1
+
+
+def test_srtp_transport_decrypts_once_encrypts_per_consumer(worker):
+    key_pub, key_a = os.urandom(28), os.urandom(28)
+    gcm = pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    worker.on_transport_set_srtp({"id": 1, "profile": srtp.AEAD_AES_128_GCM, "key_in": key_pub.hex(),
+                                  "key_out": os.urandom(28).hex()})
+    worker.on_transport_set_srtp({"id": 2, "profile": srtp.AEAD_AES_128_GCM, "key_in": os.urandom(28).hex(),
+                                  "key_out": key_a.hex()})
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=50)
+    tx = pylibsrtp.Session(pylibsrtp.Policy(key=key_pub, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=gcm))
+    rx = pylibsrtp.Session(pylibsrtp.Policy(key=key_a, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=gcm))
+    plain_pkt = rtp_packet(1, 1234, 7, payload=b"secret media" * 10)
+    pub.sendto(tx.protect(plain_pkt), (info["ip"], info["port"]))
+    out = rx.unprotect(a.recv(2048))
+    assert out[12:] == plain_pkt[12:] and struct.unpack("!HII", out[2:12]) == (50, 1234, 9)
+    # plain RTP on an SRTP transport fails authentication and is counted
+    pub.sendto(plain_pkt, (info["ip"], info["port"]))
+    assert wait_for(lambda: stats(worker)["drops"].get("srtp_unprotect", 0) == 1)
+
+
+def test_command_errors_map_to_exceptions(worker):
+    plain(worker, 1)
+    with pytest.raises(errors.AlreadyExistsError):
+        plain(worker, 1)
+    with pytest.raises(errors.NotFoundError):
+        worker.on_producer_create({"id": 5, "transport_id": 99, "ssrc": 1, "payload_type": 96, "kind": "audio",
+                                   "remote_workers": []})
+    worker.on_producer_create({"id": 5, "transport_id": 1, "ssrc": 1, "payload_type": 96, "kind": "audio",
+                               "remote_workers": []})
+    with pytest.raises(errors.AlreadyExistsError):  # same SSRC twice on one transport
+        worker.on_producer_create({"id": 6, "transport_id": 1, "ssrc": 1, "payload_type": 96, "kind": "audio",
+                                   "remote_workers": []})
+    with pytest.raises(errors.NotFoundError):
+        consumer(worker, 7, 1, 999, ssrc=1)
+    a, b = udp_socket(), udp_socket()
+    plain(worker, 2, a)
+    with pytest.raises(errors.AlreadyExistsError):  # two transports cannot share one remote address
+        plain(worker, 3, a)
+    plain(worker, 4, b)
