@@ -36,6 +36,7 @@
 #define SPIN_ITERATIONS 200        /* empty polls before the loop sleeps */
 #define BUF_SIZE (SFU_MTU + SFU_SRTP_TRAILER_MAX + 8)
 #define PLI_THROTTLE_NS 500000000ull
+#define MAX_RX_ADDRS 8             /* addresses a transport accepts packets from */
 
 struct consumer;
 
@@ -53,7 +54,11 @@ struct transport {
     sfu_addr_t remote;
     struct sockaddr_storage remote_sa;
     socklen_t remote_salen;
-    uint64_t addr_key;
+    /* every address this transport receives from (ICE may validate several
+     * candidate pairs; media may arrive on any of them); [0] is the oldest */
+    sfu_addr_t rx_addr[MAX_RX_ADDRS];
+    uint64_t rx_key[MAX_RX_ADDRS];
+    uint32_t n_rx;
     void *srtp_in;
     void *srtp_out;
     struct producer **producers;   /* producers fed by this transport (by ssrc) */
@@ -87,10 +92,15 @@ struct consumer {
     uint8_t paused;
     uint8_t started;               /* seq offset fixed by the first packet */
     uint8_t resync;                /* next packet re-bases the seq offset */
+    uint8_t ts_resync;             /* next packet re-bases the timestamp offset (new source) */
     uint16_t seq_start;
     uint16_t seq_off;
     uint32_t ts_off;
     uint16_t last_out_seq;
+    uint32_t last_out_ts;
+    uint64_t last_out_ns;
+    uint8_t ext_rewrite;
+    uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
     sfu_stream_stats_t stats;
 };
 
@@ -208,6 +218,55 @@ static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
         k = ((uint64_t)sfu_rd32(a->ip) << 16) | a->port;
     }
     return k ^ ((uint64_t)socket_id << 48);
+}
+
+static int transport_has_addr(const struct transport *t, const sfu_addr_t *a)
+{
+    for (uint32_t i = 0; i < t->n_rx; i++)
+        if (addr_eq(&t->rx_addr[i], a))
+            return 1;
+    return 0;
+}
+
+static void transport_drop_addr(sfu_loop_t *l, struct transport *t, uint32_t i)
+{
+    if (sfu_idmap_get(&l->addrs, t->rx_key[i]) == t)
+        sfu_idmap_del(&l->addrs, t->rx_key[i]);
+    memmove(&t->rx_addr[i], &t->rx_addr[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_addr[0]));
+    memmove(&t->rx_key[i], &t->rx_key[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_key[0]));
+    t->n_rx--;
+}
+
+/* accept packets from `a` for this transport (idempotent) */
+static int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
+{
+    if (a->family != AF_INET && a->family != AF_INET6)
+        return SFU_EINVAL;
+    if (transport_has_addr(t, a))
+        return SFU_OK;
+    uint64_t key = addr_key(t->sock->id, a);
+    struct transport *other = sfu_idmap_get(&l->addrs, key);
+    if (other && other != t)
+        return SFU_EEXIST;
+    if (t->n_rx == MAX_RX_ADDRS) {   /* forget the oldest address that is not the send address */
+        uint32_t victim = 0;
+        while (victim < t->n_rx && t->has_remote && addr_eq(&t->rx_addr[victim], &t->remote))
+            victim++;
+        transport_drop_addr(l, t, victim < t->n_rx ? victim : 0);
+    }
+    if (!other && sfu_idmap_put(&l->addrs, key, t) != SFU_OK)
+        return SFU_ENOMEM;
+    t->rx_addr[t->n_rx] = *a;
+    t->rx_key[t->n_rx] = key;
+    t->n_rx++;
+    return SFU_OK;
+}
+
+static void transport_forget_addrs(sfu_loop_t *l, struct transport *t)
+{
+    while (t->n_rx)
+        transport_drop_addr(l, t, t->n_rx - 1);
+    t->has_remote = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,6 +455,50 @@ static inline struct tx_entry *tx_slot(sfu_loop_t *l)
 /* ------------------------------------------------------------------ */
 /* forwarding */
 
+/* Rewrite the header extension ids of an outgoing copy to the ids the
+ * subscriber negotiated; elements it did not negotiate become padding (RFC
+ * 8285 allows zero bytes between elements), so the packet keeps its size.
+ * The extension block was bounds-checked by sfu_rtp_parse. */
+static void rewrite_extensions(uint8_t *b, const sfu_rtp_t *rtp, const uint8_t *map)
+{
+    uint8_t *p = b + rtp->ext_offset;
+    size_t n = rtp->ext_len, i = 0;
+    if (rtp->ext_profile == 0xBEDE) {
+        while (i < n) {
+            uint8_t h = p[i];
+            if (h == 0) { i++; continue; }
+            uint8_t id = h >> 4;
+            size_t len = (size_t)(h & 0x0f) + 1;
+            if (id == 15 || i + 1 + len > n) {  /* reserved id: the rest is not ours to read */
+                memset(p + i, 0, n - i);
+                return;
+            }
+            uint8_t out = map[id];
+            if (out)
+                p[i] = (uint8_t)((out << 4) | (h & 0x0f));
+            else
+                memset(p + i, 0, 1 + len);
+            i += 1 + len;
+        }
+    } else if ((rtp->ext_profile & 0xfff0) == 0x1000) {
+        while (i < n) {
+            uint8_t id = p[i];
+            if (id == 0) { i++; continue; }
+            if (i + 2 > n) { memset(p + i, 0, n - i); return; }
+            size_t len = p[i + 1];
+            if (i + 2 + len > n) { memset(p + i, 0, n - i); return; }
+            uint8_t out = id < 16 ? map[id] : 0;
+            if (out)
+                p[i] = out;
+            else
+                memset(p + i, 0, 2 + len);
+            i += 2 + len;
+        }
+    } else {
+        memset(p, 0, n);               /* unknown profile: nothing is understood */
+    }
+}
+
 static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt, uint32_t len,
                           const sfu_rtp_t *rtp)
 {
@@ -425,6 +528,13 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         c->seq_off = (uint16_t)(c->last_out_seq + 1 - rtp->seq);
         c->resync = 0;
     }
+    if (SFU_UNLIKELY(c->ts_resync)) {
+        /* a new source: continue the timeline by the wall-clock time elapsed */
+        uint64_t clock = (c->p && c->p->kind == SFU_KIND_AUDIO) ? 48000 : 90000;
+        uint64_t elapsed = c->last_out_ns ? (sfu_now_ns() - c->last_out_ns) * clock / 1000000000ull : 0;
+        c->ts_off = (uint32_t)(c->last_out_ts + (uint32_t)elapsed + 1 - rtp->ts);
+        c->ts_resync = 0;
+    }
     struct tx_entry *e = tx_slot(l);
     memcpy(e->buf, pkt, len);
     uint16_t out_seq = (uint16_t)(rtp->seq + c->seq_off);
@@ -433,6 +543,8 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     sfu_wr16(e->buf + 2, out_seq);
     sfu_wr32(e->buf + 4, out_ts);
     sfu_wr32(e->buf + 8, c->out_ssrc);
+    if (c->ext_rewrite && rtp->has_extension)
+        rewrite_extensions(e->buf, rtp, c->ext_map);
     int outlen = (int)len;
     if (t->flags & SFU_TF_SRTP) {
         if (sfu_srtp_protect(t->srtp_out, e->buf, &outlen) != 0) {
@@ -446,8 +558,11 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     memcpy(&e->to, &t->remote_sa, t->remote_salen);
     e->tolen = t->remote_salen;
     l->tx_n++;
-    if (sfu_seq_newer(out_seq, c->last_out_seq) || c->stats.packets == 0)
+    if (sfu_seq_newer(out_seq, c->last_out_seq) || c->stats.packets == 0) {
         c->last_out_seq = out_seq;
+        c->last_out_ts = out_ts;
+        c->last_out_ns = sfu_now_ns();
+    }
     c->stats.packets++;
     c->stats.bytes += len;
     c->stats.last_seq = out_seq;
@@ -636,17 +751,15 @@ static void handle_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_
     sa_to_addr(ss, &from);
     int cls = sfu_demux(buf, len);
     struct transport *t = sfu_idmap_get(&l->addrs, addr_key(s->id, &from));
-    if (t && !addr_eq(&t->remote, &from))
+    if (t && !transport_has_addr(t, &from))
         t = NULL;
-    if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP)) {
+    if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP) &&
+        transport_add_addr(l, s->comedia, &from) == SFU_OK) {
         t = s->comedia;            /* learn the sender as the transport's remote */
         s->comedia = NULL;
         t->remote = from;
         addr_to_sa(&from, &t->remote_sa, &t->remote_salen);
         t->has_remote = 1;
-        t->addr_key = addr_key(s->id, &from);
-        if (sfu_idmap_put(&l->addrs, t->addr_key, t) != SFU_OK)
-            t->addr_key = 0;
         pyq_push(l, SFU_REC_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
     }
     switch (cls) {
@@ -801,21 +914,13 @@ static void producer_free(sfu_loop_t *l, struct producer *p)
     free(p);
 }
 
-static void transport_forget_remote(sfu_loop_t *l, struct transport *t)
-{
-    if (t->has_remote && t->addr_key && sfu_idmap_get(&l->addrs, t->addr_key) == t)
-        sfu_idmap_del(&l->addrs, t->addr_key);
-    t->addr_key = 0;
-    t->has_remote = 0;
-}
-
 static void transport_free(sfu_loop_t *l, struct transport *t)
 {
     while (t->n_consumers)
         consumer_free(l, t->consumers[t->n_consumers - 1]);
     while (t->n_producers)
         producer_free(l, t->producers[t->n_producers - 1]);
-    transport_forget_remote(l, t);
+    transport_forget_addrs(l, t);
     if (t->sock && t->sock->comedia == t)
         t->sock->comedia = NULL;
     /* a datagram for this transport may still sit in the tx batch */
@@ -894,22 +999,22 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         struct transport *t = sfu_idmap_get(&l->transports, c->id);
         if (!t)
             return SFU_ENOENT;
-        if (c->addr.family != AF_INET && c->addr.family != AF_INET6)
-            return SFU_EINVAL;
-        uint64_t key = addr_key(t->sock->id, &c->addr);
-        struct transport *other = sfu_idmap_get(&l->addrs, key);
-        if (other && other != t)
-            return SFU_EEXIST;
-        transport_forget_remote(l, t);
+        int rc = transport_add_addr(l, t, &c->addr);
+        if (rc != SFU_OK)
+            return rc;
+        tx_flush(l);               /* queued datagrams keep their old destination */
         t->remote = c->addr;
         addr_to_sa(&c->addr, &t->remote_sa, &t->remote_salen);
-        if (!other && sfu_idmap_put(&l->addrs, key, t) != SFU_OK)
-            return SFU_ENOMEM;
-        t->addr_key = key;
         t->has_remote = 1;
         if (t->sock->comedia == t)
             t->sock->comedia = NULL;
         return SFU_OK;
+    }
+    case SFU_CMD_TRANSPORT_ADD_ADDR: {
+        struct transport *t = sfu_idmap_get(&l->transports, c->id);
+        if (!t)
+            return SFU_ENOENT;
+        return transport_add_addr(l, t, &c->addr);
     }
     case SFU_CMD_TRANSPORT_SET_SRTP: {
         struct transport *t = sfu_idmap_get(&l->transports, c->id);
@@ -1007,6 +1112,10 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         k->seq_start = c->seq_start;
         k->ts_off = c->ts_offset;
         k->paused = (c->flags & 1) ? 1 : 0;
+        k->ext_rewrite = c->ext_rewrite ? 1 : 0;
+        memcpy(k->ext_map, c->ext_map, sizeof(k->ext_map));
+        k->ext_map[0] = 0;
+        k->ext_map[15] = 0;
         if (sfu_idmap_put(&l->consumers, k->id, k)) {
             free(k);
             return SFU_ENOMEM;
@@ -1018,6 +1127,8 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
             free(k);
             return SFU_ENOMEM;
         }
+        if (p->kind == SFU_KIND_VIDEO && !k->paused)
+            keyframe_for_producer(l, p);   /* a new video subscriber needs a key frame */
         return SFU_OK;
     }
     case SFU_CMD_CONSUMER_DEL: {
@@ -1037,6 +1148,26 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         k->paused = (uint8_t)paused;
         if (!paused && k->p && k->p->kind == SFU_KIND_VIDEO)
             keyframe_for_producer(l, k->p);   /* a resumed video consumer needs a key frame */
+        return SFU_OK;
+    }
+    case SFU_CMD_CONSUMER_SET_PRODUCER: {
+        struct consumer *k = sfu_idmap_get(&l->consumers, c->id);
+        struct producer *np = sfu_idmap_get(&l->producers, c->producer_id);
+        if (!k || !np)
+            return SFU_ENOENT;
+        if (k->p == np)
+            return SFU_OK;
+        if (PUSH(np->consumers, np->n_consumers, np->cap_consumers, k))
+            return SFU_ENOMEM;
+        if (k->p)
+            REMOVE(k->p->consumers, k->p->n_consumers, k);
+        k->p = np;
+        if (k->started) {
+            k->resync = 1;
+            k->ts_resync = 1;
+        }
+        if (np->kind == SFU_KIND_VIDEO && !k->paused)
+            keyframe_for_producer(l, np);
         return SFU_OK;
     }
     case SFU_CMD_PEER_RESET: {

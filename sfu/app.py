@@ -17,6 +17,9 @@ from aiohttp import web
 from . import auth, errors
 from .config import Settings
 from .media import MediaService, Transport
+from .rooms.room import RoomOptions
+from .rooms.service import RoomService
+from .signaling.server import SignalServer
 from .worker.process import WorkerPool
 
 log = logging.getLogger("sfu.app")
@@ -41,13 +44,22 @@ class Server:
                                base_port=settings.udp_port, ring_slots=settings.ring_slots,
                                log_level=settings.log_level)
         self.media = MediaService(self.pool)
+        room_cfg = settings.room
+        self.rooms = RoomService(self.media, auto_create=bool(room_cfg.get("auto_create", True)),
+                                 defaults=RoomOptions(
+                                     empty_timeout=int(room_cfg.get("empty_timeout", 300)),
+                                     departure_timeout=int(room_cfg.get("departure_timeout", 20)),
+                                     max_participants=int(room_cfg.get("max_participants", 0))))
+        self.signal = SignalServer(self.keys, self.rooms)
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         self.runner: web.AppRunner | None = None
         self._routes()
+        self.signal.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         await self.pool.start()
+        self.rooms.start()
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
         for host in self.settings.bind:
@@ -57,6 +69,7 @@ class Server:
                  self.settings.port, self.pool.n)
 
     async def stop(self) -> None:
+        await self.rooms.stop()
         for r in list(self.media.routers.values()):
             try:
                 await r.close()

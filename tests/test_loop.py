@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import struct
@@ -181,7 +182,7 @@ def test_comedia_learns_remote(worker):
     pub.settimeout(0.2)
     with pytest.raises(socket.timeout):
         pub.recv(2048)
-    worker.on_transport_close({"id": 1})
+    asyncio.run(worker.on_transport_close({"id": 1}))
     assert worker.on_worker_stats({})["transports"] == 1
 
 
@@ -228,3 +229,33 @@ def test_command_errors_map_to_exceptions(worker):
     with pytest.raises(errors.AlreadyExistsError):  # two transports cannot share one remote address
         plain(worker, 3, a)
     plain(worker, 4, b)
+
+
+def test_header_extension_ids_are_rewritten_per_consumer(worker):
+    pub, a, b = udp_socket(), udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    plain(worker, 3, b)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 111, "kind": "audio",
+                               "remote_workers": []})
+    base = {"transport_id": 2, "producer_id": 10, "ssrc": 9, "payload_type": 111, "seq_start": 1,
+            "ts_offset": 0, "paused": False}
+    worker.on_consumer_create({"id": 20, **base, "ext_map": {"1": 5, "4": 1}})   # 3 (not mapped) goes
+    worker.on_consumer_create({"id": 21, **base, "transport_id": 3})             # no map: untouched
+    # one-byte form: id 1 (1 byte), id 3 (2 bytes), id 4 (1 byte "0"), padding
+    ext = bytes([0x10, 0xAA, 0x31, 0x01, 0x02, 0x40, ord("0"), 0x00])
+    hdr = struct.pack("!BBHII", 0x90, 111, 1, 0, 7) + struct.pack("!HH", 0xBEDE, len(ext) // 4) + ext
+    pub.sendto(hdr + b"payload", (info["ip"], info["port"]))
+    got = a.recv(2048)
+    assert got[12:16] == struct.pack("!HH", 0xBEDE, 2)
+    assert got[16:24] == bytes([0x50, 0xAA, 0, 0, 0, 0x10, ord("0"), 0]) and got[24:] == b"payload"
+    untouched = b.recv(2048)
+    assert untouched[12:24] == hdr[12:24]
+    # two-byte form: ids above 14 are always removed
+    ext2 = bytes([1, 1, 0xAA, 200, 2, 1, 2, 4, 0, 0, 0, 0])
+    hdr2 = struct.pack("!BBHII", 0x90, 111, 2, 0, 7) + struct.pack("!HH", 0x1000, len(ext2) // 4) + ext2
+    pub.sendto(hdr2 + b"x", (info["ip"], info["port"]))
+    got = a.recv(2048)
+    assert got[16:28] == bytes([5, 1, 0xAA, 0, 0, 0, 0, 1, 0, 0, 0, 0])
+    with pytest.raises(Exception, match="1..14"):
+        worker.on_consumer_create({"id": 22, **base, "ext_map": {"15": 1}})

@@ -222,7 +222,9 @@ typedef enum {
     SFU_CMD_CONSUMER_SET_PAUSED = 12, /* id, flags bit0 */
     SFU_CMD_REMOTE_PRODUCER_ADD = 13, /* id: a producer living on worker `peer` that local consumers use */
     SFU_CMD_REMOTE_PRODUCER_DEL = 14, /* id */
-    SFU_CMD_PEER_RESET = 15        /* peer: worker restarted; reset rings with it */
+    SFU_CMD_PEER_RESET = 15,       /* peer: worker restarted; reset rings with it */
+    SFU_CMD_CONSUMER_SET_PRODUCER = 16, /* id, producer_id: switch source (simulcast layer) */
+    SFU_CMD_TRANSPORT_ADD_ADDR = 17 /* id, addr: also accept packets from addr (another ICE pair) */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
@@ -257,7 +259,9 @@ typedef struct {
     uint16_t seq_start;
     uint16_t _pad2;
     uint32_t ts_offset;        /* consumer: added to every RTP timestamp */
-    uint32_t _pad3;
+    uint8_t  ext_rewrite;      /* consumer: 1 = rewrite header extension ids with ext_map */
+    uint8_t  ext_map[16];      /* consumer: incoming id (1..14) -> outgoing id, 0 = remove */
+    uint8_t  _pad3[3];
     uint64_t remote_mask;
     void    *srtp_in;
     void    *srtp_out;

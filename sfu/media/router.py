@@ -66,12 +66,16 @@ class MediaService:
                     p.schedule_remotes_update()
 
     def _worker_event(self, worker: int, event: str, data: dict) -> None:
+        t = self.transports.get(int(data.get("id", 0)))
+        if t is None or t.worker.index != worker:
+            return
         if event == "transport_remote_learned":
-            t = self.transports.get(int(data["id"]))
-            if t is not None:
-                t.remote = (data["ip"], int(data["port"]))
-                for fn in t.listeners:
-                    fn("remote_learned", t.remote)
+            t.remote = (data["ip"], int(data["port"]))
+        for fn in list(t.listeners):
+            try:
+                fn(event, data)
+            except Exception:
+                log.exception("transport %d: %s listener failed", t.id, event)
 
 
 class Router:
@@ -91,8 +95,9 @@ class Router:
         """
         return await self._create_transport("plain", worker, {"comedia": comedia, "own_socket": own_socket})
 
-    async def create_webrtc_transport(self, worker: int | None = None) -> Transport:
-        return await self._create_transport("webrtc", worker, {})
+    async def create_webrtc_transport(self, ice_ufrag: str, ice_pwd: str, worker: int | None = None) -> Transport:
+        """ICE-lite + DTLS-SRTP (+ SCTP) transport; `fingerprint` is the worker's certificate"""
+        return await self._create_transport("webrtc", worker, {"ice_ufrag": ice_ufrag, "ice_pwd": ice_pwd})
 
     async def _create_transport(self, kind: str, worker: int | None, extra: dict) -> Transport:
         if self.closed:
@@ -102,6 +107,7 @@ class Router:
         tid = svc.next_id()
         info = await w.request("TRANSPORT_CREATE", {"id": tid, "kind": kind, **extra})
         t = Transport(self, w, tid, kind, info["ip"], int(info["port"]))
+        t.fingerprint = info.get("fingerprint", "")
         self.transports[tid] = t
         svc.transports[tid] = t
         return t
@@ -122,6 +128,7 @@ class Transport:
         self.ip = ip
         self.port = port
         self.remote: tuple[str, int] | None = None
+        self.fingerprint = ""
         self.producers: dict[int, Producer] = {}
         self.consumers: dict[int, Consumer] = {}
         self.closed = False
@@ -156,7 +163,9 @@ class Transport:
         return p
 
     async def consume(self, producer: Producer, payload_type: int | None = None, ssrc: int | None = None,
-                      paused: bool = False) -> Consumer:
+                      paused: bool = False, ext_map: dict[str, int] | None = None) -> Consumer:
+        """`ext_map`: header extension ids, publisher's -> this transport's (others removed);
+        None forwards extensions unchanged (plain RTP)."""
         self._check()
         if producer.closed:
             raise errors.InvalidStateError(f"producer {producer.id} closed")
@@ -169,11 +178,13 @@ class Transport:
         w = self.worker.index
         if w != producer.worker.index:
             await producer.add_remote(self.worker)
+        req = {"id": cid, "transport_id": self.id, "producer_id": producer.id, "ssrc": c.ssrc,
+               "payload_type": c.payload_type, "seq_start": c.seq_start, "ts_offset": c.ts_offset,
+               "paused": paused}
+        if ext_map is not None:
+            req["ext_map"] = ext_map
         try:
-            await self.worker.request("CONSUMER_CREATE", {
-                "id": cid, "transport_id": self.id, "producer_id": producer.id, "ssrc": c.ssrc,
-                "payload_type": c.payload_type, "seq_start": c.seq_start, "ts_offset": c.ts_offset,
-                "paused": paused})
+            await self.worker.request("CONSUMER_CREATE", req)
         except BaseException:
             if w != producer.worker.index:
                 await producer.remove_remote(self.worker)
@@ -207,7 +218,7 @@ class Transport:
             c.transport_closed()
         self._forget()
         for fn in self.listeners:
-            fn("closed", "worker died")
+            fn("closed", {"id": self.id, "reason": "worker died"})
 
     def _forget(self) -> None:
         self.router.transports.pop(self.id, None)
@@ -344,6 +355,28 @@ class Consumer:
             raise errors.InvalidStateError(f"consumer {self.id} closed")
         await self.transport.worker.request("CONSUMER_SET_PAUSED", {"id": self.id, "paused": paused})
         self.paused = paused
+
+    async def set_producer(self, producer: Producer) -> None:
+        """follow another producer (a simulcast layer); output seq/ts stay continuous"""
+        if self.closed or producer.closed:
+            raise errors.InvalidStateError("consumer or producer closed")
+        old = self.producer
+        if producer is old:
+            return
+        w = self.transport.worker
+        if producer.worker.index != w.index:
+            await producer.add_remote(w)
+        try:
+            await w.request("CONSUMER_SET_PRODUCER", {"id": self.id, "producer_id": producer.id})
+        except BaseException:
+            if producer.worker.index != w.index:
+                await producer.remove_remote(w)
+            raise
+        old.consumers.pop(self.id, None)
+        producer.consumers[self.id] = self
+        self.producer = producer
+        if old.worker.index != w.index and not old.closed:
+            await old.remove_remote(w)
 
     async def close(self) -> None:
         if self.closed:

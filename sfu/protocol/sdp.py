@@ -730,17 +730,36 @@ def build_subscriber_offer(
     *,
     data_channel: bool = True,
     data_channel_mid: str | None = None,
+    data_channel_first: bool = False,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     session_id: int | None = None,
     version: int = 1,
 ) -> SessionDescription:
     """The SFU's offer for a subscriber PeerConnection: one sendonly m-line per track.
 
+    ``data_channel_first`` puts the data channel m-line before the tracks (renegotiations must
+    keep the m-line order of the first offer, which a session that starts with data only sets).
+
     Offers carry ``a=setup:actpass`` (pass ``transport.setup="actpass"``); browsers and
     libwebrtc answer ``active``, so the SFU is the DTLS server on this connection.
     """
     sdp = SessionDescription(lines=_session_header(session_id, version))
     mids: list[str] = []
+
+    def add_data_channel(mid: str) -> None:
+        if mid in mids:
+            raise ValueError(f"data channel mid {mid!r} collides with a track mid")
+        media = MediaSection("application", 9, SCTP_PROTO, ["webrtc-datachannel"])
+        media.lines.append(Line("c", "IN IP4 0.0.0.0"))
+        _add_transport(media, transport, not mids)
+        media.add_attribute("mid", mid)
+        media.add_attribute("sctp-port", str(DEFAULT_SCTP_PORT))
+        media.add_attribute("max-message-size", str(max_message_size))
+        sdp.media.append(media)
+        mids.append(mid)
+
+    if data_channel and data_channel_first:
+        add_data_channel(data_channel_mid if data_channel_mid is not None else "data")
     for index, track in enumerate(tracks):
         mid = track.mid if track.mid is not None else str(index)
         codecs = (
@@ -758,7 +777,8 @@ def build_subscriber_offer(
         for ext in SUBSCRIBER_EXTMAPS.get(track.kind, ()):
             media.add_attribute("extmap", ext.value())
         media.add_attribute("sendonly" if track.active else "inactive")
-        media.add_attribute("msid", track.msid)
+        if track.active:  # an inactive (reusable) m-line carries no stream
+            media.add_attribute("msid", track.msid)
         media.add_attribute("rtcp-mux")
         media.add_attribute("rtcp-rsize")
         _add_codecs(media, codecs, ACCEPTED_FEEDBACK.get(track.kind, frozenset()))
@@ -768,18 +788,8 @@ def build_subscriber_offer(
             media.lines.extend(_ssrc_lines(track))
         sdp.media.append(media)
         mids.append(mid)
-    if data_channel:
-        mid = data_channel_mid if data_channel_mid is not None else str(len(tracks))
-        if mid in mids:
-            raise ValueError(f"data channel mid {mid!r} collides with a track mid")
-        media = MediaSection("application", 9, SCTP_PROTO, ["webrtc-datachannel"])
-        media.lines.append(Line("c", "IN IP4 0.0.0.0"))
-        _add_transport(media, transport, not mids)
-        media.add_attribute("mid", mid)
-        media.add_attribute("sctp-port", str(DEFAULT_SCTP_PORT))
-        media.add_attribute("max-message-size", str(max_message_size))
-        sdp.media.append(media)
-        mids.append(mid)
+    if data_channel and not data_channel_first:
+        add_data_channel(data_channel_mid if data_channel_mid is not None else str(len(tracks)))
     if len(set(mids)) != len(mids):
         raise ValueError("duplicate mids in subscriber offer")
     header = [Line("a", "group:BUNDLE " + " ".join(mids))] if mids else []

@@ -72,7 +72,8 @@ class Room:
             departure_timeout=self.options.departure_timeout, max_participants=self.options.max_participants,
             creation_time=int(self.created_at), creation_time_ms=int(self.created_at * 1000),
             metadata=self.metadata, num_participants=len(visible),
-            num_publishers=sum(1 for p in visible if p.tracks), version=self.version)
+            num_publishers=sum(1 for p in visible if p.tracks),
+            version=models.TimedVersion(unix_micro=int(self.created_at * 1e6), ticks=self.version))
 
     def on(self, fn: Callable[[str, Any], None]) -> None:
         self._listeners.append(fn)
@@ -109,6 +110,12 @@ class Room:
             self.emit("participant_left", p)
         if not any(not q.dependent for q in self.participants.values()):
             self.last_departure = self.last_departure or time.time()
+
+    def all_tracks(self) -> list[Any]:
+        return [t for p in self.participants.values() for t in p.tracks.values()]
+
+    def find_track(self, sid: str) -> Any:
+        return next((t for t in self.all_tracks() if t.sid == sid), None)
 
     def others(self, p: "Participant") -> list["Participant"]:
         return [q for q in self.participants.values() if q is not p]

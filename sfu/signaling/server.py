@@ -8,7 +8,6 @@ connection, with a reason.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from livekit.protocol import models, rtc
+from livekit.protocol import rtc
 
 from .. import auth, errors
 from .join import JoinError, JoinParams, parse_v0, parse_v1, verify_token
@@ -85,7 +84,7 @@ class SignalConnection:
 
 
 class SignalServer:
-    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", v1_enabled: bool = True) -> None:
+    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", v1_enabled: bool = False) -> None:
         self.keys = keys
         self.rooms = rooms
         self.v1_enabled = v1_enabled
@@ -184,4 +183,3 @@ def leave_response(reason: int, action: int = rtc.LeaveRequest.DISCONNECT) -> rt
         can_reconnect=action != rtc.LeaveRequest.DISCONNECT, reason=reason, action=action))
 
 
-__all__ = ["SignalServer", "SignalConnection", "read_requests", "pong", "leave_response", "models", "asyncio"]

@@ -140,7 +140,10 @@ class Channel:
         try:
             self._send(reply)
         except errors.SfuError:
-            pass
+            pass  # channel closed: the other end fails its pending requests
+        except (TypeError, ValueError, messages.SchemaError) as e:  # unserialisable result
+            log.error("%s: reply to %s not serialisable: %s", self.name, msg.get("method"), e)
+            self._send({"id": rid, "ok": False, "error": f"reply not serialisable: {e}", "kind": "Error"})
 
     def _fail_pending(self) -> None:
         self.closed.set()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import ctypes
 import logging
 import os
@@ -23,9 +24,11 @@ import threading
 from typing import Any
 
 from .. import errors, srtp
+from ..protocol.ice_lite import extract_local_ufrag
 from ..native import addr_from_c, addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
 from . import messages, shm
 from .channel import Channel
+from .webrtc import WebRtcSession
 
 log = logging.getLogger("sfu.worker")
 
@@ -71,6 +74,7 @@ class WorkerTransport:
         self.port = port
         self.srtp_in: srtp.Session | None = None
         self.srtp_out: srtp.Session | None = None
+        self.webrtc: WebRtcSession | None = None
 
     def close_srtp(self) -> None:
         for s in (self.srtp_in, self.srtp_out):
@@ -90,6 +94,7 @@ class Worker:
         self._shm_base: Any = None
         self._keep: list[Any] = []
         self.transports: dict[int, WorkerTransport] = {}
+        self.by_ufrag: dict[str, WorkerTransport] = {}
         self._next_socket_id = MUX_SOCKET_ID + 1
         self._drain_buf = ffi.new("uint8_t[]", PY_DRAIN_BYTES)
         self.channel: Channel | None = None
@@ -97,6 +102,7 @@ class Worker:
         self.mux_port = 0
         self.queue_wakeups = 0   # times the loop's queue woke this thread
         self.queue_records = 0   # records taken from it
+        self.stun_unrouted = 0   # STUN for no known ICE ufrag
 
     # -- setup -------------------------------------------------------------
     def start_native(self) -> None:
@@ -134,6 +140,8 @@ class Worker:
             lib.sfu_loop_free(self.loop_ptr)
             self.loop_ptr = ffi.NULL
         for t in self.transports.values():
+            if t.webrtc is not None:
+                t.webrtc.abort()
             t.close_srtp()
         self.transports.clear()
 
@@ -143,6 +151,9 @@ class Worker:
         for k, v in fields.items():
             if k == "addr":
                 addr_to_c(v[0], v[1], ffi.addressof(c, "addr"))
+            elif k == "ext_map":
+                for i, out in enumerate(v):
+                    c.ext_map[i] = out
             else:
                 setattr(c, k, v)
         check(lib.sfu_loop_command(self.loop_ptr, c), f"command {ctype}")
@@ -152,7 +163,10 @@ class Worker:
         fn = getattr(self, "on_" + method.lower(), None)
         if fn is None:
             raise messages.SchemaError(f"method {method} not served by this worker")
-        return fn(data)
+        result = fn(data)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
 
     def on_worker_stats(self, data: dict) -> dict:
         s = ffi.new("sfu_stats_t *")
@@ -160,7 +174,9 @@ class Worker:
         t = os.times()
         return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
                 "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
-                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records}
+                "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
+                "stun_unrouted": self.stun_unrouted,
+                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None}}
 
     def on_worker_shutdown(self, data: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -192,8 +208,66 @@ class Worker:
             if socket_id != MUX_SOCKET_ID:
                 self._cmd(lib.SFU_CMD_SOCKET_DEL, id=socket_id)
             raise
-        self.transports[tid] = WorkerTransport(tid, kind, socket_id, ip, port)
+        t = WorkerTransport(tid, kind, socket_id, ip, port)
+        self.transports[tid] = t
+        if kind == "webrtc":
+            ufrag, pwd = str(data["ice_ufrag"]), str(data["ice_pwd"])
+            if ufrag in self.by_ufrag:
+                self._cmd(lib.SFU_CMD_TRANSPORT_DEL, id=tid)
+                del self.transports[tid]
+                raise errors.AlreadyExistsError("ICE ufrag in use")
+            t.webrtc = self._webrtc_session(t, ufrag, pwd)
+            self.by_ufrag[ufrag] = t
+            return {"ip": ip, "port": port, "fingerprint": WebRtcSession.fingerprint()}
         return {"ip": ip, "port": port}
+
+    def _webrtc_session(self, t: WorkerTransport, ufrag: str, pwd: str) -> WebRtcSession:
+        def send(data: bytes, addr: tuple[str, int]) -> None:
+            if self.loop_ptr != ffi.NULL:
+                lib.sfu_loop_send_raw(self.loop_ptr, t.socket_id, addr_to_c(*addr), data, len(data))
+
+        def set_remote(addr: tuple[str, int]) -> None:
+            try:
+                self._cmd(lib.SFU_CMD_TRANSPORT_SET_REMOTE, id=t.id, addr=addr)
+            except errors.SfuError as e:
+                log.warning("transport %d: cannot route %s: %s", t.id, addr, e)
+
+        def add_addr(addr: tuple[str, int]) -> None:
+            try:
+                self._cmd(lib.SFU_CMD_TRANSPORT_ADD_ADDR, id=t.id, addr=addr)
+            except errors.SfuError as e:
+                log.warning("transport %d: cannot accept %s: %s", t.id, addr, e)
+
+        def set_srtp(profile: str, recv_key: bytes, send_key: bytes) -> None:
+            self.on_transport_set_srtp({"id": t.id, "profile": profile, "key_in": recv_key.hex(),
+                                        "key_out": send_key.hex()})
+
+        def emit(event: str, data: dict) -> None:
+            if self.channel is not None:
+                self.channel.emit(event, data)
+
+        return WebRtcSession(t.id, ufrag, pwd, send=send, set_remote=set_remote, add_addr=add_addr,
+                             set_srtp=set_srtp, emit=emit)
+
+    def _webrtc(self, data: dict) -> WebRtcSession:
+        t = self._transport(data)
+        if t.webrtc is None:
+            raise errors.InvalidStateError(f"transport {t.id} is not a WebRTC transport")
+        return t.webrtc
+
+    def on_transport_set_remote_params(self, data: dict) -> dict:
+        s = self._webrtc(data)
+        role = str(data["dtls_role"])
+        if role not in ("client", "server"):
+            raise messages.SchemaError("dtls_role must be client or server")
+        s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
+                            role, bool(data["sctp"]), list(data["open_channels"]),
+                            {str(k): int(v) for k, v in dict(data["extmap"]).items()})
+        return {}
+
+    def on_transport_send_data(self, data: dict) -> dict:
+        s = self._webrtc(data)
+        return {"sent": s.send_data(str(data["label"]), base64.b64decode(data["data"]))}
 
     def _transport(self, data: dict, key: str = "id") -> WorkerTransport:
         t = self.transports.get(int(data[key]))
@@ -219,8 +293,11 @@ class Worker:
                 s.close()
         return {}
 
-    def on_transport_close(self, data: dict) -> dict:
+    async def on_transport_close(self, data: dict) -> dict:
         t = self._transport(data)
+        if t.webrtc is not None:
+            await t.webrtc.close()
+            self.by_ufrag.pop(t.webrtc.ice.local_ufrag, None)
         self._cmd(lib.SFU_CMD_TRANSPORT_DEL, id=t.id)
         if t.socket_id != MUX_SOCKET_ID:
             self._cmd(lib.SFU_CMD_SOCKET_DEL, id=t.socket_id)
@@ -271,14 +348,26 @@ class Worker:
 
     def on_consumer_create(self, data: dict) -> dict:
         self._transport(data, "transport_id")
+        ext: dict | None = data.get("ext_map")   # {incoming id: outgoing id}; absent = keep as is
+        table = [0] * 16
+        if ext is not None:
+            for k, v in ext.items():
+                if not (1 <= int(k) <= 14 and 0 <= int(v) <= 14):
+                    raise messages.SchemaError("header extension ids must be 1..14")
+                table[int(k)] = int(v)
         self._cmd(lib.SFU_CMD_CONSUMER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
                   producer_id=int(data["producer_id"]), out_ssrc=int(data["ssrc"]),
                   out_payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
-                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0)
+                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0,
+                  ext_rewrite=1 if ext is not None else 0, ext_map=table)
         return {}
 
     def on_consumer_set_paused(self, data: dict) -> dict:
         self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), flags=1 if data["paused"] else 0)
+        return {}
+
+    def on_consumer_set_producer(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_CONSUMER_SET_PRODUCER, id=int(data["id"]), producer_id=int(data["producer_id"]))
         return {}
 
     def on_consumer_close(self, data: dict) -> dict:
@@ -312,12 +401,35 @@ class Worker:
             rec = ffi.cast("sfu_py_rec_t *", self._drain_buf + off)
             length = int(rec.len)
             self.queue_records += 1
-            if rec.kind == lib.SFU_REC_REMOTE_LEARNED and self.channel is not None:
-                ip, port = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
-                self.channel.emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": ip, "port": port})
-            # SFU_REC_PACKET / SFU_REC_UNKNOWN_SSRC: consumed by the WebRTC
-            # transports of the signalling layer; plain transports ignore them.
+            addr = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
+            if rec.kind == lib.SFU_REC_REMOTE_LEARNED:
+                if self.channel is not None:
+                    self.channel.emit("transport_remote_learned",
+                                      {"id": int(rec.transport_id), "ip": addr[0], "port": addr[1]})
+            else:
+                payload = bytes(ffi.buffer(self._drain_buf + off + hdr, length))
+                try:
+                    self._dispatch_packet(rec, addr, payload)
+                except Exception:  # bad input from one peer must not stop the queue
+                    log.exception("control packet from %s dropped", addr)
             off += (hdr + length + 7) & ~7
+
+    def _dispatch_packet(self, rec: Any, addr: tuple[str, int], payload: bytes) -> None:
+        t = self.transports.get(int(rec.transport_id)) if rec.transport_id else None
+        if rec.kind == lib.SFU_REC_UNKNOWN_SSRC:
+            if t is not None and t.webrtc is not None:
+                t.webrtc.on_unknown_ssrc(int(rec.arg), payload)
+            return
+        if rec.pkt_class == lib.SFU_PKT_STUN:
+            if t is None:  # first contact from this address: route by the ufrag we gave out
+                ufrag = extract_local_ufrag(payload)
+                t = self.by_ufrag.get(ufrag) if ufrag else None
+            if t is not None and t.webrtc is not None:
+                t.webrtc.on_stun(payload, addr)
+            else:
+                self.stun_unrouted += 1
+        elif rec.pkt_class == lib.SFU_PKT_DTLS and t is not None and t.webrtc is not None:
+            t.webrtc.on_dtls(payload, addr)
 
 
 async def _amain(args: argparse.Namespace) -> int:

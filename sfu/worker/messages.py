@@ -24,9 +24,12 @@ MAX_MESSAGE = 4 * 1024 * 1024
 REQUESTS: dict[str, tuple[str, ...]] = {
     "WORKER_STATS": (),
     "WORKER_SHUTDOWN": (),
-    "TRANSPORT_CREATE": ("id", "kind"),               # kind: "plain" | "webrtc"
+    "TRANSPORT_CREATE": ("id", "kind"),               # kind: "plain" | "webrtc" (+ ice_ufrag, ice_pwd)
     "TRANSPORT_CONNECT": ("id", "ip", "port"),        # plain: set the remote address
     "TRANSPORT_SET_SRTP": ("id", "profile", "key_in", "key_out"),
+    "TRANSPORT_SET_REMOTE_PARAMS": ("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
+                                    "open_channels", "extmap"),   # webrtc: from the remote SDP
+    "TRANSPORT_SEND_DATA": ("id", "label", "data"),   # webrtc: base64 payload on a data channel
     "TRANSPORT_CLOSE": ("id",),
     "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
     "PRODUCER_SET_REMOTES": ("id", "remote_workers"),
@@ -37,6 +40,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "CONSUMER_CREATE": ("id", "transport_id", "producer_id", "ssrc", "payload_type",
                         "seq_start", "ts_offset", "paused"),
     "CONSUMER_SET_PAUSED": ("id", "paused"),
+    "CONSUMER_SET_PRODUCER": ("id", "producer_id"),   # switch source (simulcast layer)
     "CONSUMER_CLOSE": ("id",),
     "CONSUMER_STATS": ("id",),
     "PEER_RESET": ("worker",),
@@ -46,6 +50,10 @@ REQUESTS: dict[str, tuple[str, ...]] = {
 EVENTS: dict[str, tuple[str, ...]] = {
     "ready": ("worker", "pid", "version", "ip", "port"),
     "transport_remote_learned": ("id", "ip", "port"),
+    "webrtc_state": ("id", "state", "reason"),        # connected | disconnected | failed | closed
+    "data_channel": ("id", "label", "ordered", "max_retransmits"),
+    "data_message": ("id", "label", "data"),          # base64 payload
+    "unknown_ssrc": ("id", "ssrc", "payload_type", "mid", "rid", "rrid"),
 }
 
 # error kinds carried in failed responses (mapped to exceptions by the caller)

@@ -1,7 +1,7 @@
 """The unmodified livekit rtc SDK connects to the sans-IO transport and exchanges data packets.
 
-Opt-in: set ``SFU_LIVEKIT_PYTHON`` to a Python interpreter that has the ``livekit`` package
-(``python -m venv V && V/bin/pip install livekit``); it runs in its own process because the SDK
+The client runs with the Python of ``.venv-client`` (made by scripts/setup, holding the
+``livekit`` package), or ``SFU_LIVEKIT_PYTHON``; it runs in its own process because the SDK
 ships a 28 MB native library we do not want in the server's environment. Needs root for
 ``unshare -n`` (a private network namespace with a veth pair; libwebrtc ignores loopback).
 """
@@ -17,18 +17,16 @@ from pathlib import Path
 
 import pytest
 
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON")
 TESTS_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = TESTS_DIR.parent
-
-pytestmark = [
-    pytest.mark.skipif(not CLIENT_PYTHON, reason="set SFU_LIVEKIT_PYTHON to a python with the livekit SDK"),
-    pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare"),
-]
+CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO_ROOT / ".venv-client" / "bin" / "python")
 
 
 def test_livekit_sdk_connects_and_exchanges_data():
-    pytest.importorskip("livekit.protocol")
+    if not os.path.exists(CLIENT_PYTHON):
+        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("this test needs root and unshare(1) for a private network namespace")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)]))
     proc = subprocess.run(
         ["unshare", "-n", sys.executable, "-m", "protocol.livekit_sdk_e2e", CLIENT_PYTHON],

@@ -1,0 +1,1 @@
+"""Rooms, participants and their tracks (signal semantics; never sees packets)."""

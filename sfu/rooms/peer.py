@@ -1,0 +1,197 @@
+"""The server side of one client PeerConnection (publisher or subscriber).
+
+Wraps a WebRTC media transport (ICE-lite + DTLS + SCTP in its worker, media
+in the C loop) and its SDP negotiation:
+  - publisher PC: the client offers, we answer (we are DTLS client,
+    `a=setup:active`, as LiveKit);
+  - subscriber PC: we offer `actpass` (the client answers active, we are
+    the DTLS server); m-lines are never removed, only made inactive and reused,
+    and negotiations are serialised (one offer outstanding at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .. import errors
+from ..media import Transport
+from ..protocol import sdp
+from ..protocol.dtls import answer_setup, role_for_local_setup, role_from_answer
+from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates
+
+log = logging.getLogger("sfu.peer")
+
+# the data channels the server opens on the subscriber PC (server -> client)
+SERVER_CHANNELS = [
+    {"label": "_reliable", "ordered": True, "max_retransmits": None},
+    {"label": "_lossy", "ordered": False, "max_retransmits": 0},
+]
+NEGOTIATION_TIMEOUT = 15.0
+
+
+@dataclass
+class Slot:
+    """one m-line of the subscriber PC"""
+    mid: str
+    kind: str
+    track: sdp.SendTrack | None = None     # None: inactive, free for reuse
+
+
+class PeerTransport:
+    def __init__(self, role: str, transport: Transport, ice_ufrag: str, ice_pwd: str) -> None:
+        assert role in ("publisher", "subscriber")
+        self.role = role
+        self.t = transport
+        self.ice_ufrag = ice_ufrag
+        self.ice_pwd = ice_pwd
+        self.state = "new"
+        self.connected = asyncio.Event()
+        self.remote_set = False
+        self.on_event: Callable[[str, dict], None] | None = None
+        # publisher: what the last answer accepted, by mid
+        self.answer: sdp.Answer | None = None
+        # subscriber
+        self.slots: list[Slot] = []
+        self._mids = itertools.count()
+        self._offer_ids = itertools.count(1)
+        self.version = 0
+        self.pending_offer_id: int | None = None
+        self._answered: asyncio.Future | None = None
+        self.needs_negotiation = False
+        self.session_id = None
+        transport.listeners.append(self._on_transport_event)
+
+    @classmethod
+    async def create(cls, role: str, router: Any, worker: int | None) -> "PeerTransport":
+        ufrag, pwd = generate_ufrag(), generate_pwd()
+        t = await router.create_webrtc_transport(ufrag, pwd, worker=worker)
+        return cls(role, t, ufrag, pwd)
+
+    # -- events from the worker ------------------------------------------------------
+    def _on_transport_event(self, event: str, data: dict) -> None:
+        if event == "webrtc_state":
+            self.state = data["state"]
+            if self.state == "connected":
+                self.connected.set()
+        if self.on_event is not None:
+            self.on_event(event, data)
+
+    def params(self, setup: str) -> sdp.TransportParams:
+        return sdp.TransportParams(ice_ufrag=self.ice_ufrag, ice_pwd=self.ice_pwd, fingerprint=self.t.fingerprint,
+                                   setup=setup, candidates=host_candidates([(self.t.ip, self.t.port)]))
+
+    async def _set_remote(self, desc: sdp.SessionDescription, dtls_role: str, sctp: bool,
+                          extmap: dict[str, int]) -> None:
+        ufrag = desc.transport_attribute("ice-ufrag")
+        pwd = desc.transport_attribute("ice-pwd")
+        fps = desc.fingerprints()
+        if not ufrag or not pwd or not fps:
+            raise sdp.SdpError("remote description lacks ice-ufrag, ice-pwd or fingerprint")
+        await self.t.worker.request("TRANSPORT_SET_REMOTE_PARAMS", {
+            "id": self.t.id, "ice_ufrag": ufrag, "ice_pwd": pwd, "fingerprints": fps, "dtls_role": dtls_role,
+            "sctp": sctp, "open_channels": SERVER_CHANNELS if (sctp and self.role == "subscriber") else [],
+            "extmap": extmap})
+        self.remote_set = True
+
+    # -- publisher: answer the client's offer ------------------------------------------
+    async def answer_offer(self, offer_text: str) -> sdp.Answer:
+        offer = sdp.SessionDescription.parse(offer_text)
+        setup = answer_setup(offer.transport_attribute("setup") or "actpass", "active")
+        answer = sdp.build_answer(offer, self.params(setup))
+        if not self.remote_set:
+            extmap: dict[str, int] = {}
+            for m in answer.media:
+                extmap.update(m.extmaps)
+            sctp = any(m.accepted and m.kind == "application" for m in answer.media)
+            await self._set_remote(offer, role_for_local_setup(setup).value, sctp, extmap)
+        self.answer = answer
+        return answer
+
+    # -- subscriber: offers -----------------------------------------------------------
+    def add_track(self, track: sdp.SendTrack) -> str:
+        """place a track on a free m-line of its kind (or a new one); returns the mid"""
+        for s in self.slots:
+            if s.track is None and s.kind == track.kind:
+                s.track = track
+                track.mid = s.mid
+                self.needs_negotiation = True
+                return s.mid
+        mid = str(next(self._mids))
+        track.mid = mid
+        self.slots.append(Slot(mid, track.kind, track))
+        self.needs_negotiation = True
+        return mid
+
+    def remove_track(self, track_sid: str) -> None:
+        for s in self.slots:
+            if s.track is not None and s.track.track_sid == track_sid:
+                s.track = None
+                self.needs_negotiation = True
+
+    def has_track(self, track_sid: str) -> bool:
+        return any(s.track is not None and s.track.track_sid == track_sid for s in self.slots)
+
+    def build_offer(self) -> tuple[int, str]:
+        tracks = []
+        for s in self.slots:
+            if s.track is not None:
+                tracks.append(s.track)
+            else:  # keep the m-line, inactive
+                tracks.append(sdp.SendTrack(kind=s.kind, participant_sid="-", track_sid="-", ssrc=0,
+                                            mid=s.mid, active=False))
+        self.version += 1
+        if self.session_id is None:
+            import secrets
+            self.session_id = secrets.randbits(62)
+        desc = sdp.build_subscriber_offer(tracks, self.params("actpass"), data_channel=True,
+                                          data_channel_mid="data", data_channel_first=True,
+                                          session_id=self.session_id, version=self.version)
+        oid = next(self._offer_ids)
+        self.pending_offer_id = oid
+        self.needs_negotiation = False
+        self._answered = asyncio.get_running_loop().create_future()
+        return oid, desc.serialize()
+
+    async def apply_answer(self, answer_text: str, offer_id: int) -> None:
+        if self.pending_offer_id is None:
+            raise errors.ProtocolError("answer without an outstanding offer")
+        if offer_id and offer_id != self.pending_offer_id:
+            raise errors.ProtocolError(f"answer for offer {offer_id}, expected {self.pending_offer_id}")
+        answer = sdp.SessionDescription.parse(answer_text)
+        if not self.remote_set:
+            setup = answer.transport_attribute("setup") or "active"
+            await self._set_remote(answer, role_from_answer(setup).value, True, {})
+        self.pending_offer_id = None
+        if self._answered is not None and not self._answered.done():
+            self._answered.set_result(True)
+
+    async def wait_answer(self, timeout: float = NEGOTIATION_TIMEOUT) -> bool:
+        fut = self._answered
+        if fut is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    # -- data -----------------------------------------------------------------------
+    async def send_data(self, label: str, data: bytes) -> bool:
+        if self.state != "connected":
+            return False
+        try:
+            r = await self.t.worker.request("TRANSPORT_SEND_DATA", {"id": self.t.id, "label": label,
+                                                                    "data": base64.b64encode(data).decode()})
+        except errors.SfuError:
+            return False
+        return bool(r.get("sent"))
+
+    async def close(self) -> None:
+        if self._answered is not None and not self._answered.done():
+            self._answered.cancel()
+        await self.t.close()

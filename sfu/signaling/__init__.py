@@ -1,0 +1,1 @@
+"""Signal endpoints (WebSocket, LiveKit protocol)."""

@@ -1,0 +1,277 @@
+"""The control-plane side of a WebRTC transport inside a media worker.
+
+The C loop owns the socket and the media; this object owns ICE-lite, DTLS
+and the SCTP data channels of one transport (sfu.protocol objects) and
+follows their drain rule: every Output is applied (datagrams sent through
+the loop's socket, events handled, the object's one timer re-armed) before
+the next input.  When DTLS is up, the exported SRTP keys go to the C loop;
+from then on media never passes through Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import struct
+from typing import Any, Callable
+
+from .. import srtp
+from ..protocol.common import Output
+from ..protocol.dtls import (DtlsClosed, DtlsConnected, DtlsData, DtlsFailed, DtlsRole, DtlsState,
+                             DtlsTransport, default_certificate)
+from ..protocol.ice_lite import IceLiteAgent, IceState, IceStateChanged, SelectedAddressChanged
+
+log = logging.getLogger("sfu.webrtc")
+
+Addr = tuple[str, int]
+
+# RFC 8843 / 8852 header extension URIs used to map unknown SSRCs
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+RRID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
+
+def rtp_extensions(pkt: bytes) -> dict[int, bytes]:
+    """header extensions of an RTP packet by id (one- and two-byte forms)"""
+    if len(pkt) < 12 or not pkt[0] & 0x10:
+        return {}
+    off = 12 + 4 * (pkt[0] & 0x0F)
+    if off + 4 > len(pkt):
+        return {}
+    profile, words = struct.unpack_from("!HH", pkt, off)
+    body = pkt[off + 4: off + 4 + 4 * words]
+    out: dict[int, bytes] = {}
+    i = 0
+    if profile == 0xBEDE:
+        while i < len(body):
+            b = body[i]
+            if b == 0:
+                i += 1
+                continue
+            eid, n = b >> 4, (b & 0x0F) + 1
+            if eid == 15 or i + 1 + n > len(body):
+                break
+            out[eid] = body[i + 1: i + 1 + n]
+            i += 1 + n
+    elif profile & 0xFFF0 == 0x1000:
+        while i + 1 < len(body):
+            eid = body[i]
+            if eid == 0:
+                i += 1
+                continue
+            n = body[i + 1]
+            if i + 2 + n > len(body):
+                break
+            out[eid] = body[i + 2: i + 2 + n]
+            i += 2 + n
+    return out
+
+
+class WebRtcSession:
+    """ICE + DTLS + SCTP of one transport.
+
+    `send(data, addr)` transmits through the loop's socket; `set_remote(addr)`
+    and `set_srtp(profile, recv_key, send_key)` drive the C transport;
+    `emit(event, data)` reports to the main process.
+    """
+
+    def __init__(self, tid: int, ice_ufrag: str, ice_pwd: str, *,
+                 send: Callable[[bytes, Addr], None], set_remote: Callable[[Addr], None],
+                 add_addr: Callable[[Addr], None],
+                 set_srtp: Callable[[str, bytes, bytes], None], emit: Callable[[str, dict], None]) -> None:
+        self.id = tid
+        self.loop = asyncio.get_running_loop()
+        self.ice = IceLiteAgent(self.loop.time(), local_ufrag=ice_ufrag, local_pwd=ice_pwd)
+        self.dtls: DtlsTransport | None = None
+        self.sctp: Any = None
+        self._send = send
+        self._set_remote = set_remote
+        self._add_addr = add_addr
+        self.rx_addrs: set[Addr] = set()
+        self._set_srtp = set_srtp
+        self._emit = emit
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.c_remote: Addr | None = None
+        self.state = "new"
+        self.extmap: dict[str, int] = {}
+        self.want_sctp = False
+        self.open_channels: list[dict] = []
+        self.channels: dict[str, Any] = {}
+        self.closed = False
+        self.apply("ice", self.ice.handle_timeout(self.loop.time()))  # arms the connect timeout
+
+    @staticmethod
+    def fingerprint() -> str:
+        return default_certificate().fingerprint()
+
+    # -- configuration from the main process ------------------------------------
+    def set_remote_params(self, ufrag: str, pwd: str, fingerprints: list[str], dtls_role: str,
+                          sctp: bool, open_channels: list[dict], extmap: dict[str, int]) -> None:
+        self.ice.set_remote_credentials(ufrag, pwd)
+        self.extmap = dict(extmap)
+        self.want_sctp = sctp
+        self.open_channels = list(open_channels)
+        if self.dtls is None:
+            self.dtls = DtlsTransport(DtlsRole(dtls_role), fingerprints)
+            if self.dtls.role == DtlsRole.CLIENT and self.ice.selected is not None:
+                self.apply("dtls", self.dtls.start(self.loop.time()))
+
+    # -- input ------------------------------------------------------------------
+    def on_stun(self, data: bytes, addr: Addr) -> None:
+        now = self.loop.time()
+        self.apply("ice", self.ice.handle_datagram(now, data, addr))
+        # DTLS and media may come over any pair with a valid check (before or
+        # after nomination): the C loop accepts packets from all of them and
+        # sends to the first, then to the selected one
+        if addr in self.ice.pairs and addr not in self.rx_addrs and not self.closed:
+            if self.c_remote is None:
+                self._route(addr)
+            else:
+                self.rx_addrs.add(addr)
+                self._add_addr(addr)
+
+    def on_dtls(self, data: bytes, addr: Addr) -> None:
+        if self.dtls is None or self.closed:
+            return
+        now = self.loop.time()
+        if not self.ice.has_consent(now, addr):
+            return
+        self.apply("dtls", self.dtls.handle_datagram(now, data))
+
+    def on_unknown_ssrc(self, ssrc: int, pkt: bytes) -> None:
+        exts = rtp_extensions(pkt)
+        vals = {}
+        for key, uri in (("mid", MID_URI), ("rid", RID_URI), ("rrid", RRID_URI)):
+            eid = self.extmap.get(uri)
+            v = exts.get(eid) if eid else None
+            vals[key] = v.decode("ascii", "replace") if v else ""
+        self._emit("unknown_ssrc", {"id": self.id, "ssrc": ssrc, "payload_type": pkt[1] & 0x7F if len(pkt) > 1 else 0,
+                                    **vals})
+
+    # -- the drain rule -----------------------------------------------------------
+    def apply(self, name: str, out: Output) -> None:
+        for tx in out.transmits:
+            addr = tx.addr or self.ice.selected or self.c_remote
+            if addr is not None:
+                self._send(tx.data, addr)
+        for ev in out.events:
+            self._on_event(ev)
+        h = self._timers.pop(name, None)
+        if h is not None:
+            h.cancel()
+        if out.deadline is not None and not self.closed:
+            self._timers[name] = self.loop.call_at(out.deadline, self._on_timer, name)
+
+    def _on_timer(self, name: str) -> None:
+        self._timers.pop(name, None)
+        obj = self.ice if name == "ice" else self.dtls
+        if obj is not None and not self.closed:
+            self.apply(name, obj.handle_timeout(self.loop.time()))
+
+    def _route(self, addr: Addr) -> None:
+        self.c_remote = addr
+        self.rx_addrs.add(addr)
+        self._set_remote(addr)
+
+    def _on_event(self, ev: Any) -> None:
+        if isinstance(ev, SelectedAddressChanged):
+            self._route(ev.addr)
+            if self.dtls is not None and self.dtls.state == DtlsState.NEW and self.dtls.role == DtlsRole.CLIENT:
+                self.apply("dtls", self.dtls.start(self.loop.time()))
+        elif isinstance(ev, IceStateChanged):
+            if ev.state in (IceState.FAILED, IceState.DISCONNECTED):
+                self._state("failed" if ev.state == IceState.FAILED else "disconnected", ev.reason)
+            elif ev.state == IceState.CONNECTED and self.state == "disconnected":
+                self._state("connected", "")
+        elif isinstance(ev, DtlsConnected):
+            self._set_srtp(ev.profile.openssl_name, ev.remote_key, ev.local_key)
+            self._state("connected", ev.profile.openssl_name)
+            if self.want_sctp:
+                self._start_sctp()
+        elif isinstance(ev, DtlsData):
+            if self.sctp is not None:
+                self.sctp.receive(ev.data)
+        elif isinstance(ev, DtlsFailed):
+            self._state("failed", f"DTLS: {ev.reason}")
+        elif isinstance(ev, DtlsClosed):
+            self._state("closed", "DTLS close_notify")
+
+    def _state(self, state: str, reason: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self._emit("webrtc_state", {"id": self.id, "state": state, "reason": reason})
+
+    # -- data channels --------------------------------------------------------------
+    def _start_sctp(self) -> None:
+        from ..protocol.sctp import SctpDataChannels
+
+        assert self.dtls is not None
+
+        def send(packet: bytes) -> None:
+            if self.dtls is not None and self.dtls.state == DtlsState.CONNECTED:
+                self.apply("dtls", self.dtls.send(self.loop.time(), packet))
+
+        self.sctp = SctpDataChannels(self.dtls.role, send, on_channel=self._on_channel, on_message=self._on_message)
+        self.loop.create_task(self._run_sctp())
+
+    async def _run_sctp(self) -> None:
+        try:
+            await self.sctp.start()
+        except Exception as e:  # a broken association ends data for this transport only
+            log.warning("transport %d: SCTP start failed: %s", self.id, e)
+            return
+        for ch in self.open_channels:
+            c = self.sctp.open_channel(ch["label"], ordered=ch.get("ordered", True),
+                                       max_retransmits=ch.get("max_retransmits"))
+            self.channels[c.label] = c
+
+    def _on_channel(self, channel: Any) -> None:
+        self.channels.setdefault(channel.label, channel)
+        self._emit("data_channel", {"id": self.id, "label": channel.label, "ordered": bool(channel.ordered),
+                                    "max_retransmits": channel.maxRetransmits})
+
+    def _on_message(self, channel: Any, message: str | bytes) -> None:
+        data = message.encode() if isinstance(message, str) else message
+        self._emit("data_message", {"id": self.id, "label": channel.label,
+                                    "data": base64.b64encode(data).decode()})
+
+    def send_data(self, label: str, data: bytes) -> bool:
+        ch = self.channels.get(label)
+        if ch is None or ch.readyState != "open":
+            return False
+        ch.send(data)
+        return True
+
+    def describe(self) -> dict:
+        st = self.ice.stats
+        return {"state": self.state, "ice": self.ice.state.value, "selected": self.ice.selected,
+                "routed": self.c_remote, "checks_ok": st.requests_ok, "unauthorized": st.unauthorized,
+                "bad_request": st.bad_request, "malformed": st.malformed,
+                "dtls": self.dtls.state.value if self.dtls else None,
+                "dtls_role": self.dtls.role.value if self.dtls else None,
+                "channels": sorted(self.channels)}
+
+    # -- teardown -------------------------------------------------------------------
+    def abort(self) -> None:
+        """stop without goodbyes (the worker is shutting down)"""
+        self.closed = True
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        if self.sctp is not None:
+            try:
+                await self.sctp.close()
+            except Exception:
+                pass
+        if self.dtls is not None and self.dtls.state == DtlsState.CONNECTED:
+            self.apply("dtls", self.dtls.close(self.loop.time()))
+        self.closed = True
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()

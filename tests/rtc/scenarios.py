@@ -1,0 +1,224 @@
+"""Real-client scenarios, run inside a private network namespace (`unshare -n`).
+
+libwebrtc ignores loopback, so each run adds a veth pair (10.99.0.1 <-> 10.99.0.2)
+that exists only in its namespace, starts the server on 10.99.0.1 and the
+livekit rtc SDK participants (tests/rtc/lkclient.py, client venv) against it.
+
+    unshare -n python -m rtc.scenarios NAME      (from tests/)
+
+Prints one JSON summary on the last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+from sfu.auth import KeyProvider, VideoGrant
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SERVER_IP = "10.99.0.1"
+PORT = 7880
+URL = f"ws://{SERVER_IP}:{PORT}"
+KEYS = KeyProvider({"devkey": "secret"})
+CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
+
+
+def setup_network() -> None:
+    for cmd in ("ip link set lo up", "ip link add sfu0 type veth peer name sfu1",
+                f"ip addr add {SERVER_IP}/24 dev sfu0", "ip addr add 10.99.0.2/24 dev sfu1",
+                "ip link set sfu0 up", "ip link set sfu1 up"):
+        subprocess.run(cmd.split(), check=True)
+
+
+def token(identity: str, room: str = "room", **grant) -> str:
+    grant.setdefault("roomJoin", True)
+    return KEYS.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity)
+
+
+class Server:
+    def __init__(self, workers: int = 2) -> None:
+        self.log = open("/tmp/sfu-rtc-server.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", SERVER_IP, "--node-ip", SERVER_IP,
+             "--workers", str(workers), "--port", str(PORT)],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                if urllib.request.urlopen(f"http://{SERVER_IP}:{PORT}/", timeout=1).read() == b"OK":
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stats(self) -> dict:
+        req = urllib.request.Request(f"http://{SERVER_IP}:{PORT}/sfu/v1/stats", headers={
+            "Authorization": "Bearer " + KEYS.create("devkey", video=VideoGrant(roomList=True))})
+        return json.loads(urllib.request.urlopen(req, timeout=5).read())
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        return Path("/tmp/sfu-rtc-server.log").read_text()[-6000:]
+
+
+def client(tok: str, role: str, seconds: float, **opts) -> subprocess.Popen:
+    if not os.path.exists(CLIENT_PYTHON):
+        raise RuntimeError(f"no client Python with the livekit SDK at {CLIENT_PYTHON} (run scripts/setup)")
+    return subprocess.Popen([CLIENT_PYTHON, str(HERE / "lkclient.py"), URL, tok, role, str(seconds),
+                             json.dumps(opts)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def result(proc: subprocess.Popen, timeout: float = 90) -> dict:
+    out, _ = proc.communicate(timeout=timeout)
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        return {"error": "no result", "output": out[-3000:], "rc": proc.returncode}
+    r = json.loads(lines[-1][len("RESULT "):])
+    r["rc"] = proc.returncode
+    return r
+
+
+def stats_brief(server: Server) -> list:
+    return [{"worker": w["worker"], "drops": w["stats"]["drops"], "tx": w["stats"]["tx_packets"],
+             "rx": w["stats"]["rx_packets"], "ring_tx": w["stats"]["ring_tx"]} for w in server.stats()["workers"]]
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+def media() -> dict:
+    """two participants: alice publishes sine + pattern and data; bob receives and sends data;
+    carol joins late and must get the tracks; dave has no publish grant."""
+    server = Server()
+    try:
+        bob = client(token("bob"), "both", 12, freq=660, color=[20, 40, 220])
+        time.sleep(1.0)
+        alice = client(token("alice"), "both", 10, freq=440, color=[200, 30, 30])
+        time.sleep(5.0)
+        carol = client(token("carol"), "subscriber", 5)
+        dave = client(token("dave", canPublish=False), "publish-denied", 3)
+        results = {"bob": result(bob), "alice": result(alice), "carol": result(carol), "dave": result(dave)}
+        results["server_stats"] = stats_brief(server)
+    finally:
+        results_log = server.stop()
+    results["server_log_tail"] = results_log[-3000:]
+    return results
+
+
+def bad_input() -> dict:
+    """garbage frames, bad tokens, malformed SDP: clear errors, other rooms keep going"""
+    server = Server()
+    out: dict = {}
+    try:
+        # a healthy room that must not notice anything
+        watcher = client(token("watcher", room="healthy"), "subscriber", 10)
+        time.sleep(0.5)
+        source = client(token("source", room="healthy"), "publisher", 9)
+        time.sleep(3.0)
+        out.update(asyncio.run(_abuse()))
+        out["healthy_watcher"] = result(watcher)
+        out["healthy_source"] = result(source)
+        out["server_stats"] = stats_brief(server)
+    finally:
+        log = server.stop()
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
+async def _abuse() -> dict:
+    from livekit.protocol import rtc as lk
+    out: dict = {}
+    http = f"http://{SERVER_IP}:{PORT}"
+    async with aiohttp.ClientSession() as s:
+        # wrong token: the upgrade is refused with 401 and validate says why
+        try:
+            await s.ws_connect(f"{URL}/rtc?protocol=16", headers={"Authorization": "Bearer nonsense"})
+            out["bad_token_status"] = 101
+        except aiohttp.WSServerHandshakeError as e:
+            out["bad_token_status"] = e.status
+        bad = KeyProvider({"devkey": "wrong-secret"}).create("devkey", identity="x",
+                                                             video=VideoGrant(roomJoin=True, room="abuse"))
+        async with s.get(f"{http}/rtc/validate", headers={"Authorization": f"Bearer {bad}"}) as r:
+            out["validate_status"], out["validate_text"] = r.status, await r.text()
+        async with s.get(f"{http}/rtc/validate", headers={"Authorization": f"Bearer {token('x', 'abuse')}"}) as r:
+            out["validate_ok"] = (r.status, await r.text())
+        # garbage binary frame after a good join
+        ws = await s.ws_connect(f"{URL}/rtc?protocol=16", headers={"Authorization": f"Bearer {token('g1', 'abuse')}"})
+        first = await ws.receive(timeout=5)
+        join = lk.SignalResponse.FromString(first.data)
+        out["garbage_join_ok"] = join.WhichOneof("message") == "join"
+        await ws.send_bytes(b"\xff\x00\xfe garbage \x01")
+        msgs = []
+        while True:
+            m = await ws.receive(timeout=5)
+            if m.type != aiohttp.WSMsgType.BINARY:
+                out["garbage_close"] = [str(m.type), ws.close_code]
+                break
+            msgs.append(lk.SignalResponse.FromString(m.data).WhichOneof("message"))
+        out["garbage_responses"] = msgs
+        # a text frame that is not JSON
+        ws = await s.ws_connect(f"{URL}/rtc?protocol=16", headers={"Authorization": f"Bearer {token('g2', 'abuse')}"})
+        await ws.receive(timeout=5)
+        await ws.send_str("{this is not json")
+        while True:
+            m = await ws.receive(timeout=5)
+            if m.type != aiohttp.WSMsgType.BINARY and m.type != aiohttp.WSMsgType.TEXT:
+                out["badjson_close"] = ws.close_code
+                break
+        # malformed SDP in an offer: the session gets a request_response error and stays up
+        ws = await s.ws_connect(f"{URL}/rtc?protocol=16", headers={"Authorization": f"Bearer {token('g3', 'abuse')}"})
+        await ws.receive(timeout=5)
+        bad_offer = lk.SignalRequest(offer=lk.SessionDescription(type="offer", sdp="v=0\r\nthis is not sdp", id=1))
+        await ws.send_bytes(bad_offer.SerializeToString())
+        got = []
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            m = await ws.receive(timeout=5)
+            if m.type != aiohttp.WSMsgType.BINARY:
+                break
+            resp = lk.SignalResponse.FromString(m.data)
+            got.append(resp.WhichOneof("message"))
+            if resp.WhichOneof("message") == "request_response":
+                out["bad_sdp_reason"] = lk.RequestResponse.Reason.Name(resp.request_response.reason)
+                out["bad_sdp_message"] = resp.request_response.message
+                break
+        # the session still answers pings afterwards
+        await ws.send_bytes(lk.SignalRequest(ping_req=lk.Ping(timestamp=123)).SerializeToString())
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            m = await ws.receive(timeout=5)
+            resp = lk.SignalResponse.FromString(m.data)
+            if resp.WhichOneof("message") == "pong_resp":
+                out["pong_after_bad_sdp"] = resp.pong_resp.last_ping_timestamp
+                break
+        await ws.close()
+        # garbage UDP at the media port
+        import socket
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(200):
+            u.sendto(bytes([0x80 + (i % 64)]) + os.urandom(i % 300), (SERVER_IP, 7882))
+            u.sendto(struct.pack("!HHI", 1, 4, 0x2112A442) + os.urandom(12 + i % 40), (SERVER_IP, 7883))
+        out["udp_garbage_sent"] = 400
+    return out
+
+
+if __name__ == "__main__":
+    setup_network()
+    name = sys.argv[1]
+    summary = {"media": media, "bad_input": bad_input}[name]()
+    print(json.dumps(summary))

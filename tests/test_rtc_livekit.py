@@ -1,0 +1,91 @@
+"""The unmodified livekit rtc SDK (libwebrtc) against the server, in a private
+network namespace (see tests/rtc/scenarios.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(TESTS.parent / ".venv-client" / "bin" / "python")
+
+
+def run_scenario(name: str) -> dict:
+    if not os.path.exists(CLIENT_PYTHON):
+        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("real-client tests need root and unshare(1) for a private network namespace")
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path, SFU_LIVEKIT_PYTHON=CLIENT_PYTHON)
+    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "rtc.scenarios", name], cwd=TESTS, env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def check_received(track: dict, pitch: float | None = None, color: list | None = None, seconds: float = 4.0):
+    assert track["frames"] > 0 and track["first_ms"] is not None
+    if pitch is not None:   # 10 ms audio frames, nearly all of them, at the sender's pitch
+        assert track["frames"] >= 0.85 * seconds * 100, track
+        assert abs(track["pitch_hz"] - pitch) < 5, track
+        assert track["rms"] > 3000, track
+    if color is not None:   # video at a real frame rate, right size and colour
+        assert track["frames"] >= 12 * seconds, track
+        assert track["size"] == [320, 240]
+        assert all(abs(a - b) < 25 for a, b in zip(track["center"], color)), track
+
+
+@pytest.mark.timeout(300)
+def test_publish_subscribe_data_late_join_and_permissions():
+    r = run_scenario("media")
+    bob, alice, carol, dave = r["bob"], r["alice"], r["carol"], r["dave"]
+    for who in (bob, alice, carol, dave):
+        assert who.get("rc") == 0 and "connect_error" not in who, who
+    # two participants publishing and receiving each other's media
+    check_received(bob["tracks"]["alice/audio"], pitch=440, seconds=8)
+    check_received(bob["tracks"]["alice/video"], color=[200, 30, 30], seconds=8)
+    check_received(alice["tracks"]["bob/audio"], pitch=660, seconds=8)
+    check_received(alice["tracks"]["bob/video"], color=[20, 40, 220], seconds=8)
+    # data both ways, stamped with the sender's identity, reliable and lossy
+    got_bob = {(d["from"], d["payload"]) for d in bob["data"]}
+    got_alice = {(d["from"], d["payload"]) for d in alice["data"]}
+    assert {("alice", f"reliable-{i}") for i in range(alice["data_sent"])} <= got_bob
+    assert sum(1 for f, p in got_bob if f == "alice" and p.startswith("lossy-")) >= alice["data_sent"] - 2
+    # bob started 1 s earlier and goes on 2 s longer than alice
+    assert {("bob", f"reliable-{i}") for i in range(4, bob["data_sent"] - 5)} <= got_alice
+    # a late joiner gets every track already published
+    assert set(carol["tracks"]) == {"alice/audio", "alice/video", "bob/audio", "bob/video"}
+    check_received(carol["tracks"]["alice/audio"], pitch=440, seconds=3.5)
+    check_received(carol["tracks"]["bob/video"], color=[20, 40, 220], seconds=3.5)
+    # no canPublish: publishing is refused, and nobody sees a track from dave
+    assert dave["publish_error"], dave
+    assert not any(k.startswith("dave/") for who in (bob, alice, carol) for k in who["tracks"])
+    # every datagram the workers did not forward is accounted for, and none were bad
+    for w in r["server_stats"]:
+        assert set(w["drops"]) <= {"unknown_source", "unknown_ssrc", "consumer_paused"}, w
+    print("\njoin ms:", {k: round(v["join_ms"]) for k, v in (("bob", bob), ("alice", alice), ("carol", carol))},
+          "first frame ms (carol):", {k: round(v["first_ms"]) for k, v in carol["tracks"].items()})
+
+
+@pytest.mark.timeout(300)
+def test_bad_input_is_refused_and_other_rooms_keep_forwarding():
+    r = run_scenario("bad_input")
+    assert r["bad_token_status"] == 401
+    assert r["validate_status"] == 401 and "invalid access token" in r["validate_text"]
+    assert r["validate_ok"] == [200, "success"]
+    assert r["garbage_join_ok"] and r["garbage_close"][1] == 1003 and "leave" in r["garbage_responses"]
+    assert r["badjson_close"] == 1003
+    assert r["bad_sdp_reason"] == "INVALID_REQUEST" and "SDP" in r["bad_sdp_message"]
+    assert r["pong_after_bad_sdp"] == 123
+    # the healthy room forwarded throughout
+    w = r["healthy_watcher"]
+    check_received(w["tracks"]["source/audio"], pitch=440, seconds=7)
+    check_received(w["tracks"]["source/video"], color=[200, 30, 30], seconds=7)
+    drops = {k: v for s in r["server_stats"] for k, v in s["drops"].items()}
+    assert drops.get("bad_stun", 0) + drops.get("unknown_source", 0) + drops.get("too_short", 0) >= 390, drops
