@@ -29,6 +29,7 @@
 #include "sfu_common.h"
 #include "idmap.h"
 #include "ring.h"
+#include "stream.h"
 
 #define RX_BATCH_MAX 64
 #define TX_BATCH 64
@@ -37,6 +38,12 @@
 #define BUF_SIZE (SFU_MTU + SFU_SRTP_TRAILER_MAX + 8)
 #define PLI_THROTTLE_NS 500000000ull
 #define MAX_RX_ADDRS 8             /* addresses a transport accepts packets from */
+#define REPORT_INTERVAL_NS 1000000000ull   /* SR / RR period */
+#define NACK_MAX_RESENDS 3
+#define NACK_MIN_GAP_NS 100000000ull       /* a packet is resent at most every 100 ms */
+#define CACHE_SLOTS_VIDEO 512
+#define CACHE_SLOTS_AUDIO 128
+#define SFU_SSRC 1                         /* sender SSRC of the SFU's own RTCP */
 
 struct consumer;
 
@@ -80,6 +87,8 @@ struct producer {
     struct consumer **consumers;
     uint32_t n_consumers, cap_consumers;
     uint64_t last_pli_ns;
+    sfu_rx_stats_t rx;             /* for receiver reports (local producers) */
+    sfu_pkt_cache_t cache;         /* answers NACKs of its consumers (allocated on demand) */
     sfu_stream_stats_t stats;
 };
 
@@ -101,6 +110,8 @@ struct consumer {
     uint64_t last_out_ns;
     uint8_t ext_rewrite;
     uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
+    uint32_t sr_packets;           /* packets counted at the last SR */
+    sfu_send_hist_t *hist;         /* out seq -> source packet, for NACKs (RTCP transports) */
     sfu_stream_stats_t stats;
 };
 
@@ -155,6 +166,7 @@ struct sfu_loop {
     int py_dirty;
 
     uint8_t scratch[BUF_SIZE];
+    uint64_t next_report_ns;
     sfu_stats_t stats;
 };
 
@@ -563,6 +575,8 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         c->last_out_ts = out_ts;
         c->last_out_ns = sfu_now_ns();
     }
+    if (c->hist)
+        sfu_hist_put(c->hist, out_seq, rtp->seq, out_ts, c->p->id);
     c->stats.packets++;
     c->stats.bytes += len;
     c->stats.last_seq = out_seq;
@@ -576,6 +590,9 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
     p->stats.bytes += len;
     p->stats.last_seq = rtp->seq;
     p->stats.last_ts = rtp->ts;
+    sfu_rx_update(&p->rx, rtp->seq, rtp->ts, sfu_now_ns());
+    if (p->cache.data)
+        sfu_cache_put(&p->cache, rtp->seq, pkt, len);
     for (uint32_t i = 0; i < p->n_consumers; i++)
         consumer_send(l, p->consumers[i], pkt, len, rtp);
     uint64_t mask = p->remote_mask;
@@ -600,6 +617,24 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
     }
 }
 
+/* queue an RTCP packet built in e->buf for transport t (SRTCP when secure) */
+static void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len)
+{
+    int n = (int)len;
+    if (t->flags & SFU_TF_SRTP) {
+        if (!t->srtp_out || sfu_srtp_protect_rtcp(t->srtp_out, e->buf, &n) != 0) {
+            drop(l, SFU_DROP_SRTP_PROTECT);
+            return;
+        }
+    }
+    e->fd = t->sock->fd;
+    e->len = (uint32_t)n;
+    memcpy(&e->to, &t->remote_sa, t->remote_salen);
+    e->tolen = t->remote_salen;
+    l->tx_n++;
+    l->stats.rtcp_sent++;
+}
+
 /* send a PLI for producer p to its publisher (p lives on this worker) */
 static void producer_request_keyframe(sfu_loop_t *l, struct producer *p)
 {
@@ -611,24 +646,7 @@ static void producer_request_keyframe(sfu_loop_t *l, struct producer *p)
         return;
     p->last_pli_ns = now;
     struct tx_entry *e = tx_slot(l);
-    uint8_t *b = e->buf;
-    b[0] = 0x81;                   /* V=2, FMT=1 (PLI) */
-    b[1] = 206;                    /* PSFB */
-    sfu_wr16(b + 2, 2);
-    sfu_wr32(b + 4, 1);            /* sender SSRC: the SFU's */
-    sfu_wr32(b + 8, p->ssrc);
-    int len = 12;
-    if (t->flags & SFU_TF_SRTP) {
-        if (!t->srtp_out || sfu_srtp_protect_rtcp(t->srtp_out, b, &len) != 0) {
-            drop(l, SFU_DROP_SRTP_PROTECT);
-            return;
-        }
-    }
-    e->fd = t->sock->fd;
-    e->len = (uint32_t)len;
-    memcpy(&e->to, &t->remote_sa, t->remote_salen);
-    e->tolen = t->remote_salen;
-    l->tx_n++;
+    transport_send_rtcp(l, t, e, sfu_rtcp_build_pli(e->buf, SFU_SSRC, p->ssrc));
 }
 
 static void keyframe_for_producer(sfu_loop_t *l, struct producer *p)
@@ -669,6 +687,47 @@ static struct consumer *transport_consumer(struct transport *t, uint32_t out_ssr
         if (t->consumers[i]->out_ssrc == out_ssrc)
             return t->consumers[i];
     return NULL;
+}
+
+/* answer a NACK for one of consumer c's output sequence numbers */
+static void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64_t now)
+{
+    l->stats.nacks++;
+    sfu_sent_t *h = c->hist ? sfu_hist_get(c->hist, out_seq) : NULL;
+    if (!h || h->resends >= NACK_MAX_RESENDS || (h->last_ns && now - h->last_ns < NACK_MIN_GAP_NS)) {
+        l->stats.nack_misses++;
+        return;
+    }
+    struct producer *p = sfu_idmap_get(&l->producers, h->producer_id);
+    uint32_t len = 0;
+    const uint8_t *src = p ? sfu_cache_get(&p->cache, h->in_seq, &len) : NULL;
+    sfu_rtp_t rtp;
+    if (!src || sfu_rtp_parse(src, len, &rtp) != SFU_DROP_NONE || !c->t->has_remote) {
+        l->stats.nack_misses++;
+        return;
+    }
+    struct transport *t = c->t;
+    struct tx_entry *e = tx_slot(l);
+    memcpy(e->buf, src, len);
+    e->buf[1] = (uint8_t)((src[1] & 0x80) | (c->out_pt & 0x7f));
+    sfu_wr16(e->buf + 2, out_seq);
+    sfu_wr32(e->buf + 4, h->out_ts);
+    sfu_wr32(e->buf + 8, c->out_ssrc);
+    if (c->ext_rewrite && rtp.has_extension)
+        rewrite_extensions(e->buf, &rtp, c->ext_map);
+    int outlen = (int)len;
+    if ((t->flags & SFU_TF_SRTP) && (!t->srtp_out || sfu_srtp_protect(t->srtp_out, e->buf, &outlen) != 0)) {
+        drop(l, SFU_DROP_SRTP_PROTECT);
+        return;
+    }
+    e->fd = t->sock->fd;
+    e->len = (uint32_t)outlen;
+    memcpy(&e->to, &t->remote_sa, t->remote_salen);
+    e->tolen = t->remote_salen;
+    l->tx_n++;
+    h->resends++;
+    h->last_ns = now;
+    l->stats.retransmits++;
 }
 
 static void handle_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len,
@@ -730,7 +789,22 @@ static void handle_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32
     }
     size_t off = 0;
     sfu_rtcp_t pkt;
+    uint64_t now = sfu_now_ns();
     while (sfu_rtcp_next(buf, (size_t)n, &off, &pkt) == 1) {
+        if (pkt.pt == 205 && pkt.count == 1) {           /* generic NACK from a subscriber */
+            struct consumer *c = transport_consumer(t, pkt.media_ssrc);
+            uint16_t seqs[256];
+            int k = c ? sfu_rtcp_nack_seqs(buf, &pkt, seqs, 256) : 0;
+            for (int i = 0; i < k; i++)
+                consumer_resend(l, c, seqs[i], now);
+            continue;
+        }
+        if (pkt.pt == 200 && pkt.len >= 28) {             /* SR from a publisher: for RR's LSR/DLSR */
+            struct producer *p = transport_producer(t, pkt.sender_ssrc);
+            if (p)
+                sfu_rx_on_sr(&p->rx, sfu_rd32(buf + pkt.offset + 8), sfu_rd32(buf + pkt.offset + 12), now);
+            continue;
+        }
         int is_pli = pkt.pt == 206 && pkt.count == 1;
         int is_fir = pkt.pt == 206 && pkt.count == 4;
         if (is_pli || is_fir) {
@@ -857,11 +931,14 @@ static int rings_receive(sfu_loop_t *l)
             } else if (m.kind == SFU_RING_RTP) {
                 sfu_rtp_t rtp;
                 int rc = sfu_rtp_parse(data, m.len, &rtp);
-                if (rc)
+                if (rc) {
                     drop(l, rc);
-                else
+                } else {
+                    if (p->cache.data)
+                        sfu_cache_put(&p->cache, rtp.seq, data, m.len);
                     for (uint32_t i = 0; i < p->n_consumers; i++)
                         consumer_send(l, p->consumers[i], data, m.len, &rtp);
+                }
             } else if (m.kind == SFU_RING_RTCP_TO_PRODUCER) {
                 producer_request_keyframe(l, p);
             }
@@ -893,8 +970,17 @@ static void rings_publish(sfu_loop_t *l)
 /* ------------------------------------------------------------------ */
 /* commands (loop thread, or caller thread while not running) */
 
+/* a producer whose consumers may NACK keeps a packet cache */
+static int producer_want_cache(struct producer *p)
+{
+    if (p->cache.data)
+        return SFU_OK;
+    return sfu_cache_init(&p->cache, p->kind == SFU_KIND_AUDIO ? CACHE_SLOTS_AUDIO : CACHE_SLOTS_VIDEO);
+}
+
 static void consumer_free(sfu_loop_t *l, struct consumer *c)
 {
+    free(c->hist);
     if (c->p)
         REMOVE(c->p->consumers, c->p->n_consumers, c);
     if (c->t)
@@ -910,6 +996,7 @@ static void producer_free(sfu_loop_t *l, struct producer *p)
     if (p->t)
         REMOVE(p->t->producers, p->t->n_producers, p);
     sfu_idmap_del(&l->producers, p->id);
+    sfu_cache_free(&p->cache);
     free(p->consumers);
     free(p);
 }
@@ -1051,6 +1138,7 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         p->payload_type = c->payload_type;
         p->kind = c->kind;
         p->remote_mask = c->remote_mask & ~(1ull << l->cfg.worker_id);
+        sfu_rx_init(&p->rx, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
         if (sfu_idmap_put(&l->producers, p->id, p) || PUSH(t->producers, t->n_producers, t->cap_producers, p)) {
             sfu_idmap_del(&l->producers, p->id);
             free(p);
@@ -1116,7 +1204,16 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         memcpy(k->ext_map, c->ext_map, sizeof(k->ext_map));
         k->ext_map[0] = 0;
         k->ext_map[15] = 0;
+        if (t->flags & SFU_TF_RTCP) {
+            k->hist = calloc(1, sizeof(*k->hist));
+            if (!k->hist || producer_want_cache(p) != SFU_OK) {
+                free(k->hist);
+                free(k);
+                return SFU_ENOMEM;
+            }
+        }
         if (sfu_idmap_put(&l->consumers, k->id, k)) {
+            free(k->hist);
             free(k);
             return SFU_ENOMEM;
         }
@@ -1124,6 +1221,7 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
             PUSH(t->consumers, t->n_consumers, t->cap_consumers, k)) {
             REMOVE(p->consumers, p->n_consumers, k);
             sfu_idmap_del(&l->consumers, k->id);
+            free(k->hist);
             free(k);
             return SFU_ENOMEM;
         }
@@ -1157,7 +1255,8 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
             return SFU_ENOENT;
         if (k->p == np)
             return SFU_OK;
-        if (PUSH(np->consumers, np->n_consumers, np->cap_consumers, k))
+        if ((k->hist && producer_want_cache(np) != SFU_OK) ||
+            PUSH(np->consumers, np->n_consumers, np->cap_consumers, k))
             return SFU_ENOMEM;
         if (k->p)
             REMOVE(k->p->consumers, k->p->n_consumers, k);
@@ -1360,6 +1459,44 @@ void sfu_loop_stop(sfu_loop_t *l)
     (void)w;
 }
 
+/* once a second: a receiver report per local producer to its publisher and a
+ * sender report per consumer to its subscriber (RTCP transports only) */
+static void send_reports(sfu_loop_t *l, uint64_t now)
+{
+    uint64_t unix_ns;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t ntp = sfu_ntp_from_unix_ns(unix_ns);
+    for (uint32_t i = 0; i < l->transports.cap; i++) {
+        uint64_t key = l->transports.keys[i];
+        if (!key || key == UINT64_MAX)
+            continue;
+        struct transport *t = l->transports.vals[i];
+        if (!(t->flags & SFU_TF_RTCP) || !t->has_remote || ((t->flags & SFU_TF_SRTP) && !t->srtp_out))
+            continue;
+        for (uint32_t j = 0; j < t->n_producers; j++) {
+            struct producer *p = t->producers[j];
+            uint8_t block[24];
+            if (sfu_rx_report_block(&p->rx, p->ssrc, now, block) != 24)
+                continue;
+            struct tx_entry *e = tx_slot(l);
+            transport_send_rtcp(l, t, e, sfu_rtcp_build_rr(e->buf, SFU_SSRC, block));
+        }
+        for (uint32_t j = 0; j < t->n_consumers; j++) {
+            struct consumer *c = t->consumers[j];
+            if (!c->stats.packets || c->paused || (uint32_t)c->stats.packets == c->sr_packets)
+                continue;
+            c->sr_packets = (uint32_t)c->stats.packets;
+            uint64_t clock = (c->p && c->p->kind == SFU_KIND_AUDIO) ? 48000 : 90000;
+            uint32_t rtp_ts = c->last_out_ts + (uint32_t)((now - c->last_out_ns) * clock / 1000000000ull);
+            struct tx_entry *e = tx_slot(l);
+            transport_send_rtcp(l, t, e, sfu_rtcp_build_sr(e->buf, c->out_ssrc, ntp, rtp_ts,
+                                                           (uint32_t)c->stats.packets, (uint32_t)c->stats.bytes));
+        }
+    }
+}
+
 static int rings_prepare_sleep(sfu_loop_t *l)
 {
     for (uint32_t w = 0; w < l->cfg.n_workers; w++)
@@ -1389,7 +1526,7 @@ int sfu_loop_run(sfu_loop_t *l)
         int slept = 0;
         if (idle >= SPIN_ITERATIONS) {
             if (!rings_prepare_sleep(l)) {
-                timeout = 1000;
+                timeout = (int)(REPORT_INTERVAL_NS / 1000000ull);   /* wake for the reports */
                 slept = 1;
             }
         }
@@ -1422,6 +1559,11 @@ int sfu_loop_run(sfu_loop_t *l)
             }
         }
         work += rings_receive(l);
+        uint64_t now = sfu_now_ns();
+        if (now >= l->next_report_ns) {
+            l->next_report_ns = now + REPORT_INTERVAL_NS;
+            send_reports(l, now);
+        }
         tx_flush(l);
         rings_publish(l);
         pyq_notify(l);

@@ -259,3 +259,48 @@ def test_header_extension_ids_are_rewritten_per_consumer(worker):
     assert got[16:28] == bytes([5, 1, 0xAA, 0, 0, 0, 0, 1, 0, 0, 0, 0])
     with pytest.raises(Exception, match="1..14"):
         worker.on_consumer_create({"id": 22, **base, "ext_map": {"15": 1}})
+
+
+def test_nack_answered_from_cache_and_reports_sent(worker):
+    """RTCP plain transports: NACKs are answered from the packet cache (with the
+    consumer's rewrite, at most 3 times), and SR/RR go out once a second."""
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub, rtcp=True)
+    plain(worker, 2, a, rtcp=True)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=1000, ts_offset=10)
+    dest = (info["ip"], info["port"])
+    for i in range(20):
+        pub.sendto(rtp_packet(100 + i, 3000 * i, 7, payload=bytes([i]) * 30), dest)
+    sent = [recv_rtp(a) for _ in range(20)]
+    assert [s[2] for s in sent] == list(range(1000, 1020))
+    # NACK for out seq 1003 and, through the bitmask, 1005
+    nack = struct.pack("!BBHII", 0x81, 205, 3, 9, 9) + struct.pack("!HH", 1003, 0b10)
+    a.sendto(nack, ("127.0.0.1", worker.mux_port))
+    got = {}
+    for _ in range(2):
+        pt, m, seq, ts, ssrc, payload = recv_rtp(a)
+        while pt >= 72 and pt <= 76:   # an SR may come in between
+            pt, m, seq, ts, ssrc, payload = recv_rtp(a)
+        got[seq] = (ts, ssrc, payload)
+    assert got == {1003: (9000 + 10, 9, bytes([3]) * 30), 1005: (15000 + 10, 9, bytes([5]) * 30)}
+    st = stats(worker)
+    assert st["nacks"] == 2 and st["retransmits"] == 2
+    # a repeat inside 100 ms is not resent
+    a.sendto(nack, ("127.0.0.1", worker.mux_port))
+    assert wait_for(lambda: stats(worker)["nacks"] == 4)
+    assert stats(worker)["retransmits"] == 2
+    # within ~1 s: an SR to the subscriber (its SSRC, 20 packets) and an RR to the publisher
+    pub.settimeout(3)
+    a.settimeout(3)
+    rr = pub.recv(2048)
+    while rr[1] != 201:
+        rr = pub.recv(2048)
+    assert struct.unpack("!I", rr[8:12])[0] == 7 and struct.unpack("!I", rr[16:20])[0] == 119  # highest seq
+    while True:
+        d = a.recv(2048)
+        if d[1] == 200:
+            break
+    ssrc, _, _, _, packets, octets = struct.unpack("!IIIIII", d[4:28])
+    assert ssrc == 9 and packets == 20 and octets == 20 * 42

@@ -67,8 +67,10 @@ def test_publish_subscribe_data_late_join_and_permissions():
     assert dave["publish_error"], dave
     assert not any(k.startswith("dave/") for who in (bob, alice, carol) for k in who["tracks"])
     # every datagram the workers did not forward is accounted for, and none were bad
+    # (a few may race the DTLS handshake: media before the keys are installed)
     for w in r["server_stats"]:
-        assert set(w["drops"]) <= {"unknown_source", "unknown_ssrc", "consumer_paused"}, w
+        assert set(w["drops"]) <= {"unknown_source", "unknown_ssrc", "consumer_paused", "no_srtp"}, w
+        assert w["drops"].get("no_srtp", 0) < 50, w
     print("\njoin ms:", {k: round(v["join_ms"]) for k, v in (("bob", bob), ("alice", alice), ("carol", carol))},
           "first frame ms (carol):", {k: round(v["first_ms"]) for k, v in carol["tracks"].items()})
 

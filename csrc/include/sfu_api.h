@@ -230,6 +230,7 @@ typedef enum {
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
 #define SFU_TF_COMEDIA 2           /* learn the remote address from the first packet */
 #define SFU_TF_TO_PY_ALL 4         /* hand every non-media packet to Python (WebRTC) */
+#define SFU_TF_RTCP 8              /* send SR/RR, answer NACKs from the packet cache */
 
 #define SFU_KIND_AUDIO 0
 #define SFU_KIND_VIDEO 1
@@ -311,6 +312,10 @@ typedef struct {
     uint64_t wakeups;          /* eventfd writes this loop made to others */
     uint64_t iterations;
     uint64_t commands;
+    uint64_t nacks;            /* sequence numbers subscribers asked for again */
+    uint64_t retransmits;      /* ... resent from the packet cache */
+    uint64_t nack_misses;      /* ... no longer cached, or resent too often */
+    uint64_t rtcp_sent;        /* SR, RR and PLI packets the loop generated */
     uint64_t drops[24];        /* indexed by sfu_drop_reason_t */
 } sfu_stats_t;
 

@@ -86,14 +86,16 @@ class Router:
         self.closed = False
 
     async def create_plain_transport(self, worker: int | None = None, comedia: bool = False,
-                                     own_socket: bool = False) -> Transport:
+                                     own_socket: bool = False, rtcp: bool = False) -> Transport:
         """A transport for RTP without WebRTC (ffmpeg, gstreamer, benches).
 
         By default it shares the worker's UDP port and needs connect() with
         the peer's address; `comedia` gives it a port of its own and learns
-        the peer from the first RTP/RTCP packet.
+        the peer from the first RTP/RTCP packet.  `rtcp` turns on sender and
+        receiver reports and NACK answers (on by default for WebRTC).
         """
-        return await self._create_transport("plain", worker, {"comedia": comedia, "own_socket": own_socket})
+        return await self._create_transport("plain", worker, {"comedia": comedia, "own_socket": own_socket,
+                                                              "rtcp": rtcp})
 
     async def create_webrtc_transport(self, ice_ufrag: str, ice_pwd: str, worker: int | None = None) -> Transport:
         """ICE-lite + DTLS-SRTP (+ SCTP) transport; `fingerprint` is the worker's certificate"""

@@ -192,7 +192,9 @@ class Worker:
         comedia = bool(data.get("comedia", False))
         flags = 0
         if kind == "webrtc":
-            flags |= lib.SFU_TF_SRTP | lib.SFU_TF_TO_PY_ALL
+            flags |= lib.SFU_TF_SRTP | lib.SFU_TF_TO_PY_ALL | lib.SFU_TF_RTCP
+        elif data.get("rtcp"):   # plain: send SR/RR and answer NACKs too
+            flags |= lib.SFU_TF_RTCP
         if comedia:
             flags |= lib.SFU_TF_COMEDIA
         socket_id, ip, port = MUX_SOCKET_ID, self.args.announced_ip, self.mux_port
