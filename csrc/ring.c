@@ -4,8 +4,10 @@
  * slots privately and publishes its head once per batch; the consumer reads
  * up to the published head and publishes its tail once per batch, so the
  * index cache lines move once per batch, not once per packet.  Each slot
- * carries its own position and a check word, so a reader detects a slot
- * that was not (or not completely) written instead of forwarding garbage.
+ * carries its own position and a 32-bit check over its position, header
+ * fields and payload bytes, so a reader detects a slot that was not (or not
+ * completely, or not only) written by the producer instead of forwarding
+ * garbage.
  * A full ring drops (counted by the caller); the producer never blocks.
  * Sleep/wake: the consumer raises `sleeping` before it blocks; a producer
  * that publishes while it is raised clears it and reports that a wake-up
@@ -14,7 +16,7 @@
 #include "sfu_common.h"
 #include "ring.h"
 
-#define RING_MAGIC 0x53465552494e4731ull /* "SFURING1" */
+#define RING_MAGIC 0x53465552494e4732ull /* "SFURING2": slot check covers the payload */
 
 struct sfu_ring_slot {
     uint64_t pos1;             /* position + 1 of the message in this slot */
@@ -22,8 +24,8 @@ struct sfu_ring_slot {
     uint32_t producer_id;
     uint64_t ts_ns;
     uint16_t len;
-    uint16_t check;
-    uint32_t _pad;
+    uint16_t _pad;
+    uint32_t check;            /* slot_check(): every field above and data[0..len) */
     uint8_t  data[SFU_SLOT_DATA];
 };
 
@@ -52,10 +54,62 @@ struct sfu_ring {
 _Static_assert(sizeof(struct sfu_ring_slot) == 32 + SFU_SLOT_DATA, "slot layout");
 _Static_assert(sizeof(struct sfu_ring) == 256, "ring header is 4 cache lines");
 
-static inline uint16_t slot_check(uint64_t pos1, uint32_t kind, uint32_t pid, uint16_t len)
+/* 64x64->128-bit multiply folded to 64 bits */
+static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-    uint64_t x = pos1 * 0x9E3779B97F4A7C15ull ^ ((uint64_t)kind << 48) ^ ((uint64_t)pid << 16) ^ len;
-    return (uint16_t)(x ^ (x >> 16) ^ (x >> 32) ^ (x >> 48));
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);          /* host order: both ends run on this machine */
+    return v;
+}
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* one 16-byte step of a lane; the state feeds both multiplicands, so no
+ * fixed data value makes a step ignore the other word */
+static inline uint64_t lane(uint64_t a, uint64_t w0, uint64_t w1)
+{
+    return a + mum(a ^ w0, rotl64(a, 32) ^ w1 ^ 0x9E3779B97F4A7C15ull);
+}
+
+/* Check word of a slot: a 64-bit hash of the position, the header fields
+ * and the payload, folded to 32 bits.  Not cryptographic: it catches torn,
+ * stale or stray writes, not a deliberate forger.  Four independent lanes
+ * keep it near memcpy speed (the payload is hashed once by the producer
+ * and once by the consumer).  Requires s->len <= SFU_SLOT_DATA. */
+static uint32_t slot_check(const struct sfu_ring_slot *s)
+{
+    uint64_t a0 = mum(s->pos1 ^ 0xa0761d6478bd642full, s->ts_ns ^ 0xe7037ed1a0b428dbull);
+    uint64_t a1 = mum(((uint64_t)s->kind << 32 | s->producer_id) ^ 0x8ebc6af09c88c6e3ull,
+                      (uint64_t)s->len ^ 0x589965cc75374cc3ull);
+    uint64_t a2 = a0 ^ 0x1d8e4e27c47d124full, a3 = a1 ^ 0xd6e8feb86659fd93ull;
+    const uint8_t *d = s->data;
+    size_t n = s->len, i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = lane(a0, rd64(d + i), rd64(d + i + 8));
+        a1 = lane(a1, rd64(d + i + 16), rd64(d + i + 24));
+        a2 = lane(a2, rd64(d + i + 32), rd64(d + i + 40));
+        a3 = lane(a3, rd64(d + i + 48), rd64(d + i + 56));
+    }
+    for (; i + 16 <= n; i += 16)
+        a0 = lane(a0, rd64(d + i), rd64(d + i + 8));
+    if (i < n) {               /* zero-padded tail; the length is in a1 already */
+        uint8_t t[16] = {0};
+        memcpy(t, d + i, n - i);
+        a1 = lane(a1, rd64(t), rd64(t + 8));
+    }
+    uint64_t x = a0 + rotl64(a1, 16) + rotl64(a2, 32) + rotl64(a3, 48);
+    x ^= x >> 33;              /* murmur3 finaliser: a bijection, every bit mixed */
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return (uint32_t)(x ^ (x >> 32));
 }
 
 uint64_t sfu_ring_bytes(uint32_t slots)
@@ -98,13 +152,15 @@ sfu_ring_slot_t *sfu_ring_reserve(sfu_ring_t *r)
 void sfu_ring_commit(sfu_ring_t *r, sfu_ring_slot_t *s, uint32_t kind, uint32_t pid,
                      uint64_t ts_ns, uint16_t len)
 {
+    SFU_ASSERT(len <= SFU_SLOT_DATA);
     uint64_t pos1 = r->w_head + 1;
+    s->pos1 = pos1;
     s->kind = kind;
     s->producer_id = pid;
     s->ts_ns = ts_ns;
     s->len = len;
-    s->check = slot_check(pos1, kind, pid, len);
-    s->pos1 = pos1;
+    s->_pad = 0;
+    s->check = slot_check(s);
     r->w_head = pos1;
 }
 
@@ -151,7 +207,7 @@ sfu_ring_slot_t *sfu_ring_peek(sfu_ring_t *r, int *status)
         r->r_tail++;
         return NULL;
     }
-    if (s->len > SFU_SLOT_DATA || s->check != slot_check(s->pos1, s->kind, s->producer_id, s->len)) {
+    if (s->len > SFU_SLOT_DATA || s->check != slot_check(s)) {
         *status = -SFU_DROP_RING_BAD_SLOT;
         r->r_tail++;
         return NULL;

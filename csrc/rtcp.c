@@ -19,10 +19,12 @@ int sfu_rtcp_next(const uint8_t *buf, size_t len, size_t *off, sfu_rtcp_t *out)
     size_t plen = ((size_t)sfu_rd16(p + 2) + 1) * 4;
     if (plen > len - o)
         return -SFU_DROP_BAD_RTCP;
+    size_t body = plen;                      /* bytes before the padding */
     if (p[0] & 0x20) {                       /* padding only allowed on the last packet */
         uint8_t pad = p[plen - 1];
         if (pad == 0 || pad > plen - 4 || o + plen != len)
             return -SFU_DROP_BAD_RTCP;
+        body -= pad;
     }
     out->count = p[0] & 0x1f;
     out->pt = p[1];
@@ -32,16 +34,16 @@ int sfu_rtcp_next(const uint8_t *buf, size_t len, size_t *off, sfu_rtcp_t *out)
     out->media_ssrc = 0;
     switch (out->pt) {
     case RTCP_SR:
-        if (plen < 28 + (size_t)out->count * 24)
+        if (body < 28 + (size_t)out->count * 24)
             return -SFU_DROP_BAD_RTCP;
         break;
     case RTCP_RR:
-        if (plen < 8 + (size_t)out->count * 24)
+        if (body < 8 + (size_t)out->count * 24)
             return -SFU_DROP_BAD_RTCP;
         break;
     case RTCP_RTPFB:
     case RTCP_PSFB:
-        if (plen < 12)
+        if (body < 12)
             return -SFU_DROP_BAD_RTCP;
         out->media_ssrc = sfu_rd32(p + 8);
         break;
@@ -75,10 +77,18 @@ int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs
 {
     if (pkt->pt != RTCP_RTPFB || pkt->count != 1 || pkt->len < 12)
         return -SFU_DROP_BAD_RTCP;
-    const uint8_t *fci = buf + pkt->offset + 12;
-    size_t fci_len = (size_t)pkt->len - 12;
-    if (fci_len % 4)
+    const uint8_t *p = buf + pkt->offset;
+    size_t body = pkt->len;
+    if (p[0] & 0x20) {                       /* padding is not FCI */
+        uint8_t pad = p[pkt->len - 1];
+        if (pad > body - 4)
+            return -SFU_DROP_BAD_RTCP;
+        body -= pad;
+    }
+    if (body < 12 || (body - 12) % 4)
         return -SFU_DROP_BAD_RTCP;
+    const uint8_t *fci = p + 12;
+    size_t fci_len = body - 12;
     int n = 0;
     for (size_t i = 0; i + 4 <= fci_len; i += 4) {
         uint16_t pid = sfu_rd16(fci + i);

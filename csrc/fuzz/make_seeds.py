@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Write the hand-made seed inputs of the data-plane fuzzers.
+
+    python3 csrc/fuzz/make_seeds.py
+
+Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
+stun, demux, ring).  Output is deterministic, so the committed seeds can be
+regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
+(and anything else) in the corpus directories are never touched.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+# ---------------------------------------------------------------- RTP ---
+
+
+def rtp(
+    pt: int = 111,
+    seq: int = 1000,
+    ts: int = 160000,
+    ssrc: int = 0x11223344,
+    payload: bytes = b"",
+    marker: bool = False,
+    csrcs: tuple[int, ...] = (),
+    ext: tuple[int, bytes] | None = None,
+    pad: int = 0,
+) -> bytes:
+    """RTP packet; ext = (profile, body) with body a multiple of 4 bytes."""
+    b0 = 0x80 | (0x20 if pad else 0) | (0x10 if ext else 0) | len(csrcs)
+    out = struct.pack("!BBHII", b0, (0x80 if marker else 0) | pt, seq, ts, ssrc)
+    out += b"".join(struct.pack("!I", c) for c in csrcs)
+    if ext:
+        profile, body = ext
+        assert len(body) % 4 == 0
+        out += struct.pack("!HH", profile, len(body) // 4) + body
+    out += payload
+    if pad:
+        out += bytes(pad - 1) + bytes([pad])
+    return out
+
+
+def one_byte_ext(elems: list[tuple[int, bytes]]) -> tuple[int, bytes]:
+    """RFC 8285 one-byte header extension block (profile 0xBEDE)."""
+    body = b"".join(bytes([(i << 4) | (len(v) - 1)]) + v for i, v in elems)
+    body += bytes(-len(body) % 4)
+    return 0xBEDE, body
+
+
+def two_byte_ext(elems: list[tuple[int, bytes]], appbits: int = 0) -> tuple[int, bytes]:
+    """RFC 8285 two-byte header extension block (profile 0x100X)."""
+    body = b"".join(bytes([i, len(v)]) + v for i, v in elems)
+    body += bytes(-len(body) % 4)
+    return 0x1000 | appbits, body
+
+
+OPUS = bytes(range(0x20, 0x20 + 40))
+VP8 = bytes([0x90, 0x80, 0x12, 0x34]) + bytes(range(96))
+
+RTP_SEEDS = {
+    "rtp_opus": rtp(payload=OPUS),
+    "rtp_vp8_marker": rtp(pt=96, seq=65535, ts=0xFFFFFFF0, marker=True, payload=VP8),
+    "rtp_header_only": rtp(pt=0, seq=0, ts=0, ssrc=0),
+    "rtp_csrc3": rtp(csrcs=(0xA1, 0xA2, 0xA3), payload=OPUS),
+    "rtp_csrc15": rtp(csrcs=tuple(range(1, 16)), payload=b"\x01\x02"),
+    "rtp_ext_one_byte": rtp(
+        pt=96,
+        ext=one_byte_ext(
+            [
+                (1, b"\x85"),  # ssrc-audio-level
+                (3, b"\x12\x34\x56"),  # abs-send-time
+                (5, b"\x00\x2a"),  # transport-wide-cc seq
+                (14, bytes(16)),  # longest one-byte element
+            ]
+        ),
+        payload=VP8,
+    ),
+    "rtp_ext_one_byte_padded": rtp(
+        ext=(0xBEDE, b"\x10\x7f\x00\x00" + b"\x00\x00\x51\x01\x02\x00\x00\x00"),
+        payload=OPUS,
+    ),
+    "rtp_ext_two_byte": rtp(
+        pt=96,
+        ext=two_byte_ext(
+            [(1, b""), (20, b"\x01\x02\x03\x04\x05"), (255, b"\xaa\xbb"), (7, bytes(40))]
+        ),
+        payload=VP8,
+    ),
+    "rtp_ext_two_byte_appbits": rtp(ext=two_byte_ext([(3, b"\x01\x02")], appbits=5)),
+    "rtp_ext_other_profile": rtp(ext=(0xABCD, b"\x01\x02\x03\x04"), payload=OPUS),
+    "rtp_ext_empty": rtp(ext=(0xBEDE, b""), payload=OPUS),
+    "rtp_padding": rtp(payload=OPUS, pad=4),
+    "rtp_padding_only": rtp(pad=255),
+    "rtp_everything": rtp(
+        pt=100,
+        marker=True,
+        csrcs=(1, 2),
+        ext=one_byte_ext([(2, b"\x01\x02\x03"), (9, b"\x7f")]),
+        payload=VP8,
+        pad=3,
+    ),
+    "rtp_mtu": rtp(pt=96, payload=bytes(1500 - 12)),
+}
+
+# --------------------------------------------------------------- RTCP ---
+
+
+def rtcp(pt: int, count: int, body: bytes, pad: int = 0) -> bytes:
+    """One RTCP packet; body is everything after the 4-byte header."""
+    assert len(body) % 4 == 0
+    if pad:
+        body += bytes(pad - 1) + bytes([pad])
+    b0 = 0x80 | (0x20 if pad else 0) | count
+    return struct.pack("!BBH", b0, pt, (len(body) + 4) // 4 - 1) + body
+
+
+def report_block(ssrc: int, lost_frac: int = 0, lost: int = 0, hseq: int = 0x10000 + 500) -> bytes:
+    return struct.pack("!IB", ssrc, lost_frac) + lost.to_bytes(3, "big") + struct.pack(
+        "!IIII", hseq, 12, 0x12345678, 0x00010000
+    )
+
+
+def sr(ssrc: int, blocks: tuple[int, ...] = ()) -> bytes:
+    info = struct.pack("!IIIII", 0xE8A5_0000, 0x1234_5678, 160000, 1200, 96000)
+    return rtcp(200, len(blocks), struct.pack("!I", ssrc) + info + b"".join(report_block(b) for b in blocks))
+
+
+def rr(ssrc: int, blocks: tuple[int, ...] = ()) -> bytes:
+    return rtcp(201, len(blocks), struct.pack("!I", ssrc) + b"".join(report_block(b) for b in blocks))
+
+
+def sdes_cname(ssrc: int, cname: bytes) -> bytes:
+    chunk = struct.pack("!I", ssrc) + bytes([1, len(cname)]) + cname + b"\x00"
+    chunk += bytes(-len(chunk) % 4)
+    return rtcp(202, 1, chunk)
+
+
+def bye(ssrc: int) -> bytes:
+    return rtcp(203, 1, struct.pack("!I", ssrc))
+
+
+def fb(pt: int, fmt: int, sender: int, media: int, fci: bytes = b"", pad: int = 0) -> bytes:
+    return rtcp(pt, fmt, struct.pack("!II", sender, media) + fci, pad)
+
+
+def nack(sender: int, media: int, pairs: list[tuple[int, int]], pad: int = 0) -> bytes:
+    return fb(205, 1, sender, media, b"".join(struct.pack("!HH", p, b) for p, b in pairs), pad)
+
+
+def with_padding_count(pkt: bytes, pad: int) -> bytes:
+    """Set the P bit of a single packet and claim its last `pad` bytes are padding."""
+    return bytes([pkt[0] | 0x20]) + pkt[1:-1] + bytes([pad])
+
+
+def remb(sender: int, bitrate: int, ssrcs: tuple[int, ...]) -> bytes:
+    exp = 0
+    while bitrate >= (1 << 18):
+        bitrate >>= 1
+        exp += 1
+    fci = b"REMB" + bytes([len(ssrcs), (exp << 2) | (bitrate >> 16)]) + struct.pack("!H", bitrate & 0xFFFF)
+    fci += b"".join(struct.pack("!I", s) for s in ssrcs)
+    return fb(206, 15, sender, 0, fci)
+
+
+S1, S2, M1 = 0x11223344, 0x55667788, 0xCAFEBABE
+
+RTCP_SEEDS = {
+    "rtcp_sr": sr(S1, (M1,)),
+    "rtcp_sr_no_blocks": sr(S1),
+    "rtcp_rr": rr(S2, (S1, M1)),
+    "rtcp_rr_empty": rr(S2),
+    "rtcp_sr_sdes": sr(S1, (M1,)) + sdes_cname(S1, b"user@host-7f3a"),
+    "rtcp_rr_sdes_bye": rr(S2, (S1,)) + sdes_cname(S2, b"peer") + bye(S2),
+    "rtcp_nack": nack(S2, S1, [(1000, 0x0000), (1010, 0x8005)]),
+    "rtcp_nack_wrap": nack(S2, S1, [(65534, 0x0007)]),
+    "rtcp_nack_padded": nack(S2, S1, [(200, 0x0001)], pad=4),
+    "rtcp_rr_nack": rr(S2) + nack(S2, S1, [(42, 0xFFFF)]),
+    "rtcp_pli": fb(206, 1, S2, S1),
+    "rtcp_fir": fb(206, 4, S2, 0, struct.pack("!IB3x", S1, 7)),
+    "rtcp_remb": remb(S2, 1_500_000, (S1, M1)),
+    "rtcp_rr_remb": rr(S2) + remb(S2, 300_000, (S1,)),
+    "rtcp_twcc": fb(205, 15, S2, S1, struct.pack("!HHI", 100, 3, 0x00000100) + b"\x20\x03\x04\x08\x0c\x00\x00\x00"),
+    "rtcp_rr_sdes_padded": rr(S2) + rtcp(202, 1, struct.pack("!I", S2) + b"\x01\x02ab\x00\x00\x00\x00", pad=8),
+    "rtcp_app": rtcp(204, 0, struct.pack("!I", S1) + b"name" + b"\x01\x02\x03\x04"),
+    # malformed: the one report block the count announces is really padding
+    "rtcp_rr_block_is_padding": rtcp(201, 1, struct.pack("!I", S2), pad=24),
+    # malformed: padding leaves a FCI that is not whole PID/BLP pairs
+    "rtcp_nack_odd_padding": with_padding_count(nack(S2, S1, [(7, 0x0101), (9, 0)]), 2),
+}
+
+# --------------------------------------------------------------- STUN ---
+
+STUN_MAGIC = 0x2112A442
+TXID = bytes.fromhex("a1b2c3d4e5f60718293a4b5c")
+
+
+def stun_attr(t: int, v: bytes) -> bytes:
+    return struct.pack("!HH", t, len(v)) + v + bytes(-len(v) % 4)
+
+
+def stun(msg_type: int, attrs: list[tuple[int, bytes]], key: bytes | None = None, fingerprint: bool = True) -> bytes:
+    """STUN message; MESSAGE-INTEGRITY (when key) and FINGERPRINT computed per RFC 5389 15.4/15.5."""
+    body = b"".join(stun_attr(t, v) for t, v in attrs)
+
+    def header(length: int) -> bytes:
+        return struct.pack("!HHI", msg_type, length, STUN_MAGIC) + TXID
+
+    if key is not None:
+        mac = hmac.new(key, header(len(body) + 24) + body, hashlib.sha1).digest()
+        body += stun_attr(0x0008, mac)
+    if fingerprint:
+        crc = zlib.crc32(header(len(body) + 8) + body) ^ 0x5354554E
+        body += stun_attr(0x8028, struct.pack("!I", crc))
+    return header(len(body)) + body
+
+
+ICE_PWD = b"asd88fgpdd777uzjYhagZg"
+STUN_SEEDS = {
+    "stun_binding_request_controlling": stun(
+        0x0001,
+        [
+            (0x0006, b"remoteufrag:localufrag"),  # USERNAME (22 bytes, padded)
+            (0x0024, struct.pack("!I", 0x6E7F1EFF)),  # PRIORITY
+            (0x802A, struct.pack("!Q", 0x932FF9B151263B36)),  # ICE-CONTROLLING
+            (0x0025, b""),  # USE-CANDIDATE
+        ],
+        key=ICE_PWD,
+    ),
+    "stun_binding_request_controlled": stun(
+        0x0001,
+        [
+            (0x0006, b"abcd:efgh"),
+            (0x0024, struct.pack("!I", 0x6E001EFF)),
+            (0x8029, struct.pack("!Q", 0x0102030405060708)),  # ICE-CONTROLLED
+        ],
+        key=ICE_PWD,
+    ),
+    "stun_binding_success_v4": stun(
+        0x0101,
+        [(0x0020, struct.pack("!BBH", 0, 1, 50000 ^ 0x2112) + struct.pack("!I", 0xC0A80001 ^ STUN_MAGIC))],
+        key=ICE_PWD,
+    ),
+    "stun_binding_success_v6": stun(
+        0x0101,
+        [(0x0020, struct.pack("!BBH", 0, 2, 50000 ^ 0x2112) + bytes(16))],
+        key=ICE_PWD,
+    ),
+    "stun_binding_error_401": stun(0x0111, [(0x0009, b"\x00\x00\x04\x01Unauthorized")]),
+    "stun_binding_indication": stun(0x0011, [], fingerprint=False),
+    "stun_binding_request_no_auth": stun(0x0001, [], fingerprint=True),
+    "stun_username_empty": stun(0x0001, [(0x0006, b""), (0x0006, b"second:one")], fingerprint=False),
+}
+
+# --------------------------------------------------------------- DTLS ---
+
+
+def dtls_client_hello() -> bytes:
+    """DTLS 1.2 record carrying the start of a ClientHello (RFC 6347 4.1, 4.2.2)."""
+    hello = struct.pack("!H", 0xFEFD) + bytes(range(32)) + b"\x00" + b"\x00"  # version, random, sid, cookie
+    hello += struct.pack("!H", 4) + struct.pack("!HH", 0xC02B, 0xC02F) + b"\x01\x00"  # suites, compression
+    hs = bytes([1]) + len(hello).to_bytes(3, "big") + struct.pack("!H", 0) + bytes(3) + len(hello).to_bytes(3, "big")
+    hs += hello
+    return bytes([22]) + struct.pack("!H", 0xFEFF) + struct.pack("!H", 0) + bytes(6) + struct.pack("!H", len(hs)) + hs
+
+
+DTLS_SEEDS = {
+    "dtls_client_hello": dtls_client_hello(),
+    "dtls_record_header_only": bytes([22, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    "dtls_alert": bytes([21, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 5, 0, 2, 2, 40]),
+}
+
+# --------------------------------------------------------------- ring ---
+# Programs for fuzz_ring.c: byte 0 picks the ring size (2 << (b & 3) slots);
+# then opcodes (byte % 14) with little-endian argument bytes.
+
+PUT, PUBLISH, GET, RELEASE, RESET_READER, RESUME_WRITER = 0, 1, 2, 3, 4, 5
+PREPARE_SLEEP, CANCEL_SLEEP, CORRUPT, RESERVE_COMMIT, PEEK, GET_CAP, DRAIN, BURST = range(6, 14)
+
+
+def put(n: int) -> bytes:
+    return bytes([PUT]) + struct.pack("<H", n)
+
+
+def corrupt(slot: int, off: int, xor: int) -> bytes:
+    return bytes([CORRUPT, slot]) + struct.pack("<H", off) + bytes([xor])
+
+
+def ops(*codes: int) -> bytes:
+    return bytes(codes)
+
+
+RING_SEEDS = {
+    "ring_put_get": bytes([1]) + put(100) + ops(PUBLISH, GET, RELEASE, GET),
+    "ring_fill_drain": bytes([0]) + put(1) + put(1504) + put(2) + ops(PUBLISH, DRAIN) + put(60) + ops(PUBLISH, GET),
+    "ring_too_long": bytes([1]) + put(1505) + put(1200) + ops(PUBLISH, GET),
+    "ring_sleep_wake": bytes([1]) + ops(PREPARE_SLEEP) + put(20) + ops(PUBLISH, PREPARE_SLEEP, GET, RELEASE, PREPARE_SLEEP, CANCEL_SLEEP),
+    "ring_reset_reader": bytes([2]) + put(10) + put(20) + ops(PUBLISH) + put(30) + ops(RESET_READER, GET, PUBLISH, GET, GET),
+    "ring_resume_writer": bytes([2]) + put(10) + ops(PUBLISH) + put(20) + ops(RESUME_WRITER) + put(30) + ops(PUBLISH, DRAIN),
+    "ring_burst": bytes([3]) + bytes([BURST]) + struct.pack("<H", 300) + ops(DRAIN) + bytes([BURST]) + struct.pack("<H", 7) + ops(GET, RELEASE),
+    "ring_zero_copy": bytes([1]) + bytes([RESERVE_COMMIT]) + struct.pack("<H", 64) + ops(PUBLISH, PEEK, PEEK),
+    "ring_small_cap": bytes([1]) + put(100) + put(10) + ops(PUBLISH) + bytes([GET_CAP]) + struct.pack("<H", 50) + bytes([GET_CAP]) + struct.pack("<H", 50),
+    "ring_corrupt_header": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 0, 0x01) + ops(GET, RELEASE) + put(5) + ops(PUBLISH, GET),
+    "ring_corrupt_len": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 24, 0x04) + ops(GET),
+    "ring_corrupt_kind_high": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 11, 0x01) + ops(GET),
+    "ring_corrupt_ts": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 16, 0x40) + ops(GET),
+    "ring_corrupt_data": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 32 + 50, 0x10) + ops(GET),
+    "ring_corrupt_past_len": bytes([1]) + put(100) + ops(PUBLISH) + corrupt(0, 32 + 400, 0x10) + ops(GET),
+    "ring_corrupt_lapped": bytes([0]) + put(8) + put(9) + ops(PUBLISH) + corrupt(1, 0, 0x04) + ops(GET, GET, GET),
+}
+
+# ------------------------------------------------------------- output ---
+
+TARGETS = {
+    "rtp": RTP_SEEDS,
+    "rtcp": RTCP_SEEDS,
+    "stun": STUN_SEEDS,
+    "demux": {**RTP_SEEDS, **RTCP_SEEDS, **STUN_SEEDS, **DTLS_SEEDS},
+    "ring": RING_SEEDS,
+}
+
+
+def write_all(root: str = CORPUS) -> int:
+    n = 0
+    for target, seeds in TARGETS.items():
+        d = os.path.join(root, target)
+        os.makedirs(d, exist_ok=True)
+        wanted = {f"seed-{name}" for name in seeds}
+        for f in os.listdir(d):
+            if f.startswith("seed-") and f not in wanted:
+                os.remove(os.path.join(d, f))
+        for name, data in seeds.items():
+            assert len(data) <= 1500, (target, name, len(data))
+            with open(os.path.join(d, f"seed-{name}"), "wb") as fh:
+                fh.write(data)
+            n += 1
+    return n
+
+
+if __name__ == "__main__":
+    root = sys.argv[1] if len(sys.argv) > 1 else CORPUS
+    print(f"wrote {write_all(root)} seeds under {root}")
