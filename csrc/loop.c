@@ -917,7 +917,8 @@ static int rings_receive(sfu_loop_t *l)
             if (!slot) {
                 if (status == 0)
                     break;
-                drop(l, -status);
+                drop(l, -status);   /* a skipped slot counts against the budget too */
+                got++;
                 continue;
             }
             sfu_ring_msg_t m;

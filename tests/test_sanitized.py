@@ -26,7 +26,7 @@ def test_data_plane_under_sanitizers(tmp_path):
     asan = _runtime("libasan.so")
     assert os.path.isabs(asan) and os.path.exists(asan), "gcc's libasan is missing (install gcc)"
     for d in ("csrc", "sfu"):
-        shutil.copytree(REPO / d, tmp_path / d, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        shutil.copytree(REPO / d, tmp_path / d, ignore=shutil.ignore_patterns("*.so", "__pycache__", "out"))
     shutil.copy(REPO / "build_ext.py", tmp_path)
     shutil.copy(REPO / "pyproject.toml", tmp_path)  # pytest settings
     shutil.copytree(REPO / "tests", tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__"))

@@ -35,9 +35,10 @@ async def server():
         await srv.stop()
 
 
-def tok(identity: str, room: str = "r", **grant) -> str:
+def tok(identity: str, room: str = "r", metadata: str = "", **grant) -> str:
     grant.setdefault("roomJoin", True)
-    return kp.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity.upper())
+    return kp.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity.upper(),
+                     metadata=metadata)
 
 
 class Client:
@@ -76,7 +77,7 @@ async def test_join_response_has_what_clients_need(server):
         j = (await a.next("join")).join
         assert j.room.name == "r" and j.room.sid.startswith("RM_")
         assert j.participant.identity == "alice" and j.participant.sid.startswith("PA_")
-        assert j.participant.name == "ALICE"
+        assert j.participant.name == "ALICE" and j.participant.metadata == "m"
         assert j.participant.permission.can_publish and j.participant.permission.can_subscribe
         assert j.ping_interval > 0 and j.ping_timeout > j.ping_interval
         assert j.server_info.protocol > 0 and j.server_version

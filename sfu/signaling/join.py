@@ -103,7 +103,7 @@ def parse_v0(claims: auth.Claims, query: Mapping[str, str]) -> JoinParams:
 
 def decode_join_request(value: str) -> rtc.JoinRequest:
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise JoinError(400, "join_request is not base64url") from None
     wrapped = rtc.WrappedJoinRequest()
