@@ -83,6 +83,7 @@ struct producer {
     uint32_t ssrc;
     uint8_t payload_type;
     uint8_t kind;
+    uint8_t codec;                 /* SFU_CODEC_*: key frame detection for layer switches */
     uint64_t remote_mask;          /* other workers with consumers of it */
     struct consumer **consumers;
     uint32_t n_consumers, cap_consumers;
@@ -96,6 +97,7 @@ struct consumer {
     uint32_t id;
     struct transport *t;
     struct producer *p;
+    struct producer *target;       /* switching to this producer at its next key frame */
     uint32_t out_ssrc;
     uint8_t out_pt;
     uint8_t paused;
@@ -583,6 +585,40 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     c->stats.last_ts = out_ts;
 }
 
+static void keyframe_for_producer(sfu_loop_t *l, struct producer *p);
+
+/* move consumer c from its producer to `np` (both in c's lists until now) */
+static void consumer_switch(struct consumer *c, struct producer *np)
+{
+    if (c->p && c->p != np)
+        REMOVE(c->p->consumers, c->p->n_consumers, c);
+    c->p = np;
+    c->target = NULL;
+    if (c->started) {
+        c->resync = 1;
+        c->ts_resync = 1;
+    }
+}
+
+/* a packet of producer p for consumer c: its own stream, or the stream it is
+ * switching to (taken over at the first key frame) */
+static inline void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct producer *p,
+                                      const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp)
+{
+    if (SFU_LIKELY(c->p == p)) {
+        consumer_send(l, c, pkt, len, rtp);
+        return;
+    }
+    if (c->target != p)
+        return;
+    if (sfu_rtp_is_keyframe(pkt, rtp, p->codec) != 0) {   /* key frame, or not detectable */
+        consumer_switch(c, p);
+        consumer_send(l, c, pkt, len, rtp);
+    } else {
+        keyframe_for_producer(l, p);                        /* throttled */
+    }
+}
+
 static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
                             const sfu_rtp_t *rtp)
 {
@@ -593,8 +629,12 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
     sfu_rx_update(&p->rx, rtp->seq, rtp->ts, sfu_now_ns());
     if (p->cache.data)
         sfu_cache_put(&p->cache, rtp->seq, pkt, len);
-    for (uint32_t i = 0; i < p->n_consumers; i++)
-        consumer_send(l, p->consumers[i], pkt, len, rtp);
+    for (uint32_t i = 0; i < p->n_consumers; i++) {
+        struct consumer *c = p->consumers[i];
+        consumer_on_packet(l, c, p, pkt, len, rtp);
+        if (i < p->n_consumers && p->consumers[i] != c)
+            i--;                   /* c switched away from p: the list moved down */
+    }
     uint64_t mask = p->remote_mask;
     if (mask) {
         uint64_t now = sfu_now_ns();
@@ -937,8 +977,12 @@ static int rings_receive(sfu_loop_t *l)
                 } else {
                     if (p->cache.data)
                         sfu_cache_put(&p->cache, rtp.seq, data, m.len);
-                    for (uint32_t i = 0; i < p->n_consumers; i++)
-                        consumer_send(l, p->consumers[i], data, m.len, &rtp);
+                    for (uint32_t i = 0; i < p->n_consumers; i++) {
+                        struct consumer *c = p->consumers[i];
+                        consumer_on_packet(l, c, p, data, m.len, &rtp);
+                        if (i < p->n_consumers && p->consumers[i] != c)
+                            i--;
+                    }
                 }
             } else if (m.kind == SFU_RING_RTCP_TO_PRODUCER) {
                 producer_request_keyframe(l, p);
@@ -982,6 +1026,8 @@ static int producer_want_cache(struct producer *p)
 static void consumer_free(sfu_loop_t *l, struct consumer *c)
 {
     free(c->hist);
+    if (c->target)
+        REMOVE(c->target->consumers, c->target->n_consumers, c);
     if (c->p)
         REMOVE(c->p->consumers, c->p->n_consumers, c);
     if (c->t)
@@ -992,6 +1038,16 @@ static void consumer_free(sfu_loop_t *l, struct consumer *c)
 
 static void producer_free(sfu_loop_t *l, struct producer *p)
 {
+    /* consumers only waiting to switch to p stay with their producer */
+    for (uint32_t i = 0; i < p->n_consumers;) {
+        struct consumer *c = p->consumers[i];
+        if (c->target == p && c->p != p) {
+            c->target = NULL;
+            REMOVE(p->consumers, p->n_consumers, c);
+        } else {
+            i++;
+        }
+    }
     while (p->n_consumers)
         consumer_free(l, p->consumers[p->n_consumers - 1]);
     if (p->t)
@@ -1138,6 +1194,7 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         p->ssrc = c->ssrc;
         p->payload_type = c->payload_type;
         p->kind = c->kind;
+        p->codec = c->codec;
         p->remote_mask = c->remote_mask & ~(1ull << l->cfg.worker_id);
         sfu_rx_init(&p->rx, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
         if (sfu_idmap_put(&l->producers, p->id, p) || PUSH(t->producers, t->n_producers, t->cap_producers, p)) {
@@ -1159,6 +1216,7 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         p->peer = c->peer;
         p->ssrc = c->ssrc;
         p->kind = c->kind;
+        p->codec = c->codec;
         if (sfu_idmap_put(&l->producers, p->id, p)) {
             free(p);
             return SFU_ENOMEM;
@@ -1254,19 +1312,25 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         struct producer *np = sfu_idmap_get(&l->producers, c->producer_id);
         if (!k || !np)
             return SFU_ENOENT;
+        if (k->target == np)
+            return SFU_OK;
+        if (k->target && k->target != k->p) {    /* an earlier switch not done yet: forget it */
+            REMOVE(k->target->consumers, k->target->n_consumers, k);
+            k->target = NULL;
+        }
         if (k->p == np)
             return SFU_OK;
         if ((k->hist && producer_want_cache(np) != SFU_OK) ||
             PUSH(np->consumers, np->n_consumers, np->cap_consumers, k))
             return SFU_ENOMEM;
-        if (k->p)
-            REMOVE(k->p->consumers, k->p->n_consumers, k);
-        k->p = np;
-        if (k->started) {
-            k->resync = 1;
-            k->ts_resync = 1;
+        if (!k->started || k->paused || np->kind != SFU_KIND_VIDEO || np->codec == SFU_CODEC_OTHER ||
+            np->codec == SFU_CODEC_AV1) {
+            consumer_switch(k, np);                 /* nothing to wait for */
+        } else {
+            k->target = np;                         /* switch at np's next key frame */
+            keyframe_for_producer(l, np);
         }
-        if (np->kind == SFU_KIND_VIDEO && !k->paused)
+        if (np->kind == SFU_KIND_VIDEO && !k->paused && !k->target)
             keyframe_for_producer(l, np);
         return SFU_OK;
     }

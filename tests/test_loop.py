@@ -291,16 +291,51 @@ def test_nack_answered_from_cache_and_reports_sent(worker):
     a.sendto(nack, ("127.0.0.1", worker.mux_port))
     assert wait_for(lambda: stats(worker)["nacks"] == 4)
     assert stats(worker)["retransmits"] == 2
-    # within ~1 s: an SR to the subscriber (its SSRC, 20 packets) and an RR to the publisher
+    # within ~1 s: an SR to the subscriber (its SSRC, 21 packets) and an RR to the publisher
+    pub.sendto(rtp_packet(120, 3000 * 20, 7, payload=bytes([20]) * 30), dest)
+    assert recv_rtp(a)[2] == 1020
     pub.settimeout(3)
     a.settimeout(3)
     rr = pub.recv(2048)
     while rr[1] != 201:
         rr = pub.recv(2048)
-    assert struct.unpack("!I", rr[8:12])[0] == 7 and struct.unpack("!I", rr[16:20])[0] == 119  # highest seq
-    while True:
+    assert struct.unpack("!I", rr[8:12])[0] == 7 and struct.unpack("!I", rr[16:20])[0] in (119, 120)  # highest
+    while True:   # the SR sent after the 21st packet
         d = a.recv(2048)
-        if d[1] == 200:
+        if d[1] == 200 and struct.unpack("!I", d[20:24])[0] == 21:
             break
     ssrc, _, _, _, packets, octets = struct.unpack("!IIIIII", d[4:28])
-    assert ssrc == 9 and packets == 20 and octets == 20 * 42
+    assert ssrc == 9 and packets == 21 and octets == 21 * 42
+
+
+def test_layer_switch_waits_for_a_key_frame(worker):
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    for pid, ssrc in ((10, 100), (11, 200)):   # two simulcast layers of one track
+        worker.on_producer_create({"id": pid, "transport_id": 1, "ssrc": ssrc, "payload_type": 96,
+                                   "kind": "video", "codec": "vp8", "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=500, pt=96)
+    dest = (info["ip"], info["port"])
+    delta, key = b"\x10\x01" + b"d" * 20, b"\x10\x00" + b"k" * 20   # VP8: S=1 PID=0, then P bit
+    for i in range(3):
+        pub.sendto(rtp_packet(10 + i, 1000 + 3000 * i, 100, payload=delta), dest)
+    assert [recv_rtp(a)[2] for _ in range(3)] == [500, 501, 502]
+    worker.on_consumer_set_producer({"id": 20, "producer_id": 11})
+    # the target layer's delta frames are not taken; the old layer keeps flowing
+    pub.sendto(rtp_packet(7000, 50000, 200, payload=delta), dest)
+    pub.sendto(rtp_packet(13, 1000 + 3000 * 3, 100, payload=delta), dest)
+    got = recv_rtp(a)
+    assert got[2] == 503 and got[5] == delta
+    # the key frame switches; sequence numbers stay continuous, the old layer stops
+    pub.sendto(rtp_packet(7001, 53000, 200, payload=key), dest)
+    pub.sendto(rtp_packet(14, 1000 + 3000 * 4, 100, payload=delta), dest)
+    pub.sendto(rtp_packet(7002, 56000, 200, payload=delta), dest)
+    first, second = recv_rtp(a), recv_rtp(a)
+    assert (first[2], first[5]) == (504, key) and (second[2], second[5]) == (505, delta)
+    assert 0 < (first[3] - got[3]) % (1 << 32) < 90000       # timestamps move on, by < 1 s
+    assert (second[3] - first[3]) % (1 << 32) == 3000         # and keep the new layer's spacing
+    a.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        recv_rtp(a)
+    assert worker.on_producer_stats({"id": 10})["packets"] == 5

@@ -72,5 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK((size_t)off + (size_t)n <= (size_t)rtp.ext_offset + rtp.ext_len);
         fuzz_touch(data + off, (size_t)n);
     }
+    /* key frame detection reads only the payload */
+    for (int codec = 0; codec <= SFU_CODEC_AV1 + 1; codec++) {
+        int k = sfu_rtp_is_keyframe(data, &rtp, codec);
+        FUZZ_CHECK(k == -1 || k == 0 || k == 1);
+        FUZZ_CHECK((k == -1) == !(codec == SFU_CODEC_VP8 || codec == SFU_CODEC_VP9 || codec == SFU_CODEC_H264));
+    }
     return 0;
 }

@@ -84,6 +84,9 @@ typedef struct {
 
 /* returns SFU_DROP_NONE (0) or the drop reason */
 int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_t *out);
+/* 1 when the packet starts a key frame of `codec` (SFU_CODEC_*), 0 when not,
+ * -1 when the codec is not understood */
+int sfu_rtp_is_keyframe(const uint8_t *buf, const sfu_rtp_t *rtp, int codec);
 /* find header extension `id` (one-byte or two-byte form); returns value
  * length (>= 0) and sets *val_off, or -1 when absent/malformed */
 int sfu_rtp_find_ext(const uint8_t *buf, const sfu_rtp_t *rtp, int id, uint16_t *val_off);
@@ -235,6 +238,12 @@ typedef enum {
 #define SFU_KIND_AUDIO 0
 #define SFU_KIND_VIDEO 1
 
+#define SFU_CODEC_OTHER 0
+#define SFU_CODEC_VP8 1
+#define SFU_CODEC_VP9 2
+#define SFU_CODEC_H264 3
+#define SFU_CODEC_AV1 4
+
 #define SFU_OK 0
 #define SFU_EEXIST -1
 #define SFU_ENOENT -2
@@ -256,7 +265,7 @@ typedef struct {
     uint8_t  payload_type;
     uint8_t  out_payload_type;
     uint8_t  kind;
-    uint8_t  _pad;
+    uint8_t  codec;            /* producer: SFU_CODEC_*, for key frame detection */
     uint16_t seq_start;
     uint16_t _pad2;
     uint32_t ts_offset;        /* consumer: added to every RTP timestamp */

@@ -152,15 +152,17 @@ class Transport:
         await self.worker.request("TRANSPORT_SET_SRTP", {"id": self.id, "profile": profile,
                                                          "key_in": recv_key.hex(), "key_out": send_key.hex()})
 
-    async def produce(self, kind: str, ssrc: int, payload_type: int) -> Producer:
+    async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "") -> Producer:
+        """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame"""
         self._check()
         if kind not in ("audio", "video"):
             raise ValueError("kind must be audio or video")
         pid = self.router.service.next_id()
         await self.worker.request("PRODUCER_CREATE", {
             "id": pid, "transport_id": self.id, "ssrc": ssrc, "payload_type": payload_type,
-            "kind": kind, "remote_workers": []})
+            "kind": kind, "codec": codec, "remote_workers": []})
         p = Producer(self, pid, kind, ssrc, payload_type)
+        p.codec = codec
         self.producers[pid] = p
         return p
 
@@ -240,6 +242,7 @@ class Producer:
         self.payload_type = payload_type
         self.consumers: dict[int, Consumer] = {}
         self.remote_refs: dict[int, int] = {}   # worker index -> consumers there
+        self.codec = ""
         self.closed = False
         self._remotes_lock = asyncio.Lock()
 
@@ -267,7 +270,8 @@ class Producer:
             n = self.remote_refs.get(w.index, 0)
             if n == 0:
                 await w.request("REMOTE_PRODUCER_CREATE", {"id": self.id, "worker": self.worker.index,
-                                                           "ssrc": self.ssrc, "kind": self.kind})
+                                                           "ssrc": self.ssrc, "kind": self.kind,
+                                                           "codec": self.codec})
                 self.remote_refs[w.index] = 1
                 try:
                     await self._push_remotes()

@@ -300,7 +300,7 @@ class Participant:
         assert self.publisher is not None
         pt = pub.codec.pt if pub.codec else 96
         try:
-            producer = await self.publisher.t.produce(pub.kind, ssrc, pt)
+            producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "")
         except errors.AlreadyExistsError:
             return
         first = not pub.layers

@@ -63,6 +63,14 @@ def _udp_socket(ip: str, port: int) -> socket.socket:
     return s
 
 
+CODECS = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
+          "av1": lib.SFU_CODEC_AV1}
+
+
+def _codec(name: Any) -> int:
+    return CODECS.get(str(name or "").lower(), lib.SFU_CODEC_OTHER)
+
+
 class WorkerTransport:
     """What the worker keeps per transport besides the C state."""
 
@@ -336,7 +344,7 @@ class Worker:
         self._cmd(lib.SFU_CMD_PRODUCER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
                   ssrc=int(data["ssrc"]), payload_type=int(data["payload_type"]),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO,
-                  remote_mask=self._mask(data["remote_workers"]))
+                  codec=_codec(data.get("codec")), remote_mask=self._mask(data["remote_workers"]))
         return {}
 
     def on_producer_set_remotes(self, data: dict) -> dict:
@@ -355,7 +363,7 @@ class Worker:
 
     def on_remote_producer_create(self, data: dict) -> dict:
         self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_ADD, id=int(data["id"]), peer=int(data["worker"]),
-                  ssrc=int(data["ssrc"]),
+                  ssrc=int(data["ssrc"]), codec=_codec(data.get("codec")),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO)
         return {}
 
