@@ -662,7 +662,11 @@ static void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_en
 {
     int n = (int)len;
     if (t->flags & SFU_TF_SRTP) {
-        if (!t->srtp_out || sfu_srtp_protect_rtcp(t->srtp_out, e->buf, &n) != 0) {
+        if (!t->srtp_out) {            /* DTLS not finished yet */
+            drop(l, SFU_DROP_NO_SRTP);
+            return;
+        }
+        if (sfu_srtp_protect_rtcp(t->srtp_out, e->buf, &n) != 0) {
             drop(l, SFU_DROP_SRTP_PROTECT);
             return;
         }
