@@ -44,6 +44,7 @@
 #define CACHE_SLOTS_VIDEO 512
 #define CACHE_SLOTS_AUDIO 128
 #define SFU_SSRC 1                         /* sender SSRC of the SFU's own RTCP */
+#define TWCC_INTERVAL_NS 100000000ull      /* transport-cc feedback period */
 
 struct consumer;
 
@@ -74,6 +75,8 @@ struct transport {
     uint32_t n_consumers, cap_consumers;
     uint32_t last_unknown_ssrc;
     uint64_t last_unknown_ns;
+    uint8_t twcc_id;               /* transport-wide-cc extension id of incoming media */
+    sfu_twcc_t *twcc;              /* feedback state (publishers with transport-cc) */
 };
 
 struct producer {
@@ -169,6 +172,7 @@ struct sfu_loop {
 
     uint8_t scratch[BUF_SIZE];
     uint64_t next_report_ns;
+    uint64_t next_twcc_ns;
     sfu_stats_t stats;
 };
 
@@ -794,6 +798,11 @@ static void handle_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
         drop(l, rc);
         return;
     }
+    if (t->twcc && rtp.has_extension) {     /* every packet counts for the sender's estimate */
+        uint16_t off;
+        if (sfu_rtp_find_ext(buf, &rtp, t->twcc_id, &off) == 2)
+            sfu_twcc_record(t->twcc, sfu_rd16(buf + off), sfu_now_ns() / 1000);
+    }
     struct producer *p = transport_producer(t, rtp.ssrc);
     if (!p) {
         drop(l, SFU_DROP_UNKNOWN_SSRC);
@@ -1042,12 +1051,15 @@ static void consumer_free(sfu_loop_t *l, struct consumer *c)
 
 static void producer_free(sfu_loop_t *l, struct producer *p)
 {
-    /* consumers only waiting to switch to p stay with their producer */
+    /* consumers only waiting to switch to p stay with their producer; those
+     * leaving p for another one switch now instead of going away with it */
     for (uint32_t i = 0; i < p->n_consumers;) {
         struct consumer *c = p->consumers[i];
         if (c->target == p && c->p != p) {
             c->target = NULL;
             REMOVE(p->consumers, p->n_consumers, c);
+        } else if (c->p == p && c->target && c->target != p) {
+            consumer_switch(c, c->target);       /* removes c from p's list */
         } else {
             i++;
         }
@@ -1074,6 +1086,7 @@ static void transport_free(sfu_loop_t *l, struct transport *t)
     /* a datagram for this transport may still sit in the tx batch */
     tx_flush(l);
     sfu_idmap_del(&l->transports, t->id);
+    free(t->twcc);
     free(t->producers);
     free(t->consumers);
     free(t);
@@ -1156,6 +1169,25 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
         t->has_remote = 1;
         if (t->sock->comedia == t)
             t->sock->comedia = NULL;
+        return SFU_OK;
+    }
+    case SFU_CMD_TRANSPORT_SET_TWCC: {
+        struct transport *t = sfu_idmap_get(&l->transports, c->id);
+        if (!t)
+            return SFU_ENOENT;
+        if (c->ext_id == 0 || c->ext_id > 14) {
+            free(t->twcc);
+            t->twcc = NULL;
+            t->twcc_id = 0;
+            return c->ext_id == 0 ? SFU_OK : SFU_EINVAL;
+        }
+        if (!t->twcc) {
+            t->twcc = malloc(sizeof(*t->twcc));
+            if (!t->twcc)
+                return SFU_ENOMEM;
+            sfu_twcc_init(t->twcc);
+        }
+        t->twcc_id = c->ext_id;
         return SFU_OK;
     }
     case SFU_CMD_TRANSPORT_ADD_ADDR: {
@@ -1566,6 +1598,27 @@ static void send_reports(sfu_loop_t *l, uint64_t now)
     }
 }
 
+/* every 100 ms: transport-cc feedback to publishers that use it */
+static void send_twcc(sfu_loop_t *l)
+{
+    for (uint32_t i = 0; i < l->transports.cap; i++) {
+        uint64_t key = l->transports.keys[i];
+        if (!key || key == UINT64_MAX)
+            continue;
+        struct transport *t = l->transports.vals[i];
+        if (!t->twcc || !t->twcc->pending || !t->has_remote)
+            continue;
+        uint32_t media = t->n_producers ? t->producers[0]->ssrc : 0;
+        for (int k = 0; k < 4 && t->twcc->pending; k++) {
+            struct tx_entry *e = tx_slot(l);
+            uint32_t len = sfu_twcc_build(t->twcc, SFU_SSRC, media, e->buf, SFU_MTU - SFU_SRTP_TRAILER_MAX);
+            if (!len)
+                break;
+            transport_send_rtcp(l, t, e, len);
+        }
+    }
+}
+
 static int rings_prepare_sleep(sfu_loop_t *l)
 {
     for (uint32_t w = 0; w < l->cfg.n_workers; w++)
@@ -1632,6 +1685,10 @@ int sfu_loop_run(sfu_loop_t *l)
         if (now >= l->next_report_ns) {
             l->next_report_ns = now + REPORT_INTERVAL_NS;
             send_reports(l, now);
+        }
+        if (now >= l->next_twcc_ns) {
+            l->next_twcc_ns = now + TWCC_INTERVAL_NS;
+            send_twcc(l);
         }
         tx_flush(l);
         rings_publish(l);

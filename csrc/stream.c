@@ -214,3 +214,121 @@ uint64_t sfu_ntp_from_unix_ns(uint64_t unix_ns)
     uint64_t frac = ((unix_ns % 1000000000ull) << 32) / 1000000000ull;
     return (sec << 32) | frac;
 }
+
+/* ------------------------------------------------------------------ */
+/* transport-wide congestion control feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01):
+ * the receiver side, so publishers' send-side bandwidth estimation works */
+
+void sfu_twcc_init(sfu_twcc_t *tw)
+{
+    memset(tw, 0, sizeof(*tw));
+}
+
+void sfu_twcc_record(sfu_twcc_t *tw, uint16_t seq, uint64_t arrival_us)
+{
+    int64_t ext;
+    if (!tw->started) {
+        tw->started = 1;
+        ext = (int64_t)seq + 65536;      /* keep unwrapped numbers positive */
+        tw->base = ext;
+        tw->max = ext;
+    } else {
+        int64_t last = tw->max;
+        int16_t d = (int16_t)(seq - (uint16_t)last);
+        ext = last + d;
+        if (ext < tw->base)                /* older than what was already reported */
+            return;
+        if (ext - tw->base >= SFU_TWCC_SLOTS) {
+            /* too far ahead of the report window: start a new one there */
+            tw->base = ext;
+            for (int i = 0; i < SFU_TWCC_SLOTS; i++)
+                tw->arrival[i] = 0;
+        }
+        if (ext > tw->max)
+            tw->max = ext;
+    }
+    tw->arrival[ext & (SFU_TWCC_SLOTS - 1)] = arrival_us ? arrival_us : 1;
+    tw->pending = 1;
+}
+
+uint32_t sfu_twcc_build(sfu_twcc_t *tw, uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *b, uint32_t cap)
+{
+    if (!tw->pending || cap < 64)
+        return 0;
+    int64_t base = tw->base, end = tw->max;        /* inclusive */
+    int64_t first = base;
+    while (first <= end && !tw->arrival[first & (SFU_TWCC_SLOTS - 1)])
+        first++;
+    if (first > end) {
+        tw->pending = 0;
+        return 0;
+    }
+    uint64_t ref = tw->arrival[first & (SFU_TWCC_SLOTS - 1)] / 64000;   /* 64 ms units */
+    uint64_t prev = ref * 64000;
+    /* symbols and deltas; stop before the packet would exceed `cap` */
+    uint8_t sym[SFU_TWCC_SLOTS];
+    int32_t dlt[SFU_TWCC_SLOTS];
+    uint32_t n = 0, delta_bytes = 0;
+    int64_t s = base;
+    for (; s <= end && n < SFU_TWCC_SLOTS; s++) {
+        uint64_t a = tw->arrival[s & (SFU_TWCC_SLOTS - 1)];
+        uint8_t sy = 0;
+        int32_t d = 0;
+        if (a) {
+            int64_t q = ((int64_t)a - (int64_t)prev) / 250;
+            if (q >= 0 && q <= 255)
+                sy = 1;
+            else if (q >= -32768 && q <= 32767)
+                sy = 2;
+            if (sy) {
+                d = (int32_t)q;
+                prev += (uint64_t)((int64_t)q * 250);
+            }
+        }
+        uint32_t chunks = (n + 1 + 6) / 7;
+        uint32_t need = 20 + chunks * 2 + delta_bytes + sy + 3;
+        if (need > cap)
+            break;
+        sym[n] = sy;
+        dlt[n] = d;
+        delta_bytes += sy;
+        n++;
+    }
+    uint8_t *p = b + 20;
+    for (uint32_t i = 0; i < n; i += 7) {            /* two-bit status vector chunks */
+        uint16_t chunk = 0xC000;
+        for (uint32_t j = 0; j < 7; j++)
+            if (i + j < n)
+                chunk |= (uint16_t)(sym[i + j] << (12 - 2 * j));
+        sfu_wr16(p, chunk);
+        p += 2;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (sym[i] == 1) {
+            *p++ = (uint8_t)dlt[i];
+        } else if (sym[i] == 2) {
+            sfu_wr16(p, (uint16_t)(int16_t)dlt[i]);
+            p += 2;
+        }
+    }
+    while ((p - b) % 4)
+        *p++ = 0;
+    uint32_t len = (uint32_t)(p - b);
+    b[0] = 0x8f;                   /* V=2, FMT=15 */
+    b[1] = 205;
+    sfu_wr16(b + 2, (uint16_t)(len / 4 - 1));
+    sfu_wr32(b + 4, sender_ssrc);
+    sfu_wr32(b + 8, media_ssrc);
+    sfu_wr16(b + 12, (uint16_t)base);
+    sfu_wr16(b + 14, (uint16_t)n);
+    b[16] = (uint8_t)(ref >> 16);
+    b[17] = (uint8_t)(ref >> 8);
+    b[18] = (uint8_t)ref;
+    b[19] = tw->fb_count++;
+    /* the next report starts after what this one covered */
+    for (int64_t k = base; k < base + n; k++)
+        tw->arrival[k & (SFU_TWCC_SLOTS - 1)] = 0;
+    tw->base = base + n;
+    tw->pending = tw->base <= tw->max;
+    return len;
+}

@@ -74,3 +74,49 @@ async def test_control_packets_wake_python_per_batch_not_per_packet(pool1):
     assert st["queue_records"] == 2000 and st["stats"]["to_py"] == 2000
     # one wake-up per datagram would be 2000; batching gives far fewer
     assert st["queue_wakeups"] < 2000 / 5, st["queue_wakeups"]
+
+
+async def test_layer_switches_across_workers(pool2, monkeypatch):
+    import sfu.media.router as router_mod
+    monkeypatch.setattr(router_mod, "SWITCH_GRACE", 0.2)
+    svc = MediaService(pool2)
+    room = svc.router("sim")
+    pub, sub = udp_socket(), udp_socket()
+    tp = await room.create_plain_transport(worker=0)
+    await tp.connect(*pub.getsockname())
+    low = await tp.produce("video", 100, 96, codec="vp8")
+    high = await tp.produce("video", 200, 96, codec="vp8")
+    ts = await room.create_plain_transport(worker=1)
+    await ts.connect(*sub.getsockname())
+    c = await ts.consume(high)
+    delta, key = b"\x10\x01" + b"d" * 20, b"\x10\x00" + b"k" * 20
+    dest = (tp.ip, tp.port)
+    seqs = {100: 0, 200: 0}
+
+    async def send(ssrc, payload):
+        seqs[ssrc] += 1
+        pub.sendto(rtp_packet(seqs[ssrc], seqs[ssrc] * 3000, ssrc, payload=payload), dest)
+
+    async def expect(payload):
+        d = await asyncio.to_thread(sub.recv, 2048)
+        while 200 <= d[1] <= 206:
+            d = await asyncio.to_thread(sub.recv, 2048)
+        assert d[12:] == payload
+        return struct.unpack("!H", d[2:4])[0]
+
+    await send(200, delta)
+    first = await expect(delta)
+    for target, ssrc in ((low, 100), (high, 200), (low, 100)):
+        other = 300 - ssrc
+        await c.set_producer(target)
+        await send(ssrc, delta)       # not a key frame: not taken
+        await send(other, delta)      # the current source still flows
+        first += 1
+        assert await expect(delta) == first
+        await send(ssrc, key)         # the switch
+        first += 1
+        assert await expect(key) == first
+        await asyncio.sleep(0.4)      # past the grace period: the old remote source is released
+    assert c.producer is low
+    st = (await pool2.stats())[1]["stats"]
+    assert set(st["drops"]) <= {"ring_unknown_producer"}, st["drops"]

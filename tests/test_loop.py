@@ -339,3 +339,49 @@ def test_layer_switch_waits_for_a_key_frame(worker):
     with pytest.raises(socket.timeout):
         recv_rtp(a)
     assert worker.on_producer_stats({"id": 10})["packets"] == 5
+
+
+def parse_twcc(fb: bytes) -> tuple[int, list[bool]]:
+    """(base seq, received flags) from a transport-cc feedback packet"""
+    assert fb[0] & 0x1F == 15 and fb[1] == 205
+    base, count = struct.unpack("!HH", fb[12:16])
+    flags: list[bool] = []
+    off = 20
+    while len(flags) < count:
+        chunk = struct.unpack("!H", fb[off:off + 2])[0]
+        off += 2
+        if chunk & 0x8000:                     # status vector
+            two = chunk & 0x4000
+            syms = [(chunk >> (12 - 2 * i)) & 3 for i in range(7)] if two else \
+                   [(chunk >> (13 - i)) & 1 for i in range(14)]
+        else:                                  # run length
+            syms = [(chunk >> 13) & 3] * (chunk & 0x1FFF)
+        flags += [s != 0 for s in syms]
+    return base, flags[:count]
+
+
+def test_transport_cc_feedback(worker):
+    pub = udp_socket()
+    info = plain(worker, 1, pub)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    worker._cmd(lib.SFU_CMD_TRANSPORT_SET_TWCC, id=1, ext_id=3)
+    lost = {65533, 0, 2}
+    sent = [s & 0xFFFF for s in range(65530, 65540)]            # wraps
+    for i, tseq in enumerate(sent):
+        if tseq in lost:
+            continue
+        ext = struct.pack("!HH", 0xBEDE, 1) + bytes([0x31]) + struct.pack("!H", tseq) + b"\0"
+        pkt = struct.pack("!BBHII", 0x90, 96, i, 0, 7) + ext + b"x" * 50
+        pub.sendto(pkt, (info["ip"], info["port"]))
+        time.sleep(0.002)
+    pub.settimeout(2)
+    got: dict[int, bool] = {}
+    while len(got) < len(sent):
+        fb = pub.recv(2048)
+        if fb[1] != 205 or fb[0] & 0x1F != 15:
+            continue
+        base, flags = parse_twcc(fb)
+        for k, f in enumerate(flags):
+            got[(base + k) & 0xFFFF] = f
+    assert got == {s: s not in lost for s in sent}

@@ -116,3 +116,23 @@ def test_mute_resume_resubscribe_unpublish():
     unpub = [e for e in bob["events"] if e["event"] == "track_unpublished" and e["sid"] == video["sid"]]
     left = [e for e in bob["events"] if e["event"] == "participant_disconnected"]
     assert unpub and left and unpub[0]["t"] < left[0]["t"] - 0.5, bob["events"]
+
+
+@pytest.mark.timeout(300)
+def test_simulcast_layers_follow_the_requested_quality():
+    r = run_scenario("simulcast")
+    bob = r["bob"]
+    assert bob["rc"] == 0 and not any("error" in a for a in bob["actions_done"]), bob
+    video = bob["tracks"]["alice/video"]
+    sizes = [(s["t"], tuple(s["size"])) for s in video["sizes"]]
+    # starts on the high layer; LOW (at 5 s) gives the quarter-size layer; HIGH (at 8.5 s) the full one
+    assert sizes[0][1] == (1280, 720), sizes
+    low = [t for t, sz in sizes if sz == (320, 180)]
+    assert low and 5.0 <= low[0] < 6.5, sizes
+    back = [t for t, sz in sizes if sz == (1280, 720) and t > low[0]]
+    assert back and 8.5 <= back[0] < 10.0, sizes
+    # frames keep coming through both switches
+    per_s = video["per_second"]
+    assert all(per_s.get(str(s), 0) >= 8 for s in range(2, 11)), per_s
+    # the publisher's congestion control gets transport-cc feedback, so every layer keeps flowing
+    assert sum(w["rtcp_sent"] for w in r["server_stats"]) > 50

@@ -227,7 +227,8 @@ typedef enum {
     SFU_CMD_REMOTE_PRODUCER_DEL = 14, /* id */
     SFU_CMD_PEER_RESET = 15,       /* peer: worker restarted; reset rings with it */
     SFU_CMD_CONSUMER_SET_PRODUCER = 16, /* id, producer_id: switch source (simulcast layer) */
-    SFU_CMD_TRANSPORT_ADD_ADDR = 17 /* id, addr: also accept packets from addr (another ICE pair) */
+    SFU_CMD_TRANSPORT_ADD_ADDR = 17, /* id, addr: also accept packets from addr (another ICE pair) */
+    SFU_CMD_TRANSPORT_SET_TWCC = 18 /* id, ext_id: send transport-cc feedback for this extension */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
@@ -271,7 +272,8 @@ typedef struct {
     uint32_t ts_offset;        /* consumer: added to every RTP timestamp */
     uint8_t  ext_rewrite;      /* consumer: 1 = rewrite header extension ids with ext_map */
     uint8_t  ext_map[16];      /* consumer: incoming id (1..14) -> outgoing id, 0 = remove */
-    uint8_t  _pad3[3];
+    uint8_t  ext_id;           /* transport: transport-wide-cc extension id (0 = none) */
+    uint8_t  _pad3[2];
     uint64_t remote_mask;
     void    *srtp_in;
     void    *srtp_out;

@@ -59,4 +59,19 @@ uint32_t sfu_rtcp_build_sr(uint8_t *b, uint32_t ssrc, uint64_t ntp, uint32_t rtp
 uint32_t sfu_rtcp_build_rr(uint8_t *b, uint32_t sender_ssrc, const uint8_t *block);
 uint32_t sfu_rtcp_build_pli(uint8_t *b, uint32_t sender_ssrc, uint32_t media_ssrc);
 uint64_t sfu_ntp_from_unix_ns(uint64_t unix_ns);
+
+#define SFU_TWCC_SLOTS 1024
+typedef struct {
+    uint8_t started, pending;
+    uint8_t fb_count;
+    int64_t base;                  /* first unreported transport-wide sequence number (unwrapped) */
+    int64_t max;
+    uint64_t arrival[SFU_TWCC_SLOTS];   /* arrival time in µs, 0 = not received */
+} sfu_twcc_t;
+
+void sfu_twcc_init(sfu_twcc_t *tw);
+void sfu_twcc_record(sfu_twcc_t *tw, uint16_t seq, uint64_t arrival_us);
+/* one transport-cc feedback packet (RTPFB FMT 15) covering what arrived
+ * since the last one; 0 when there is nothing to report */
+uint32_t sfu_twcc_build(sfu_twcc_t *tw, uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *b, uint32_t cap);
 #endif

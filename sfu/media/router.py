@@ -22,6 +22,8 @@ from ..worker.process import WorkerDeath, WorkerHandle, WorkerPool
 
 log = logging.getLogger("sfu.media")
 
+SWITCH_GRACE = 3.0   # seconds a consumer's previous remote source is kept after a switch
+
 
 class MediaService:
     """Owns the worker pool, id allocation, worker placement and routers."""
@@ -382,7 +384,13 @@ class Consumer:
         producer.consumers[self.id] = self
         self.producer = producer
         if old.worker.index != w.index and not old.closed:
-            await old.remove_remote(w)
+            # the data plane keeps the old source until the new one's key frame;
+            # release it afterwards (were it closed first, the switch happens at once)
+            async def release() -> None:
+                await asyncio.sleep(SWITCH_GRACE)
+                if not old.closed:
+                    await old.remove_remote(w)
+            asyncio.get_running_loop().create_task(release())
 
     async def close(self) -> None:
         if self.closed:

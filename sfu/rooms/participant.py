@@ -46,6 +46,8 @@ class Layer:
     rid: str
     quality: int
     producer: Producer
+    packets: int = 0           # last packet count seen by the layer tracker
+    active: bool = True        # packets arrived within the last tracking period
 
 
 @dataclass
@@ -67,11 +69,14 @@ class TrackPublication:
         return bool(self.layers)
 
     def best_layer(self, quality: int = models.VideoQuality.HIGH) -> Layer | None:
+        """the highest active layer not above `quality` (else the lowest active one);
+        a publisher may pause layers it cannot encode or send"""
         if not self.layers:
             return None
         ordered = sorted(self.layers.values(), key=lambda x: x.quality)
-        fit = [x for x in ordered if x.quality <= quality]
-        return fit[-1] if fit else ordered[0]
+        active = [x for x in ordered if x.active] or ordered
+        fit = [x for x in active if x.quality <= quality]
+        return fit[-1] if fit else active[0]
 
 
 @dataclass
@@ -426,8 +431,9 @@ class Participant:
             if sub.consumer is None:
                 continue
             target = pub.best_layer(quality)
+            sub.quality = quality
             if target is not None and sub.layer is not None and target.producer is not sub.layer.producer:
-                sub.quality = quality
+                log.info("%s: %s layer %r -> %r", self.identity, pub.sid, sub.layer.rid, target.rid)
                 await sub.consumer.set_producer(target.producer)
                 sub.layer = target
             if sub.consumer.paused != req.disabled:

@@ -23,6 +23,7 @@ from .room import Room, RoomManager, RoomOptions
 
 log = logging.getLogger("sfu.rooms")
 
+LAYER_TRACK_INTERVAL = 1.0
 PING_INTERVAL = 5
 PING_TIMEOUT = 15
 RESUME_WINDOW = 15.0          # a participant whose signal dropped may resume this long
@@ -41,9 +42,39 @@ class RoomService:
 
     def start(self) -> None:
         self.manager.start()
+        self._tracker = asyncio.get_running_loop().create_task(self._track_layers())
 
     async def stop(self) -> None:
+        self._tracker.cancel()
         await self.manager.stop()
+
+    async def _track_layers(self) -> None:
+        """once a second: which simulcast layers carry packets; subscribers on a
+        layer that stopped (or below one that came back) move to the best one"""
+        while True:
+            await asyncio.sleep(LAYER_TRACK_INTERVAL)
+            for room in list(self.manager.rooms.values()):
+                for pub in room.all_tracks():
+                    if len(pub.layers) < 2:
+                        continue
+                    try:
+                        await self._update_layers(pub)
+                    except errors.SfuError as e:
+                        log.debug("layer tracking for %s: %s", pub.sid, e)
+
+    async def _update_layers(self, pub: TrackPublication) -> None:
+        for layer in list(pub.layers.values()):
+            packets = int((await layer.producer.stats())["packets"])
+            layer.active = packets > layer.packets
+            layer.packets = packets
+        for sub in list(pub.subscriptions.values()):
+            best = pub.best_layer(sub.quality)
+            if sub.consumer is None or sub.consumer.closed or best is None or best is sub.layer:
+                continue
+            log.info("%s: %s layer %r -> %r (layer activity)", sub.subscriber.identity, pub.sid,
+                     sub.layer.rid if sub.layer else None, best.rid)
+            await sub.consumer.set_producer(best.producer)
+            sub.layer = best
 
     def server_info(self) -> models.ServerInfo:
         return models.ServerInfo(edition=models.ServerInfo.Standard, version=__version__,

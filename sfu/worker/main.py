@@ -38,6 +38,7 @@ EXIT_BIND = 42
 EXIT_ORPHAN = 43
 
 MUX_SOCKET_ID = 1
+TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 SOCKET_BUFFER = 8 * 1024 * 1024
 PY_DRAIN_BYTES = 1 << 22
 PR_SET_PDEATHSIG = 1
@@ -270,9 +271,12 @@ class Worker:
         role = str(data["dtls_role"])
         if role not in ("client", "server"):
             raise messages.SchemaError("dtls_role must be client or server")
+        extmap = {str(k): int(v) for k, v in dict(data["extmap"]).items()}
         s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
-                            role, bool(data["sctp"]), list(data["open_channels"]),
-                            {str(k): int(v) for k, v in dict(data["extmap"]).items()})
+                            role, bool(data["sctp"]), list(data["open_channels"]), extmap)
+        twcc = extmap.get(TWCC_URI, 0)
+        if 1 <= twcc <= 14:   # we receive transport-cc numbered media: feed back
+            self._cmd(lib.SFU_CMD_TRANSPORT_SET_TWCC, id=s.id, ext_id=twcc)
         return {}
 
     def on_transport_ice_restart(self, data: dict) -> dict:

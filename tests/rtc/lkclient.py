@@ -27,7 +27,7 @@ from livekit import rtc
 
 URL, TOKEN, ROLE, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 OPTS = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
-W, H = 320, 240
+W, H = int(OPTS.get("width", 320)), int(OPTS.get("height", 240))
 
 
 def report(**kw) -> None:
@@ -151,11 +151,14 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
             if st["first_ms"] is None:
                 st["first_ms"] = now
             st["last_ms"] = now
+            size = [ev.frame.width, ev.frame.height]
+            if size != st.get("size"):
+                st.setdefault("sizes", []).append({"t": round(time.monotonic() - t0, 2), "size": size})
             if st["frames"] % 10 == 1:
                 f = ev.frame.convert(rtc.VideoBufferType.RGBA)
                 px = np.frombuffer(f.data, dtype=np.uint8).reshape(f.height, f.width, 4)
                 st["center"] = px[f.height // 2, f.width // 2, :3].tolist()
-                st["size"] = [f.width, f.height]
+            st["size"] = size
 
     @room.on("track_subscribed")
     def on_track(track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:

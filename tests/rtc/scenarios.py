@@ -144,6 +144,22 @@ def lifecycle() -> dict:
     return out
 
 
+def simulcast() -> dict:
+    """a simulcast publisher; the subscriber asks for the low layer, then the high one"""
+    server = Server()
+    try:
+        bob = client(token("bob"), "subscriber", 12, actions=[
+            {"at": 5.0, "do": "quality", "track": "alice/video", "quality": 0},
+            {"at": 8.5, "do": "quality", "track": "alice/video", "quality": 2}])
+        time.sleep(0.5)
+        alice = client(token("alice"), "publisher", 11, simulcast=True, width=1280, height=720, bitrate=2_500_000)
+        out = {"alice": result(alice), "bob": result(bob), "server_stats": stats_brief(server)}
+    finally:
+        log = server.stop()
+    out["server_log_tail"] = log[-4000:]
+    return out
+
+
 def bad_input() -> dict:
     """garbage frames, bad tokens, malformed SDP: clear errors, other rooms keep going"""
     server = Server()
@@ -244,5 +260,5 @@ async def _abuse() -> dict:
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
-    summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle}[name]()
+    summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast}[name]()
     print(json.dumps(summary))
