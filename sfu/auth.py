@@ -30,6 +30,7 @@ def _quiet() -> Iterator[None]:
 
 LEEWAY_SECONDS = 60
 DEFAULT_TTL = 6 * 3600
+DEFAULT_REFRESH_TTL = 10 * 60
 
 
 class AuthError(errors.SfuError):
@@ -168,6 +169,18 @@ class KeyProvider:
         claims.update({k: v for k, v in extra.items() if v not in (None, "", {})})
         with _quiet():
             return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "JWT"})
+
+
+def refreshed(keys: KeyProvider, claims: Claims, ttl: float = DEFAULT_REFRESH_TTL) -> str:
+    """the same claims and grants, signed again with a new validity window"""
+    secret = keys.secret(claims.api_key)
+    if secret is None:
+        raise AuthError("unknown API key")
+    now = int(time.time())
+    body = dict(claims.raw)
+    body.update(nbf=now, exp=now + int(ttl))
+    with _quiet():
+        return jwt.encode(body, secret, algorithm="HS256", headers={"typ": "JWT"})
 
 
 def bearer(header: str | None, query_token: str | None = None) -> str:

@@ -216,3 +216,31 @@ def test_v1_join_request_decoding():
         with pytest.raises(JoinError) as e:
             decode_join_request(bad)
         assert e.value.status == 400
+
+
+async def test_refresh_token_ping_timeout_and_resume(server, monkeypatch):
+    import sfu.rooms.service as service
+    monkeypatch.setattr(service, "PING_TIMEOUT", 2)
+    async with Client(server, tok("alice")) as a:
+        sid = (await a.next("join")).join.participant.sid
+        fresh = (await a.next("refresh_token")).refresh_token
+        claims = kp.verify(fresh)
+        assert claims.identity == "alice" and claims.video.room == "r" and claims.video.roomJoin
+        assert 500 < claims.expires_at - time.time() <= 600
+        # no pings: the server drops the signal connection but keeps the participant
+        msg = await a.ws.receive(timeout=6)
+        while msg.type == aiohttp.WSMsgType.BINARY:
+            msg = await a.ws.receive(timeout=6)
+        assert a.ws.close_code == 1000
+    room = server.rooms.manager.get("r")
+    assert room is not None and "alice" in room.participants
+    # resume with the participant sid: ReconnectResponse, then the room state again
+    async with Client(server, tok("alice"), query=f"protocol=16&reconnect=1&sid={sid}") as a2:
+        rec = await a2.next("reconnect")
+        assert rec.reconnect.server_info.protocol > 0
+        up = (await a2.next("update")).update
+        assert [p.sid for p in up.participants] == [sid]
+    # resuming someone who is gone is refused with leave(RECONNECT)
+    async with Client(server, tok("nobody"), query="protocol=16&reconnect=1&sid=PA_missing") as n:
+        leave = (await n.next("leave")).leave
+        assert leave.action == lk.LeaveRequest.RECONNECT and leave.reason == models.DisconnectReason.STATE_MISMATCH

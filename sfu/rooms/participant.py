@@ -94,6 +94,7 @@ class Subscription:
 class Participant:
     def __init__(self, room: "Room", params: Any, conn: "SignalConnection") -> None:
         claims: auth.Claims = params.claims
+        self.claims = claims
         self.room = room
         self.sid = new_sid("PA_")
         self.identity = params.identity

@@ -14,7 +14,7 @@ from typing import Any
 
 from livekit.protocol import models, rtc
 
-from .. import __version__, errors
+from .. import __version__, auth, errors
 from ..protocol.common import ProtocolError as WireError
 from ..signaling.join import JoinError, JoinParams
 from ..signaling.server import SignalConnection, leave_response, pong, read_requests
@@ -24,6 +24,7 @@ from .room import Room, RoomManager, RoomOptions
 log = logging.getLogger("sfu.rooms")
 
 LAYER_TRACK_INTERVAL = 1.0
+REFRESH_INTERVAL = 300
 PING_INTERVAL = 5
 PING_TIMEOUT = 15
 RESUME_WINDOW = 15.0          # a participant whose signal dropped may resume this long
@@ -33,8 +34,9 @@ DATA_LABELS = ("_reliable", "_lossy")
 
 class RoomService:
     def __init__(self, media: Any, node_id: str = "", auto_create: bool = True,
-                 defaults: RoomOptions | None = None) -> None:
+                 defaults: RoomOptions | None = None, keys: Any = None) -> None:
         self.media = media
+        self.keys = keys
         self.node_id = node_id or "ND_" + secrets.token_hex(6)
         self.manager = RoomManager(media, auto_create=auto_create, defaults=defaults)
         self.manager.service = self  # type: ignore[attr-defined]
@@ -170,6 +172,7 @@ class RoomService:
             task.cancel()
         old = p.conn
         p.conn = conn
+        p.last_ping = time.monotonic()
         if old is not None and old is not conn:
             await old.close(1000, "resumed elsewhere")
         await p.send(rtc.SignalResponse(reconnect=rtc.ReconnectResponse(
@@ -197,7 +200,11 @@ class RoomService:
             log.warning("%s/%s: closing signal connection: %s", p.room.name, p.identity, reason)
             await conn.send(leave_response(models.DisconnectReason.STATE_MISMATCH))
 
-        why = await read_requests(conn, on_request, on_bad)
+        watchdog = asyncio.get_running_loop().create_task(self._watch_signal(p, conn))
+        try:
+            why = await read_requests(conn, on_request, on_bad)
+        finally:
+            watchdog.cancel()
         if p.closed or p.conn is not conn:
             return
         if why.startswith("bad message"):
@@ -208,6 +215,25 @@ class RoomService:
         p.conn = None
         self._lost_tasks[p.sid] = asyncio.get_running_loop().create_task(self._expire(p))
 
+    async def _watch_signal(self, p: Participant, conn: SignalConnection) -> None:
+        """refresh the access token now and every REFRESH_INTERVAL; drop a
+        connection whose client stopped pinging (it may resume)"""
+        next_refresh = time.monotonic()
+        while not p.closed and p.conn is conn:
+            now = time.monotonic()
+            if self.keys is not None and now >= next_refresh:
+                next_refresh = now + REFRESH_INTERVAL
+                try:
+                    await p.send(rtc.SignalResponse(refresh_token=auth.refreshed(self.keys, p.claims)))
+                except auth.AuthError as e:
+                    log.warning("%s: cannot refresh token: %s", p.identity, e)
+            if now - p.last_ping > PING_TIMEOUT:
+                log.info("%s/%s: no ping for %d s, closing the signal connection", p.room.name, p.identity,
+                         PING_TIMEOUT)
+                await conn.close(1000, "ping timeout")
+                return
+            await asyncio.sleep(1.0)
+
     async def _expire(self, p: Participant) -> None:
         await asyncio.sleep(RESUME_WINDOW)
         self._lost_tasks.pop(p.sid, None)
@@ -217,8 +243,9 @@ class RoomService:
 
     async def handle_request(self, p: Participant, req: rtc.SignalRequest) -> None:
         which = req.WhichOneof("message")
-        p.last_ping = time.monotonic()
-        if which not in ("ping", "ping_req"):
+        if which in ("ping", "ping_req"):
+            p.last_ping = time.monotonic()
+        else:
             log.debug("%s/%s < %s", p.room.name, p.identity, which)
         reply = pong(req)
         if reply is not None:
