@@ -18,7 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = config.load(args.config, body=body, port=args.port, udp_port=args.udp_port,
                                workers=args.workers, node_ip=args.node_ip, keys=keys,
                                bind=args.bind or None, dev=True if args.dev else None,
-                               log_level=args.log_level)
+                               log_level=args.log_level, single_pc=False if args.no_single_pc else None)
     except (config.ConfigError, OSError) as e:
         print(f"sfu: {e}", file=sys.stderr)
         return 2
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--bind", action="append", help="HTTP bind address (repeatable)")
     s.add_argument("--keys", help="API keys, 'key: secret[, key2: secret2]' (or LIVEKIT_KEYS)")
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING")
+    s.add_argument("--no-single-pc", action="store_true",
+                   help="answer /rtc/v1 with 404 so clients use /rtc with two PeerConnections")
     s.set_defaults(fn=_serve)
     args = p.parse_args(argv)
     sys.exit(args.fn(args))

@@ -33,6 +33,7 @@ class Settings:
     dev: bool = False
     log_level: str = "INFO"
     ring_slots: int = 4096
+    single_pc: bool = True                # serve /rtc/v1 (one PeerConnection); else 404 -> clients use /rtc
     redis: dict[str, Any] = field(default_factory=dict)
     room: dict[str, Any] = field(default_factory=dict)
 
@@ -88,7 +89,7 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
         data = loaded
     s = Settings()
     known = {"port", "bind_addresses", "rtc", "keys", "log_level", "logging", "workers", "redis", "room",
-             "development", "ring_slots"}
+             "development", "ring_slots", "single_pc"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
@@ -105,6 +106,8 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
         s.workers = int(data["workers"])
     if "ring_slots" in data:
         s.ring_slots = int(data["ring_slots"])
+    if "single_pc" in data:
+        s.single_pc = bool(data["single_pc"])
     if "keys" in data:
         if not isinstance(data["keys"], dict):
             raise ConfigError("keys must be a mapping of key: secret")

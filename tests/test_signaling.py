@@ -159,8 +159,11 @@ async def test_join_refusals(server):
             assert e.value.status == status
         async with s.get(f"http://127.0.0.1:{port}/rtc/validate", headers={"Authorization": "Bearer garbage"}) as r:
             assert r.status == 401 and "malformed" in await r.text()
-        # /rtc/v1 is answered with 404 so clients fall back to /rtc (single-PC mode is not served)
-        async with s.get(f"http://127.0.0.1:{port}/rtc/v1", headers={"Upgrade": "websocket"}) as r:
+        # /rtc/v1 needs its join_request; a plain GET is not a signal connection
+        async with s.get(f"http://127.0.0.1:{port}/rtc/v1", headers={"Upgrade": "websocket",
+                                                                    "Authorization": f"Bearer {tok('x')}"}) as r:
+            assert r.status == 400 and "join_request" in await r.text()
+        async with s.get(f"http://127.0.0.1:{port}/rtc/v1") as r:
             assert r.status == 404
     # max_participants = 3
     async with Client(server, tok("p1", room="full")) as c1, Client(server, tok("p2", room="full")) as c2, \

@@ -109,6 +109,13 @@ class Participant:
             self.kind = models.ParticipantInfo.AGENT
         self.client = params.client
         self.protocol = int(params.client.protocol)
+        # /rtc/v1: one PeerConnection; the client always offers and our answers
+        # put subscribed tracks on the recvonly m-lines it offered
+        self.single_pc = bool(params.single_pc)
+        self.sends: dict[str, Subscription] = {}      # single PC: mid -> subscription sent on it
+        self.waiting: list[Subscription] = []         # single PC: subscriptions without an m-line yet
+        self.last_offer: sdp.SessionDescription | None = None
+        self._sections_requested = False
         self.auto_subscribe = params.auto_subscribe
         self.state = models.ParticipantInfo.JOINING
         self.joined_at = time.time()
@@ -138,7 +145,12 @@ class Participant:
 
     @property
     def subscriber_primary(self) -> bool:
-        return self.grants.canSubscribe and self.protocol > 2
+        return self.grants.canSubscribe and self.protocol > 2 and not self.single_pc
+
+    @property
+    def data_pc(self) -> PeerTransport | None:
+        """where data for this participant goes"""
+        return self.subscriber if self.subscriber_primary else self.publisher
 
     def permission(self) -> models.ParticipantPermission:
         g = self.grants
@@ -184,6 +196,9 @@ class Participant:
     async def setup_transports(self) -> None:
         svc = self.room.router.service
         self.worker = svc.pick_worker().index
+        if self.single_pc:
+            await self.ensure_publisher()
+            return
         self.subscriber = await PeerTransport.create("subscriber", self.room.router, self.worker)
         self.subscriber.on_event = lambda e, d: self._on_peer_event(self.subscriber, e, d)
 
@@ -248,13 +263,88 @@ class Participant:
         await self.send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=req.cid, track=info)))
 
     async def handle_offer(self, desc: rtc.SessionDescription) -> None:
-        if not self.grants.canPublish and not self.grants.canPublishData:
+        if not self.single_pc and not self.grants.canPublish and not self.grants.canPublishData:
             raise errors.ProtocolError("no permission to publish")
         pub_pc = await self.ensure_publisher()
-        answer = await pub_pc.answer_offer(desc.sdp)
-        await self.send(rtc.SignalResponse(answer=rtc.SessionDescription(
-            type="answer", sdp=answer.sdp.serialize(), id=desc.id)))
+        send_tracks: dict[str, sdp.SendTrack] = {}
+        if self.single_pc:
+            send_tracks = await self._place_sends(sdp.SessionDescription.parse(desc.sdp))
+        answer = await pub_pc.answer_offer(desc.sdp, send_tracks)
+        reply = rtc.SessionDescription(type="answer", sdp=answer.sdp.serialize(), id=desc.id)
+        for mid, sub in self.sends.items():
+            reply.mid_to_track_id[mid] = sub.track.sid
+        await self.send(rtc.SignalResponse(answer=reply))
         await self._bind_tracks(answer)
+        if self.single_pc:
+            self._sections_requested = False
+            await self._announce_sends()
+            if self.waiting:
+                self.request_sections()
+
+    # -- single PC: subscribed tracks on the client's recvonly m-lines -----------------------
+    async def _place_sends(self, offer: sdp.SessionDescription) -> dict[str, sdp.SendTrack]:
+        """keep or drop what is sent on each offered recvonly m-line, give free
+        ones to waiting subscriptions, and describe them for the answer"""
+        self.last_offer = offer
+        recv_lines = {m.mid: m for m in offer.media if m.mid is not None and m.kind in ("audio", "video")
+                      and m.port != 0 and m.direction in ("recvonly", "sendrecv")}
+        for mid, sub in list(self.sends.items()):
+            if mid not in recv_lines or recv_lines[mid].kind != sub.track.kind:
+                del self.sends[mid]
+                if sub.consumer is not None:
+                    await sub.consumer.close()
+                    sub.consumer = None
+                if sub.track.subscriptions.get(self.identity) is sub:
+                    self.waiting.append(sub)
+        for mid, media in recv_lines.items():
+            if mid in self.sends:
+                continue
+            sub = next((w for w in self.waiting if w.track.kind == media.kind), None)
+            if sub is None:
+                continue
+            if await self._start_send(sub, media):
+                self.waiting.remove(sub)
+                self.sends[mid] = sub
+        return {mid: sdp.SendTrack(kind=sub.track.kind, participant_sid=sub.track.participant.sid,
+                                   track_sid=sub.track.sid, ssrc=sub.ssrc, cname=sub.track.participant.sid)
+                for mid, sub in self.sends.items() if sub.consumer is not None}
+
+    async def _start_send(self, sub: Subscription, media: sdp.MediaSection) -> bool:
+        pub = sub.track
+        layer = pub.best_layer(sub.quality)
+        name = (pub.codec.name if pub.codec else "").lower()
+        codec = next((c for c in media.codecs() if c.name.lower() == name), None)
+        if layer is None or codec is None or self.publisher is None:
+            return False
+        out_ext = {e.uri: e.id for e in media.extmaps()}
+        sub.consumer = await self.publisher.t.consume(
+            layer.producer, payload_type=codec.pt, paused=sub.disabled, ssrc=sub.ssrc or None,
+            ext_map=_ext_map(pub.extmap, out_ext))
+        sub.layer, sub.ssrc = layer, sub.consumer.ssrc
+        return True
+
+    def request_sections(self) -> None:
+        """ask the client for a new offer; with more m-lines when all are taken"""
+        if self._sections_requested or self.closed:
+            return
+        self._sections_requested = True
+        free = {"audio": 0, "video": 0}
+        if self.last_offer is not None:
+            for m in self.last_offer.media:
+                if m.kind in free and m.mid not in self.sends and m.port != 0 and \
+                        m.direction in ("recvonly", "sendrecv"):
+                    free[m.kind] += 1
+        need = {k: max(0, sum(1 for w in self.waiting if w.track.kind == k) - free[k]) for k in free}
+        asyncio.get_running_loop().create_task(self.send(rtc.SignalResponse(
+            media_sections_requirement=rtc.MediaSectionsRequirement(num_audios=need["audio"],
+                                                                    num_videos=need["video"]))))
+
+    async def _announce_sends(self) -> None:
+        for sub in self.sends.values():
+            if sub.consumer is not None and not sub.announced:
+                sub.announced = True
+                await sub.track.participant.send(
+                    rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=sub.track.sid)))
 
     async def _bind_tracks(self, answer: sdp.Answer) -> None:
         """map offered m-lines to announced tracks and create producers; a bound
@@ -327,7 +417,8 @@ class Participant:
 
     # -- subscribing -------------------------------------------------------------------------------
     async def subscribe(self, pub: TrackPublication) -> None:
-        if not self.grants.canSubscribe or self.subscriber is None or self.closed:
+        send_pc = self.publisher if self.single_pc else self.subscriber
+        if not self.grants.canSubscribe or send_pc is None or self.closed:
             return
         if pub.participant.identity in pub.subscriptions or self.identity in pub.subscriptions:
             return
@@ -338,6 +429,10 @@ class Participant:
     async def _attach(self, sub: Subscription) -> None:
         """create the consumer for the best layer and put it on an m-line"""
         pub = sub.track
+        if self.single_pc:
+            self.waiting.append(sub)
+            self.request_sections()
+            return
         layer = pub.best_layer(sub.quality)
         if layer is None or self.subscriber is None:
             return
@@ -347,11 +442,8 @@ class Participant:
                 track_sid=pub.sid, err=models.SubscriptionError.SE_CODEC_UNSUPPORTED)))
             return
         out_ext = {e.uri: e.id for e in sdp.SUBSCRIBER_EXTMAPS.get(pub.kind, ())}
-        ext_map = {str(in_id): out_ext[uri] for uri, in_id in pub.extmap.items()
-                   if uri in out_ext and uri not in (sdp.EXT_MID, sdp.EXT_RID, sdp.EXT_REPAIRED_RID, sdp.EXT_TWCC)
-                   and 1 <= in_id <= 14}
         consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt, paused=sub.disabled,
-                                                   ssrc=sub.ssrc or None, ext_map=ext_map)
+                                                   ssrc=sub.ssrc or None, ext_map=_ext_map(pub.extmap, out_ext))
         sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
         if not self.subscriber.has_track(pub.sid):
             self.subscriber.add_track(sdp.SendTrack(
@@ -365,6 +457,13 @@ class Participant:
             return
         if sub.consumer is not None:
             await sub.consumer.close()
+        if self.single_pc:
+            if sub in self.waiting:
+                self.waiting.remove(sub)
+            for mid in [m for m, x in self.sends.items() if x is sub]:
+                del self.sends[mid]
+                self.request_sections()    # the client re-offers; the m-line is answered inactive
+            return
         if self.subscriber is not None and not self.closed:
             self.subscriber.remove_track(pub.sid)
             self.schedule_negotiation()
@@ -395,8 +494,8 @@ class Participant:
             sub = pub.subscriptions.get(self.identity)
             if sub is not None and sub.consumer is not None and not sub.announced and \
                     self.subscriber is not None and self.subscriber.has_track(pub.sid):
-                sub.announced = True
-                await self.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
+                sub.announced = True   # tells the publisher someone receives its track
+                await pub.participant.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
 
     async def handle_answer(self, desc: rtc.SessionDescription) -> None:
         if self.subscriber is None:
@@ -469,6 +568,15 @@ class Participant:
                     await peer.close()
                 except errors.SfuError:
                     pass
+
+
+def _ext_map(publisher: dict[str, int], subscriber: dict[str, int]) -> dict[str, int]:
+    """publisher's header extension ids -> the subscriber's, for what both negotiated and
+    what makes sense end to end (not mid/rid, which name the publisher's m-lines, nor the
+    publisher's transport-wide sequence numbers)"""
+    skip = (sdp.EXT_MID, sdp.EXT_RID, sdp.EXT_REPAIRED_RID, sdp.EXT_TWCC)
+    return {str(in_id): subscriber[uri] for uri, in_id in publisher.items()
+            if uri in subscriber and uri not in skip and 1 <= in_id <= 14 and 1 <= subscriber[uri] <= 14}
 
 
 def decode_data_packet(data: bytes) -> models.DataPacket | None:

@@ -111,13 +111,13 @@ class PeerTransport:
         self.remote_ufrag, self.remote_pwd = remote_ufrag, remote_pwd
 
     # -- publisher: answer the client's offer ------------------------------------------
-    async def answer_offer(self, offer_text: str) -> sdp.Answer:
+    async def answer_offer(self, offer_text: str, send_tracks: dict[str, sdp.SendTrack] | None = None) -> sdp.Answer:
         offer = sdp.SessionDescription.parse(offer_text)
         ufrag, pwd = offer.transport_attribute("ice-ufrag") or "", offer.transport_attribute("ice-pwd") or ""
         if self.remote_set and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
             await self.restart_ice(ufrag, pwd)    # the client restarted ICE
         setup = answer_setup(offer.transport_attribute("setup") or "actpass", "active")
-        answer = sdp.build_answer(offer, self.params(setup))
+        answer = sdp.build_answer(offer, self.params(setup), send_tracks=send_tracks)
         if not self.remote_set:
             extmap: dict[str, int] = {}
             for m in answer.media:

@@ -181,7 +181,7 @@ class RoomService:
         await p.send_participant_update([q.to_proto() for q in p.room.participants.values() if not q.hidden])
         await p.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=p.room.to_proto())))
         log.info("%s resumed in %s", p.identity, p.room.name)
-        if p.subscriber is not None and p.subscriber.remote_set:
+        if p.subscriber is not None and p.subscriber.remote_set and not p.single_pc:
             # the client completes a resume when the subscriber PC renegotiates (ICE restart)
             await p.subscriber.restart_ice()
             p.subscriber.needs_negotiation = True
@@ -352,7 +352,7 @@ class RoomService:
         for q in list(p.room.participants.values()):
             if q is p or q.closed or (dest and q.identity not in dest):
                 continue
-            peer = q.subscriber if q.subscriber_primary else q.publisher
+            peer = q.data_pc
             if peer is not None:
                 await peer.send_data(label, payload)
 

@@ -84,7 +84,7 @@ class SignalConnection:
 
 
 class SignalServer:
-    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", v1_enabled: bool = False) -> None:
+    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", v1_enabled: bool = True) -> None:
         self.keys = keys
         self.rooms = rooms
         self.v1_enabled = v1_enabled

@@ -47,12 +47,12 @@ def token(identity: str, room: str = "room", **grant) -> str:
 
 
 class Server:
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, v1: bool = True) -> None:
         self.log = open("/tmp/sfu-rtc-server.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", SERVER_IP, "--node-ip", SERVER_IP,
              "--workers", str(workers), "--port", str(PORT),
-             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")],
+             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")] + ([] if v1 else ["--no-single-pc"]),
             stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
         end = time.monotonic() + 30
         while time.monotonic() < end:
@@ -104,10 +104,10 @@ def stats_brief(server: Server) -> list:
 
 # ---------------------------------------------------------------------------- scenarios
 
-def media() -> dict:
+def media(v1: bool = True) -> dict:
     """two participants: alice publishes sine + pattern and data; bob receives and sends data;
     carol joins late and must get the tracks; dave has no publish grant."""
-    server = Server()
+    server = Server(v1=v1)
     try:
         bob = client(token("bob"), "both", 12, freq=660, color=[20, 40, 220])
         time.sleep(1.0)
@@ -123,20 +123,20 @@ def media() -> dict:
     return results
 
 
-def lifecycle() -> dict:
+def lifecycle(v1: bool = True) -> dict:
     """mute/unmute, signal resume on both sides, unsubscribe/resubscribe, unpublish, leave"""
-    server = Server()
+    server = Server(v1=v1)
     try:
-        bob = client(token("bob"), "subscriber", 13, actions=[
-            {"at": 6.0, "do": "resume"},
-            {"at": 8.0, "do": "unsubscribe", "track": "alice/audio"},
-            {"at": 9.0, "do": "subscribe", "track": "alice/audio"}])
+        bob = client(token("bob"), "subscriber", 15, actions=[
+            {"at": 5.5, "do": "resume"},
+            {"at": 9.5, "do": "unsubscribe", "track": "alice/audio"},
+            {"at": 10.5, "do": "subscribe", "track": "alice/audio"}])
         time.sleep(0.5)
-        alice = client(token("alice"), "publisher", 11, actions=[
+        alice = client(token("alice"), "publisher", 13, actions=[
             {"at": 2.5, "do": "mute", "track": "audio"},
             {"at": 3.5, "do": "unmute", "track": "audio"},
             {"at": 4.5, "do": "resume"},
-            {"at": 10.0, "do": "unpublish", "track": "video"}])
+            {"at": 12.0, "do": "unpublish", "track": "video"}])
         out = {"alice": result(alice), "bob": result(bob), "server_stats": stats_brief(server)}
     finally:
         log = server.stop()
@@ -260,5 +260,6 @@ async def _abuse() -> dict:
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
-    summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast}[name]()
+    summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
+               "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False)}[name]()
     print(json.dumps(summary))
