@@ -46,8 +46,8 @@ def check_received(track: dict, pitch: float | None = None, color: list | None =
 def test_publish_subscribe_data_late_join_and_permissions(scenario):
     """media: /rtc/v1, one PeerConnection; media_v0: /rtc with publisher and subscriber PCs"""
     r = run_scenario(scenario)
-    bob, alice, carol, dave = r["bob"], r["alice"], r["carol"], r["dave"]
-    for who in (bob, alice, carol, dave):
+    bob, alice, carol, dave, eve, frank = (r[k] for k in ("bob", "alice", "carol", "dave", "eve", "frank"))
+    for who in (bob, alice, carol, dave, eve, frank):
         assert who.get("rc") == 0 and "connect_error" not in who, who
     # two participants publishing and receiving each other's media
     check_received(bob["tracks"]["alice/audio"], pitch=440, seconds=8)
@@ -68,6 +68,11 @@ def test_publish_subscribe_data_late_join_and_permissions(scenario):
     # no canPublish: publishing is refused, and nobody sees a track from dave
     assert dave["publish_error"], dave
     assert not any(k.startswith("dave/") for who in (bob, alice, carol) for k in who["tracks"])
+    # no canPublishData: eve's data reaches nobody, but she receives others' data
+    assert eve["data_sent"] >= 4 and not any(d["from"] == "eve" for who in (bob, alice, carol) for d in who["data"])
+    assert any(d["from"] == "alice" for d in eve["data"])
+    # no canSubscribe: frank gets no tracks, though he sees the participants
+    assert frank["tracks"] == {} and {"alice", "bob"} <= set(frank["remote_participants"])
     # every datagram the workers did not forward is accounted for, and none were bad
     # (a few may race the DTLS handshake: media before the keys are installed)
     for w in r["server_stats"]:

@@ -211,7 +211,7 @@ async def main() -> None:
     room = rtc.Room()
     summary: dict = {"role": ROLE}
     t0 = time.monotonic()
-    if ROLE in ("subscriber", "both"):
+    if ROLE in ("subscriber", "both", "data"):
         attach_receiver(room, t0, summary)
     try:
         await room.connect(URL, TOKEN, rtc.RoomOptions(auto_subscribe=True))
@@ -232,6 +232,13 @@ async def main() -> None:
             summary["publish_error"] = None
         except Exception as e:  # noqa: BLE001
             summary["publish_error"] = f"{type(e).__name__}: {e}"
+    elif ROLE == "data":
+        n = 0
+        while time.monotonic() < end:
+            await room.local_participant.publish_data(f"data-only-{n}".encode(), reliable=True, topic="test")
+            n += 1
+            await asyncio.sleep(0.5)
+        summary["data_sent"] = n
     elif ROLE in ("publisher", "both"):
         pub_task = asyncio.ensure_future(publish(room, end, summary))
         await run_actions(room, t0, summary)

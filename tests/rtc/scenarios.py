@@ -115,7 +115,10 @@ def media(v1: bool = True) -> dict:
         time.sleep(5.0)
         carol = client(token("carol"), "subscriber", 5)
         dave = client(token("dave", canPublish=False), "publish-denied", 3)
-        results = {"bob": result(bob), "alice": result(alice), "carol": result(carol), "dave": result(dave)}
+        eve = client(token("eve", canPublishData=False), "data", 3)      # her data must go nowhere
+        frank = client(token("frank", canSubscribe=False), "subscriber", 3)
+        results = {"bob": result(bob), "alice": result(alice), "carol": result(carol), "dave": result(dave),
+                   "eve": result(eve), "frank": result(frank)}
         results["server_stats"] = stats_brief(server)
     finally:
         results_log = server.stop()
