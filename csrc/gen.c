@@ -7,27 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "sfu_common.h"
+#include "addr.h"
 
 #define GEN_BATCH_MAX 64
 #define GEN_BUF (SFU_MTU + SFU_SRTP_TRAILER_MAX)
-
-static void to_sa(const sfu_addr_t *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (a->family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        memcpy(&s6->sin6_addr, a->ip, 16);
-        *len = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(a->port);
-        memcpy(&s4->sin_addr, a->ip, 4);
-        *len = sizeof(*s4);
-    }
-}
 
 static void sleep_until(uint64_t t_ns)
 {
@@ -49,7 +32,7 @@ int64_t sfu_gen_rtp(int fd, const sfu_addr_t *to, uint32_t ssrc, uint8_t pt,
     struct iovec iov[GEN_BATCH_MAX];
     struct sockaddr_storage ss;
     socklen_t sl;
-    to_sa(to, &ss, &sl);
+    sfu_addr_to_sa(to, &ss, &sl);
     uint64_t start = sfu_now_ns();
     uint64_t deadline = start + (uint64_t)(max_seconds * 1e9);
     uint32_t ts_step = pps > 0 ? (uint32_t)(90000.0 / pps) + 1 : 3000;

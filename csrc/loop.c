@@ -30,6 +30,7 @@
 #include "idmap.h"
 #include "ring.h"
 #include "stream.h"
+#include "addr.h"
 
 #define RX_BATCH_MAX 64
 #define TX_BATCH 64
@@ -179,49 +180,6 @@ struct sfu_loop {
 /* ------------------------------------------------------------------ */
 /* addresses */
 
-static void addr_to_sa(const sfu_addr_t *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (a->family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        s6->sin6_scope_id = a->scope_id;
-        memcpy(&s6->sin6_addr, a->ip, 16);
-        *len = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(a->port);
-        memcpy(&s4->sin_addr, a->ip, 4);
-        *len = sizeof(*s4);
-    }
-}
-
-static void sa_to_addr(const struct sockaddr_storage *ss, sfu_addr_t *a)
-{
-    memset(a, 0, sizeof(*a));
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        a->family = AF_INET6;
-        a->port = ntohs(s6->sin6_port);
-        a->scope_id = s6->sin6_scope_id;
-        memcpy(a->ip, &s6->sin6_addr, 16);
-    } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        a->family = AF_INET;
-        a->port = ntohs(s4->sin_port);
-        memcpy(a->ip, &s4->sin_addr, 4);
-    }
-}
-
-static int addr_eq(const sfu_addr_t *a, const sfu_addr_t *b)
-{
-    if (a->family != b->family || a->port != b->port)
-        return 0;
-    return memcmp(a->ip, b->ip, a->family == AF_INET6 ? 16 : 4) == 0;
-}
-
 /* exact for IPv4; a hash for IPv6 (a hit is confirmed with addr_eq) */
 static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
 {
@@ -241,7 +199,7 @@ static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
 static int transport_has_addr(const struct transport *t, const sfu_addr_t *a)
 {
     for (uint32_t i = 0; i < t->n_rx; i++)
-        if (addr_eq(&t->rx_addr[i], a))
+        if (sfu_addr_eq(&t->rx_addr[i], a))
             return 1;
     return 0;
 }
@@ -268,7 +226,7 @@ static int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr
         return SFU_EEXIST;
     if (t->n_rx == MAX_RX_ADDRS) {   /* forget the oldest address that is not the send address */
         uint32_t victim = 0;
-        while (victim < t->n_rx && t->has_remote && addr_eq(&t->rx_addr[victim], &t->remote))
+        while (victim < t->n_rx && t->has_remote && sfu_addr_eq(&t->rx_addr[victim], &t->remote))
             victim++;
         transport_drop_addr(l, t, victim < t->n_rx ? victim : 0);
     }
@@ -875,7 +833,7 @@ static void handle_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_
                             const struct sockaddr_storage *ss)
 {
     sfu_addr_t from;
-    sa_to_addr(ss, &from);
+    sfu_sa_to_addr(ss, &from);
     int cls = sfu_demux(buf, len);
     struct transport *t = sfu_idmap_get(&l->addrs, addr_key(s->id, &from));
     if (t && !transport_has_addr(t, &from))
@@ -885,7 +843,7 @@ static void handle_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_
         t = s->comedia;            /* learn the sender as the transport's remote */
         s->comedia = NULL;
         t->remote = from;
-        addr_to_sa(&from, &t->remote_sa, &t->remote_salen);
+        sfu_addr_to_sa(&from, &t->remote_sa, &t->remote_salen);
         t->has_remote = 1;
         pyq_push(l, SFU_REC_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
     }
@@ -1165,7 +1123,7 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
             return rc;
         tx_flush(l);               /* queued datagrams keep their old destination */
         t->remote = c->addr;
-        addr_to_sa(&c->addr, &t->remote_sa, &t->remote_salen);
+        sfu_addr_to_sa(&c->addr, &t->remote_sa, &t->remote_salen);
         t->has_remote = 1;
         if (t->sock->comedia == t)
             t->sock->comedia = NULL;
@@ -1427,7 +1385,7 @@ int sfu_loop_send_raw(sfu_loop_t *l, uint32_t socket_id, const sfu_addr_t *to,
     if (fd >= 0) {
         struct sockaddr_storage ss;
         socklen_t sl;
-        addr_to_sa(to, &ss, &sl);
+        sfu_addr_to_sa(to, &ss, &sl);
         rc = sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 ? SFU_EINVAL : SFU_OK;
     }
     pthread_mutex_unlock(&l->mu);
