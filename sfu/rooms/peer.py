@@ -15,6 +15,7 @@ import asyncio
 import base64
 import itertools
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -65,7 +66,7 @@ class PeerTransport:
         self.pending_offer_id: int | None = None
         self._answered: asyncio.Future | None = None
         self.needs_negotiation = False
-        self.session_id = None
+        self.session_id = secrets.randbits(62)   # o= line: one session across renegotiations
         transport.listeners.append(self._on_transport_event)
 
     @classmethod
@@ -160,9 +161,6 @@ class PeerTransport:
                 tracks.append(sdp.SendTrack(kind=s.kind, participant_sid="-", track_sid="-", ssrc=0,
                                             mid=s.mid, active=False))
         self.version += 1
-        if self.session_id is None:
-            import secrets
-            self.session_id = secrets.randbits(62)
         desc = sdp.build_subscriber_offer(tracks, self.params("actpass"), data_channel=True,
                                           data_channel_mid="data", data_channel_first=True,
                                           session_id=self.session_id, version=self.version)
