@@ -247,3 +247,36 @@ async def test_refresh_token_ping_timeout_and_resume(server, monkeypatch):
     async with Client(server, tok("nobody"), query="protocol=16&reconnect=1&sid=PA_missing") as n:
         leave = (await n.next("leave")).leave
         assert leave.action == lk.LeaveRequest.RECONNECT and leave.reason == models.DisconnectReason.STATE_MISMATCH
+
+
+async def test_v1_join_with_offer_gets_join_then_answer(server):
+    """/rtc/v1: the publisher offer rides in the gzip'ed join request; the answer pairs with its id"""
+    import pathlib
+
+    offer = (pathlib.Path(__file__).parent / "protocol" / "data" / "livekit_publisher_offer.sdp").read_text()
+    jr = lk.JoinRequest(publisher_offer=lk.SessionDescription(type="offer", sdp=offer, id=1))
+    jr.client_info.protocol = 18
+    jr.connection_settings.auto_subscribe = True
+    wrapped = lk.WrappedJoinRequest(compression=lk.WrappedJoinRequest.GZIP,
+                                    join_request=gzip.compress(jr.SerializeToString()))
+    q = "join_request=" + base64.urlsafe_b64encode(wrapped.SerializeToString()).decode()
+    url = f"ws://127.0.0.1:{server.settings.port}/rtc/v1?{q}"
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, headers={"Authorization": f"Bearer {tok('v1user')}"})
+        msgs = []
+        while len(msgs) < 2:
+            m = await ws.receive(timeout=5)
+            r = lk.SignalResponse.FromString(m.data)
+            if r.WhichOneof("message") in ("join", "answer"):
+                msgs.append(r)
+        join, answer = msgs
+        assert join.WhichOneof("message") == "join" and not join.join.subscriber_primary
+        assert answer.answer.type == "answer" and answer.answer.id == 1
+        assert "a=ice-lite" in answer.answer.sdp and "a=setup:active" in answer.answer.sdp
+        assert dict(answer.answer.mid_to_track_id) == {}
+        # no subscriber offer in single-PC mode
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                m = await ws.receive(timeout=1.0)
+                assert lk.SignalResponse.FromString(m.data).WhichOneof("message") != "offer"
+        await ws.close()
