@@ -454,6 +454,8 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     c->stats.last_ts = out_ts;
 }
 
+static void rings_publish(sfu_loop_t *l);
+
 static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
                             const sfu_rtp_t *rtp)
 {
@@ -461,8 +463,9 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
     p->stats.bytes += len;
     p->stats.last_seq = rtp->seq;
     p->stats.last_ts = rtp->ts;
-    for (uint32_t i = 0; i < p->n_consumers; i++)
-        consumer_send(l, p->consumers[i], pkt, len, rtp);
+    /* other workers first, published right away: they fan out in parallel
+     * with our local sends instead of waiting for the end of this loop
+     * iteration (up to 4 rx batches x all local consumers, milliseconds) */
     uint64_t mask = p->remote_mask;
     if (mask) {
         uint64_t now = sfu_now_ns();
@@ -482,7 +485,10 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
             l->ring_dirty |= 1ull << w;
             l->stats.ring_tx++;
         }
+        rings_publish(l);
     }
+    for (uint32_t i = 0; i < p->n_consumers; i++)
+        consumer_send(l, p->consumers[i], pkt, len, rtp);
 }
 
 /* send a PLI for producer p to its publisher (p lives on this worker) */
