@@ -36,6 +36,8 @@
 #define SPIN_ITERATIONS 200        /* empty polls before the loop sleeps */
 #define BUF_SIZE (SFU_MTU + SFU_SRTP_TRAILER_MAX + 8)
 #define PLI_THROTTLE_NS 500000000ull
+#define SEQ_MAX_DROPOUT 3000       /* RFC 3550 A.1: a larger jump ahead is a discontinuity */
+#define SEQ_MAX_MISORDER 100       /* ... and so is a step back by more than this */
 
 struct consumer;
 
@@ -424,6 +426,14 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         /* continue right after the last sequence number sent */
         c->seq_off = (uint16_t)(c->last_out_seq + 1 - rtp->seq);
         c->resync = 0;
+    } else if (c->stats.packets) {
+        /* a jump of the input sequence (ring overflow, publisher restart) is a
+         * discontinuity, not loss: continue the output sequence.  Passed on, a
+         * jump of >= 2^15 reads as an old packet to libsrtp's index estimate
+         * (RFC 3711 3.3.1) and every protect after it fails (replay_old). */
+        uint16_t d = (uint16_t)(rtp->seq - (uint16_t)(c->last_out_seq - c->seq_off));
+        if (SFU_UNLIKELY(d >= SEQ_MAX_DROPOUT && d <= (uint16_t)(0x10000 - SEQ_MAX_MISORDER)))
+            c->seq_off = (uint16_t)(c->last_out_seq + 1 - rtp->seq);
     }
     struct tx_entry *e = tx_slot(l);
     memcpy(e->buf, pkt, len);
