@@ -590,6 +590,9 @@ class Bench:
             d.update({k: w1["stats"][k] - w0["stats"][k] for k in ("tx_packets", "rx_packets", "ring_tx", "ring_rx",
                                                                "tx_batches", "rx_batches", "iterations", "wakeups")})
             d.update(worker=i, cpu_s=round(c, 3), cpu_frac=round(c / dt, 3))
+            d["drops_whole_point"] = {k: v - before["stats"][i]["stats"]["drops"].get(k, 0)
+                                      for k, v in after["stats"][i]["stats"]["drops"].items()
+                                      if v != before["stats"][i]["stats"]["drops"].get(k, 0)}
             pt.per_worker.append(d)
         # drops over the whole point (generator start .. drained)
         drops: dict[str, int] = {}
@@ -1050,7 +1053,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N=10,100, 1200 B, rtp+srtp, 1 s windows (~45 s)")
-    ap.add_argument("--smoke", action="store_true", help="N=10, 1200 B, srtp, 1 s windows (tests)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="N=10, 1200 B, srtp, 1 s windows, no ceiling/calibration (tests, ~15 s)")
     ap.add_argument("--n", type=parse_list, default=None, help="subscriber counts, e.g. 10,100,1000")
     ap.add_argument("--sizes", type=parse_list, default=None, help="packet sizes in bytes, e.g. 200,1200")
     ap.add_argument("--modes", type=lambda s: parse_list(s, str), default=None, help="rtp,srtp")
@@ -1060,7 +1064,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=1, help="repetitions per point (median pps/core kept)")
     ap.add_argument("--quiet-wait", type=float, default=None,
                     help="before each point wait up to this many seconds for other processes to go idle "
-                         "(default 30; --quick 5, --smoke 3)")
+                         "(default 30; --quick 5, --smoke 2)")
     ap.add_argument("--quiet-max", type=float, default=0.10,
                     help="CPUs other processes may use for the machine to count as quiet")
     ap.add_argument("--retry-noisy", type=int, default=None,
@@ -1080,12 +1084,12 @@ def main(argv: list[str] | None = None) -> int:
                  quiet_wait=5.0, retry_noisy=0)
     elif args.smoke:
         d = dict(n=[10], sizes=[1200], modes=["srtp"], workers=[1, 2], window=1.0, warmup=0.5, ceiling=False,
-                 quiet_wait=3.0, retry_noisy=0)
+                 calibrate=False, quiet_wait=2.0, retry_noisy=0)
     else:
         d = dict(n=[10, 100, 1000], sizes=[200, 1200], modes=["rtp", "srtp"], workers=[1, 2], window=2.0,
                  warmup=0.8, quiet_wait=30.0, retry_noisy=2)
     for k, v in d.items():
-        if getattr(args, k, None) is None or k == "ceiling":
+        if getattr(args, k, None) is None or k in ("ceiling", "calibrate"):
             setattr(args, k, v)
     if 1 not in args.workers and any(w > 1 for w in args.workers):
         print("note: without a 1-worker run the 2-worker offered rate is OFFER_2W/N", file=sys.stderr)

@@ -29,7 +29,7 @@ def test_bench_smoke(tmp_path):
     out = tmp_path / "smoke.json"
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.monotonic()
-    r = subprocess.run([sys.executable, BENCH, "--smoke", "--json", str(out), "--quiet-wait", "3",
+    r = subprocess.run([sys.executable, BENCH, "--smoke", "--json", str(out), "--quiet-wait", "2",
                         "--retry-noisy", "0"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110)
     elapsed = time.monotonic() - t0
