@@ -147,6 +147,7 @@ class Point:
     worker_drops: dict[str, int] = field(default_factory=dict)
     unexpected_drops: dict[str, int] = field(default_factory=dict)
     attempts: int = 1
+    rep: int = 0
     input_capacity_pps: float = 0.0  # input packets the input process took per CPU second of its own
     calibration_in_pps: float = 0.0  # input capacity found by the calibration run (0: none)
     subscribers_received: int = 0
@@ -861,48 +862,88 @@ def point_ok(p: Point) -> bool:
             and not p.unexpected_drops and (p.impl == "ceil" or p.delivered_total == p.sent_total))
 
 
-def results_table(points: list[Point]) -> str:
-    py = {p.key: p for p in points if p.impl == "Py"}
-    c1 = {p.key: p for p in points if p.impl == "C" and p.workers == 1}
-    ceil = {(p.size, p.mode): p for p in points if p.impl == "ceil"}
-    rows = []
-    head = ("config", "N", "size", "mode", "offered", "fwd pps", "CPU-s", "pps/core", "% ceil", "Py pps/core",
-            "C/Py", "scaling wall (cpu)", "other CPU", "targets")
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return 0.0
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def aggregate(points: list[Point]) -> list[dict]:
+    """one row per (impl, workers, N, size, mode): medians over repetitions; C/Py and the
+    2w/1w scaling are medians of ratios between runs of the same repetition (adjacent in time)"""
+    groups: dict[tuple, list[Point]] = {}
     for p in points:
-        if p.impl not in ("C", "Py"):
-            continue
-        base = py.get(p.key)
-        ratio = p.pps_per_core / base.pps_per_core if base and base.pps_per_core else None
-        c = ceil.get((p.size, p.mode))
-        marks = []
-        scaling = ""
-        if p.impl == "C":
-            if p.mode == "srtp" and p.size == 1200:
-                marks.append(("300k" if p.pps_per_core >= TARGET_SRTP_1200_PPS else "300k MISS"))
-            if ratio is not None:
-                marks.append("2x" if ratio >= TARGET_RATIO else "2x MISS")
-            if p.workers > 1 and p.key in c1 and c1[p.key].fwd_pps:
-                one = c1[p.key]
-                s_wall = p.fwd_pps / one.fwd_pps
-                s_cpu = p.workers * p.pps_per_core / one.pps_per_core if one.pps_per_core else 0
-                scaling = f"{s_wall:.2f} ({s_cpu:.2f})"
-                marks.append("1.7x" if s_wall >= TARGET_SCALING else "1.7x MISS")
-        if not point_ok(p):
+        if p.impl in ("C", "Py"):
+            groups.setdefault((p.impl, p.workers) + p.key, []).append(p)
+    py = {k[2:]: g for k, g in groups.items() if k[0] == "Py"}
+    c1 = {k[2:]: g for k, g in groups.items() if k[0] == "C" and k[1] == 1}
+
+    def paired(a: list[Point], b: list[Point], f) -> list[float]:
+        bb = {p.rep: p for p in b}
+        return [f(p, bb[p.rep]) for p in a if p.rep in bb and f(p, bb[p.rep]) is not None]
+
+    rows = []
+    for (impl, workers, n, size, mode), g in groups.items():
+        key = (n, size, mode)
+        r = {"impl": impl, "workers": workers, "n": n, "size": size, "mode": mode, "reps": len(g),
+             "offered_out_pps": _median([p.offered_in_pps * p.n for p in g]),
+             "fwd_pps": _median([p.fwd_pps for p in g]), "cpu_s": _median([p.cpu_s for p in g]),
+             "pps_per_core": _median([p.pps_per_core for p in g]),
+             "other_cpus": max(p.foreign_cpu_s / p.window_s if p.window_s else 0.0 for p in g),
+             "ok": all(point_ok(p) for p in g), "py_pps_per_core": None, "ratio": None,
+             "scaling_wall": None, "scaling_cpu": None}
+        if key in py:
+            r["py_pps_per_core"] = _median([p.pps_per_core for p in py[key]])
+            if impl == "C":
+                rs = paired(g, py[key], lambda a, b: a.pps_per_core / b.pps_per_core if b.pps_per_core else None)
+                r["ratio"] = _median(rs) if rs else None
+        if impl == "C" and workers > 1 and key in c1:
+            sw = paired(g, c1[key], lambda a, b: a.fwd_pps / b.fwd_pps if b.fwd_pps else None)
+            sc = paired(g, c1[key], lambda a, b: a.workers * a.pps_per_core / b.pps_per_core
+                        if b.pps_per_core else None)
+            r["scaling_wall"] = _median(sw) if sw else None
+            r["scaling_cpu"] = _median(sc) if sc else None
+        targets = {}
+        if impl == "C":
+            if mode == "srtp" and size == 1200:
+                targets["300k"] = r["pps_per_core"] >= TARGET_SRTP_1200_PPS
+            if r["ratio"] is not None:
+                targets["2x"] = r["ratio"] >= TARGET_RATIO
+            if r["scaling_wall"] is not None:
+                targets["1.7x"] = r["scaling_wall"] >= TARGET_SCALING
+        r["targets"] = targets
+        rows.append(r)
+    order = {"C": 0, "Py": 1}
+    rows.sort(key=lambda r: (order[r["impl"]], r["n"], r["mode"], r["size"], r["workers"]))
+    return rows
+
+
+def results_table(points: list[Point]) -> str:
+    rows = []
+    head = ("config", "N", "size", "mode", "offered", "fwd pps", "CPU-s", "pps/core", "Py pps/core", "C/Py",
+            "scaling wall (cpu)", "other CPU", "targets")
+    for r in aggregate(points):
+        marks = [k if ok else f"{k} MISS" for k, ok in r["targets"].items()]
+        if not r["ok"]:
             marks.append("CHECK FAILED")
-        other = p.foreign_cpu_s / p.window_s if p.window_s else 0.0
-        if other > 0.1:
+        if r["other_cpus"] > 0.1:
             marks.append("NOISY")
-        rows.append((f"{p.impl} {p.workers}{'w' if p.impl == 'C' else 'p'}", str(p.n), str(p.size), p.mode,
-                     fmt_k(p.offered_in_pps * p.n), fmt_k(p.fwd_pps), f"{p.cpu_s:.2f}", fmt_k(p.pps_per_core),
-                     f"{100 * p.pps_per_core / c.pps_per_core:.0f}%" if c and c.pps_per_core else "-",
-                     fmt_k(base.pps_per_core) if base else "-", f"{ratio:.2f}" if ratio else "-",
-                     scaling, f"{other:.2f}", " ".join(marks)))
+        scaling = (f"{r['scaling_wall']:.2f} ({r['scaling_cpu']:.2f})" if r["scaling_wall"] is not None else "")
+        rows.append((f"{r['impl']} {r['workers']}{'w' if r['impl'] == 'C' else 'p'}", str(r["n"]), str(r["size"]),
+                     r["mode"], fmt_k(r["offered_out_pps"]), fmt_k(r["fwd_pps"]), f"{r['cpu_s']:.2f}",
+                     fmt_k(r["pps_per_core"]),
+                     fmt_k(r["py_pps_per_core"]) if r["py_pps_per_core"] is not None else "-",
+                     f"{r['ratio']:.2f}" if r["ratio"] is not None else ("1.00" if r["impl"] == "Py" else "-"),
+                     scaling, f"{r['other_cpus']:.2f}", " ".join(marks)))
     out = _md_table(head, rows)
+    ceil = [p for p in points if p.impl == "ceil"]
     if ceil:
-        crow = [(f"{p.size}", p.mode, fmt_k(p.fwd_pps), f"{p.cpu_s:.2f}", fmt_k(p.pps_per_core))
-                for p in ceil.values()]
+        crow = [(f"{p.size}", p.mode, fmt_k(p.fwd_pps), f"{p.cpu_s:.2f}", fmt_k(p.pps_per_core),
+                 f"{p.foreign_cpu_s / p.window_s if p.window_s else 0:.2f}") for p in ceil]
         out += ("\n\nReference, one C sender core (sfu_gen_rtp flat out, sendmmsg 32, to one never-read sink):\n"
-                + _md_table(("size", "mode", "sent pps", "CPU-s", "pps/core"), crow))
+                + _md_table(("size", "mode", "sent pps", "CPU-s", "pps/core", "other CPU"), crow))
     return out
 
 
@@ -983,10 +1024,12 @@ async def run_matrix(args: argparse.Namespace) -> list[Point]:
                         c1 = None
                         if 1 in args.workers:
                             c1 = await calibrated("C", n, size, mode, 1, offer_1w / n)
+                            c1.rep = rep
                             points.append(c1)
                             print(point_line(c1), flush=True)
                         if args.python:
                             p = await calibrated("Py", n, size, mode, 1, offer_1w / n)
+                            p.rep = rep
                             points.append(p)
                             print(point_line(p), flush=True)
                         for w in args.workers:
@@ -996,48 +1039,34 @@ async def run_matrix(args: argparse.Namespace) -> list[Point]:
                                    else w * offer_1w)
                             out = min(out, w * offer_1w)
                             c = await calibrated("C", n, size, mode, w, out / n)
+                            c.rep = rep
                             points.append(c)
                             print(point_line(c), flush=True)
     finally:
         await b.stop()
-    return merge_reps(points, args.reps)
-
-
-def merge_reps(points: list[Point], reps: int) -> list[Point]:
-    """with --reps > 1 keep, per configuration, the repetition with the median pps per core"""
-    if reps <= 1:
-        return points
-    groups: dict[tuple, list[Point]] = {}
-    for p in points:
-        groups.setdefault((p.impl, p.workers) + p.key, []).append(p)
-    out = []
-    for g in groups.values():
-        g.sort(key=lambda p: p.pps_per_core)
-        out.append(g[len(g) // 2])
-    return out
+    return points
 
 
 def summary(points: list[Point]) -> dict:
-    py = {p.key: p for p in points if p.impl == "Py"}
-    c1 = {p.key: p for p in points if p.impl == "C" and p.workers == 1}
-    res: dict[str, Any] = {"srtp_1200_pps_per_core": [], "ratio": [], "scaling": [], "checks_failed": []}
+    res: dict[str, Any] = {"srtp_1200_pps_per_core": [], "ratio": [], "scaling": [], "checks_failed": [],
+                           "noisy": []}
     for p in points:
-        tag = f"{p.impl} {p.workers}{'w' if p.impl == 'C' else 'p'} N={p.n} {p.size}B {p.mode}"
+        tag = f"{p.impl} {p.workers}{'w' if p.impl == 'C' else 'p'} N={p.n} {p.size}B {p.mode} rep {p.rep}"
         if not point_ok(p):
             res["checks_failed"].append(tag)
-        if p.foreign_cpu_s > 0.1 * p.window_s:
-            res.setdefault("noisy", []).append(tag)
-        if p.impl != "C":
+        if p.window_s and p.foreign_cpu_s > 0.1 * p.window_s:
+            res["noisy"].append(tag)
+    for r in aggregate(points):
+        if r["impl"] != "C":
             continue
-        if p.mode == "srtp" and p.size == 1200:
-            res["srtp_1200_pps_per_core"].append((tag, round(p.pps_per_core), p.pps_per_core >= TARGET_SRTP_1200_PPS))
-        if p.key in py and py[p.key].pps_per_core:
-            r = p.pps_per_core / py[p.key].pps_per_core
-            res["ratio"].append((tag, round(r, 3), r >= TARGET_RATIO))
-        if p.workers == 2 and p.key in c1 and c1[p.key].fwd_pps:
-            s = p.fwd_pps / c1[p.key].fwd_pps
-            s_cpu = 2 * p.pps_per_core / c1[p.key].pps_per_core if c1[p.key].pps_per_core else 0.0
-            res["scaling"].append((tag, round(s, 3), round(s_cpu, 3), s >= TARGET_SCALING))
+        tag = f"{r['workers']}w N={r['n']} {r['size']}B {r['mode']}"
+        if "300k" in r["targets"]:
+            res["srtp_1200_pps_per_core"].append((tag, round(r["pps_per_core"]), r["targets"]["300k"]))
+        if r["ratio"] is not None:
+            res["ratio"].append((tag, round(r["ratio"], 3), r["targets"]["2x"]))
+        if r["scaling_wall"] is not None:
+            res["scaling"].append((tag, round(r["scaling_wall"], 3), round(r["scaling_cpu"], 3),
+                                   r["targets"]["1.7x"]))
     return res
 
 
@@ -1061,7 +1090,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=parse_list, default=None, help="worker counts, e.g. 1,2")
     ap.add_argument("--window", type=float, default=None, help="steady window seconds (default 2)")
     ap.add_argument("--warmup", type=float, default=None, help="warm-up seconds (default 0.8)")
-    ap.add_argument("--reps", type=int, default=1, help="repetitions per point (median pps/core kept)")
+    ap.add_argument("--reps", type=int, default=1,
+                    help="repetitions per configuration: medians, and C/Py and scaling as medians of ratios "
+                         "between runs of the same repetition")
     ap.add_argument("--quiet-wait", type=float, default=None,
                     help="before each point wait up to this many seconds for other processes to go idle "
                          "(default 30; --quick 5, --smoke 2)")
@@ -1121,13 +1152,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target 2w >= 1.7x 1w: {tag}: {v:.2f}x wall ({vc:.2f}x cpu-normalised) {'met' if ok else 'MISSED'}")
     if s["checks_failed"]:
         print(f"CHECKS FAILED: {s['checks_failed']}")
-    if s.get("noisy"):
-        print(f"measured while other processes used > 0.1 CPU: {s['noisy']}")
+    if s["noisy"]:
+        print(f"{len(s['noisy'])} of {len(points)} runs had other processes using > 0.1 CPU in their window")
     print(f"total time {time.monotonic() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"command": cmd, "machine": machine_info(), "args": vars(args),
-                       "points": [asdict(p) for p in points], "summary": s}, f, indent=1)
+                       "points": [asdict(p) for p in points], "rows": aggregate(points), "summary": s}, f, indent=1)
     return 0
 
 
