@@ -72,10 +72,13 @@ Compare ratios within one run.
 
 Usage
 -----
-    PYTHONPATH=. python bench/bench_fanout.py                 # full matrix (~5 min)
-    PYTHONPATH=. python bench/bench_fanout.py --quick         # ~45 s
+    PYTHONPATH=. python bench/bench_fanout.py                 # full matrix: ~5 min idle, <= ~12 min busy
+    PYTHONPATH=. python bench/bench_fanout.py --quick         # ~50 s idle
     PYTHONPATH=. python bench/bench_fanout.py --json out.json
-    PYTHONPATH=. python bench/bench_fanout.py --n 100 --sizes 1200 --modes srtp --workers 1,2
+    PYTHONPATH=. python bench/bench_fanout.py --n 100 --sizes 1200 --modes srtp --workers 1,2 --reps 3
+
+(On a busy machine the waits for quiet, bounded by --quiet-wait per point and
+--max-minutes overall, make it longer; --quiet-wait 0 --retry-noisy 0 never waits.)
 """
 
 from __future__ import annotations
@@ -1081,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="N=10,100, 1200 B, rtp+srtp, 1 s windows (~45 s)")
+    ap.add_argument("--quick", action="store_true", help="N=10,100, 1200 B, rtp+srtp, 1 s windows (~50 s)")
     ap.add_argument("--smoke", action="store_true",
                     help="N=10, 1200 B, srtp, 1 s windows, no ceiling/calibration (tests, ~15 s)")
     ap.add_argument("--n", type=parse_list, default=None, help="subscriber counts, e.g. 10,100,1000")
