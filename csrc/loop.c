@@ -46,6 +46,8 @@
 #define CACHE_SLOTS_AUDIO 128
 #define SFU_SSRC 1                         /* sender SSRC of the SFU's own RTCP */
 #define TWCC_INTERVAL_NS 100000000ull      /* transport-cc feedback period */
+#define SEQ_MAX_DROPOUT 3000       /* RFC 3550 A.1: a larger jump ahead is a discontinuity */
+#define SEQ_MAX_MISORDER 100       /* ... and so is a step back by more than this */
 
 struct consumer;
 
@@ -503,6 +505,10 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         /* continue right after the last sequence number sent */
         c->seq_off = (uint16_t)(c->last_out_seq + 1 - rtp->seq);
         c->resync = 0;
+    } else if (c->stats.packets) {
+        uint16_t d = (uint16_t)(rtp->seq - (uint16_t)(c->last_out_seq - c->seq_off));
+        if (SFU_UNLIKELY(d >= SEQ_MAX_DROPOUT && d <= (uint16_t)(0x10000 - SEQ_MAX_MISORDER)))
+            c->seq_off = (uint16_t)(c->last_out_seq + 1 - rtp->seq);
     }
     if (SFU_UNLIKELY(c->ts_resync)) {
         /* a new source: continue the timeline by the wall-clock time elapsed */
@@ -581,6 +587,8 @@ static inline void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct 
     }
 }
 
+static void rings_publish(sfu_loop_t *l);
+
 static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
                             const sfu_rtp_t *rtp)
 {
@@ -591,12 +599,6 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
     sfu_rx_update(&p->rx, rtp->seq, rtp->ts, sfu_now_ns());
     if (p->cache.data)
         sfu_cache_put(&p->cache, rtp->seq, pkt, len);
-    for (uint32_t i = 0; i < p->n_consumers; i++) {
-        struct consumer *c = p->consumers[i];
-        consumer_on_packet(l, c, p, pkt, len, rtp);
-        if (i < p->n_consumers && p->consumers[i] != c)
-            i--;                   /* c switched away from p: the list moved down */
-    }
     uint64_t mask = p->remote_mask;
     if (mask) {
         uint64_t now = sfu_now_ns();
@@ -616,6 +618,13 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
             l->ring_dirty |= 1ull << w;
             l->stats.ring_tx++;
         }
+        rings_publish(l);
+    }
+    for (uint32_t i = 0; i < p->n_consumers; i++) {
+        struct consumer *c = p->consumers[i];
+        consumer_on_packet(l, c, p, pkt, len, rtp);
+        if (i < p->n_consumers && p->consumers[i] != c)
+            i--;                   /* c switched away from p: the list moved down */
     }
 }
 

@@ -6,7 +6,9 @@ output per consumer.  Deliberately written from the rules, not from the C:
   - out_seq = in_seq + offset (mod 2^16), out_ts = in_ts + ts_offset;
   - SSRC and payload type are replaced, the marker bit kept, the rest copied;
   - a paused consumer forwards nothing; on resume the next packet continues
-    right after the last sequence number sent (no gap), then the offset holds.
+    right after the last sequence number sent (no gap), then the offset holds;
+  - an input jump of 3000 or more ahead, or more than 100 back (RFC 3550 A.1),
+    is a discontinuity, handled like a resume.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class RefConsumer:
         elif self.resync:
             self.offset = (self.last_out + 1 - seq) & 0xFFFF
             self.resync = False
+        elif self.sent:
+            jump = (seq - ((self.last_out - self.offset) & 0xFFFF)) & 0xFFFF
+            if 3000 <= jump <= 0x10000 - 100:
+                self.offset = (self.last_out + 1 - seq) & 0xFFFF
         out_seq = (seq + self.offset) & 0xFFFF
         out_ts = (ts + self.ts_offset) & 0xFFFFFFFF
         if self.sent == 0 or _newer(out_seq, self.last_out):

@@ -22,6 +22,8 @@ def make_stream(rng: random.Random, ssrc: int, n: int) -> list[bytes]:
     for _ in range(n):
         if rng.random() < 0.05:
             seq += rng.randint(1, 5)  # loss
+        elif rng.random() < 0.01:
+            seq += rng.choice([5000, 40000])  # a discontinuity (publisher restart)
         size = rng.choice([1, 20, 160, 900, 1188])
         payload = bytes(rng.getrandbits(8) for _ in range(size))
         out.append(rtp_packet(seq, ts, ssrc, pt=rng.choice([96, 111]), payload=payload, marker=rng.random() < 0.1))
