@@ -422,3 +422,22 @@ async def test_cli_verbs(server):
     assert rc == 1 and "not_found" in err
     rc, out, err = await run(*cli, "room", "list", "--api-secret", "wrong", env=env)
     assert rc == 1 and "unauthenticated" in err
+
+
+@pytest.mark.timeout(300)
+def test_server_api_with_real_clients():
+    """SendData, MutePublishedTrack and RemoveParticipant seen by the livekit rtc SDK
+    (tests/rtc/scenarios.py server_api, in a private network namespace)"""
+    from test_rtc_livekit import run_scenario
+
+    r = run_scenario("server_api")
+    api, bob = r["api"], r["bob"]
+    assert api["participants"] == ["alice", "bob"] and api["muted"]["muted"], r
+    assert bob.get("rc") == 0 and "connect_error" not in bob, bob
+    from_server = [d for d in bob["data"] if d["topic"] == "api"]
+    assert sorted(d["payload"] for d in from_server) == ["api-all", "api-bob"], bob["data"]
+    assert all(d["from"] is None for d in from_server), from_server        # sent by the server, no sender
+    events = [(e["event"], e.get("who"), e.get("sid")) for e in bob["events"]]
+    assert ("track_muted", "alice", api["muted"]["audio"]) in events, events
+    assert ("participant_disconnected", "alice", None) in events, events
+    assert api["after_remove"] == ["bob"]
