@@ -144,6 +144,7 @@ async def test_room_service_with_our_client(server):
             await api.delete_room("r")
             assert (await b.next("leave")).leave.reason == models.DisconnectReason.ROOM_DELETED
         assert [x.name for x in await api.list_rooms()] == ["other"]
+        assert await api.list_participants("r") == []
         with pytest.raises(TwirpError) as e:
             await api.delete_room("r")
         assert e.value.code == "not_found"

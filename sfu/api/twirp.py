@@ -251,9 +251,9 @@ class TwirpServer:
         return room_pb.DeleteRoomResponse()
 
     async def list_participants(self, req: room_pb.ListParticipantsRequest) -> room_pb.ListParticipantsResponse:
-        r = self._room(req.room)
+        r = self.rooms.manager.get(req.room)       # as LiveKit: no room, no participants (not an error)
         return room_pb.ListParticipantsResponse(
-            participants=[p.to_proto() for p in list(r.participants.values()) if not p.closed])
+            participants=[p.to_proto() for p in list(r.participants.values()) if not p.closed] if r else [])
 
     async def get_participant(self, req: room_pb.RoomParticipantIdentity) -> models.ParticipantInfo:
         return self._participant(req.room, req.identity).to_proto()
