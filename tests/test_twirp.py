@@ -236,7 +236,8 @@ async def test_send_data_delivery(server):
             await api.send_data("d", b"psst", kind=models.DataPacket.LOSSY, destination_identities=["b"])
             assert [len(p.data_pc.sent) for p in people.values()] == [0, 1, 0]
             label, pkt = people["b"].data_pc.sent.pop()
-            assert label == "_lossy" and pkt.kind == models.DataPacket.LOSSY and list(pkt.destination_identities) == ["b"]
+            assert label == "_lossy" and pkt.kind == models.DataPacket.LOSSY
+            assert list(pkt.destination_identities) == ["b"]
 
             # a client's packet takes the same path, stamped with the sender
             pkt = models.DataPacket(kind=models.DataPacket.RELIABLE, user=models.UserPacket(payload=b"x"))

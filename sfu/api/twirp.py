@@ -286,7 +286,8 @@ class TwirpServer:
             permission=req.permission if req.HasField("permission") else None)
         return p.to_proto()
 
-    async def update_subscriptions(self, req: room_pb.UpdateSubscriptionsRequest) -> room_pb.UpdateSubscriptionsResponse:
+    async def update_subscriptions(self, req: room_pb.UpdateSubscriptionsRequest
+                                   ) -> room_pb.UpdateSubscriptionsResponse:
         p = self._participant(req.room, req.identity)
         await p.update_subscription(rtc.UpdateSubscription(
             track_sids=req.track_sids, subscribe=req.subscribe, participant_tracks=req.participant_tracks))
@@ -324,6 +325,7 @@ class TwirpServer:
             raise TwirpError("invalid_argument", "dispatch_id is required")
         return await self._agents().delete_dispatch(req.dispatch_id, req.room)
 
-    async def list_dispatch(self, req: agent_dispatch.ListAgentDispatchRequest) -> agent_dispatch.ListAgentDispatchResponse:
+    async def list_dispatch(self, req: agent_dispatch.ListAgentDispatchRequest
+                            ) -> agent_dispatch.ListAgentDispatchResponse:
         items = await self._agents().list_dispatch(req.room, req.dispatch_id)
         return agent_dispatch.ListAgentDispatchResponse(agent_dispatches=list(items))
