@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from . import auth, errors
+from .api.twirp import TwirpServer
 from .config import Settings
 from .media import MediaService, Transport
 from .rooms.room import RoomOptions
@@ -55,6 +56,7 @@ class Server:
         self.runner: web.AppRunner | None = None
         self._routes()
         self.signal.install(self.app)
+        TwirpServer(self).install(self.app)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:

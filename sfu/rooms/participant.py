@@ -62,6 +62,7 @@ class TrackPublication:
     extmap: dict[str, int] = field(default_factory=dict)
     expected_rids: list[str] = field(default_factory=list)
     layers: dict[str, Layer] = field(default_factory=dict)      # rid ("" without simulcast) -> layer
+    server_muted: bool = False       # muted through the server API: forwarding paused
     subscriptions: dict[str, "Subscription"] = field(default_factory=dict)   # subscriber identity
 
     @property
@@ -112,6 +113,8 @@ class Participant:
         # /rtc/v1: one PeerConnection; the client always offers and our answers
         # put subscribed tracks on the recvonly m-lines it offered
         self.single_pc = bool(params.single_pc)
+        # fixed for the session: which PC carries data does not change with later permission updates
+        self._subscriber_primary = self.grants.canSubscribe and self.protocol > 2 and not self.single_pc
         self.sends: dict[str, Subscription] = {}      # single PC: mid -> subscription sent on it
         self.waiting: list[Subscription] = []         # single PC: subscriptions without an m-line yet
         self.last_offer: sdp.SessionDescription | None = None
@@ -145,7 +148,7 @@ class Participant:
 
     @property
     def subscriber_primary(self) -> bool:
-        return self.grants.canSubscribe and self.protocol > 2 and not self.single_pc
+        return self._subscriber_primary
 
     @property
     def data_pc(self) -> PeerTransport | None:
@@ -318,7 +321,7 @@ class Participant:
             return False
         out_ext = {e.uri: e.id for e in media.extmaps()}
         sub.consumer = await self.publisher.t.consume(
-            layer.producer, payload_type=codec.pt, paused=sub.disabled, ssrc=sub.ssrc or None,
+            layer.producer, payload_type=codec.pt, paused=sub.disabled or pub.server_muted, ssrc=sub.ssrc or None,
             ext_map=_ext_map(pub.extmap, out_ext))
         sub.layer, sub.ssrc = layer, sub.consumer.ssrc
         return True
@@ -442,7 +445,8 @@ class Participant:
                 track_sid=pub.sid, err=models.SubscriptionError.SE_CODEC_UNSUPPORTED)))
             return
         out_ext = {e.uri: e.id for e in sdp.SUBSCRIBER_EXTMAPS.get(pub.kind, ())}
-        consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt, paused=sub.disabled,
+        consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt,
+                                                   paused=sub.disabled or pub.server_muted,
                                                    ssrc=sub.ssrc or None, ext_map=_ext_map(pub.extmap, out_ext))
         sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
         if not self.subscriber.has_track(pub.sid):
@@ -536,8 +540,9 @@ class Participant:
                 log.info("%s: %s layer %r -> %r", self.identity, pub.sid, sub.layer.rid, target.rid)
                 await sub.consumer.set_producer(target.producer)
                 sub.layer = target
-            if sub.consumer.paused != req.disabled:
-                await (sub.consumer.pause() if req.disabled else sub.consumer.resume())
+            paused = req.disabled or pub.server_muted
+            if sub.consumer.paused != paused:
+                await (sub.consumer.pause() if paused else sub.consumer.resume())
 
     async def mute_track(self, req: rtc.MuteTrackRequest) -> None:
         pub = self.tracks.get(req.sid)
@@ -546,10 +551,55 @@ class Participant:
         if pub is None:
             await self.request_response(rtc.RequestResponse.NOT_FOUND, "no such track", mute=req)
             return
+        if not req.muted and pub.server_muted:      # the publisher unmutes after a server mute
+            await self._set_forwarding(pub, muted=False)
         if pub.info.muted != req.muted:
             pub.info.muted = req.muted
             self.bump()
             await self.room.manager.service.participant_changed(self)
+
+    async def server_mute(self, pub: TrackPublication, muted: bool) -> None:
+        """mute from the server API: tell the publisher (its SDK mutes the track), pause
+        or resume forwarding to subscribers, announce the new TrackInfo"""
+        await self.send(rtc.SignalResponse(mute=rtc.MuteTrackRequest(sid=pub.sid, muted=muted)))
+        await self._set_forwarding(pub, muted)
+        if pub.info.muted != muted:
+            pub.info.muted = muted
+            self.bump()
+            await self.room.manager.service.participant_changed(self)
+
+    async def _set_forwarding(self, pub: TrackPublication, muted: bool) -> None:
+        pub.server_muted = muted
+        for sub in list(pub.subscriptions.values()):
+            paused = sub.disabled or muted
+            if sub.consumer is not None and not sub.consumer.closed and sub.consumer.paused != paused:
+                await (sub.consumer.pause() if paused else sub.consumer.resume())
+
+    async def set_permission(self, perm: models.ParticipantPermission) -> None:
+        """apply a ParticipantPermission from the server API to this participant's grants;
+        tracks it may no longer publish are unpublished, and without can_subscribe its
+        subscriptions end"""
+        g = self.grants
+        had_subscribe = g.canSubscribe
+        g.canSubscribe = perm.can_subscribe
+        g.canPublish = perm.can_publish
+        g.canPublishData = perm.can_publish_data
+        g.canPublishSources = [SOURCE_NAMES[s] for s in perm.can_publish_sources if s in SOURCE_NAMES]
+        g.hidden = perm.hidden
+        g.recorder = perm.recorder
+        g.canUpdateOwnMetadata = perm.can_update_metadata
+        g.canSubscribeMetrics = perm.can_subscribe_metrics
+        self.claims.raw["video"] = g.to_claim()
+        for pub in list(self.tracks.values()):
+            source_ok = not g.canPublishSources or SOURCE_NAMES.get(pub.info.source) in g.canPublishSources
+            if not g.canPublish or not source_ok:
+                await self.unpublish(pub)
+        if not g.canPublish:
+            self.pending.clear()
+        if had_subscribe and not g.canSubscribe:
+            for pub in list(self.room.all_tracks()):
+                if self.identity in pub.subscriptions:
+                    await self.unsubscribe(pub)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def disconnect(self, reason: int, send_leave: bool = True) -> None:

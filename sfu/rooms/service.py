@@ -291,6 +291,43 @@ class RoomService:
         p.bump()
         await self.participant_changed(p)
 
+    async def update_room_metadata(self, room: Room, metadata: str) -> None:
+        room.metadata = metadata
+        room.version += 1
+        update = rtc.SignalResponse(room_update=rtc.RoomUpdate(room=room.to_proto()))
+        for q in list(room.participants.values()):
+            if not q.closed:
+                await q.send(update)
+
+    async def admin_update_participant(self, p: Participant, metadata: str | None = None, name: str | None = None,
+                                       attributes: dict[str, str] | None = None,
+                                       permission: models.ParticipantPermission | None = None) -> None:
+        """the server API's UpdateParticipant: identity fields, then permissions (revoking
+        publish unpublishes, revoking subscribe unsubscribes), then one ParticipantUpdate"""
+        if metadata is not None:
+            p.metadata = metadata
+        if name is not None:
+            p.name = name
+        for k, v in (attributes or {}).items():
+            if v == "":
+                p.attributes.pop(k, None)
+            else:
+                p.attributes[k] = v
+        if permission is not None:
+            await p.set_permission(permission)
+            if self.keys is not None and p.conn is not None:
+                try:   # the client's token carries the new grants from now on
+                    await p.send(rtc.SignalResponse(refresh_token=auth.refreshed(self.keys, p.claims)))
+                except auth.AuthError as e:
+                    log.warning("%s: cannot refresh token: %s", p.identity, e)
+        p.bump()
+        await self.participant_changed(p)
+        if permission is not None and p.grants.canSubscribe and p.auto_subscribe and \
+                p.state == models.ParticipantInfo.ACTIVE:
+            for pub in p.room.all_tracks():
+                if pub.participant is not p and pub.published:
+                    await p.subscribe(pub)
+
     # -- room events -------------------------------------------------------------------------------
     async def broadcast(self, room: Room, infos: list[models.ParticipantInfo],
                         exclude: Participant | None = None) -> None:
@@ -342,19 +379,29 @@ class RoomService:
         if pkt is None:
             log.debug("%s: undecodable data packet dropped", p.identity)
             return
-        pkt.participant_identity = "" if p.hidden else p.identity
-        pkt.participant_sid = "" if p.hidden else p.sid
+        await self.deliver_data(p.room, pkt, sender=p, label=label)
+
+    async def deliver_data(self, room: Room, pkt: models.DataPacket, sender: Participant | None = None,
+                           label: str | None = None) -> int:
+        """send a DataPacket to the participants it is for: everyone but the sender, or
+        only its destination identities/sids.  The sender's identity is stamped on the
+        packet (empty for the server API, or for a hidden sender).  Returns how many
+        data channels took it."""
+        if label is None:
+            label = DATA_LABELS[1] if pkt.kind == models.DataPacket.LOSSY else DATA_LABELS[0]
+        visible = sender is not None and not sender.hidden
+        pkt.participant_identity = sender.identity if visible else ""
+        pkt.participant_sid = sender.sid if visible else ""
         if pkt.HasField("user"):
             pkt.user.participant_identity = pkt.participant_identity
             pkt.user.participant_sid = pkt.participant_sid
-        dest = set(pkt.destination_identities) or set(pkt.user.destination_identities)
         payload = pkt.SerializeToString()
-        for q in list(p.room.participants.values()):
-            if q is p or q.closed or (dest and q.identity not in dest):
-                continue
+        sent = 0
+        for q in data_recipients(room, pkt, sender):
             peer = q.data_pc
-            if peer is not None:
-                await peer.send_data(label, payload)
+            if peer is not None and await peer.send_data(label, payload):
+                sent += 1
+        return sent
 
     async def participant_lost(self, p: Participant, why: str) -> None:
         if p.closed:
@@ -384,3 +431,18 @@ class RoomService:
         if not p.hidden:
             await self.broadcast(room, [p.to_proto()])
         log.info("%s left %s (%s)", p.identity, room.name, models.DisconnectReason.Name(reason))
+
+
+def data_recipients(room: Room, pkt: models.DataPacket, sender: Participant | None = None) -> list[Participant]:
+    """who receives a DataPacket: every open participant but the sender, narrowed to
+    the packet's destination identities (or the user packet's destination sids)"""
+    identities = set(pkt.destination_identities) or set(pkt.user.destination_identities)
+    sids = set(pkt.user.destination_sids)
+    out = []
+    for q in list(room.participants.values()):
+        if q is sender or q.closed:
+            continue
+        if (identities or sids) and q.identity not in identities and q.sid not in sids:
+            continue
+        out.append(q)
+    return out

@@ -260,9 +260,48 @@ async def _abuse() -> dict:
     return out
 
 
+def server_api() -> dict:
+    """the server API against real clients: SendData (to all, to one), MutePublishedTrack
+    and RemoveParticipant while alice publishes and bob receives"""
+    server = Server()
+    try:
+        bob = client(token("bob"), "subscriber", 12)
+        time.sleep(0.5)
+        alice = client(token("alice"), "publisher", 14)
+        time.sleep(4.5)
+        api = asyncio.run(_api_calls())
+        out = {"api": api, "alice": result(alice), "bob": result(bob)}
+    finally:
+        log = server.stop()
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
+async def _api_calls() -> dict:
+    from livekit.protocol import models
+
+    from sfu.api import RoomClient
+
+    out: dict = {}
+    async with RoomClient(f"http://{SERVER_IP}:{PORT}", "devkey", "secret") as api:
+        parts = {p.identity: p for p in await api.list_participants("room")}
+        out["participants"] = sorted(parts)
+        audio = next(t.sid for t in parts["alice"].tracks if t.type == models.TrackType.AUDIO)
+        await api.send_data("room", b"api-all", topic="api")
+        await api.send_data("room", b"api-bob", topic="api", destination_identities=["bob"])
+        await api.send_data("room", b"api-nobody", topic="api", destination_identities=["carol"])
+        track = await api.mute_published_track("room", "alice", audio, muted=True)
+        out["muted"] = {"sid": track.sid, "muted": track.muted, "audio": audio}
+        await asyncio.sleep(1.5)
+        await api.remove_participant("room", "alice")
+        out["after_remove"] = sorted(p.identity for p in await api.list_participants("room"))
+    return out
+
+
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
     summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
-               "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False)}[name]()
+               "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False),
+               "server_api": server_api}[name]()
     print(json.dumps(summary))
