@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,7 +34,13 @@
 #include "addr.h"
 
 #define RX_BATCH_MAX 64
-#define TX_BATCH 64
+#define TX_BATCH 256
+#define GSO_MAX_SEGMENTS 64        /* datagrams per UDP_SEGMENT send */
+#define GSO_MAX_BYTES 60000
+#define PENDING_MAX 256            /* packets fanned out together (one receive or ring batch) */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 #define RING_BUDGET 256            /* ring messages per ring per iteration */
 #define SPIN_ITERATIONS 200        /* empty polls before the loop sleeps */
 #define BUF_SIZE (SFU_MTU + SFU_SRTP_TRAILER_MAX + 8)
@@ -164,6 +171,19 @@ struct sfu_loop {
     uint32_t tx_n;
     struct mmsghdr tx_msgs[TX_BATCH];
     struct iovec tx_iov[TX_BATCH];
+    uint16_t tx_segs[TX_BATCH];    /* datagrams in each message (GSO) */
+    uint8_t tx_ctrl[TX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+    int gso_off;                   /* the kernel refused UDP_SEGMENT: send datagrams one by one */
+
+    /* packets of one batch, fanned out consumer by consumer so that each
+     * consumer's datagrams are consecutive (and can leave as one GSO send) */
+    struct pending {
+        struct producer *p;
+        const uint8_t *pkt;
+        uint32_t len;
+        sfu_rtp_t rtp;
+    } pend[PENDING_MAX];
+    uint32_t n_pend;
 
     /* loop -> Python byte queue (single producer: loop thread) */
     uint8_t *pyq;
@@ -385,40 +405,85 @@ int sfu_loop_py_arm(sfu_loop_t *l)
 /* ------------------------------------------------------------------ */
 /* transmit batch */
 
+/* Send the queued datagrams: runs of one socket go out with sendmmsg, and
+ * consecutive datagrams of equal size to one destination (a consumer's share
+ * of a batch) become a single message with UDP_SEGMENT (GSO), which costs the
+ * kernel a fraction of separate datagrams. */
 static void tx_flush(sfu_loop_t *l)
 {
     uint32_t i = 0;
     while (i < l->tx_n) {
         int fd = l->tx[i].fd;
-        uint32_t j = i;
+        uint32_t nmsg = 0, j = i;
         while (j < l->tx_n && l->tx[j].fd == fd) {
-            uint32_t k = j - i;
-            l->tx_iov[k].iov_base = l->tx[j].buf;
-            l->tx_iov[k].iov_len = l->tx[j].len;
-            memset(&l->tx_msgs[k].msg_hdr, 0, sizeof(struct msghdr));
-            l->tx_msgs[k].msg_hdr.msg_name = &l->tx[j].to;
-            l->tx_msgs[k].msg_hdr.msg_namelen = l->tx[j].tolen;
-            l->tx_msgs[k].msg_hdr.msg_iov = &l->tx_iov[k];
-            l->tx_msgs[k].msg_hdr.msg_iovlen = 1;
-            j++;
+            struct tx_entry *e = &l->tx[j];
+            uint32_t k = j + 1, bytes = e->len;
+            if (!l->gso_off) {
+                /* equal-size datagrams to the same address; the last may be shorter */
+                while (k < l->tx_n && k - j < GSO_MAX_SEGMENTS && l->tx[k].fd == fd &&
+                       l->tx[k].tolen == e->tolen && l->tx[k].len <= e->len &&
+                       bytes + l->tx[k].len <= GSO_MAX_BYTES &&
+                       memcmp(&l->tx[k].to, &e->to, e->tolen) == 0) {
+                    bytes += l->tx[k].len;
+                    k++;
+                    if (l->tx[k - 1].len < e->len)
+                        break;
+                }
+            }
+            struct msghdr *h = &l->tx_msgs[nmsg].msg_hdr;
+            memset(h, 0, sizeof(*h));
+            h->msg_name = &e->to;
+            h->msg_namelen = e->tolen;
+            h->msg_iov = &l->tx_iov[j];
+            h->msg_iovlen = k - j;
+            for (uint32_t m = j; m < k; m++) {
+                l->tx_iov[m].iov_base = l->tx[m].buf;
+                l->tx_iov[m].iov_len = l->tx[m].len;
+            }
+            if (k - j > 1) {
+                h->msg_control = l->tx_ctrl[nmsg];
+                h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+                struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+                cm->cmsg_level = SOL_UDP;
+                cm->cmsg_type = UDP_SEGMENT;
+                cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t seg = (uint16_t)e->len;
+                memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+            }
+            l->tx_segs[nmsg] = (uint16_t)(k - j);
+            nmsg++;
+            j = k;
         }
-        uint32_t n = j - i, done = 0;
-        while (done < n) {
-            int r = sendmmsg(fd, l->tx_msgs + done, n - done, MSG_DONTWAIT);
+        uint32_t done = 0, sent = 0;   /* messages, and datagrams in them */
+        int regroup = 0;
+        while (done < nmsg) {
+            int r = sendmmsg(fd, l->tx_msgs + done, nmsg - done, MSG_DONTWAIT);
             l->stats.tx_batches++;
             if (r > 0) {
-                for (int k = 0; k < r; k++)
-                    l->stats.tx_bytes += l->tx_iov[done + k].iov_len;
-                l->stats.tx_packets += (uint64_t)r;
+                for (int k = 0; k < r; k++) {
+                    struct msghdr *h = &l->tx_msgs[done + k].msg_hdr;
+                    for (size_t m = 0; m < h->msg_iovlen; m++)
+                        l->stats.tx_bytes += h->msg_iov[m].iov_len;
+                    l->stats.tx_packets += l->tx_segs[done + k];
+                    sent += l->tx_segs[done + k];
+                }
                 done += (uint32_t)r;
             } else if (r < 0 && errno == EINTR) {
                 continue;
+            } else if (r < 0 && l->tx_segs[done] > 1 && !l->gso_off &&
+                       (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+                l->gso_off = 1;            /* no GSO on this system: datagrams one by one from now on */
+                regroup = 1;
+                break;
             } else {
-                drop(l, SFU_DROP_SEND_FAILED);   /* skip the datagram that failed */
+                for (uint32_t m = 0; m < l->tx_segs[done]; m++)
+                    drop(l, SFU_DROP_SEND_FAILED);   /* skip the message that failed */
+                sent += l->tx_segs[done];
                 done++;
             }
         }
-        i = j;
+        /* after a GSO refusal, rebuild the rest of this socket's run without it */
+        i = regroup ? i + sent : j;
     }
     l->tx_n = 0;
 }
@@ -589,6 +654,43 @@ static inline void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct 
 
 static void rings_publish(sfu_loop_t *l);
 
+/* Fan out the batch: for each producer (in order of its first packet), each
+ * consumer takes all of that producer's packets of the batch in turn, so a
+ * consumer's datagrams sit together in the transmit queue (GSO). */
+static void pending_flush(sfu_loop_t *l)
+{
+    uint32_t n = l->n_pend;
+    l->n_pend = 0;
+    for (uint32_t a = 0; a < n; a++) {
+        struct producer *p = l->pend[a].p;
+        if (!p)
+            continue;                  /* already done with its producer's group */
+        for (uint32_t i = 0; i < p->n_consumers; i++) {
+            struct consumer *c = p->consumers[i];
+            for (uint32_t b = a; b < n; b++)
+                if (l->pend[b].p == p)
+                    consumer_on_packet(l, c, p, l->pend[b].pkt, l->pend[b].len, &l->pend[b].rtp);
+            if (i < p->n_consumers && p->consumers[i] != c)
+                i--;                   /* c switched away from p: the list moved down */
+        }
+        for (uint32_t b = a + 1; b < n; b++)
+            if (l->pend[b].p == p)
+                l->pend[b].p = NULL;
+    }
+}
+
+static inline void pending_add(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
+                               const sfu_rtp_t *rtp)
+{
+    if (l->n_pend == PENDING_MAX)
+        pending_flush(l);
+    struct pending *e = &l->pend[l->n_pend++];
+    e->p = p;
+    e->pkt = pkt;
+    e->len = len;
+    e->rtp = *rtp;
+}
+
 static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
                             const sfu_rtp_t *rtp)
 {
@@ -620,12 +722,8 @@ static void producer_fanout(sfu_loop_t *l, struct producer *p, const uint8_t *pk
         }
         rings_publish(l);
     }
-    for (uint32_t i = 0; i < p->n_consumers; i++) {
-        struct consumer *c = p->consumers[i];
-        consumer_on_packet(l, c, p, pkt, len, rtp);
-        if (i < p->n_consumers && p->consumers[i] != c)
-            i--;                   /* c switched away from p: the list moved down */
-    }
+    if (p->n_consumers)
+        pending_add(l, p, pkt, len, rtp);
 }
 
 /* queue an RTCP packet built in e->buf for transport t (SRTCP when secure) */
@@ -920,6 +1018,7 @@ static int socket_receive(sfu_loop_t *l, struct sock *s)
         }
         handle_datagram(l, s, l->rx_bufs[i], len, &l->rx_from[i]);
     }
+    pending_flush(l);                  /* before the receive buffers are reused */
     return n;
 }
 
@@ -957,18 +1056,15 @@ static int rings_receive(sfu_loop_t *l)
                 } else {
                     if (p->cache.data)
                         sfu_cache_put(&p->cache, rtp.seq, data, m.len);
-                    for (uint32_t i = 0; i < p->n_consumers; i++) {
-                        struct consumer *c = p->consumers[i];
-                        consumer_on_packet(l, c, p, data, m.len, &rtp);
-                        if (i < p->n_consumers && p->consumers[i] != c)
-                            i--;
-                    }
+                    if (p->n_consumers)
+                        pending_add(l, p, data, m.len, &rtp);   /* the slot stays valid until release */
                 }
             } else if (m.kind == SFU_RING_RTCP_TO_PRODUCER) {
                 producer_request_keyframe(l, p);
             }
             sfu_ring_advance(r);
         }
+        pending_flush(l);
         if (got)
             sfu_ring_release(r);
         total += got;
