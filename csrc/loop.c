@@ -465,6 +465,8 @@ static void tx_flush(sfu_loop_t *l)
                     for (size_t m = 0; m < h->msg_iovlen; m++)
                         l->stats.tx_bytes += h->msg_iov[m].iov_len;
                     l->stats.tx_packets += l->tx_segs[done + k];
+                    if (l->tx_segs[done + k] > 1)
+                        l->stats.tx_gso += l->tx_segs[done + k];
                     sent += l->tx_segs[done + k];
                 }
                 done += (uint32_t)r;

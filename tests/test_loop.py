@@ -14,7 +14,7 @@ import pytest
 
 from conftest import rtp_packet, udp_socket
 from sfu import errors, srtp
-from sfu.native import addr_from_c, ffi, lib
+from sfu.native import addr_from_c, addr_to_c, ffi, lib
 from sfu.worker.main import Worker
 
 
@@ -385,3 +385,33 @@ def test_transport_cc_feedback(worker):
         for k, f in enumerate(flags):
             got[(base + k) & 0xFFFF] = f
     assert got == {s: s not in lost for s in sent}
+
+
+def test_burst_fans_out_in_gso_runs(worker):
+    """a received burst goes to each consumer as one run: the datagrams arrive
+    separately and intact, in far fewer send calls than datagrams"""
+    pub, a, b = udp_socket(), udp_socket(), udp_socket()
+    for s in (a, b):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    plain(worker, 3, b)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "audio",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=21, seq_start=100)
+    consumer(worker, 21, 3, 10, ssrc=22, seq_start=200)
+    n = 200
+    before = stats(worker)
+    # one sendmmsg-sized burst at a time from a C generator keeps the receive batches full
+    sent = lib.sfu_gen_rtp(pub.fileno(), addr_to_c(info["ip"], info["port"]), 7, 96, 1000, n, 0.0, 32, 5.0,
+                           ffi.NULL)
+    assert sent == n
+    for s, ssrc, start in ((a, 21, 100), (b, 22, 200)):
+        got = [recv_rtp(s) for _ in range(n)]
+        assert [g[2] for g in got] == [(start + i) & 0xFFFF for i in range(n)]
+        assert all(g[4] == ssrc and len(g[5]) == 1000 - 12 for g in got)
+    after = stats(worker)
+    datagrams = after["tx_packets"] - before["tx_packets"]
+    assert datagrams == 2 * n
+    # nearly all of them left as UDP_SEGMENT runs (the very first packets may trickle in alone)
+    assert after["tx_gso"] - before["tx_gso"] > 0.8 * datagrams, after
