@@ -101,8 +101,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
+try:  # the installed package, with its C extension ...
+    import sfu._native  # noqa: F401
+    SOURCE_PATH = ""
+except ImportError:  # ... or the source tree with an in-place build (python build_ext.py)
     sys.path.insert(0, ROOT)
+    SOURCE_PATH = ROOT
 
 # ---------------------------------------------------------------------------
 # constants
@@ -670,7 +674,8 @@ class Bench:
         counter = mmap.mmap(memfd, 4096)
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "_pyfwd", str(memfd)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=[memfd],
-                                env={**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")})
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                    x for x in (SOURCE_PATH, os.environ.get("PYTHONPATH", "")) if x)})
         try:
             assert proc.stdin and proc.stdout
             proc.stdin.write(json.dumps(cfg).encode() + b"\n")

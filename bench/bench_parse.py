@@ -35,8 +35,12 @@ import time
 import timeit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
+try:  # the installed package, with its C extension ...
+    import sfu._native  # noqa: F401
+    SOURCE_PATH = ""
+except ImportError:  # ... or the source tree with an in-place build (python build_ext.py)
     sys.path.insert(0, ROOT)
+    SOURCE_PATH = ROOT
 OUT = os.path.join(ROOT, "bench", "out", "parse")   # bench/out/ is git-ignored
 
 HELPER_C = r"""
