@@ -350,3 +350,43 @@ async def test_bad_workers_are_refused(server):
         msg = await ws.receive(timeout=3)
         assert '"lastTimestamp": "42"' in msg.data
         await ws.close()
+
+
+async def test_weighted_choice_over_the_wire(server):
+    loads = (0.0, 0.5, 0.75)
+    async with FakeWorker(server, "w", load=loads[0]) as a, FakeWorker(server, "w", load=loads[1]) as b, \
+            FakeWorker(server, "w", load=loads[2]) as c, FakeWorker(server, "w") as full:
+        await full.status(agent.WS_FULL, 0.0)
+        reg = server.agents.dispatcher.workers
+        await until(lambda: [reg[w.id].load for w in (a, b, c)] == list(loads) and
+                    reg[full.id].status == agent.WS_FULL, what="load reports")
+        n = 400
+        for i in range(n):
+            await server.agents.create_dispatch(dispatch_req(room="busy", name="w", metadata=str(i)))
+        await until(lambda: len(a.assigned) + len(b.assigned) + len(c.assigned) == n, what="all assigned")
+        assert full.asked == []
+        shares = [len(w.assigned) / n for w in (a, b, c)]
+        for got, want in zip(shares, (4 / 7, 2 / 7, 1 / 7)):
+            assert abs(got - want) < 0.06, shares
+
+
+async def test_agent_participant_is_removed_when_it_ignores_termination(server, monkeypatch):
+    from sfu.agents import service as agent_service
+    monkeypatch.setattr(agent_service, "LEAVE_GRACE", 0.5)
+    async with FakeWorker(server, "test-agent") as w:
+        d = await server.agents.create_dispatch(dispatch_req())
+        await until(lambda: w.assigned, what="assignment")
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(f"ws://127.0.0.1:{server.settings.port}/rtc?protocol=16",
+                                    headers={"Authorization": f"Bearer {w.assigned[0].token}"})
+            join = lk.SignalResponse.FromString((await ws.receive(timeout=5)).data).join
+            from livekit.protocol import models
+            assert join.participant.kind == models.ParticipantInfo.AGENT
+            assert join.participant.attributes["lk.agent.name"] == "test-agent"
+            room = server.rooms.manager.get("my-room")
+            p = room.participants[join.participant.identity]
+            assert p.dependent and room.should_close(time.time() + 3600)   # agents keep no room open
+            await server.agents.delete_dispatch(d.id, "my-room")
+            await until(lambda: join.participant.identity not in room.participants, timeout=3,
+                        what="agent removed after the grace period")
+            await ws.close()

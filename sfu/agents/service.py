@@ -112,6 +112,7 @@ class AgentService:
         self._assigning: dict[str, asyncio.Task] = {}    # job id -> its assignment task
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self._publishers: set[str] = set()                 # participant sids that got publisher jobs
         rooms.manager.on_created(self._room_created)
 
     def install(self, app: web.Application) -> None:
@@ -131,13 +132,20 @@ class AgentService:
     def _spawn(self, coro: Any) -> None:
         t = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        t.add_done_callback(self._done)
+
+    def _done(self, t: asyncio.Task) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("agent task failed", exc_info=t.exception())
 
     # -- public API (AgentDispatchService) -----------------------------------------------------
     async def create_dispatch(self, req: agent_dispatch.CreateAgentDispatchRequest) -> agent_dispatch.AgentDispatch:
         if not req.room:
             raise errors.ProtocolError("room is required")
         room = self.rooms.manager.get(req.room)
+        if room is None and not self.rooms.manager.auto_create:
+            raise errors.NotFoundError(f"room {req.room} does not exist")
         spec = agent_dispatch.RoomAgentDispatch(agent_name=req.agent_name, metadata=req.metadata)
         spec.attributes.update(req.attributes)
         if room is None:
@@ -183,8 +191,11 @@ class AgentService:
         elif event == "participant_joined" and not arg.dependent:
             self._target_jobs(room, agent.JT_PARTICIPANT, arg)
         elif event == "track_published" and not arg.participant.dependent \
-                and sum(1 for t in arg.participant.tracks.values() if t.published) == 1:
+                and arg.participant.sid not in self._publishers:
+            self._publishers.add(arg.participant.sid)         # one publisher job per participant
             self._target_jobs(room, agent.JT_PUBLISHER, arg.participant)
+        elif event == "participant_left":
+            self._publishers.discard(arg.sid)
 
     def _target_jobs(self, room: Room, type_: int, p: "Participant") -> None:
         for d in self.dispatcher.room_dispatches(room.name):
@@ -221,7 +232,7 @@ class AgentService:
         p = room.participants.get(identity) if room else None
         if p is not None:
             log.info("agent %s did not leave %s after its job ended, removing it", identity, room_name)
-            await p.disconnect(models.DisconnectReason.REMOVED)
+            await p.disconnect(models.DisconnectReason.PARTICIPANT_REMOVED)
 
     # -- assignment -----------------------------------------------------------------------------------
     def _launch(self, job: JobRecord) -> None:
@@ -229,8 +240,13 @@ class AgentService:
             return
         t = asyncio.get_running_loop().create_task(self._assign(job))
         self._assigning[job.id] = t
-        t.add_done_callback(lambda _t, jid=job.id: self._assigning.pop(jid, None) if
-                            self._assigning.get(jid) is _t else None)
+
+        def done(_t: asyncio.Task, jid: str = job.id) -> None:
+            if self._assigning.get(jid) is _t:
+                del self._assigning[jid]
+            if not _t.cancelled() and _t.exception() is not None:
+                log.error("assigning job %s failed", jid, exc_info=_t.exception())
+        t.add_done_callback(done)
 
     async def _assign(self, job: JobRecord) -> None:
         tried: set[str] = set()
@@ -246,6 +262,9 @@ class AgentService:
     async def _offer(self, job: JobRecord, w: WorkerInfo) -> bool:
         """one availability handshake; True when the job left PENDING for good"""
         conn: WorkerConnection = w.conn
+        room = self.rooms.manager.get(job.dispatch.room)
+        if room is not None:
+            job.room = room.to_proto()          # the room as it is now (participants, metadata)
         self.dispatcher.asking(job, w)
         fut = asyncio.get_running_loop().create_future()
         conn.answers[job.id] = fut
