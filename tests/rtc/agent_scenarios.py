@@ -3,12 +3,14 @@ network namespace (see rtc/scenarios.py for why):
 
     unshare -n python -m rtc.agent_scenarios dispatch      (from tests/)
 
-Two workers (tests/rtc/agent_worker.py, agents venv): "test-agent" (explicit
-dispatch only) and an unnamed one (automatic dispatch).  The test dispatches
-test-agent to my-room through `server.agents.create_dispatch`; a human
-participant (livekit rtc SDK, client venv) publishes audio in my-room and
-another in auto-room, which gets the automatic dispatch.  Prints one JSON
-summary on the last line.
+Three workers (tests/rtc/agent_worker.py, agents venv): two "test-agent"
+(explicit dispatch only) and an unnamed one (automatic dispatch).
+1. test-agent is dispatched to my-room through `server.agents.create_dispatch`;
+   a human participant (livekit rtc SDK, client venv) publishes audio in
+   my-room and another in auto-room, which gets the automatic dispatch.
+2. A dispatch is deleted while its agent is in the room: JobTermination.
+3. The worker running a job is killed: the job moves to the other test-agent.
+Prints one JSON summary on the last line.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def stop_worker(w: tuple) -> str:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)     # leftovers of the worker's process group (job processes)
+    except ProcessLookupError:
+        pass
     logf.close()
     return Path(f"/tmp/sfu-agent-{name}.log").read_text()[-3000:]
 
@@ -74,25 +80,44 @@ def job_view(d: agent_dispatch.AgentDispatch) -> dict:
                       "identity": j.state.participant_identity} for j in d.state.jobs]}
 
 
+def agents_in(server: Server, room_name: str) -> list[str]:
+    room = server.rooms.manager.get(room_name)
+    return [p.identity for p in list(room.participants.values())
+            if p.kind == models.ParticipantInfo.AGENT] if room else []
+
+
+async def wait_for(cond, timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - t0
+
+
 async def dispatch() -> dict:
     settings = config.load(dev=True, port=PORT, bind=[SERVER_IP], node_ip=SERVER_IP, workers=1)
     server = Server(settings)
     await server.start()
     out: dict = {"participants": {}}
-    workers = []
+    workers: list[tuple] = []
     humans = []
     t0 = time.monotonic()
+    reg = server.agents.dispatcher.workers
     try:
         workers = [start_worker("named", "test-agent", 18081, wait_audio=20, hold=3),
-                   start_worker("auto", "", 18082, wait_audio=20, hold=2)]
+                   start_worker("auto", "", 18082, wait_audio=20, hold=2),
+                   start_worker("named2", "test-agent", 18083, wait_audio=20, hold=3)]
         end = time.monotonic() + 90
-        while {w.agent_name for w in server.agents.dispatcher.workers.values()} != {"test-agent", ""}:
+        while sorted(w.agent_name for w in reg.values()) != ["", "test-agent", "test-agent"]:
             if time.monotonic() > end or any(w[0].poll() is not None for w in workers):
                 raise RuntimeError("agent workers did not register: " +
                                    " | ".join(Path(f"/tmp/sfu-agent-{w[3]}.log").read_text()[-1500:]
                                               for w in workers))
             await asyncio.sleep(0.2)
         out["register_s"] = round(time.monotonic() - t0, 1)
+
+        # 1. explicit dispatch to my-room (a human there publishes audio); automatic dispatch to auto-room
         out["t_dispatch"] = time.time()
         d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
             agent_name="test-agent", room="my-room", metadata="my_job_metadata"))
@@ -113,16 +138,50 @@ async def dispatch() -> dict:
                         out["participants"].setdefault(room_name, []).append(
                             {"identity": p.identity, "kind": key[2], "agent_name": key[3],
                              "t": round(time.monotonic() - t_dispatch, 2)})
-            if all(any(e["event"] == "done" for e in events(w[1])) for w in workers):
+            done = [e for w in workers for e in events(w[1]) if e["event"] == "done"]
+            if len(done) >= 2:
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(2.0)          # update_job(SUCCESS) after the agent left
         out["dispatches"] = {r: [job_view(x) for x in await server.agents.list_dispatch(r)]
                              for r in ("my-room", "auto-room")}
+
+        # 2. deleting a dispatch terminates its job: the agent leaves by itself
+        d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
+            agent_name="test-agent", room="term-room", metadata='{"hold": 60}'))
+        await wait_for(lambda: agents_in(server, "term-room"), 20, "the agent in term-room")
+        gone = await server.agents.delete_dispatch(d.id, "term-room")
+        out["term"] = {"deleted": job_view(gone)}
+        out["term"]["leave_s"] = round(await wait_for(lambda: not agents_in(server, "term-room"), 10,
+                                                      "the terminated agent to leave"), 2)
+
+        # 3. a worker dies mid-job: the job moves to the other test-agent worker
+        d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
+            agent_name="test-agent", room="move-room", metadata='{"hold": 60}'))
+        await wait_for(lambda: agents_in(server, "move-room"), 20, "the agent in move-room")
+        job_id = d.state.jobs[0].id
+        job = server.agents.dispatcher.jobs[job_id]
+        first_worker = job.worker_id
+        victim = next(w for w in workers if any(e.get("job_id") == job_id for e in events(w[1])))
+        os.killpg(victim[0].pid, signal.SIGKILL)
+        t_kill = time.monotonic()
+        out["move"] = {"job_id": job_id, "killed": victim[3]}
+        await wait_for(lambda: job.state == "running" and job.worker_id not in ("", first_worker), 20,
+                       "the job to run on another worker")
+        out["move"]["reassigned_s"] = round(time.monotonic() - t_kill, 2)
+        await wait_for(lambda: any(e["event"] == "connected" and e["room"] == "move-room"
+                                   for w in workers if w is not victim for e in events(w[1])), 20,
+                       "the new agent to connect")
+        out["move"]["rejoined_s"] = round(time.monotonic() - t_kill, 2)
+        out["move"]["agents"] = agents_in(server, "move-room")
+        out["move"]["dispatch"] = [job_view(x) for x in await server.agents.list_dispatch("move-room")]
+        await server.agents.delete_dispatch(d.id, "move-room")     # so the worker can drain at once
+        await wait_for(lambda: not agents_in(server, "move-room"), 10, "the moved agent to leave")
         out["events"] = {w[3]: events(w[1]) for w in workers}
     finally:
         # blocking waits off the event loop: the server must keep serving the leaving clients
-        out["worker_logs"] = {w[3]: await asyncio.to_thread(stop_worker, w) for w in workers}
+        logs = await asyncio.gather(*(asyncio.to_thread(stop_worker, w) for w in workers))
+        out["worker_logs"] = {w[3]: log for w, log in zip(workers, logs)}
         out["humans"] = [await asyncio.to_thread(result, h, 60) for h in humans]
         await server.stop()
     return out

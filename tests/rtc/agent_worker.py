@@ -6,7 +6,8 @@ agents venv's Python):
 Environment: AGENT_NAME ("" = automatic dispatch), AGENT_PORT (health server port;
 two workers on one host must differ), AGENT_RESULT (a file the job appends JSON
 lines to), AGENT_WAIT_AUDIO (seconds to wait for a remote audio track, 0 = don't),
-AGENT_HOLD (seconds to stay in the room before ending the job).
+AGENT_HOLD (seconds to stay in the room before ending the job; job metadata
+{"hold": N} overrides it).
 """
 
 from __future__ import annotations
@@ -29,19 +30,24 @@ def record(**kw) -> None:
 
 
 async def entrypoint(ctx: JobContext) -> None:
-    record(event="entrypoint", job_id=ctx.job.id, metadata=ctx.job.metadata, agent_name=ctx.job.agent_name,
-           room=ctx.job.room.name, dispatch_id=ctx.job.dispatch_id)
+    job = {"job_id": ctx.job.id, "job_room": ctx.job.room.name}     # in every record: jobs run concurrently
+
+    def rec(**kw) -> None:
+        record(**job, **kw)
+
+    rec(event="entrypoint", metadata=ctx.job.metadata, agent_name=ctx.job.agent_name, room=ctx.job.room.name,
+        dispatch_id=ctx.job.dispatch_id)
     audio: asyncio.Future = asyncio.get_running_loop().create_future()
 
     @ctx.room.on("track_subscribed")
     def _subscribed(track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
-        record(event="track_subscribed", kind=int(track.kind), participant=p.identity, sid=pub.sid)
+        rec(event="track_subscribed", kind=int(track.kind), participant=p.identity, sid=pub.sid)
         if track.kind == rtc.TrackKind.KIND_AUDIO and not audio.done():
             audio.set_result((track, p.identity))
 
     await ctx.connect()
     lp = ctx.room.local_participant
-    record(event="connected", room=ctx.room.name, identity=lp.identity, kind=int(lp.kind),
+    rec(event="connected", room=ctx.room.name, identity=lp.identity, kind=int(lp.kind),
            attributes=dict(lp.attributes), remote=sorted(ctx.room.remote_participants))
     wait_audio = float(os.environ.get("AGENT_WAIT_AUDIO", "0"))
     if wait_audio > 0:
@@ -54,11 +60,14 @@ async def entrypoint(ctx: JobContext) -> None:
                 if time.monotonic() > end:
                     break
             await stream.aclose()
-            record(event="audio", participant=who, frames=frames)
+            rec(event="audio", participant=who, frames=frames)
         except asyncio.TimeoutError:
-            record(event="audio_timeout")
-    await asyncio.sleep(float(os.environ.get("AGENT_HOLD", "1")))
-    record(event="done")
+            rec(event="audio_timeout")
+    hold = float(os.environ.get("AGENT_HOLD", "1"))
+    if ctx.job.metadata.startswith("{"):
+        hold = float(json.loads(ctx.job.metadata).get("hold", hold))
+    await asyncio.sleep(hold)
+    rec(event="done")
     ctx.shutdown(reason="test done")
 
 
