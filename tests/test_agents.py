@@ -296,8 +296,12 @@ async def test_delete_dispatch_and_room_close_terminate_jobs(server):
         await server.agents.create_dispatch(dispatch_req(metadata="again"))
         await until(lambda: len(w.assigned) == 2, what="second assignment")
         await server.rooms.manager.get("my-room").close()
-        await until(lambda: len(w.terminated) == 2, what="termination on room close")
         assert await server.agents.list_dispatch("my-room") == []
+        # a room of the same name right after: its dispatch is its own
+        d3 = await server.agents.create_dispatch(dispatch_req(metadata="new room"))
+        await until(lambda: len(w.terminated) == 2 and len(w.assigned) == 3, what="termination on room close")
+        assert [x.id for x in await server.agents.list_dispatch("my-room")] == [d3.id]
+        assert w.assigned[2].job.dispatch_id == d3.id and w.terminated[1] == w.assigned[1].job.id
 
 
 async def test_participant_jobs_for_participant_workers(server):

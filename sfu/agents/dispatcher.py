@@ -135,9 +135,10 @@ class JobRecord:
 
 class DispatchRecord:
     def __init__(self, room: str, agent_name: str = "", metadata: str = "",
-                 attributes: dict[str, str] | None = None, implicit: bool = False) -> None:
+                 attributes: dict[str, str] | None = None, implicit: bool = False, room_sid: str = "") -> None:
         self.id = new_sid("AD_")
         self.room = room
+        self.room_sid = room_sid
         self.agent_name = agent_name
         self.metadata = metadata
         self.attributes = dict(attributes or {})
@@ -262,8 +263,9 @@ class Dispatcher:
 
     # -- dispatches ---------------------------------------------------------------------------------
     def add_dispatch(self, room: str, agent_name: str = "", metadata: str = "",
-                     attributes: dict[str, str] | None = None, implicit: bool = False) -> DispatchRecord:
-        d = DispatchRecord(room, agent_name, metadata, attributes, implicit)
+                     attributes: dict[str, str] | None = None, implicit: bool = False,
+                     room_sid: str = "") -> DispatchRecord:
+        d = DispatchRecord(room, agent_name, metadata, attributes, implicit, room_sid)
         self.dispatches.setdefault(room, {})[d.id] = d
         return d
 

@@ -178,7 +178,7 @@ class AgentService:
 
     def _dispatch(self, room: Room, spec: Any, implicit: bool = False) -> DispatchRecord:
         d = self.dispatcher.add_dispatch(room.name, spec.agent_name, spec.metadata, dict(spec.attributes),
-                                         implicit=implicit)
+                                         implicit=implicit, room_sid=room.sid)
         log.info("dispatch %s (%s) in %s", d.id, repr(d.agent_name) if d.agent_name else "automatic", room.name)
         self._launch(self.dispatcher.add_job(d, agent.JT_ROOM, room.to_proto()))
         return d
@@ -187,7 +187,7 @@ class AgentService:
         if self._stopping:
             return
         if event == "closed":
-            self._spawn(self._room_closed(room))
+            self._room_closed(room)
         elif event == "participant_joined" and not arg.dependent:
             self._target_jobs(room, agent.JT_PARTICIPANT, arg)
         elif event == "track_published" and not arg.participant.dependent \
@@ -202,24 +202,37 @@ class AgentService:
             if self.dispatcher.has_worker_for(d.agent_name, type_):
                 self._launch(self.dispatcher.add_job(d, type_, room.to_proto(), p.to_proto()))
 
-    async def _room_closed(self, room: Room) -> None:
+    def _room_closed(self, room: Room) -> None:
+        # synchronous: a room of the same name created right after must keep its own dispatches
+        ended: list[tuple[DispatchRecord, list]] = []
         for d in self.dispatcher.room_dispatches(room.name):
-            self.dispatcher.remove_dispatch(room.name, d.id)
-            await self._terminate(d, agent.JSR_ROOM_CLOSED, wait_leave=False)
-            self.dispatcher.forget(d)
+            if d.room_sid == room.sid:
+                self.dispatcher.remove_dispatch(room.name, d.id)
+                ended.append((d, self._cancel_jobs(d, agent.JSR_ROOM_CLOSED)))
+                self.dispatcher.forget(d)
+        self._spawn(self._notify([x for _d, stopped in ended for x in stopped], wait_leave=False))
 
-    async def _terminate(self, d: DispatchRecord, reason: int, wait_leave: bool = True) -> None:
+    async def _terminate(self, d: DispatchRecord, reason: int) -> None:
+        await self._notify(self._cancel_jobs(d, reason))
+
+    def _cancel_jobs(self, d: DispatchRecord, reason: int) -> list[tuple[WorkerInfo, JobRecord]]:
+        """cancel the dispatch's jobs; returns the (worker, job) pairs that were running"""
+        running = []
         for job in d.jobs:
             task = self._assigning.pop(job.id, None)
             if task is not None:
                 task.cancel()
-            running = job.state == RUNNING
-            wid = self.dispatcher.cancel(job, reason)
-            w = self.dispatcher.workers.get(wid)
-            if w is not None and running:
-                await w.conn.send(agent.ServerMessage(termination=agent.JobTermination(job_id=job.id)))
-            if running and wait_leave and job.participant_identity:
-                self._spawn(self._remove_agent(d.room, job.participant_identity))
+            was_running = job.state == RUNNING
+            w = self.dispatcher.workers.get(self.dispatcher.cancel(job, reason))
+            if was_running and w is not None:
+                running.append((w, job))
+        return running
+
+    async def _notify(self, stopped: list[tuple[WorkerInfo, JobRecord]], wait_leave: bool = True) -> None:
+        for w, job in stopped:
+            await w.conn.send(agent.ServerMessage(termination=agent.JobTermination(job_id=job.id)))
+            if wait_leave and job.participant_identity:
+                self._spawn(self._remove_agent(job.dispatch.room, job.participant_identity))
 
     async def _remove_agent(self, room_name: str, identity: str) -> None:
         end = time.monotonic() + LEAVE_GRACE
