@@ -85,6 +85,12 @@ def test_real_agent_workers_dispatch_termination_and_failover():
     assert mv["agents"] == [f"agent-{mv['job_id']}"] and mv["rejoined_s"] < 10, mv
     [job] = mv["dispatch"][0]["jobs"]
     assert job["id"] == mv["job_id"] and job["status"] == "JS_RUNNING"
+    # the dispatch made before any worker registered ran once one did
+    assert [j["status"] for j in r["early"]["created"]["jobs"]] == ["JS_PENDING"]
+    [early] = r["early"]["listed"]
+    assert [j["status"] for j in early["jobs"]] == ["JS_SUCCESS"], early
+    early_entry = by_room(r, ("named", "named2"), "early-room")["entrypoint"]
+    assert early_entry["dispatch_id"] == early["id"]
     # the humans were fine throughout
     for h in r["humans"]:
         assert h.get("rc") == 0 and "connect_error" not in h, h

@@ -5,6 +5,7 @@ network namespace (see rtc/scenarios.py for why):
 
 Three workers (tests/rtc/agent_worker.py, agents venv): two "test-agent"
 (explicit dispatch only) and an unnamed one (automatic dispatch).
+0. A dispatch created before the workers start waits for them.
 1. test-agent is dispatched to my-room through `server.agents.create_dispatch`;
    a human participant (livekit rtc SDK, client venv) publishes audio in
    my-room and another in auto-room, which gets the automatic dispatch.
@@ -105,6 +106,10 @@ async def dispatch() -> dict:
     t0 = time.monotonic()
     reg = server.agents.dispatcher.workers
     try:
+        # 0. a dispatch made before any worker exists stays pending until one registers
+        early = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
+            agent_name="test-agent", room="early-room", metadata='{"hold": 0.5, "wait_audio": 0}'))
+        out["early"] = {"created": job_view(early)}
         workers = [start_worker("named", "test-agent", 18081, wait_audio=20, hold=3),
                    start_worker("auto", "", 18082, wait_audio=20, hold=2),
                    start_worker("named2", "test-agent", 18083, wait_audio=20, hold=3)]
@@ -116,6 +121,10 @@ async def dispatch() -> dict:
                                               for w in workers))
             await asyncio.sleep(0.2)
         out["register_s"] = round(time.monotonic() - t0, 1)
+        await wait_for(lambda: any(e["event"] == "done" and e["job_room"] == "early-room"
+                                   for w in workers for e in events(w[1])), 20, "the early job")
+        await asyncio.sleep(0.5)
+        out["early"]["listed"] = [job_view(x) for x in await server.agents.list_dispatch("early-room")]
 
         # 1. explicit dispatch to my-room (a human there publishes audio); automatic dispatch to auto-room
         out["t_dispatch"] = time.time()
@@ -148,7 +157,7 @@ async def dispatch() -> dict:
 
         # 2. deleting a dispatch terminates its job: the agent leaves by itself
         d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
-            agent_name="test-agent", room="term-room", metadata='{"hold": 60}'))
+            agent_name="test-agent", room="term-room", metadata='{"hold": 60, "wait_audio": 0}'))
         await wait_for(lambda: agents_in(server, "term-room"), 20, "the agent in term-room")
         gone = await server.agents.delete_dispatch(d.id, "term-room")
         out["term"] = {"deleted": job_view(gone)}
@@ -157,7 +166,7 @@ async def dispatch() -> dict:
 
         # 3. a worker dies mid-job: the job moves to the other test-agent worker
         d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
-            agent_name="test-agent", room="move-room", metadata='{"hold": 60}'))
+            agent_name="test-agent", room="move-room", metadata='{"hold": 60, "wait_audio": 0}'))
         await wait_for(lambda: agents_in(server, "move-room"), 20, "the agent in move-room")
         job_id = d.state.jobs[0].id
         job = server.agents.dispatcher.jobs[job_id]

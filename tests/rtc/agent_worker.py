@@ -6,8 +6,8 @@ agents venv's Python):
 Environment: AGENT_NAME ("" = automatic dispatch), AGENT_PORT (health server port;
 two workers on one host must differ), AGENT_RESULT (a file the job appends JSON
 lines to), AGENT_WAIT_AUDIO (seconds to wait for a remote audio track, 0 = don't),
-AGENT_HOLD (seconds to stay in the room before ending the job; job metadata
-{"hold": N} overrides it).
+AGENT_HOLD (seconds to stay in the room before ending the job).  Job metadata
+{"hold": N, "wait_audio": M} overrides the last two.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ async def entrypoint(ctx: JobContext) -> None:
     lp = ctx.room.local_participant
     rec(event="connected", room=ctx.room.name, identity=lp.identity, kind=int(lp.kind),
            attributes=dict(lp.attributes), remote=sorted(ctx.room.remote_participants))
-    wait_audio = float(os.environ.get("AGENT_WAIT_AUDIO", "0"))
+    opts = json.loads(ctx.job.metadata) if ctx.job.metadata.startswith("{") else {}
+    wait_audio = float(opts.get("wait_audio", os.environ.get("AGENT_WAIT_AUDIO", "0")))
     if wait_audio > 0:
         try:
             track, who = await asyncio.wait_for(audio, wait_audio)
@@ -63,9 +64,7 @@ async def entrypoint(ctx: JobContext) -> None:
             rec(event="audio", participant=who, frames=frames)
         except asyncio.TimeoutError:
             rec(event="audio_timeout")
-    hold = float(os.environ.get("AGENT_HOLD", "1"))
-    if ctx.job.metadata.startswith("{"):
-        hold = float(json.loads(ctx.job.metadata).get("hold", hold))
+    hold = float(opts.get("hold", os.environ.get("AGENT_HOLD", "1")))
     await asyncio.sleep(hold)
     rec(event="done")
     ctx.shutdown(reason="test done")
