@@ -338,7 +338,8 @@ async def test_bad_workers_are_refused(server):
         assert ws.close_code == 1008
         # garbage after registering: closed with 1003, worker unregistered
         ws = await s.ws_connect(url, headers=hdr)
-        await ws.send_bytes(agent.WorkerMessage(register=agent.RegisterWorkerRequest(agent_name="g")).SerializeToString())
+        reg = agent.WorkerMessage(register=agent.RegisterWorkerRequest(agent_name="g"))
+        await ws.send_bytes(reg.SerializeToString())
         await ws.receive(timeout=3)
         assert len(server.agents.dispatcher.workers) == 1
         await ws.send_bytes(b"\xff\xfe garbage")
