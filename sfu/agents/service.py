@@ -35,7 +35,7 @@ from ..rooms.room import Room, RoomOptions, new_sid
 from .dispatcher import ASKING, PENDING, RUNNING, SUCCESS, Dispatcher, DispatchRecord, JobRecord, WorkerInfo
 
 if TYPE_CHECKING:
-    from ..rooms.participant import Participant, TrackPublication
+    from ..rooms.participant import Participant
     from ..rooms.service import RoomService
 
 log = logging.getLogger("sfu.agents")
