@@ -395,3 +395,32 @@ async def test_agent_participant_is_removed_when_it_ignores_termination(server, 
             await until(lambda: join.participant.identity not in room.participants, timeout=3,
                         what="agent removed after the grace period")
             await ws.close()
+
+
+async def test_publisher_jobs_once_per_participant_and_failed_jobs_recorded(server):
+    from types import SimpleNamespace
+    async with FakeWorker(server, "", job_type=agent.JT_PUBLISHER) as w:
+        tok = kp.create("devkey", identity="dora", video=VideoGrant(roomJoin=True, room="pub"))
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(f"ws://127.0.0.1:{server.settings.port}/rtc?protocol=16",
+                                    headers={"Authorization": f"Bearer {tok}"})
+            await ws.receive(timeout=5)
+            room = server.rooms.manager.get("pub")
+            dora = room.participants["dora"]
+            await asyncio.sleep(0.2)
+            assert w.asked == []                       # joining alone starts no publisher job
+            # (media-free stand-in for the room's event when her first track carries packets)
+            room.emit("track_published", SimpleNamespace(participant=dora))
+            room.emit("track_published", SimpleNamespace(participant=dora))   # second track: no new job
+            await until(lambda: w.assigned, what="publisher job")
+            await asyncio.sleep(0.2)
+            assert len(w.asked) == 1
+            job = w.assigned[0].job
+            assert job.type == agent.JT_PUBLISHER and job.participant.identity == "dora"
+            await w.send(agent.WorkerMessage(update_job=agent.UpdateJobStatus(
+                job_id=job.id, status=agent.JS_FAILED, error="boom")))
+            await until(lambda: server.agents.dispatcher.jobs[job.id].terminal, what="failed job")
+            [d] = await server.agents.list_dispatch("pub")
+            [listed] = [j for j in d.state.jobs if j.id == job.id]
+            assert listed.state.status == agent.JS_FAILED and listed.state.error == "boom"
+            await ws.close()
