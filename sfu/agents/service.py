@@ -269,11 +269,12 @@ class AgentService:
                 log.info("job %s (%r, %s): no available worker, pending", job.id, job.agent_name, job.dispatch.room)
                 return
             tried.add(w.id)
-            if await self._offer(job, w):
-                return
+            # the job may be pending again after this (declined, or the worker went away even
+            # after accepting): the loop goes on while this task is the job's only assigner
+            await self._offer(job, w)
 
-    async def _offer(self, job: JobRecord, w: WorkerInfo) -> bool:
-        """one availability handshake; True when the job left PENDING for good"""
+    async def _offer(self, job: JobRecord, w: WorkerInfo) -> None:
+        """one availability handshake"""
         conn: WorkerConnection = w.conn
         room = self.rooms.manager.get(job.dispatch.room)
         if room is not None:
@@ -293,27 +294,26 @@ class AgentService:
         finally:
             conn.answers.pop(job.id, None)
         if job.state != ASKING or job.worker_id != w.id:
-            return job.state != PENDING      # cancelled meanwhile, or the worker went away
+            return      # cancelled meanwhile, or the worker went away
         if resp is None or not resp.available:
             self.dispatcher.declined(job, w)
-            return False
+            return
         if resp.terminate:
             job.to(SUCCESS)
             w.jobs.discard(job.id)
-            return True
+            return
         identity = resp.participant_identity or f"agent-{job.id}"
         try:
             token = self._job_token(job, w, resp, identity)
         except auth.AuthError as e:      # the worker's API key was removed meanwhile
             log.error("cannot sign a token for job %s: %s", job.id, e)
             self.dispatcher.declined(job, w)
-            return False
+            return
         self.dispatcher.accepted(job, w, identity)
         if not await conn.send(agent.ServerMessage(assignment=agent.JobAssignment(job=job.to_proto(), token=token))):
-            return True     # the worker's disconnect re-dispatches the job
+            return      # the worker's disconnect put the job back to pending
         log.info("job %s (%r, room %s) assigned to worker %s as %s", job.id, job.agent_name, job.dispatch.room,
                  w.id, identity)
-        return True
 
     def _job_token(self, job: JobRecord, w: WorkerInfo, resp: agent.AvailabilityResponse, identity: str) -> str:
         perm = w.grants()
