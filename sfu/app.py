@@ -16,6 +16,7 @@ from aiohttp import web
 
 from . import auth, errors
 from .api.twirp import TwirpServer
+from .agents import AgentService
 from .config import Settings
 from .media import MediaService, Transport
 from .rooms.room import RoomOptions
@@ -52,16 +53,19 @@ class Server:
                                      departure_timeout=int(room_cfg.get("departure_timeout", 20)),
                                      max_participants=int(room_cfg.get("max_participants", 0))))
         self.signal = SignalServer(self.keys, self.rooms, v1_enabled=settings.single_pc)
+        self.agents = AgentService(self.keys, self.rooms)
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         self.runner: web.AppRunner | None = None
         self._routes()
         self.signal.install(self.app)
         TwirpServer(self).install(self.app)
+        self.agents.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         await self.pool.start()
         self.rooms.start()
+        self.agents.start()
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
         for host in self.settings.bind:
@@ -71,6 +75,7 @@ class Server:
                  self.settings.port, self.pool.n)
 
     async def stop(self) -> None:
+        await self.agents.stop()
         await self.rooms.stop()
         for r in list(self.media.routers.values()):
             try:

@@ -42,8 +42,11 @@ async def main(url, key, secret, room, identity):
         await lk.room.send_data(api.SendDataRequest(room=room, data=b"hi", kind=api.DataPacket.RELIABLE, topic="t"))
         out("send_data")
         try:
-            await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(agent_name="a", room=room))
-            out("create_dispatch", code=None)
+            d = await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
+                agent_name="a", room=room, metadata="my_job_metadata"))
+            ds = await lk.agent_dispatch.list_dispatch(room_name=room)
+            out("create_dispatch", code=None, id=d.id, agent_name=d.agent_name,
+                listed=sorted((x.agent_name, x.metadata) for x in ds))
         except api.TwirpError as e:
             out("create_dispatch", code=e.code, status=e.status)
         await lk.room.remove_participant(api.RoomParticipantIdentity(room=room, identity=identity))

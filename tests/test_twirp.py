@@ -292,7 +292,10 @@ async def test_twirp_errors(server):
     server.rooms.manager.create("r")
     assert await err(rs + "GetParticipant", gp, admin_r) == (404, "not_found")           # no participant
     dp = agent_dispatch.ListAgentDispatchRequest(room="r").SerializeToString()
-    assert await err("/twirp/livekit.AgentDispatchService/ListDispatch", dp, admin_r) == (501, "unimplemented")
+    assert await err("/twirp/livekit.AgentDispatchService/ListDispatch", dp, admin_r[:-5] + "xxxxx") == \
+        (401, "unauthenticated")
+    dd = agent_dispatch.DeleteAgentDispatchRequest(dispatch_id="AD_none", room="r").SerializeToString()
+    assert await err("/twirp/livekit.AgentDispatchService/DeleteDispatch", dd, admin_r) == (404, "not_found")
     status, _, raw = await post(server, "/", method="GET")
     assert status == 200 and raw == b"OK"
 
@@ -314,7 +317,7 @@ async def test_json_and_empty_bodies(server):
     assert [r.name for r in room_pb.ListRoomsResponse.FromString(raw).rooms] == ["j"]
 
 
-async def test_agent_dispatch_service(server):
+async def test_agent_dispatch_service(server, monkeypatch):
     class Backend:                      # stands in for the agent dispatcher (server.agents)
         def __init__(self):
             self.items: dict[str, agent_dispatch.AgentDispatch] = {}
@@ -335,7 +338,7 @@ async def test_agent_dispatch_service(server):
             return [d for d in self.items.values() if d.room == room and (not dispatch_id or d.id == dispatch_id)]
 
     from sfu.api.twirp import DispatchBackend
-    server.agents = Backend()
+    monkeypatch.setattr(server, "agents", Backend())   # restored before the server stops
     assert isinstance(server.agents, DispatchBackend)
     async with AgentDispatchClient(url(server), "devkey", "secret") as api:
         d = await api.create_dispatch("r", "helper", metadata="{}")
@@ -380,12 +383,14 @@ async def test_livekit_api_package(server):
         assert steps["update_participant"] == {"step": "update_participant", "metadata": "hello",
                                                "attributes": {"a": "1"}}
         assert steps["update_room_metadata"]["metadata"] == "m2"
-        assert steps["create_dispatch"]["code"] == "unimplemented"
+        cd = steps["create_dispatch"]
+        assert cd["code"] is None and cd["id"].startswith("AD_") and cd["agent_name"] == "a"
+        assert ["a", "my_job_metadata"] in cd["listed"]
         assert steps["after_remove"]["identities"] == [] and steps["after_delete"]["names"] == []
         assert (await a.next("leave")).leave.reason == models.DisconnectReason.PARTICIPANT_REMOVED
 
 
-async def test_cli_verbs(server):
+async def test_cli_verbs(server, monkeypatch):
     env = dict(os.environ, PYTHONPATH=str(REPO), LIVEKIT_URL=url(server), LIVEKIT_API_KEY="devkey",
                LIVEKIT_API_SECRET="secret")
     cli = (sys.executable, "-m", "sfu.cli")
@@ -402,7 +407,7 @@ async def test_cli_verbs(server):
     rc, out, err = await run(*cli, "room", "list", env=env)
     assert rc == 0 and [r["name"] for r in json.loads(out)] == ["c"]
     rc, out, err = await run(*cli, "dispatch", "list", "--room", "c", env=env)
-    assert rc == 1 and "unimplemented" in err
+    assert rc == 0 and [d.get("agentName", d.get("agent_name", "")) for d in json.loads(out)] == [""], err  # automatic
 
     class Backend:
         async def create_dispatch(self, req):
@@ -412,7 +417,7 @@ async def test_cli_verbs(server):
         async def list_dispatch(self, room, dispatch_id=""):
             return [agent_dispatch.AgentDispatch(id="AD_1", agent_name="bot", room=room)]
 
-    server.agents = Backend()
+    monkeypatch.setattr(server, "agents", Backend())   # restored before the server stops
     rc, out, err = await run(*cli, "dispatch", "create", "--room", "c", "--agent-name", "bot", "--metadata", "m",
                              env=env)
     assert rc == 0 and json.loads(out)["agent_name"] == "bot", err

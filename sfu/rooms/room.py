@@ -96,8 +96,9 @@ class Room:
 
     def add(self, p: "Participant") -> None:
         self.participants[p.identity] = p
-        self.ever_joined = True
-        self.last_departure = None
+        if not p.dependent:       # an agent alone keeps no room open
+            self.ever_joined = True
+            self.last_departure = None
         self.version += 1
         self.emit("participant_joined", p)
 

@@ -12,7 +12,9 @@ import secrets
 import time
 from typing import Any
 
+from google.protobuf import json_format
 from livekit.protocol import models, rtc
+from livekit.protocol import room as room_pb
 
 from .. import __version__, auth, errors
 from ..protocol.common import ProtocolError as WireError
@@ -82,6 +84,22 @@ class RoomService:
         return models.ServerInfo(edition=models.ServerInfo.Standard, version=__version__,
                                  protocol=PROTOCOL_VERSION, node_id=self.node_id, agent_protocol=1)
 
+    def options_from_token(self, claims: auth.Claims) -> RoomOptions | None:
+        """the room options a joining token's `roomConfig` asks for (agents, timeouts ...), if any"""
+        cfg = claims.room_config
+        if not isinstance(cfg, dict) or not cfg:
+            return None
+        try:
+            rc = json_format.ParseDict(cfg, room_pb.RoomConfiguration(), ignore_unknown_fields=True)
+        except json_format.ParseError as e:
+            log.warning("ignoring the token's roomConfig: %s", e)
+            return None
+        d = self.manager.defaults
+        return RoomOptions(empty_timeout=rc.empty_timeout or d.empty_timeout,
+                           departure_timeout=rc.departure_timeout or d.departure_timeout,
+                           max_participants=rc.max_participants or d.max_participants,
+                           metadata=rc.metadata, agents=list(rc.agents))
+
     # -- join ----------------------------------------------------------------------------------
     def check_join(self, params: JoinParams) -> None:
         room = self.manager.get(params.room)
@@ -108,7 +126,7 @@ class RoomService:
             await self._resume(p, conn)
         else:
             if room is None:
-                room, _ = self.manager.create(params.room)
+                room, _ = self.manager.create(params.room, self.options_from_token(params.claims))
             try:
                 room.check_can_join(params.identity)
             except errors.SfuError as e:
@@ -351,6 +369,7 @@ class RoomService:
     async def track_published(self, p: Participant, pub: TrackPublication) -> None:
         log.info("%s/%s published %s %s (%s)", p.room.name, p.identity, pub.kind, pub.sid, pub.info.mime_type)
         await self.participant_changed(p)
+        p.room.emit("track_published", pub)
         for q in list(p.room.participants.values()):
             if q is not p and q.auto_subscribe and q.state == models.ParticipantInfo.ACTIVE:
                 await q.subscribe(pub)

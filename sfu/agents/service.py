@@ -1,0 +1,423 @@
+"""Agent workers: the `/agent` WebSocket and dispatch of jobs to workers.
+
+A worker (livekit-agents `python worker.py start`) connects with a token
+carrying `video.agent`, sends `register` and gets `register{worker_id}` back
+as the first server message; it then reports `update_worker{status, load,
+job_count}` every few seconds.  Frames are binary protobuf WorkerMessage /
+ServerMessage; a text frame switches that connection to protobuf JSON.
+
+Every room gets dispatches: the ones its options name (CreateRoom `agents`,
+the token's `roomConfig.agents`), else one implicit dispatch with an empty
+agent name, which only workers registered without a name receive.  Each
+dispatch starts a JT_ROOM job when the room is created (JT_PARTICIPANT /
+JT_PUBLISHER jobs when a participant joins / publishes its first track, if
+workers of that type are registered).  A job is offered to one worker at a
+time (AvailabilityRequest, up to AVAILABILITY_TIMEOUT for the answer), chosen
+at random weighted by (1 - load) among available workers; the one that
+accepts gets JobAssignment with a job token.  With no worker left to ask the
+job stays pending until a matching worker registers or becomes available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from livekit.protocol import agent, agent_dispatch, models
+
+from .. import auth, errors
+from ..rooms.room import Room, RoomOptions, new_sid
+from .dispatcher import ASKING, PENDING, RUNNING, SUCCESS, Dispatcher, DispatchRecord, JobRecord, WorkerInfo
+
+if TYPE_CHECKING:
+    from ..rooms.participant import Participant
+    from ..rooms.service import RoomService
+
+log = logging.getLogger("sfu.agents")
+
+MAX_MESSAGE = 2 * 1024 * 1024
+REGISTER_TIMEOUT = 10.0
+AVAILABILITY_TIMEOUT = 10.0
+WS_HEARTBEAT = 30.0
+JOB_TOKEN_TTL = 3600
+LEAVE_GRACE = 3.0                  # after a termination, the agent participant gets this long to leave
+AGENT_NAME_ATTRIBUTE = "lk.agent.name"
+
+
+class WorkerConnection:
+    """The server end of one worker WebSocket."""
+
+    def __init__(self, ws: web.WebSocketResponse, remote: str) -> None:
+        self.ws = ws
+        self.remote = remote
+        self.json = False
+        self.answers: dict[str, asyncio.Future] = {}     # job id -> AvailabilityResponse future
+
+    async def send(self, msg: agent.ServerMessage) -> bool:
+        if self.ws.closed:
+            return False
+        try:
+            if self.json:
+                await self.ws.send_str(json_format.MessageToJson(msg, indent=None))
+            else:
+                await self.ws.send_bytes(msg.SerializeToString())
+            return True
+        except (ConnectionError, RuntimeError) as e:
+            log.debug("send to worker %s failed: %s", self.remote, e)
+            return False
+
+    def decode(self, msg: Any) -> agent.WorkerMessage:
+        m = agent.WorkerMessage()
+        if msg.type == WSMsgType.BINARY:
+            self.json = False
+            try:
+                m.ParseFromString(msg.data)
+            except DecodeError:
+                raise errors.ProtocolError("malformed WorkerMessage") from None
+        elif msg.type == WSMsgType.TEXT:
+            self.json = True
+            try:
+                json_format.Parse(msg.data, m)
+            except json_format.ParseError as e:
+                raise errors.ProtocolError(f"malformed WorkerMessage JSON: {e}") from None
+        else:
+            raise errors.ProtocolError(f"unexpected WebSocket frame {msg.type}")
+        if m.WhichOneof("message") is None:
+            raise errors.ProtocolError("empty WorkerMessage")
+        return m
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        for f in self.answers.values():
+            if not f.done():
+                f.set_result(None)
+        if not self.ws.closed:
+            try:
+                await self.ws.close(code=code, message=reason.encode()[:120])
+            except (ConnectionError, RuntimeError):
+                pass
+
+
+class AgentService:
+    def __init__(self, keys: auth.KeyProvider, rooms: "RoomService", dispatcher: Dispatcher | None = None) -> None:
+        self.keys = keys
+        self.rooms = rooms
+        self.dispatcher = dispatcher or Dispatcher()
+        self.availability_timeout = AVAILABILITY_TIMEOUT
+        self.register_timeout = REGISTER_TIMEOUT
+        self._assigning: dict[str, asyncio.Task] = {}    # job id -> its assignment task
+        self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
+        self._publishers: set[str] = set()                 # participant sids that got publisher jobs
+        rooms.manager.on_created(self._room_created)
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/agent", self.handle)
+
+    def start(self) -> None:
+        self._stopping = False
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for w in list(self.dispatcher.workers.values()):
+            if w.conn is not None:
+                await w.conn.close(1001, "server shutting down")
+        for t in list(self._assigning.values()) + list(self._tasks):
+            t.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._done)
+
+    def _done(self, t: asyncio.Task) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("agent task failed", exc_info=t.exception())
+
+    # -- public API (AgentDispatchService) -----------------------------------------------------
+    async def create_dispatch(self, req: agent_dispatch.CreateAgentDispatchRequest) -> agent_dispatch.AgentDispatch:
+        if not req.room:
+            raise errors.ProtocolError("room is required")
+        room = self.rooms.manager.get(req.room)
+        if room is None and not self.rooms.manager.auto_create:
+            raise errors.NotFoundError(f"room {req.room} does not exist")
+        spec = agent_dispatch.RoomAgentDispatch(agent_name=req.agent_name, metadata=req.metadata)
+        spec.attributes.update(req.attributes)
+        if room is None:
+            opts = RoomOptions(**{**vars(self.rooms.manager.defaults), "agents": [spec]})
+            room, _ = self.rooms.manager.create(req.room, opts)   # _room_created adds the dispatch
+            return self.dispatcher.room_dispatches(room.name)[-1].to_proto()
+        return self._dispatch(room, spec).to_proto()
+
+    async def delete_dispatch(self, dispatch_id: str, room: str) -> agent_dispatch.AgentDispatch:
+        d = self.dispatcher.remove_dispatch(room, dispatch_id)
+        if d is None:
+            raise errors.NotFoundError(f"dispatch {dispatch_id} not found in room {room}")
+        log.info("dispatch %s (%r) in %s deleted", d.id, d.agent_name, room)
+        await self._terminate(d, agent.JSR_DISPATCH_DELETED)
+        out = d.to_proto()
+        self.dispatcher.forget(d)
+        return out
+
+    async def list_dispatch(self, room: str, dispatch_id: str = "") -> list[agent_dispatch.AgentDispatch]:
+        return [d.to_proto() for d in self.dispatcher.room_dispatches(room) if not dispatch_id or d.id == dispatch_id]
+
+    # -- rooms --------------------------------------------------------------------------------------
+    def _room_created(self, room: Room) -> None:
+        specs = list(room.options.agents)
+        if not specs:
+            self._dispatch(room, agent_dispatch.RoomAgentDispatch(), implicit=True)
+        for spec in specs:
+            self._dispatch(room, spec)
+        room.on(lambda event, arg: self._room_event(room, event, arg))
+
+    def _dispatch(self, room: Room, spec: Any, implicit: bool = False) -> DispatchRecord:
+        d = self.dispatcher.add_dispatch(room.name, spec.agent_name, spec.metadata, dict(spec.attributes),
+                                         implicit=implicit, room_sid=room.sid)
+        log.info("dispatch %s (%s) in %s", d.id, repr(d.agent_name) if d.agent_name else "automatic", room.name)
+        self._launch(self.dispatcher.add_job(d, agent.JT_ROOM, room.to_proto()))
+        return d
+
+    def _room_event(self, room: Room, event: str, arg: Any) -> None:
+        if self._stopping:
+            return
+        if event == "closed":
+            self._room_closed(room)
+        elif event == "participant_joined" and not arg.dependent:
+            self._target_jobs(room, agent.JT_PARTICIPANT, arg)
+        elif event == "track_published" and not arg.participant.dependent \
+                and arg.participant.sid not in self._publishers:
+            self._publishers.add(arg.participant.sid)         # one publisher job per participant
+            self._target_jobs(room, agent.JT_PUBLISHER, arg.participant)
+        elif event == "participant_left":
+            self._publishers.discard(arg.sid)
+
+    def _target_jobs(self, room: Room, type_: int, p: "Participant") -> None:
+        for d in self.dispatcher.room_dispatches(room.name):
+            if self.dispatcher.has_worker_for(d.agent_name, type_):
+                self._launch(self.dispatcher.add_job(d, type_, room.to_proto(), p.to_proto()))
+
+    def _room_closed(self, room: Room) -> None:
+        # synchronous: a room of the same name created right after must keep its own dispatches
+        ended: list[tuple[DispatchRecord, list]] = []
+        for d in self.dispatcher.room_dispatches(room.name):
+            if d.room_sid == room.sid:
+                self.dispatcher.remove_dispatch(room.name, d.id)
+                ended.append((d, self._cancel_jobs(d, agent.JSR_ROOM_CLOSED)))
+                self.dispatcher.forget(d)
+        self._spawn(self._notify([x for _d, stopped in ended for x in stopped], wait_leave=False))
+
+    async def _terminate(self, d: DispatchRecord, reason: int) -> None:
+        await self._notify(self._cancel_jobs(d, reason))
+
+    def _cancel_jobs(self, d: DispatchRecord, reason: int) -> list[tuple[WorkerInfo, JobRecord]]:
+        """cancel the dispatch's jobs; returns the (worker, job) pairs that were running"""
+        running = []
+        for job in d.jobs:
+            task = self._assigning.pop(job.id, None)
+            if task is not None:
+                task.cancel()
+            was_running = job.state == RUNNING
+            w = self.dispatcher.workers.get(self.dispatcher.cancel(job, reason))
+            if was_running and w is not None:
+                running.append((w, job))
+        return running
+
+    async def _notify(self, stopped: list[tuple[WorkerInfo, JobRecord]], wait_leave: bool = True) -> None:
+        for w, job in stopped:
+            await w.conn.send(agent.ServerMessage(termination=agent.JobTermination(job_id=job.id)))
+            if wait_leave and job.participant_identity:
+                self._spawn(self._remove_agent(job.dispatch.room, job.participant_identity))
+
+    async def _remove_agent(self, room_name: str, identity: str) -> None:
+        end = time.monotonic() + LEAVE_GRACE
+        while time.monotonic() < end:
+            room = self.rooms.manager.get(room_name)
+            if room is None or identity not in room.participants:
+                return
+            await asyncio.sleep(0.1)
+        room = self.rooms.manager.get(room_name)
+        p = room.participants.get(identity) if room else None
+        if p is not None:
+            log.info("agent %s did not leave %s after its job ended, removing it", identity, room_name)
+            await p.disconnect(models.DisconnectReason.PARTICIPANT_REMOVED)
+
+    # -- assignment -----------------------------------------------------------------------------------
+    def _launch(self, job: JobRecord) -> None:
+        if self._stopping or job.state != PENDING or job.id in self._assigning:
+            return
+        t = asyncio.get_running_loop().create_task(self._assign(job))
+        self._assigning[job.id] = t
+
+        def done(_t: asyncio.Task, jid: str = job.id) -> None:
+            if self._assigning.get(jid) is _t:
+                del self._assigning[jid]
+            if not _t.cancelled() and _t.exception() is not None:
+                log.error("assigning job %s failed", jid, exc_info=_t.exception())
+        t.add_done_callback(done)
+
+    async def _assign(self, job: JobRecord) -> None:
+        tried: set[str] = set()
+        while job.state == PENDING:
+            w = self.dispatcher.choose(job, tried)
+            if w is None:
+                log.info("job %s (%r, %s): no available worker, pending", job.id, job.agent_name, job.dispatch.room)
+                return
+            tried.add(w.id)
+            # the job may be pending again after this (declined, or the worker went away even
+            # after accepting): the loop goes on while this task is the job's only assigner
+            await self._offer(job, w)
+
+    async def _offer(self, job: JobRecord, w: WorkerInfo) -> None:
+        """one availability handshake"""
+        conn: WorkerConnection = w.conn
+        room = self.rooms.manager.get(job.dispatch.room)
+        if room is not None:
+            job.room = room.to_proto()          # the room as it is now (participants, metadata)
+        self.dispatcher.asking(job, w)
+        fut = asyncio.get_running_loop().create_future()
+        conn.answers[job.id] = fut
+        try:
+            if not await conn.send(agent.ServerMessage(availability=agent.AvailabilityRequest(job=job.to_proto()))):
+                resp = None
+            else:
+                resp = await asyncio.wait_for(fut, self.availability_timeout)
+        except asyncio.TimeoutError:
+            log.info("worker %s did not answer availability for job %s in %.1f s", w.id, job.id,
+                     self.availability_timeout)
+            resp = None
+        finally:
+            conn.answers.pop(job.id, None)
+        if job.state != ASKING or job.worker_id != w.id:
+            return      # cancelled meanwhile, or the worker went away
+        if resp is None or not resp.available:
+            self.dispatcher.declined(job, w)
+            return
+        if resp.terminate:
+            job.to(SUCCESS)
+            w.jobs.discard(job.id)
+            return
+        identity = resp.participant_identity or f"agent-{job.id}"
+        try:
+            token = self._job_token(job, w, resp, identity)
+        except auth.AuthError as e:      # the worker's API key was removed meanwhile
+            log.error("cannot sign a token for job %s: %s", job.id, e)
+            self.dispatcher.declined(job, w)
+            return
+        self.dispatcher.accepted(job, w, identity)
+        if not await conn.send(agent.ServerMessage(assignment=agent.JobAssignment(job=job.to_proto(), token=token))):
+            return      # the worker's disconnect put the job back to pending
+        log.info("job %s (%r, room %s) assigned to worker %s as %s", job.id, job.agent_name, job.dispatch.room,
+                 w.id, identity)
+
+    def _job_token(self, job: JobRecord, w: WorkerInfo, resp: agent.AvailabilityResponse, identity: str) -> str:
+        perm = w.grants()
+        attrs = dict(resp.participant_attributes)
+        attrs[AGENT_NAME_ATTRIBUTE] = job.agent_name
+        video = auth.VideoGrant(roomJoin=True, room=job.dispatch.room, agent=True, canPublish=perm.can_publish,
+                                canSubscribe=perm.can_subscribe, canPublishData=perm.can_publish_data,
+                                canUpdateOwnMetadata=perm.can_update_metadata, hidden=perm.hidden)
+        return self.keys.create(w.api_key, identity=identity, video=video, ttl=JOB_TOKEN_TTL,
+                                name=resp.participant_name, metadata=resp.participant_metadata,
+                                attributes=attrs, kind="agent")
+
+    def _relaunch(self, jobs: list[JobRecord]) -> None:
+        for job in jobs:
+            self._launch(job)
+
+    # -- the /agent WebSocket ----------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=404, text="WebSocket upgrade required")
+        try:
+            claims = self.keys.verify(auth.bearer(request.headers.get("Authorization"),
+                                                  request.query.get("access_token")))
+        except auth.AuthError as e:
+            return web.Response(status=e.status, text=str(e))
+        if not claims.video.agent:
+            return web.Response(status=403, text="the token needs the video.agent grant")
+        ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        conn = WorkerConnection(ws, request.remote or "")
+        try:
+            await self._session(conn, claims)
+        except Exception:
+            log.exception("agent worker session from %s failed", conn.remote)
+            await conn.close(1011, "internal error")
+        return ws
+
+    async def _next(self, conn: WorkerConnection, timeout: float | None = None) -> agent.WorkerMessage | str:
+        """the next WorkerMessage, or why the connection ended"""
+        while True:
+            try:
+                msg = await conn.ws.receive(timeout=timeout)
+            except asyncio.TimeoutError:
+                return "timeout"
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return "closed"
+            if msg.type == WSMsgType.ERROR:
+                return f"error: {conn.ws.exception()}"
+            if msg.type in (WSMsgType.PING, WSMsgType.PONG):
+                continue
+            try:
+                return conn.decode(msg)
+            except errors.ProtocolError as e:
+                return f"bad message: {e}"
+
+    async def _session(self, conn: WorkerConnection, claims: auth.Claims) -> None:
+        first = await self._next(conn, self.register_timeout)
+        if isinstance(first, str) or first.WhichOneof("message") != "register":
+            why = first if isinstance(first, str) else f"expected register, got {first.WhichOneof('message')}"
+            log.info("agent worker from %s: %s", conn.remote, why)
+            await conn.close(1008, "register expected" if why != "closed" else "")
+            return
+        reg = first.register
+        w = WorkerInfo(id=new_sid("AW_"), agent_name=reg.agent_name, namespace=reg.namespace, job_type=reg.type,
+                       version=reg.version, api_key=claims.api_key, conn=conn,
+                       permissions=reg.allowed_permissions if reg.HasField("allowed_permissions") else None)
+        await conn.send(agent.ServerMessage(register=agent.RegisterWorkerResponse(
+            worker_id=w.id, server_info=self.rooms.server_info())))
+        log.info("agent worker %s registered: %s, type %s, version %s, from %s", w.id,
+                 repr(w.agent_name) if w.agent_name else "automatic", agent.JobType.Name(w.job_type), w.version,
+                 conn.remote)
+        self._relaunch(self.dispatcher.register(w))
+        why = "closed"
+        try:
+            while True:
+                m = await self._next(conn)
+                if isinstance(m, str):
+                    why = m
+                    break
+                await self._on_message(w, conn, m)
+        finally:
+            await conn.close(1003 if why.startswith("bad message") else 1000, why[:100])
+            back = self.dispatcher.unregister(w.id)
+            log.info("agent worker %s gone (%s); %d job(s) to re-dispatch", w.id, why, len(back))
+            self._relaunch(back)
+
+    async def _on_message(self, w: WorkerInfo, conn: WorkerConnection, m: agent.WorkerMessage) -> None:
+        which = m.WhichOneof("message")
+        if which == "update_worker":
+            u = m.update_worker
+            self._relaunch(self.dispatcher.update_worker(w.id, u.status, u.load, u.job_count))
+        elif which == "availability":
+            fut = conn.answers.get(m.availability.job_id)
+            if fut is not None and not fut.done():
+                fut.set_result(m.availability)
+        elif which == "update_job":
+            u = m.update_job
+            job = self.dispatcher.job_update(w.id, u.job_id, u.status, u.error)
+            if job is not None:
+                log.info("job %s on worker %s: %s%s", job.id, w.id, job.state, f" ({job.error})" if job.error else "")
+        elif which == "ping":
+            now = int(time.time() * 1000)
+            await conn.send(agent.ServerMessage(pong=agent.WorkerPong(last_timestamp=m.ping.timestamp, timestamp=now)))
+        elif which == "register":
+            log.debug("worker %s registered twice; ignored", w.id)
+        else:
+            log.debug("worker %s: %s not supported", w.id, which)

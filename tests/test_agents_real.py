@@ -1,0 +1,99 @@
+"""The unmodified livekit-agents package (its own venv, .venv-agents) against the
+server, in a private network namespace (see tests/rtc/agent_scenarios.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(TESTS.parent / ".venv-agents" / "bin" / "python")
+CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(TESTS.parent / ".venv-client" / "bin" / "python")
+
+
+def run_scenario(name: str) -> dict:
+    if not os.path.exists(AGENTS_PYTHON):
+        pytest.fail(f"no Python with livekit-agents at {AGENTS_PYTHON}: run ./scripts/setup")
+    if not os.path.exists(CLIENT_PYTHON):
+        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("real-client tests need root and unshare(1) for a private network namespace")
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path, SFU_LIVEKIT_PYTHON=CLIENT_PYTHON, SFU_AGENTS_PYTHON=AGENTS_PYTHON)
+    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "rtc.agent_scenarios", name], cwd=TESTS, env=env,
+                       capture_output=True, text=True, timeout=280)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def by_room(r: dict, worker_names: tuple[str, ...], room: str) -> dict:
+    """the first event of each kind the given workers' jobs for a room recorded"""
+    out: dict = {}
+    for name in worker_names:
+        for e in r["events"][name]:
+            if e["job_room"] == room:
+                out.setdefault(e["event"], e)
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_real_agent_workers_dispatch_termination_and_failover():
+    r = run_scenario("dispatch")
+    logs = r["worker_logs"]
+    ev = by_room(r, ("named", "named2"), "my-room")
+    # explicit dispatch (server.agents.create_dispatch) reached a test-agent worker's entrypoint
+    assert "entrypoint" in ev, (r["events"], logs)
+    entry = ev["entrypoint"]
+    assert entry["metadata"] == "my_job_metadata" and entry["agent_name"] == "test-agent", entry
+    assert entry["dispatch_id"] == r["created"]["id"]
+    # ctx.connect() joined my-room as an AGENT participant, named after its job
+    conn = ev["connected"]
+    assert conn["room"] == "my-room" and conn["identity"] == f"agent-{entry['job_id']}"
+    assert conn["attributes"].get("lk.agent.name") == "test-agent"
+    agents_in_room = [p for p in r["participants"]["my-room"] if p["kind"] == "AGENT"]
+    assert [p["identity"] for p in agents_in_room] == [conn["identity"]], r["participants"]
+    assert agents_in_room[0]["agent_name"] == "test-agent"
+    # the agent got the human's audio (10 ms frames for 2 s)
+    assert ev.get("audio", {}).get("participant") == "alice" and ev["audio"]["frames"] >= 150, ev
+    # the unnamed worker got only the automatic dispatch of the other room, and no named worker did
+    auto = by_room(r, ("auto",), "auto-room")
+    assert auto["entrypoint"]["agent_name"] == "" and by_room(r, ("named", "named2"), "auto-room") == {}
+    assert [e for e in r["events"]["auto"] if e["event"] == "entrypoint"] == [auto["entrypoint"]]
+    assert auto.get("audio", {}).get("participant") == "bob" and auto["audio"]["frames"] >= 150, auto
+    assert [p["kind"] for p in r["participants"]["auto-room"] if p["identity"] != "bob"] == ["AGENT"]
+    # dispatch state as the API lists it: one job each, finished (the agent reported success)
+    [mine] = r["dispatches"]["my-room"]
+    assert mine["agent_name"] == "test-agent" and mine["metadata"] == "my_job_metadata"
+    assert [(j["id"], j["status"]) for j in mine["jobs"]] == [(entry["job_id"], "JS_SUCCESS")], mine
+    [implicit] = r["dispatches"]["auto-room"]
+    assert implicit["agent_name"] == "" and [j["status"] for j in implicit["jobs"]] == ["JS_SUCCESS"]
+    # deleting a dispatch cancels its job; the agent is out of the room within the grace period
+    # (this SDK closes the job process, which waits for the entrypoint, so the server removes it)
+    assert [j["status"] for j in r["term"]["deleted"]["jobs"]] == ["JS_CANCELLED"]
+    assert r["term"]["leave_s"] < 4.0, r["term"]
+    # the killed worker's job runs again on the other test-agent worker, same job id
+    mv = r["move"]
+    other = "named2" if mv["killed"] == "named" else "named"
+    moved = by_room(r, (other,), "move-room")
+    assert moved["entrypoint"]["job_id"] == mv["job_id"] and moved["connected"]["identity"] == f"agent-{mv['job_id']}"
+    assert mv["agents"] == [f"agent-{mv['job_id']}"] and mv["rejoined_s"] < 10, mv
+    [job] = mv["dispatch"][0]["jobs"]
+    assert job["id"] == mv["job_id"] and job["status"] == "JS_RUNNING"
+    # the dispatch made before any worker registered ran once one did
+    assert [j["status"] for j in r["early"]["created"]["jobs"]] == ["JS_PENDING"]
+    [early] = r["early"]["listed"]
+    assert [j["status"] for j in early["jobs"]] == ["JS_SUCCESS"], early
+    early_entry = by_room(r, ("named", "named2"), "early-room")["entrypoint"]
+    assert early_entry["dispatch_id"] == early["id"]
+    # the humans were fine throughout
+    for h in r["humans"]:
+        assert h.get("rc") == 0 and "connect_error" not in h, h
+    print(f"\nworkers registered after {r['register_s']} s; dispatch -> entrypoint "
+          f"{(entry['t'] - r['t_dispatch']) * 1000:.0f} ms, -> connected {(conn['t'] - r['t_dispatch']) * 1000:.0f} ms;"
+          f" failover: reassigned {mv['reassigned_s']} s, rejoined {mv['rejoined_s']} s after the kill")
