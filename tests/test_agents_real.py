@@ -52,6 +52,11 @@ def test_real_agent_workers_dispatch_termination_and_failover():
     entry = ev["entrypoint"]
     assert entry["metadata"] == "my_job_metadata" and entry["agent_name"] == "test-agent", entry
     assert entry["dispatch_id"] == r["created"]["id"]
+    # CreateDispatch and ListDispatch came through livekit-api (Twirp)
+    api_out = r["api"]
+    assert api_out["created"]["agent_name"] == "test-agent" and api_out["created"]["room"] == "my-room"
+    assert {"id": api_out["created"]["id"], "agent_name": "test-agent", "metadata": "my_job_metadata"} \
+        in api_out["listed"]
     # ctx.connect() joined my-room as an AGENT participant, named after its job
     conn = ev["connected"]
     assert conn["room"] == "my-room" and conn["identity"] == f"agent-{entry['job_id']}"

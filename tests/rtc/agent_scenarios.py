@@ -31,10 +31,9 @@ from livekit.protocol import agent, agent_dispatch, models
 from sfu import config
 from sfu.app import Server
 
-from .scenarios import HERE, REPO, SERVER_IP, URL, client, result, setup_network, token
+from .scenarios import CLIENT_PYTHON, HERE, PORT, REPO, SERVER_IP, URL, client, result, setup_network, token
 
 AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(REPO / ".venv-agents" / "bin" / "python")
-PORT = 7880
 
 
 def start_worker(name: str, agent_name: str, health_port: int, wait_audio: float, hold: float) -> tuple:
@@ -128,9 +127,17 @@ async def dispatch() -> dict:
 
         # 1. explicit dispatch to my-room (a human there publishes audio); automatic dispatch to auto-room
         out["t_dispatch"] = time.time()
-        d = await server.agents.create_dispatch(agent_dispatch.CreateAgentDispatchRequest(
-            agent_name="test-agent", room="my-room", metadata="my_job_metadata"))
-        out["created"] = job_view(d)
+        # through the server API, with the unmodified livekit-api package
+        proc = await asyncio.create_subprocess_exec(
+            CLIENT_PYTHON, str(HERE / "lkdispatch.py"), f"http://{SERVER_IP}:{PORT}", "devkey", "secret",
+            "test-agent", "my-room", "my_job_metadata", stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        so, se = await asyncio.wait_for(proc.communicate(), 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"livekit-api dispatch failed: {se.decode()[-2000:]}")
+        api_out = json.loads(so.decode().strip().splitlines()[-1])
+        out["api"] = api_out
+        out["created"] = {**api_out["created"], "jobs": []}
         t_dispatch = time.monotonic()
         humans = [client(token("alice", room="my-room"), "publisher", 12),
                   client(token("bob", room="auto-room"), "publisher", 12)]
