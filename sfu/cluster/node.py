@@ -1,0 +1,251 @@
+"""This node's membership in a cluster: registry heartbeat, room placement,
+the inbox (relayed sessions and forwarded API calls) and Redis outages.
+
+Redis outages: every loop catches connection errors and retries with a
+backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
+the rooms this node hosts, so a restarted (empty) Redis is repopulated
+within one heartbeat of coming back, without restarting the server.  While
+Redis is unreachable, joins are served by the node they arrive at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any
+
+import orjson
+import psutil
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .registry import HEARTBEAT, NodeRecord, NodeStats, Registry
+from .relay import MAXLEN, RelayConnection, inbox, relay_front
+from .room_map import RoomMap
+
+log = logging.getLogger("sfu.cluster")
+
+RPC_TIMEOUT = 5.0
+RPC_REPLY_TTL = 30
+INBOX_MAX_AGE_MS = 15_000       # inbox entries older than this are ignored
+BACKOFF_MAX = 2.0
+ROUTE_TIMEOUT = 8.0
+
+
+class Cluster:
+    def __init__(self, url: str, node_id: str, rooms: Any, pool: Any = None, http_url: str = "",
+                 signal: Any = None, twirp: Any = None) -> None:
+        self.redis = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
+                                       health_check_interval=10)
+        self.node_id = node_id
+        self.rooms = rooms              # RoomService
+        self.pool = pool                # WorkerPool (stats)
+        self.signal = signal            # SignalServer: runs relayed sessions
+        self.twirp = twirp              # TwirpServer: runs forwarded calls
+        self.registry = Registry(self.redis, NodeRecord(id=node_id, url=http_url, started=int(time.time())))
+        self.map = RoomMap(self.redis)
+        self._tasks: list[asyncio.Task] = []
+        self._sessions: set[asyncio.Task] = set()
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._tx_last: tuple[float, int] | None = None
+        self.connected = False
+        self.relayed_in = 0
+        self.relayed_out = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        psutil.cpu_percent(None)
+        m = self.rooms.manager
+        m.on_created(self._room_created)
+        for r in list(m.rooms.values()):
+            self._room_created(r)
+        try:
+            await self._beat()
+        except (RedisError, OSError) as e:
+            log.error("redis unreachable at start (%s); retrying in the background", e)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._heartbeat_loop()), loop.create_task(self._inbox_loop())]
+
+    async def stop(self) -> None:
+        for t in self._tasks + list(self._sessions):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._sessions, return_exceptions=True)
+        try:
+            await self.registry.remove()
+            await self.map.drop_node(self.node_id)
+        except (RedisError, OSError) as e:
+            log.warning("could not deregister from redis: %s", e)
+        await self.redis.aclose()
+
+    # -- registry --------------------------------------------------------------------------------
+    def _room_created(self, room: Any) -> None:
+        loop = asyncio.get_running_loop()
+
+        def closed(event: str, _arg: Any) -> None:
+            if event == "closed":
+                loop.create_task(self._quiet(self.map.forget(room.name, self.node_id)))
+        room.on(closed)
+        loop.create_task(self._quiet(self.map.claim(room.name, self.node_id)))
+
+    async def _quiet(self, coro: Any) -> None:
+        try:
+            await coro
+        except (RedisError, OSError) as e:
+            log.debug("redis: %s", e)
+
+    async def stats(self) -> NodeStats:
+        rooms = list(self.rooms.manager.rooms.values())
+        st = NodeStats(cpu=psutil.cpu_percent(None), rooms=len(rooms),
+                       participants=sum(len(r.participants) for r in rooms),
+                       tracks=sum(len(r.all_tracks()) for r in rooms))
+        if self.pool is not None:
+            tx = 0
+            for w in await self.pool.stats():
+                tx += int((w.get("stats") or {}).get("tx_packets", 0))
+            now = time.monotonic()
+            if self._tx_last is not None and now > self._tx_last[0]:
+                st.packets_per_s = round(max(0, tx - self._tx_last[1]) / (now - self._tx_last[0]), 1)
+            self._tx_last = (now, tx)
+        return st
+
+    async def _beat(self) -> None:
+        await self.registry.heartbeat(await self.stats())
+        for name in list(self.rooms.manager.rooms):
+            await self.map.claim(name, self.node_id)
+        for dead in await self.registry.prune():
+            n = await self.map.drop_node(dead)
+            log.warning("node %s is dead (no heartbeat for 5 s): removed with its %d room placements", dead, n)
+        if not self.connected:
+            log.info("registered node %s in redis", self.node_id)
+        self.connected = True
+
+    async def _heartbeat_loop(self) -> None:
+        delay = 0.25
+        while True:
+            try:
+                await self._beat()
+                delay = 0.25
+                await asyncio.sleep(HEARTBEAT)
+            except (RedisError, OSError) as e:
+                if self.connected:
+                    log.error("redis connection lost: %s", e)
+                self.connected = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    async def alive(self, node: str) -> bool:
+        try:
+            return await self.registry.is_alive(node)
+        except (RedisError, OSError):
+            return True        # unknown: do not tear sessions down over a Redis blip
+
+    # -- routing ---------------------------------------------------------------------------------
+    async def route(self, room: str) -> str:
+        """the node that hosts (or will host) `room`; this node if Redis is unreachable"""
+        try:
+            return await asyncio.wait_for(self.map.place(room, await self.registry.alive()), ROUTE_TIMEOUT)
+        except (RedisError, OSError, LookupError, asyncio.TimeoutError) as e:
+            log.warning("placing room %s: %s; serving it here", room, e)
+            return self.node_id
+
+    async def host_of(self, room: str) -> str | None:
+        """the live node hosting `room`, if the map names one"""
+        try:
+            node = await self.map.node_of(room)
+            if node is not None and (node == self.node_id or await self.registry.is_alive(node)):
+                return node
+        except (RedisError, OSError) as e:
+            log.warning("looking up room %s: %s", room, e)
+        return None
+
+    async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Any) -> str:
+        self.relayed_out += 1
+        fields = {"token": token, "query": orjson.dumps(query), "v1": int(v1)}
+        return await relay_front(self.redis, self.node_id, host, fields, conn, self.alive)
+
+    # -- forwarded API calls -----------------------------------------------------------------------
+    async def call(self, node: str, service: str, method: str, body: bytes,
+                   timeout: float = RPC_TIMEOUT) -> tuple[bool, bytes]:
+        """run a Twirp method on `node`; (ok, reply body or Twirp error JSON)"""
+        rid = self.node_id + ":" + str(time.monotonic_ns())
+        key = f"sfu:rpc:{rid}"
+        await self.redis.xadd(inbox(node), {"t": "rpc", "id": rid, "svc": service, "m": method, "b": body,
+                                            "ts": int(time.time() * 1000)}, maxlen=MAXLEN, approximate=True)
+        res = await self.redis.blpop([key], timeout=timeout)
+        if res is None:
+            raise TimeoutError(f"node {node} did not answer {method} within {timeout} s")
+        data = res[1]
+        return data[:2] == b"OK", data[2:]
+
+    async def alive_nodes(self) -> list[str]:
+        return list(await self.registry.alive())
+
+    # -- inbox -----------------------------------------------------------------------------------
+    async def _inbox_loop(self) -> None:
+        key = inbox(self.node_id)
+        last = "$"
+        delay = 0.25
+        while True:
+            try:
+                res = await self.redis.xread({key: last}, block=2000, count=50)
+                delay = 0.25
+            except (RedisError, OSError) as e:
+                log.debug("inbox read: %s", e)
+                last = "0-0"     # after an outage: re-read what survived, skipping what was handled
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            for _k, entries in res or ():
+                for eid, f in entries:
+                    last = eid
+                    self._dispatch(eid, f)
+
+    def _dispatch(self, eid: Any, f: dict[bytes, bytes]) -> None:
+        ident = (f.get(b"sid") or f.get(b"id") or b"").decode()
+        if not ident or ident in self._seen:
+            return
+        self._seen[ident] = None
+        if len(self._seen) > 4096:
+            self._seen.popitem(last=False)
+        ts = int(f.get(b"ts") or 0)
+        if ts and int(time.time() * 1000) - ts > INBOX_MAX_AGE_MS:
+            return
+        kind = f.get(b"t")
+        if kind == b"open":
+            coro = self._serve_relayed(ident, f)
+        elif kind == b"rpc":
+            coro = self._serve_rpc(ident, f)
+        else:
+            return
+        t = asyncio.get_running_loop().create_task(coro)
+        self._sessions.add(t)
+        t.add_done_callback(self._sessions.discard)
+
+    async def _serve_relayed(self, sid: str, f: dict[bytes, bytes]) -> None:
+        self.relayed_in += 1
+        conn = RelayConnection(self.redis, sid, f[b"origin"].decode(), self.alive)
+        try:
+            query = {str(k): str(v) for k, v in orjson.loads(f[b"query"]).items()}
+            await self.signal.run_relayed(f[b"token"].decode(), query, bool(int(f[b"v1"])), conn)
+        except Exception:
+            log.exception("relayed session %s failed", sid)
+            await conn.close(1011, "internal error")
+
+    async def _serve_rpc(self, rid: str, f: dict[bytes, bytes]) -> None:
+        try:
+            body = await self.twirp.run_forwarded(f[b"svc"].decode(), f[b"m"].decode(), f[b"b"])
+            reply = b"OK" + body
+        except Exception as e:
+            from ..api.twirp import _map_error
+            err = _map_error(e)
+            reply = b"ER" + orjson.dumps({"code": err.code, "msg": err.msg})
+        key = f"sfu:rpc:{rid}"
+        try:
+            async with self.redis.pipeline(transaction=False) as p:
+                p.rpush(key, reply)
+                p.expire(key, RPC_REPLY_TTL)
+                await p.execute()
+        except (RedisError, OSError) as e:
+            log.warning("rpc %s: reply failed: %s", rid, e)
