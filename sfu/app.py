@@ -58,7 +58,16 @@ class Server:
         self.runner: web.AppRunner | None = None
         self._routes()
         self.signal.install(self.app)
-        TwirpServer(self).install(self.app)
+        self.twirp = TwirpServer(self)
+        self.twirp.install(self.app)
+        self.cluster: Any = None
+        if settings.redis:
+            from .cluster import Cluster
+
+            self.cluster = Cluster(redis_url(settings.redis), self.rooms.node_id, self.rooms, pool=self.pool,
+                                   http_url=f"http://{_default_ip(settings)}:{settings.port}",
+                                   signal=self.signal, twirp=self.twirp)
+            self.signal.cluster = self.cluster
         self.agents.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------
@@ -73,8 +82,13 @@ class Server:
             await site.start()
         log.info("listening on %s port %d, %d media workers", ",".join(self.settings.bind),
                  self.settings.port, self.pool.n)
+        if self.cluster is not None:
+            await self.cluster.start()
+            log.info("multi-node: node %s", self.cluster.node_id)
 
     async def stop(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.agents.stop()
         await self.rooms.stop()
         for r in list(self.media.routers.values()):
@@ -204,6 +218,17 @@ class Server:
         t = self._plain(request)
         await t.close()
         return json_response({})
+
+
+def redis_url(cfg: dict) -> str:
+    """the `redis:` config (LiveKit's keys: address, username, password, db, use_tls) or {"url": ...}"""
+    if cfg.get("url"):
+        return str(cfg["url"])
+    scheme = "rediss" if cfg.get("use_tls") else "redis"
+    auth = ""
+    if cfg.get("password"):
+        auth = f"{cfg.get('username', '')}:{cfg['password']}@"
+    return f"{scheme}://{auth}{cfg.get('address', 'localhost:6379')}/{int(cfg.get('db', 0))}"
 
 
 def _default_ip(settings: Settings) -> str:

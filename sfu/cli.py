@@ -18,7 +18,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = config.load(args.config, body=body, port=args.port, udp_port=args.udp_port,
                                workers=args.workers, node_ip=args.node_ip, keys=keys,
                                bind=args.bind or None, dev=True if args.dev else None,
-                               log_level=args.log_level, single_pc=False if args.no_single_pc else None)
+                               log_level=args.log_level, single_pc=False if args.no_single_pc else None,
+                               redis={"url": args.redis} if args.redis else None)
     except (config.ConfigError, OSError) as e:
         print(f"sfu: {e}", file=sys.stderr)
         return 2
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING")
     s.add_argument("--no-single-pc", action="store_true",
                    help="answer /rtc/v1 with 404 so clients use /rtc with two PeerConnections")
+    s.add_argument("--redis", help="Redis URL (redis://host:port/db): run as one node of a cluster")
     s.set_defaults(fn=_serve)
     _api_parsers(sub)
     args = p.parse_args(argv)

@@ -15,6 +15,7 @@ the request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, runtime_checkable
@@ -45,6 +46,24 @@ STATUS = {
     "not_found": 404, "bad_route": 404, "already_exists": 409, "permission_denied": 403,
     "unauthenticated": 401, "resource_exhausted": 429, "failed_precondition": 412, "aborted": 409,
     "out_of_range": 400, "unimplemented": 501, "internal": 500, "unavailable": 503, "dataloss": 500,
+}
+
+# reply message of each method (to decode replies of forwarded calls)
+REPLY_TYPES: dict[tuple[str, str], type[Message]] = {
+    (ROOM_SERVICE, "CreateRoom"): models.Room,
+    (ROOM_SERVICE, "ListRooms"): room_pb.ListRoomsResponse,
+    (ROOM_SERVICE, "DeleteRoom"): room_pb.DeleteRoomResponse,
+    (ROOM_SERVICE, "ListParticipants"): room_pb.ListParticipantsResponse,
+    (ROOM_SERVICE, "GetParticipant"): models.ParticipantInfo,
+    (ROOM_SERVICE, "RemoveParticipant"): room_pb.RemoveParticipantResponse,
+    (ROOM_SERVICE, "MutePublishedTrack"): room_pb.MuteRoomTrackResponse,
+    (ROOM_SERVICE, "UpdateParticipant"): models.ParticipantInfo,
+    (ROOM_SERVICE, "UpdateSubscriptions"): room_pb.UpdateSubscriptionsResponse,
+    (ROOM_SERVICE, "SendData"): room_pb.SendDataResponse,
+    (ROOM_SERVICE, "UpdateRoomMetadata"): models.Room,
+    (DISPATCH_SERVICE, "CreateDispatch"): agent_dispatch.AgentDispatch,
+    (DISPATCH_SERVICE, "DeleteDispatch"): agent_dispatch.AgentDispatch,
+    (DISPATCH_SERVICE, "ListDispatch"): agent_dispatch.ListAgentDispatchResponse,
 }
 
 PROTOBUF_TYPES = ("application/protobuf", "application/x-protobuf", "application/octet-stream")
@@ -184,11 +203,77 @@ class TwirpServer:
             kind = "json" if as_json else "protobuf"
             raise TwirpError("malformed", f"the request could not be decoded as {kind}: {e}") from None
         self._authorize(claims, method.grant, getattr(req, "room", ""))
-        reply = await method.handler(req)
+        cluster = getattr(self.server, "cluster", None)
+        if cluster is not None:
+            reply = await self._clustered(cluster, service, name, method, req)
+        else:
+            reply = await method.handler(req)
         if as_json:
             text = json_format.MessageToJson(reply, preserving_proto_field_name=True, indent=None)
             return web.Response(text=text, content_type="application/json")
         return web.Response(body=reply.SerializeToString(), content_type="application/protobuf")
+
+    # -- multi-node (sfu.cluster) --------------------------------------------------------------------
+    async def _clustered(self, cluster: Any, service: str, name: str, method: Method, req: Message) -> Message:
+        """run a call on the node hosting its room: CreateRoom places the room
+        first; ListRooms merges every live node's rooms; a call for a room no
+        live node hosts runs here (and answers not_found as usual)"""
+        if (service, name) == (ROOM_SERVICE, "ListRooms"):
+            return await self._list_rooms_everywhere(cluster, req)  # type: ignore[arg-type]
+        room = getattr(req, "room", "") or (getattr(req, "name", "") if name == "CreateRoom" else "")
+        if not room:
+            return await method.handler(req)
+        node = await cluster.route(room) if name == "CreateRoom" else await cluster.host_of(room)
+        if node is None or node == cluster.node_id:
+            return await method.handler(req)
+        try:
+            ok, body = await cluster.call(node, service, name, req.SerializeToString())
+        except Exception as e:      # timeout or Redis unreachable
+            raise TwirpError("unavailable", f"room node {node}: {e}") from None
+        if not ok:
+            err = orjson.loads(body)
+            raise TwirpError(err.get("code", "internal"), err.get("msg", ""))
+        return self._reply_type(service, name).FromString(body)
+
+    def _reply_type(self, service: str, name: str) -> type[Message]:
+        return REPLY_TYPES[(service, name)]
+
+    async def run_forwarded(self, service: str, name: str, body: bytes) -> bytes:
+        """a call another node authorized and forwarded to us (the room is here)"""
+        method = self.methods.get((service, name))
+        if method is None:
+            raise TwirpError("bad_route", f"no handler for {service}/{name}")
+        req = method.request.FromString(body)
+        if (service, name) == (ROOM_SERVICE, "ListRooms"):
+            reply = await self.list_rooms(req)  # type: ignore[arg-type]
+        else:
+            reply = await method.handler(req)
+        return reply.SerializeToString()
+
+    async def _list_rooms_everywhere(self, cluster: Any, req: room_pb.ListRoomsRequest) -> room_pb.ListRoomsResponse:
+        out = room_pb.ListRoomsResponse()
+        out.rooms.extend((await self.list_rooms(req)).rooms)
+        try:
+            nodes = [n for n in await cluster.alive_nodes() if n != cluster.node_id]
+        except Exception as e:
+            log.warning("ListRooms: cannot list nodes: %s", e)
+            return out
+
+        async def one(node: str) -> list[models.Room]:
+            try:
+                ok, body = await cluster.call(node, ROOM_SERVICE, "ListRooms", req.SerializeToString(), timeout=2.0)
+            except Exception as e:
+                log.warning("ListRooms: node %s did not answer: %s", node, e)
+                return []
+            return list(room_pb.ListRoomsResponse.FromString(body).rooms) if ok else []
+
+        seen = {r.name for r in out.rooms}
+        for rooms in await asyncio.gather(*(one(n) for n in nodes)):
+            for r in rooms:
+                if r.name not in seen:
+                    seen.add(r.name)
+                    out.rooms.append(r)
+        return out
 
     @staticmethod
     def _authorize(claims: auth.Claims, grant: str, room: str) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from livekit.protocol import rtc
+from livekit.protocol import models, rtc
 
 from .. import auth, errors
 from .join import JoinError, JoinParams, parse_v0, parse_v1, verify_token
@@ -38,8 +38,19 @@ class SignalConnection:
         self.remote = remote
         self.json = False
         self.closed = False
+        self.end_reason = "closed"
         self.messages_in = 0
         self.messages_out = 0
+
+    async def frames(self) -> AsyncIterator[Any]:
+        """incoming data frames until the socket closes (why: `end_reason`)"""
+        async for msg in self.ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return
+            if msg.type == WSMsgType.ERROR:
+                self.end_reason = f"error: {self.ws.exception()}"
+                return
+            yield msg
 
     async def send(self, msg: rtc.SignalResponse) -> None:
         if self.closed or self.ws.closed:
@@ -89,6 +100,7 @@ class SignalServer:
         self.rooms = rooms
         self.v1_enabled = v1_enabled
         self.connections = 0
+        self.cluster: Any = None        # sfu.cluster.Cluster when running multi-node
 
     def install(self, app: web.Application) -> None:
         r = app.router
@@ -140,7 +152,14 @@ class SignalServer:
         conn = SignalConnection(ws, request.remote or "")
         self.connections += 1
         try:
-            await self.rooms.run_session(params, conn)
+            host = await self.cluster.route(params.room) if self.cluster is not None else None
+            if host is not None and host != self.cluster.node_id:
+                token = auth.bearer(request.headers.get("Authorization"), request.query.get("access_token"))
+                why = await self.cluster.relay(host, token, dict(request.query), v1, conn)
+                log.debug("relayed session of %s in %s (node %s) ended: %s", params.identity, params.room,
+                          host, why)
+            else:
+                await self.rooms.run_session(params, conn)
         except Exception:
             log.exception("signal session for %s in %s failed", params.identity, params.room)
             await conn.close(1011, "internal error")
@@ -149,14 +168,27 @@ class SignalServer:
         return ws
 
 
-async def read_requests(conn: SignalConnection, on_request: Any, on_bad: Any) -> str:
-    """Feed decoded SignalRequests to `on_request` until the socket closes;
-    returns why it ended."""
-    async for msg in conn.ws:
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return "closed"
-        if msg.type == WSMsgType.ERROR:
-            return f"error: {conn.ws.exception()}"
+    async def run_relayed(self, token: str, query: dict[str, str], v1: bool, conn: Any) -> None:
+        """a session another node relays to us (sfu.cluster): the token is verified here again"""
+        try:
+            claims = verify_token(self.keys, {"Authorization": f"Bearer {token}"}, query)
+            params = parse_v1(claims, query) if v1 else parse_v0(claims, query)
+            self.rooms.check_join(params)
+        except JoinError as e:
+            await conn.send(leave_response(models.DisconnectReason.JOIN_FAILURE))
+            await conn.close(1008, str(e))
+            return
+        self.connections += 1
+        try:
+            await self.rooms.run_session(params, conn)
+        finally:
+            self.connections -= 1
+
+
+async def read_requests(conn: Any, on_request: Any, on_bad: Any) -> str:
+    """Feed decoded SignalRequests to `on_request` until the connection
+    (a SignalConnection or a relayed one) closes; returns why it ended."""
+    async for msg in conn.frames():
         try:
             req = conn.decode(msg)
         except errors.ProtocolError as e:
@@ -164,7 +196,7 @@ async def read_requests(conn: SignalConnection, on_request: Any, on_bad: Any) ->
             return f"bad message: {e}"
         conn.messages_in += 1
         await on_request(req)
-    return "closed"
+    return conn.end_reason
 
 
 def pong(req: rtc.SignalRequest) -> rtc.SignalResponse | None:
