@@ -155,6 +155,33 @@ async def test_relay_stream_order_duplicates_and_gaps(r):
         await rd.read()
 
 
+class _Rooms:
+    """the part of RoomService the cluster reads"""
+    def __init__(self, names: list[str]) -> None:
+        self.manager = type("M", (), {"rooms": {n: object() for n in names},
+                                      "get": lambda self, n: self.rooms.get(n)})()
+
+
+async def test_sweep_forgets_placements_never_opened_and_route_keeps_local_rooms(redis_proc, r):
+    from sfu.cluster import Cluster
+    await r.delete(ROOM_NODE, NODES)
+    c = Cluster(redis_proc.url, "n1", _Rooms(["real"]))
+    try:
+        await c.registry.heartbeat(NodeStats())
+        await r.hset(NODES, "n2", rec("n2").encode())
+        await r.hset(ROOM_NODE, mapping={"ghost": "n1", "real": "n1", "other": "n2"})
+        await c._sweep()
+        assert await r.hget(ROOM_NODE, "ghost") == b"n1"      # one sweep is not enough
+        await c._sweep()
+        assert await r.hgetall(ROOM_NODE) == {b"real": b"n1", b"other": b"n2"}
+        await r.hdel(ROOM_NODE, "real")                      # e.g. lost in a Redis restart
+        await r.hset(ROOM_NODE, "elsewhere", "n2")
+        assert await c.route("real") == "n1"                 # open here: claimed back, not re-placed
+        assert await c.route("elsewhere") == "n2"
+    finally:
+        await c.redis.aclose()
+
+
 # -- server processes -------------------------------------------------------------------------------
 class Node:
     def __init__(self, redis_url: str) -> None:

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from .registry import HEARTBEAT, NodeRecord, NodeStats, Registry
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
-from .room_map import RoomMap
+from .room_map import ROOM_NODE, RoomMap
 
 log = logging.getLogger("sfu.cluster")
 
@@ -32,6 +32,7 @@ RPC_REPLY_TTL = 30
 INBOX_MAX_AGE_MS = 15_000       # inbox entries older than this are ignored
 BACKOFF_MAX = 2.0
 ROUTE_TIMEOUT = 8.0
+SWEEP_EVERY = 10                # heartbeats between sweeps of placements never opened here
 
 
 class Cluster:
@@ -50,6 +51,8 @@ class Cluster:
         self._sessions: set[asyncio.Task] = set()
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._tx_last: tuple[float, int] | None = None
+        self._beats = 0
+        self._absent: set[str] = set()
         self.connected = False
         self.relayed_in = 0
         self.relayed_out = 0
@@ -114,12 +117,28 @@ class Cluster:
         await self.registry.heartbeat(await self.stats())
         for name in list(self.rooms.manager.rooms):
             await self.map.claim(name, self.node_id)
+        self._beats += 1
+        if self._beats % SWEEP_EVERY == 0:
+            await self._sweep()
         for dead in await self.registry.prune():
             n = await self.map.drop_node(dead)
             log.warning("node %s is dead (no heartbeat for 5 s): removed with its %d room placements", dead, n)
         if not self.connected:
             log.info("registered node %s in redis", self.node_id)
         self.connected = True
+
+    async def _sweep(self) -> None:
+        """forget placements on this node of rooms that were never opened here
+        (a join placed them but never arrived): absent for two sweeps in a row"""
+        local = self.rooms.manager.rooms
+        absent = set()
+        async for room, v in self.redis.hscan_iter(ROOM_NODE, count=500):
+            name = room.decode()
+            if v.decode() == self.node_id and name not in local:
+                absent.add(name)
+        for name in absent & self._absent:
+            await self.map.forget(name, self.node_id)
+        self._absent = absent
 
     async def _heartbeat_loop(self) -> None:
         delay = 0.25
@@ -145,6 +164,8 @@ class Cluster:
     async def route(self, room: str) -> str:
         """the node that hosts (or will host) `room`; this node if Redis is unreachable"""
         try:
+            if self.rooms.manager.get(room) is not None:
+                await self.map.claim(room, self.node_id)     # a room open here stays here
             return await asyncio.wait_for(self.map.place(room, await self.registry.alive()), ROUTE_TIMEOUT)
         except (RedisError, OSError, LookupError, asyncio.TimeoutError) as e:
             log.warning("placing room %s: %s; serving it here", room, e)
