@@ -147,3 +147,20 @@ def test_simulcast_layers_follow_the_requested_quality():
     assert all(per_s.get(str(s), 0) >= 8 for s in range(2, 11)), per_s
     # the publisher's congestion control gets transport-cc feedback, so every layer keeps flowing
     assert sum(w["rtcp_sent"] for w in r["server_stats"]) > 50
+
+
+@pytest.mark.timeout(300)
+def test_cluster_cross_node_media():
+    """two `sfu serve --redis` nodes; bob signals through the node that does not
+    host the room (relayed over Redis), alice connects to the hosting node;
+    media flows both ways through the hosting node's workers only"""
+    r = run_scenario("cluster_media")
+    bob, alice = r["bob"], r["alice"]
+    for who in (bob, alice):
+        assert who.get("rc") == 0 and "connect_error" not in who, (who, r["a_log_tail"], r["b_log_tail"])
+    check_received(bob["tracks"]["alice/audio"], pitch=440, seconds=8)
+    check_received(bob["tracks"]["alice/video"], color=[200, 30, 30], seconds=8)
+    check_received(alice["tracks"]["bob/audio"], pitch=660, seconds=8)
+    check_received(alice["tracks"]["bob/video"], color=[20, 40, 220], seconds=8)
+    assert sum(w["tx"] for w in r["b_stats"]) > 1000
+    assert sum(w["tx"] + w["rx"] for w in r["a_stats"]) == 0      # node A only relayed the signalling

@@ -47,24 +47,26 @@ def token(identity: str, room: str = "room", **grant) -> str:
 
 
 class Server:
-    def __init__(self, workers: int = 2, v1: bool = True) -> None:
-        self.log = open("/tmp/sfu-rtc-server.log", "w")
+    def __init__(self, workers: int = 2, v1: bool = True, port: int = PORT, extra: list[str] | None = None) -> None:
+        self.port = port
+        self.log_path = "/tmp/sfu-rtc-server.log" if port == PORT else f"/tmp/sfu-rtc-server-{port}.log"
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", SERVER_IP, "--node-ip", SERVER_IP,
-             "--workers", str(workers), "--port", str(PORT),
-             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")] + ([] if v1 else ["--no-single-pc"]),
-            stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
+             "--workers", str(workers), "--port", str(port),
+             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")] + ([] if v1 else ["--no-single-pc"])
+            + (extra or []), stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
         end = time.monotonic() + 30
         while time.monotonic() < end:
             try:
-                if urllib.request.urlopen(f"http://{SERVER_IP}:{PORT}/", timeout=1).read() == b"OK":
+                if urllib.request.urlopen(f"http://{SERVER_IP}:{port}/", timeout=1).read() == b"OK":
                     return
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
     def stats(self) -> dict:
-        req = urllib.request.Request(f"http://{SERVER_IP}:{PORT}/sfu/v1/stats", headers={
+        req = urllib.request.Request(f"http://{SERVER_IP}:{self.port}/sfu/v1/stats", headers={
             "Authorization": "Bearer " + KEYS.create("devkey", video=VideoGrant(roomList=True))})
         return json.loads(urllib.request.urlopen(req, timeout=5).read())
 
@@ -75,13 +77,13 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
-        return Path("/tmp/sfu-rtc-server.log").read_text()[-6000:]
+        return Path(self.log_path).read_text()[-6000:]
 
 
-def client(tok: str, role: str, seconds: float, **opts) -> subprocess.Popen:
+def client(tok: str, role: str, seconds: float, url: str = URL, **opts) -> subprocess.Popen:
     if not os.path.exists(CLIENT_PYTHON):
         raise RuntimeError(f"no client Python with the livekit SDK at {CLIENT_PYTHON} (run scripts/setup)")
-    return subprocess.Popen([CLIENT_PYTHON, str(HERE / "lkclient.py"), URL, tok, role, str(seconds),
+    return subprocess.Popen([CLIENT_PYTHON, str(HERE / "lkclient.py"), url, tok, role, str(seconds),
                              json.dumps(opts)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -298,10 +300,52 @@ async def _api_calls() -> dict:
     return out
 
 
+def cluster_media() -> dict:
+    """two nodes sharing a redis-server; the room is placed on node B; bob
+    signals through node A (relayed over Redis), alice straight to B; media
+    flows between both and B's workers"""
+    import redis
+
+    rport = 6390
+    rp = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{rport}/0"
+    r = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            r.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    out: dict = {}
+    a = Server(workers=1, extra=["--redis", url, "--udp-port", "7882"])
+    b = Server(workers=1, port=PORT + 10, extra=["--redis", url, "--udp-port", "7892"])
+    try:
+        nodes = {}
+        end = time.monotonic() + 10
+        while len(nodes) < 2 and time.monotonic() < end:
+            nodes = {json.loads(v)["url"].rsplit(":", 1)[1]: k.decode() for k, v in r.hgetall("sfu:nodes").items()}
+            time.sleep(0.1)
+        b_id = nodes[str(PORT + 10)]
+        r.hset("sfu:room_node", "room", b_id)
+        bob = client(token("bob"), "both", 12, freq=660, color=[20, 40, 220])                    # via A
+        time.sleep(1.0)
+        alice = client(token("alice"), "both", 10, url=f"ws://{SERVER_IP}:{PORT + 10}", freq=440,
+                       color=[200, 30, 30])                                                       # on B
+        out = {"bob": result(bob), "alice": result(alice), "b_id": b_id,
+               "a_stats": stats_brief(a), "b_stats": stats_brief(b)}
+    finally:
+        out["a_log_tail"] = a.stop()[-3000:]
+        out["b_log_tail"] = b.stop()[-3000:]
+        rp.kill()
+        rp.wait()
+    return out
+
+
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
     summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
                "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False),
-               "server_api": server_api}[name]()
+               "server_api": server_api, "cluster_media": cluster_media}[name]()
     print(json.dumps(summary))
