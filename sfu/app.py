@@ -158,7 +158,12 @@ class Server:
         c = self._claims(request)
         if not (c.video.roomList or c.video.roomAdmin):
             raise auth.AuthError("roomList grant required", 403)
-        return json_response({"workers": await self.pool.stats()})
+        out: dict[str, Any] = {"workers": await self.pool.stats()}
+        if self.cluster is not None:
+            c = self.cluster
+            out["cluster"] = {"node_id": c.node_id, "redis_connected": c.connected,
+                              "relayed_sessions_in": c.relayed_in, "relayed_sessions_out": c.relayed_out}
+        return json_response(out)
 
     def _plain(self, request: web.Request) -> Transport:
         try:

@@ -375,6 +375,11 @@ async def test_redis_restart_nodes_reregister(nodes, redis_proc):
         await c.hset(ROOM_NODE, "rroom", a.id)
         async with Client(b, "erin", "rroom") as erin:     # the relay works again
             assert (await erin.next("join")).join.server_info.node_id == a.id
+        hdr = {"Authorization": "Bearer " + kp.create("devkey", video=VideoGrant(roomList=True))}
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"http://127.0.0.1:{b.port}/sfu/v1/stats", headers=hdr) as resp:
+                st = (await resp.json())["cluster"]
+        assert st["node_id"] == b.id and st["redis_connected"] and st["relayed_sessions_out"] >= 1
     finally:
         await c.aclose()
 

@@ -54,6 +54,7 @@ class Cluster:
         self._beats = 0
         self._absent: set[str] = set()
         self.connected = False
+        self.stopping = False
         self.relayed_in = 0
         self.relayed_out = 0
 
@@ -72,6 +73,7 @@ class Cluster:
         self._tasks = [loop.create_task(self._heartbeat_loop()), loop.create_task(self._inbox_loop())]
 
     async def stop(self) -> None:
+        self.stopping = True
         for t in self._tasks + list(self._sessions):
             t.cancel()
         await asyncio.gather(*self._tasks, *self._sessions, return_exceptions=True)
@@ -87,7 +89,7 @@ class Cluster:
         loop = asyncio.get_running_loop()
 
         def closed(event: str, _arg: Any) -> None:
-            if event == "closed":
+            if event == "closed" and not self.stopping:
                 loop.create_task(self._quiet(self.map.forget(room.name, self.node_id)))
         room.on(closed)
         loop.create_task(self._quiet(self.map.claim(room.name, self.node_id)))
@@ -115,8 +117,12 @@ class Cluster:
 
     async def _beat(self) -> None:
         await self.registry.heartbeat(await self.stats())
-        for name in list(self.rooms.manager.rooms):
-            await self.map.claim(name, self.node_id)
+        names = list(self.rooms.manager.rooms)
+        for i in range(0, len(names), 500):
+            async with self.redis.pipeline(transaction=False) as p:
+                for name in names[i:i + 500]:
+                    p.hsetnx(ROOM_NODE, name, self.node_id)
+                await p.execute()
         self._beats += 1
         if self._beats % SWEEP_EVERY == 0:
             await self._sweep()
