@@ -318,6 +318,25 @@ async def test_join_through_a_node_that_does_not_host_the_room(nodes, r):
             raise AssertionError("alice's leave did not reach the hosting node")
 
 
+async def test_relayed_json_frames_and_malformed_frames(nodes, r):
+    a, b = nodes
+    await r.hset(ROOM_NODE, "jroom", b.id)
+    async with Client(a, "json", "jroom") as c:
+        await c.next("join")
+        await c.ws.send_str('{"pingReq": {"timestamp": "7"}}')          # a text frame: JSON both ways
+        msg = await c.ws.receive(timeout=5)
+        while msg.type == aiohttp.WSMsgType.TEXT and "pongResp" not in msg.data:
+            msg = await c.ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.TEXT and '"lastPingTimestamp": "7"' in msg.data
+        await c.ws.send_bytes(b"\xff\xff\xff")                         # malformed: refused, session ends
+        assert await c.closed(5)
+    end = time.monotonic() + 5
+    async with api(b) as cb:
+        while [p.identity for p in await cb.list_participants("jroom")]:   # removed, not kept for a resume
+            assert time.monotonic() < end, "participant of a malformed relayed session kept"
+            await asyncio.sleep(0.1)
+
+
 async def test_api_calls_forwarded_to_the_hosting_node(nodes, r):
     a, b = nodes
     await r.hset(ROOM_NODE, "aroom", b.id)

@@ -24,9 +24,10 @@ import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from google.protobuf.message import DecodeError
-from livekit.protocol import rtc
+from livekit.protocol import models, rtc
 
 from .. import errors
+from ..signaling.server import leave_response
 
 log = logging.getLogger("sfu.cluster")
 
@@ -156,9 +157,10 @@ class RelayConnection:
                 except Exception as e:
                     self.end_reason = f"error: relay read failed: {e}"
                     return
-                for kind, data, _code, _reason in entries:
+                for kind, data, code, reason in entries:
                     if kind == "c":
-                        self.end_reason = "closed"
+                        # 1003: the front node refused a malformed frame, as read_requests would
+                        self.end_reason = f"bad message: {reason}" if code == 1003 else "closed"
                         self.closed = True
                         return
                     yield data
@@ -192,6 +194,7 @@ async def relay_front(redis: Any, me: str, host: str, open_fields: dict[str, Any
                 req = conn.decode(frame)
             except errors.ProtocolError as e:
                 await up.write("c", code=1003, reason=str(e)[:120])
+                await conn.send(leave_response(models.DisconnectReason.STATE_MISMATCH))
                 await conn.close(1003, str(e)[:100])
                 return f"bad message: {e}"
             conn.messages_in += 1
