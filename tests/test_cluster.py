@@ -253,7 +253,11 @@ class Client:
 
     async def __aenter__(self) -> "Client":
         self.session = aiohttp.ClientSession()
-        self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {self.token}"})
+        except BaseException:
+            await self.session.close()
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -382,7 +386,12 @@ async def test_killed_node_drops_out_and_its_room_moves(nodes, r, redis_proc):
 async def test_redis_restart_nodes_reregister(nodes, redis_proc):
     a, b = nodes
     redis_proc.stop()
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)
+    # Redis down: a room open nowhere here is refused rather than opened a second time
+    with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+        async with Client(a, "x", "newroom"):
+            pass
+    assert e.value.status == 503
     redis_proc.start()
     await redis_proc.wait()
     c = aioredis.from_url(redis_proc.url)

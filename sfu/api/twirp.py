@@ -223,7 +223,10 @@ class TwirpServer:
         room = getattr(req, "room", "") or (getattr(req, "name", "") if name == "CreateRoom" else "")
         if not room:
             return await method.handler(req)
-        node = await cluster.route(room) if name == "CreateRoom" else await cluster.host_of(room)
+        try:
+            node = await cluster.route(room) if name == "CreateRoom" else await cluster.host_of(room)
+        except errors.SfuError as e:          # ClusterUnavailable
+            raise TwirpError("unavailable", str(e)) from None
         if node is None or node == cluster.node_id:
             return await method.handler(req)
         try:

@@ -5,7 +5,9 @@ Redis outages: every loop catches connection errors and retries with a
 backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
 the rooms this node hosts, so a restarted (empty) Redis is repopulated
 within one heartbeat of coming back, without restarting the server.  While
-Redis is unreachable, joins are served by the node they arrive at.
+Redis is unreachable, a node serves joins and API calls for the rooms open on
+it and refuses others (503 / `unavailable`) rather than risk a second copy of
+a room another node hosts; relayed sessions end (their clients reconnect).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from redis.exceptions import RedisError
 
 from .registry import HEARTBEAT, NodeRecord, NodeStats, Registry
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
-from .room_map import ROOM_NODE, RoomMap
+from .. import errors
+from .room_map import ROOM_NODE, LockTimeout, RoomMap
 
 log = logging.getLogger("sfu.cluster")
 
@@ -33,6 +36,10 @@ INBOX_MAX_AGE_MS = 15_000       # inbox entries older than this are ignored
 BACKOFF_MAX = 2.0
 ROUTE_TIMEOUT = 8.0
 SWEEP_EVERY = 10                # heartbeats between sweeps of placements never opened here
+
+
+class ClusterUnavailable(errors.SfuError):
+    """Redis is unreachable and the room is not open on this node"""
 
 
 class Cluster:
@@ -168,23 +175,31 @@ class Cluster:
 
     # -- routing ---------------------------------------------------------------------------------
     async def route(self, room: str) -> str:
-        """the node that hosts (or will host) `room`; this node if Redis is unreachable"""
+        """the node that hosts (or will host) `room`.  Redis unreachable: a room
+        open here is served here; any other raises ClusterUnavailable (placing
+        it here could open a second copy of a room another node hosts)"""
+        local = self.rooms.manager.get(room) is not None
         try:
-            if self.rooms.manager.get(room) is not None:
+            if local:
                 await self.map.claim(room, self.node_id)     # a room open here stays here
             return await asyncio.wait_for(self.map.place(room, await self.registry.alive()), ROUTE_TIMEOUT)
-        except (RedisError, OSError, LookupError, asyncio.TimeoutError) as e:
-            log.warning("placing room %s: %s; serving it here", room, e)
-            return self.node_id
+        except (RedisError, OSError, LookupError, asyncio.TimeoutError, LockTimeout) as e:
+            if local:
+                log.warning("placing room %s: %s; it is open here, serving it here", room, e)
+                return self.node_id
+            raise ClusterUnavailable(f"cannot place room {room}: {e or type(e).__name__}") from None
 
     async def host_of(self, room: str) -> str | None:
-        """the live node hosting `room`, if the map names one"""
+        """the live node hosting `room`, if the map names one (ClusterUnavailable
+        when Redis is unreachable and the room is not open here)"""
         try:
             node = await self.map.node_of(room)
             if node is not None and (node == self.node_id or await self.registry.is_alive(node)):
                 return node
         except (RedisError, OSError) as e:
-            log.warning("looking up room %s: %s", room, e)
+            if self.rooms.manager.get(room) is not None:
+                return self.node_id
+            raise ClusterUnavailable(f"cannot look up room {room}: {e}") from None
         return None
 
     async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Any) -> str:

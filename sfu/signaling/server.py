@@ -147,12 +147,17 @@ class SignalServer:
             params = self._params(request, v1)
         except JoinError as e:
             return web.Response(status=e.status, text=str(e))
+        host = None
+        if self.cluster is not None:
+            try:
+                host = await self.cluster.route(params.room)
+            except errors.SfuError as e:      # ClusterUnavailable: Redis down, room not here
+                return web.Response(status=503, text=str(e))
         ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=MAX_SIGNAL_MESSAGE, compress=True)
         await ws.prepare(request)
         conn = SignalConnection(ws, request.remote or "")
         self.connections += 1
         try:
-            host = await self.cluster.route(params.room) if self.cluster is not None else None
             if host is not None and host != self.cluster.node_id:
                 token = auth.bearer(request.headers.get("Authorization"), request.query.get("access_token"))
                 why = await self.cluster.relay(host, token, dict(request.query), v1, conn)
