@@ -21,7 +21,11 @@ from typing import Any
 import orjson
 import psutil
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .registry import HEARTBEAT, NodeRecord, NodeStats, Registry
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
@@ -45,8 +49,12 @@ class ClusterUnavailable(errors.SfuError):
 class Cluster:
     def __init__(self, url: str, node_id: str, rooms: Any, pool: Any = None, http_url: str = "",
                  signal: Any = None, twirp: Any = None) -> None:
-        self.redis = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
-                                       health_check_interval=10)
+        # a command on a connection Redis dropped (e.g. a restart) is retried on a new one; a
+        # retried write that had gone through is harmless: relay entries carry sequence numbers,
+        # inbox entries ids, and the rest are idempotent
+        self.redis = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10,
+                                       retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+                                       retry_on_error=[RedisConnectionError, RedisTimeoutError])
         self.node_id = node_id
         self.rooms = rooms              # RoomService
         self.pool = pool                # WorkerPool (stats)

@@ -121,9 +121,9 @@ class RelayConnection:
         try:
             await self._out.write("m", msg.SerializeToString())
             self.messages_out += 1
-        except Exception as e:  # redis gone: the session ends
+        except Exception as e:  # redis gone: the session ends (the front is told if it can be)
             log.warning("relay %s: send failed: %s", self.sid, e)
-            self.closed = True
+            await self.close(1011, "relay failed")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed:
@@ -224,16 +224,9 @@ async def relay_front(redis: Any, me: str, host: str, open_fields: dict[str, Any
 
     tasks = [asyncio.ensure_future(pump_up()), asyncio.ensure_future(pump_down())]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        why = "closed"
-        for t in done:
-            why = t.result() if not t.cancelled() and t.exception() is None else f"error: {t.exception()}"
-        if tasks[0] in done:
-            # the client went away: give the host a moment to finish, then stop
-            try:
-                await asyncio.wait_for(tasks[1], 2.0)
-            except (asyncio.TimeoutError, Exception):
-                pass
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        t = done.pop()
+        why = t.result() if t.exception() is None else f"error: {t.exception()}"
         return why
     finally:
         for t in tasks:
