@@ -4,6 +4,10 @@ One WebSocket per signal connection; frames are binary protobuf
 SignalRequest / SignalResponse (a text frame switches that connection to
 protobuf JSON, as LiveKit does).  A malformed frame closes only its own
 connection, with a reason.
+
+With a cluster (sfu.cluster), a join for a room another node hosts is
+relayed to that node over Redis; the hosting node runs the session with a
+RelayConnection (the same send / close / decode / frames interface).
 """
 
 from __future__ import annotations
