@@ -22,6 +22,7 @@ from livekit.protocol import models
 from livekit.protocol import rtc as lk
 
 from conftest import free_port
+from signal_client import SignalClient
 from sfu.api.client import RoomClient
 from sfu.auth import KeyProvider, VideoGrant
 from sfu.cluster.registry import NODES, STALE, HEARTBEAT, NodeRecord, NodeStats, Registry
@@ -255,47 +256,9 @@ def tok(identity: str, room: str) -> str:
 
 
 
-class Client:
+class Client(SignalClient):
     def __init__(self, node: Node, identity: str, room: str) -> None:
-        self.url = f"ws://127.0.0.1:{node.port}/rtc?protocol=16&sdk=python"
-        self.token = tok(identity, room)
-        self.msgs: list[lk.SignalResponse] = []
-
-    async def __aenter__(self) -> "Client":
-        self.session = aiohttp.ClientSession()
-        try:
-            self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {self.token}"})
-        except BaseException:
-            await self.session.close()
-            raise
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.ws.close()
-        await self.session.close()
-
-    async def send(self, req: lk.SignalRequest) -> None:
-        await self.ws.send_bytes(req.SerializeToString())
-
-    async def next(self, which: str, timeout: float = 5.0) -> lk.SignalResponse:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for i, m in enumerate(self.msgs):
-                if m.WhichOneof("message") == which:
-                    return self.msgs.pop(i)
-            msg = await self.ws.receive(timeout=max(0.01, end - time.monotonic()))
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                raise AssertionError(f"socket ended while waiting for {which}: {msg.type}")
-            self.msgs.append(lk.SignalResponse.FromString(msg.data))
-        raise AssertionError(f"no {which} within {timeout} s")
-
-    async def closed(self, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            msg = await self.ws.receive(timeout=max(0.01, end - time.monotonic()))
-            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-                return True
-        return False
+        super().__init__(f"ws://127.0.0.1:{node.port}/rtc?protocol=16&sdk=python", tok(identity, room))
 
 
 def api(node: Node) -> RoomClient:

@@ -15,6 +15,7 @@ from livekit.protocol import models
 from livekit.protocol import rtc as lk
 
 from conftest import free_port
+from signal_client import SignalClient
 from sfu import config
 from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
@@ -41,35 +42,9 @@ def tok(identity: str, room: str = "r", metadata: str = "", **grant) -> str:
                      metadata=metadata)
 
 
-class Client:
+class Client(SignalClient):
     def __init__(self, server: Server, token: str, query: str = "protocol=16&sdk=python") -> None:
-        self.url = f"ws://127.0.0.1:{server.settings.port}/rtc?{query}"
-        self.token = token
-        self.msgs: list[lk.SignalResponse] = []
-
-    async def __aenter__(self) -> "Client":
-        self.session = aiohttp.ClientSession()
-        self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {self.token}"})
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.ws.close()
-        await self.session.close()
-
-    async def send(self, req: lk.SignalRequest) -> None:
-        await self.ws.send_bytes(req.SerializeToString())
-
-    async def next(self, which: str, timeout: float = 5.0) -> lk.SignalResponse:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for i, m in enumerate(self.msgs):
-                if m.WhichOneof("message") == which:
-                    return self.msgs.pop(i)
-            msg = await self.ws.receive(timeout=max(0.01, end - time.monotonic()))
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                raise AssertionError(f"socket ended while waiting for {which}: {msg.type}")
-            self.msgs.append(lk.SignalResponse.FromString(msg.data))
-        raise AssertionError(f"no {which} within {timeout} s")
+        super().__init__(f"ws://127.0.0.1:{server.settings.port}/rtc?{query}", token)
 
 
 async def test_join_response_has_what_clients_need(server):

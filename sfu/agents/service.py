@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from livekit.protocol import agent, agent_dispatch, models
 
 from .. import auth, errors
 from ..rooms.room import Room, RoomOptions, new_sid
+from ..wire import decode_frame
 from .dispatcher import ASKING, PENDING, RUNNING, SUCCESS, Dispatcher, DispatchRecord, JobRecord, WorkerInfo
 
 if TYPE_CHECKING:
@@ -72,23 +72,7 @@ class WorkerConnection:
             return False
 
     def decode(self, msg: Any) -> agent.WorkerMessage:
-        m = agent.WorkerMessage()
-        if msg.type == WSMsgType.BINARY:
-            self.json = False
-            try:
-                m.ParseFromString(msg.data)
-            except DecodeError:
-                raise errors.ProtocolError("malformed WorkerMessage") from None
-        elif msg.type == WSMsgType.TEXT:
-            self.json = True
-            try:
-                json_format.Parse(msg.data, m)
-            except json_format.ParseError as e:
-                raise errors.ProtocolError(f"malformed WorkerMessage JSON: {e}") from None
-        else:
-            raise errors.ProtocolError(f"unexpected WebSocket frame {msg.type}")
-        if m.WhichOneof("message") is None:
-            raise errors.ProtocolError("empty WorkerMessage")
+        m, self.json = decode_frame(msg, agent.WorkerMessage)
         return m
 
     async def close(self, code: int = 1000, reason: str = "") -> None:

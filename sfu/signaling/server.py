@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from .. import auth, errors
+from ..wire import decode_frame
 from .join import JoinError, JoinParams, parse_v0, parse_v1, verify_token
 
 if TYPE_CHECKING:
@@ -78,23 +78,7 @@ class SignalConnection:
                 pass
 
     def decode(self, msg: Any) -> rtc.SignalRequest:
-        req = rtc.SignalRequest()
-        if msg.type == WSMsgType.BINARY:
-            self.json = False
-            try:
-                req.ParseFromString(msg.data)
-            except DecodeError:
-                raise errors.ProtocolError("malformed SignalRequest") from None
-        elif msg.type == WSMsgType.TEXT:
-            self.json = True
-            try:
-                json_format.Parse(msg.data, req)
-            except json_format.ParseError as e:
-                raise errors.ProtocolError(f"malformed SignalRequest JSON: {e}") from None
-        else:
-            raise errors.ProtocolError(f"unexpected WebSocket frame {msg.type}")
-        if req.WhichOneof("message") is None:
-            raise errors.ProtocolError("empty SignalRequest")
+        req, self.json = decode_frame(msg, rtc.SignalRequest)
         return req
 
 

@@ -7,7 +7,7 @@ import itertools
 import logging
 import socket
 import struct
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import orjson
 

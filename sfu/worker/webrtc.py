@@ -16,7 +16,6 @@ import logging
 import struct
 from typing import Any, Callable
 
-from .. import srtp
 from ..protocol.common import Output
 from ..protocol.dtls import (DtlsClosed, DtlsConnected, DtlsData, DtlsFailed, DtlsRole, DtlsState,
                              DtlsTransport, default_certificate)
