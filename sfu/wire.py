@@ -37,6 +37,3 @@ def decode_frame(msg: Any, cls: type[M]) -> tuple[M, bool]:
         raise errors.ProtocolError(f"empty {name}")
     return m, is_json
 
-
-def encode_frame(msg: Message, as_json: bool) -> str | bytes:
-    return json_format.MessageToJson(msg, indent=None) if as_json else msg.SerializeToString()
