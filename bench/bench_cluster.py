@@ -45,6 +45,10 @@ from livekit.protocol import rtc as lk  # noqa: E402
 from sfu.auth import KeyProvider, VideoGrant  # noqa: E402
 from sfu.cluster.registry import NODES, NodeRecord  # noqa: E402
 from sfu.cluster.room_map import ROOM_NODE  # noqa: E402
+import sfu  # noqa: E402
+
+# servers run the same `sfu` this script imported (installed, or the source tree)
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 
 kp = KeyProvider({"devkey": "secret"})
 
@@ -138,7 +142,7 @@ async def run(args: argparse.Namespace) -> dict:
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--redis", url, "--port", str(p),
                  "--udp-port", str(free_port()), "--workers", "1", "--node-ip", "127.0.0.1",
-                 "--log-level", "WARNING"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT)))
+                 "--log-level", "WARNING"], cwd=PKG_ROOT, env=dict(os.environ, PYTHONPATH=PKG_ROOT)))
         ids: dict[int, str] = {}
         end = time.monotonic() + 30
         while len(ids) < 2:

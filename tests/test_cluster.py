@@ -23,6 +23,7 @@ from livekit.protocol import rtc as lk
 
 from conftest import free_port
 from signal_client import SignalClient
+import sfu
 from sfu.api.client import RoomClient
 from sfu.auth import KeyProvider, VideoGrant
 from sfu.cluster.registry import NODES, STALE, HEARTBEAT, NodeRecord, NodeStats, Registry
@@ -30,6 +31,7 @@ from sfu.cluster.relay import RelayGap, StreamReader, StreamWriter
 from sfu.cluster.room_map import ROOM_NODE, LockTimeout, RoomMap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 kp = KeyProvider({"devkey": "secret"})
 FAILOVER_BOUND = STALE + HEARTBEAT + 1.0      # documented: a killed node is gone within 8 s
 
@@ -200,11 +202,12 @@ class Node:
         self.udp = free_port()
         self.redis_url = redis_url
         self.id = ""
-        env = dict(os.environ, PYTHONPATH=ROOT)
+        # the server runs the same `sfu` as the tests (installed, or the source tree)
+        env = dict(os.environ, PYTHONPATH=PKG_ROOT)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--redis", redis_url, "--port", str(self.port),
              "--udp-port", str(self.udp), "--workers", "1", "--node-ip", "127.0.0.1", "--log-level", "WARNING"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=env, cwd=PKG_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def ready(self) -> None:
         r = redis.Redis.from_url(self.redis_url)
