@@ -348,6 +348,7 @@ class Participant:
                 sub.announced = True
                 await sub.track.participant.send(
                     rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=sub.track.sid)))
+                await _request_keyframe(sub)
 
     async def _bind_tracks(self, answer: sdp.Answer) -> None:
         """map offered m-lines to announced tracks and create producers; a bound
@@ -500,6 +501,7 @@ class Participant:
                     self.subscriber is not None and self.subscriber.has_track(pub.sid):
                 sub.announced = True   # tells the publisher someone receives its track
                 await pub.participant.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
+                await _request_keyframe(sub)
 
     async def handle_answer(self, desc: rtc.SessionDescription) -> None:
         if self.subscriber is None:
@@ -618,6 +620,17 @@ class Participant:
                     await peer.close()
                 except errors.SfuError:
                     pass
+
+
+async def _request_keyframe(sub: "Subscription") -> None:
+    """the subscriber can decode from now on (it applied the description naming
+    the SSRC): ask the publisher for a key frame (throttled in the data plane)"""
+    c = sub.consumer
+    if sub.track.kind == "video" and c is not None and not c.closed and not c.paused and not sub.disabled:
+        try:
+            await c.resume()     # "resuming" a running video consumer requests a key frame
+        except errors.SfuError:
+            pass
 
 
 def _ext_map(publisher: dict[str, int], subscriber: dict[str, int]) -> dict[str, int]:
