@@ -23,11 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import gzip
-import hashlib
-import hmac
-import json
 import subprocess
 import sys
 import time
@@ -35,6 +30,9 @@ from pathlib import Path
 
 from aiohttp import web
 from livekit.protocol import rtc as lk_rtc
+
+from sfu.auth import KeyProvider, VideoGrant
+from sfu.signaling.join import decode_join_request
 
 CLIENT_SNIPPET = """
 import asyncio, sys
@@ -51,48 +49,26 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def make_token(key: str = "devkey", secret: str = "secret" * 6) -> str:
-    header = {"alg": "HS256", "typ": "JWT"}
-    now = int(time.time())
-    claims = {
-        "iss": key,
-        "sub": "capture",
-        "nbf": now,
-        "exp": now + 600,
-        "video": {"roomJoin": True, "room": "capture"},
-    }
-    signing_input = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
-    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + _b64url(sig)
+    return KeyProvider({key: secret}).create(key, identity="capture", ttl=600,
+                                             video=VideoGrant(roomJoin=True, room="capture"))
 
 
-def decode_join_request(value: str) -> lk_rtc.JoinRequest:
-    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    wrapped = lk_rtc.WrappedJoinRequest.FromString(raw)
-    payload = wrapped.join_request
-    if wrapped.compression == lk_rtc.WrappedJoinRequest.GZIP:
-        payload = gzip.decompress(payload)
-    return lk_rtc.JoinRequest.FromString(payload)
-
-
-def join_response() -> lk_rtc.JoinResponse:
+def join_response(name: str = "capture", subscriber_primary: bool = True) -> lk_rtc.JoinResponse:
+    """the fields the SDK needs (a missing room or ping_interval 0 crashes it)"""
     from livekit.protocol import models
 
     return lk_rtc.JoinResponse(
-        room=models.Room(sid="RM_capture", name="capture"),
+        room=models.Room(sid=f"RM_{name}", name=name),
         participant=models.ParticipantInfo(
-            sid="PA_capture",
-            identity="capture",
+            sid=f"PA_{name}",
+            identity=name,
             state=models.ParticipantInfo.JOINED,
             permission=models.ParticipantPermission(can_subscribe=True, can_publish=True, can_publish_data=True),
         ),
         server_version="1.0.0",
         server_info=models.ServerInfo(version="1.0.0", protocol=16),
-        subscriber_primary=True,
+        subscriber_primary=subscriber_primary,
         ping_interval=5,
         ping_timeout=15,
     )

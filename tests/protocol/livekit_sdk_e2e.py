@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 from livekit.protocol import models
 from livekit.protocol import rtc as lk_rtc
 
-from .capture_livekit_offer import decode_join_request, make_token
+from .capture_livekit_offer import decode_join_request, join_response, make_token
 from .interop import SansIoPeer
 
 SERVER_IP = "10.99.0.1"
@@ -69,22 +69,6 @@ def setup_network() -> None:
         subprocess.run(cmd.split(), check=True)
 
 
-def join_response() -> lk_rtc.JoinResponse:
-    return lk_rtc.JoinResponse(
-        room=models.Room(sid="RM_e2e", name="e2e"),
-        participant=models.ParticipantInfo(
-            sid="PA_e2e",
-            identity="e2e",
-            state=models.ParticipantInfo.JOINED,
-            permission=models.ParticipantPermission(can_subscribe=True, can_publish=True, can_publish_data=True),
-        ),
-        server_version="0.1.0",
-        server_info=models.ServerInfo(version="0.1.0", protocol=16),
-        ping_interval=5,
-        ping_timeout=15,
-    )
-
-
 async def main(client_python: str) -> dict:
     summary: dict = {"trickles": 0, "channels": [], "packets": [], "errors": []}
     peers: list[SansIoPeer] = []
@@ -128,7 +112,7 @@ async def main(client_python: str) -> dict:
         peer.on_channel = on_channel
         answer_sdp = peer.answer_offer(join.publisher_offer.sdp)
         summary["offer_mids"] = [m.mid for m in peer.answer.media]
-        await ws.send_bytes(lk_rtc.SignalResponse(join=join_response()).SerializeToString())
+        await ws.send_bytes(lk_rtc.SignalResponse(join=join_response("e2e", subscriber_primary=False)).SerializeToString())
         answer = lk_rtc.SessionDescription(type="answer", sdp=answer_sdp, id=join.publisher_offer.id)
         await ws.send_bytes(lk_rtc.SignalResponse(answer=answer).SerializeToString())
 
