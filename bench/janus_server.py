@@ -99,7 +99,9 @@ def write_config(folder: Path, ip: str, http_port: int, iface: str | None = None
     janus.transport.http.jcfg (plain HTTP on ip:http_port), janus.plugin.videoroom.jcfg
     (no predefined rooms). Returns the janus.jcfg path."""
     folder.mkdir(parents=True, exist_ok=True)
-    enforce = ",".join(x for x in (iface, ip) if x)
+    # entries match as substrings of interface names and addresses ("lt0" would also take
+    # "lt0p"), so the address alone unless an interface is asked for explicitly
+    enforce = iface or ip
     (folder / "janus.jcfg").write_text(f"""\
 general: {{
 	configs_folder = "{folder}"
@@ -178,7 +180,7 @@ class JanusServer:
     server = JanusServer("10.98.0.1"); server.start(); server.url -> "http://10.98.0.1:PORT/janus"
     server.pid for psutil.Process(pid).cpu_times(); server.stop()."""
 
-    def __init__(self, ip: str, iface: str | None = NETNS_IFACE, http_port: int | None = None,
+    def __init__(self, ip: str, iface: str | None = None, http_port: int | None = None,
                  rtp_port_range: str = "20000-40000", debug_level: int = 4, log_path: str | None = None):
         self.ip, self.iface = ip, iface
         self.http_port = http_port
