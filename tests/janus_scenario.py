@@ -213,6 +213,7 @@ async def run(seconds: float, observe: float) -> dict:
                 await asyncio.sleep(observe)
                 out["after_observe_subscriber_frames"] = [st["frames"] for st in subs]
                 out["after_observe_events"] = [[e.get("janus") for e in st["handle"].events] for st in subs]
+            out["helpers"] = await helpers_accepted(s, room, pub.feed_id)
             await admin.destroy_room(room)
     finally:
         for pc in pcs:
@@ -221,6 +222,28 @@ async def run(seconds: float, observe: float) -> dict:
         out["stun"] = sniffer.log
         out["janus_exit"] = server.stop()
     return out
+
+
+async def helpers_accepted(s: JanusSession, room: int, feed: int) -> dict:
+    """Janus accepts build_offer() as a publisher offer (in a second room) and build_answer()
+    as a subscriber's answer to its offer for the live feed (signalling only: nobody answers
+    ICE for these; Janus refuses subscriptions to a publisher before its webrtcup)."""
+    from janus_client import build_answer, build_offer
+    room2 = room + 1
+    admin = await s.attach()
+    await admin.create_room(room2)
+    fp = "sha-256 " + ":".join(["AB"] * 32)
+    pub = await s.attach()
+    offer = build_offer("pubufrag", "pubpassword0123456789012", fp, IP, 40000, video_ssrc=0x1234,
+                        audio_ssrc=0x5678)
+    answer = await pub.publish(room2, offer, display="helper-pub")
+    sub = await s.attach()
+    sub_offer = await sub.subscribe(room, feed)
+    sub_answer = build_answer(sub_offer, "subufrag", "subpassword0123456789012", fp, IP, 40002, rtcp_ssrc=0x9999)
+    started = await sub.start(sub_answer)
+    await admin.destroy_room(room2)
+    return {"offer": offer, "answer": answer, "sub_offer": sub_offer, "sub_answer": sub_answer,
+            "started": started["plugindata"]["data"].get("started")}
 
 
 def main() -> int:
@@ -236,6 +259,8 @@ def main() -> int:
         d.mkdir(parents=True, exist_ok=True)
         (d / "janus_publisher_answer.sdp").write_text(out["publisher_answer"])
         (d / "janus_subscriber_offer.sdp").write_text(out["subscribers"][0]["offer"])
+        (d / "janus_publisher_answer_av.sdp").write_text(out["helpers"]["answer"])
+
     print(json.dumps(out))
     return 0
 
