@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import struct
 import sys
@@ -114,6 +115,22 @@ async def run(seconds: float, observe: float) -> dict:
                 plane.update(b"".join(data[r * w:(r + 1) * w].ljust(width, b"\0") for r in range(rows)))
             f.pts, f.time_base = pts, time_base
             return f
+
+    # JANUS_SCENARIO_SRTP=SRTP_AEAD_AES_128_GCM (comma list): offer only these SRTP profiles
+    if os.environ.get("JANUS_SCENARIO_SRTP"):
+        import aiortc.rtcdtlstransport as rtcdtlstransport
+        wanted = os.environ["JANUS_SCENARIO_SRTP"].split(",")
+        rtcdtlstransport.SRTP_PROFILES[:] = [p for p in rtcdtlstransport.SRTP_PROFILES
+                                             if p.openssl_profile.decode() in wanted]
+
+    # JANUS_SCENARIO_NO_CONSENT=1: our peers send no STUN after ICE completes (no RFC 7675
+    # consent checks), to see whether Janus keeps a session up without them
+    if os.environ.get("JANUS_SCENARIO_NO_CONSENT"):
+        import aioice.ice
+
+        async def no_consent(self) -> None:
+            await asyncio.Event().wait()
+        aioice.ice.Connection.query_consent = no_consent
 
     # known publisher RTP origins, to see whether Janus rewrites SSRC / sequence / timestamp
     import aiortc.rtcrtpreceiver as rtcrtpreceiver
