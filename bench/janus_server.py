@@ -1,7 +1,8 @@
 """Run Debian's Janus (videoroom plugin + plain HTTP transport only) for benchmarks.
 
     ensure_janus()              apt-get install -y janus when /usr/bin/janus is missing
-    netns_setup(ip)             inside a fresh `unshare -n` namespace: a dummy interface with ip/24, lo up
+    netns_setup(ip)             inside a fresh `unshare -n` namespace: lo up, ip/24 on a dummy
+                                interface, or on a veth pair when the kernel lacks the dummy driver
     JanusServer(ip).start()     private config dir in a temp directory, `janus -C ... -F ...`,
                                 bounded wait for GET /janus/info; .pid for psutil; .stop()
 

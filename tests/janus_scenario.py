@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import janus_server  # noqa: E402
-from janus_client import JanusSession, parse_sdp  # noqa: E402
+from janus_client import JanusSession  # noqa: E402
 
 IP = "10.98.0.1"
 
