@@ -199,6 +199,56 @@ def _api_parsers(sub: argparse._SubParsersAction) -> None:
         x.set_defaults(fn=_api(_dispatch_call))
 
 
+def _load_test(args: argparse.Namespace) -> int:
+    from .loadtest import runner
+
+    key, secret = _credentials(args)
+    try:
+        runner.parse_resolution(args.video_resolution)
+    except ValueError as e:
+        print(f"sfu load-test: {e}", file=sys.stderr)
+        return 2
+    if args.duration <= 0 or args.rooms < 1 or min(args.video_publishers, args.audio_publishers, args.subscribers) < 0:
+        print("sfu load-test: --duration and --rooms must be positive, counts not negative", file=sys.stderr)
+        return 2
+    opts = runner.Options(url=args.url, api_key=key, api_secret=secret, rooms=args.rooms,
+                          room_prefix=args.room, video_publishers=args.video_publishers,
+                          audio_publishers=args.audio_publishers, subscribers=args.subscribers,
+                          duration=args.duration, video_resolution=args.video_resolution,
+                          video_bitrate=args.video_bitrate, video_fps=args.video_fps, simulcast=args.simulcast,
+                          bind_ip=args.bind_ip or "", progress=not args.quiet)
+    return runner.main(opts, args.json)
+
+
+def _bitrate(text: str) -> int:
+    text = text.strip().lower()
+    mult = {"k": 1000, "m": 1000_000}.get(text[-1:], 1)
+    try:
+        return int(float(text[:-1] if mult > 1 else text) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad bitrate {text!r} (e.g. 800000, 800k, 1.5m)") from None
+
+
+def _load_test_parser(sub: argparse._SubParsersAction) -> None:
+    lt = sub.add_parser("load-test", help="simulated publishers and subscribers (real ICE/DTLS/SRTP, media in C)")
+    _api_options(lt)
+    lt.add_argument("--room", default="load-test", help="room name (prefix with --rooms > 1)")
+    lt.add_argument("--rooms", type=int, default=1, help="rooms, each with the participants below (1)")
+    lt.add_argument("--video-publishers", type=int, default=1, help="video publishers per room (1)")
+    lt.add_argument("--audio-publishers", type=int, default=0, help="audio publishers per room (0)")
+    lt.add_argument("--subscribers", type=int, default=1, help="subscribers per room; each gets every track (1)")
+    lt.add_argument("--duration", type=float, default=30.0, help="seconds of media (30)")
+    lt.add_argument("--video-resolution", default="720p", help="180p/360p/540p/720p/1080p or WxH (720p)")
+    lt.add_argument("--video-bitrate", type=_bitrate, default=0,
+                    help="bits/s per video track, all layers (default by resolution, 720p: 1.7m)")
+    lt.add_argument("--video-fps", type=float, default=30.0)
+    lt.add_argument("--simulcast", action="store_true", help="publish video as three layers (q/h/f)")
+    lt.add_argument("--bind-ip", help="local address of the simulated peers (default: the route to the server)")
+    lt.add_argument("--json", metavar="FILE", help="also write the full report as JSON (- for stdout)")
+    lt.add_argument("--quiet", action="store_true", help="no progress line every second")
+    lt.set_defaults(fn=_load_test)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="sfu", description="LiveKit-compatible SFU")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -217,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--redis", help="Redis URL (redis://host:port/db): run as one node of a cluster")
     s.set_defaults(fn=_serve)
     _api_parsers(sub)
+    _load_test_parser(sub)
     args = p.parse_args(argv)
     sys.exit(args.fn(args))
 
