@@ -418,6 +418,10 @@ def test_engine_api_guards():
         eng.add_sender(_video(0, ("127.0.0.1", 9), bitrate=100_000_000))
     with pytest.raises(ValueError):
         eng.add_sender(SenderSpec(0, ("127.0.0.1", 9), None, 1, 96, "data"))
+    eng.add_socket(7, None)
+    with pytest.raises(ValueError):
+        eng.add_socket(7, None)
+    eng = Engine()
     eng.start(0.01)
     with pytest.raises(RuntimeError):
         eng.add_socket(0, None)

@@ -7,6 +7,9 @@ thread reads every socket.  Both are C calls that release the GIL.  STUN
 and DTLS datagrams arriving on the sockets are queued by C and handed to
 Python by `drain_control()`, which the asyncio loop calls periodically.
 
+The receiver thread owns reading every added socket: Python must not read
+them itself (sending STUN/DTLS with sock.sendto from Python is fine).
+
 Statistics are read live from the C structs (aligned 64-bit counters; a
 snapshot may mix values from two adjacent packets).
 """
@@ -128,6 +131,8 @@ class Engine:
     def add_socket(self, fd: int, srtp_rx: "Session | None", on_control: ControlCallback | None = None,
                    clock_rates: dict[int, int] | None = None, label: str = "") -> int:
         self._check_not_started()
+        if any(s.fd == fd for s in self._socket_specs):
+            raise ValueError(f"fd {fd} is already added")
         rates = dict(clock_rates or {})
         for pt, rate in rates.items():
             if not 0 <= pt <= 127 or rate <= 0:
