@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/csrc/fuzz"
 OUT="$FUZZ/out"
-ALL_TARGETS=(rtp rtcp stun demux ring)
+ALL_TARGETS=(rtp rtcp stun demux ring loadtest)
 
 target="${1:-all}"
 seconds="${2:-60}"

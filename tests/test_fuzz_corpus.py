@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = os.path.join(ROOT, "csrc", "fuzz")
 INCLUDE = os.path.join(ROOT, "csrc", "include")
 CORPUS = os.path.join(FUZZ, "corpus")
-TARGETS = ("rtp", "rtcp", "stun", "demux", "ring")
+TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest")
 MTU = 1500
 
 MUTATIONS_PER_FILE = 256         # seeded random mutations of each corpus file

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-TESTS = ["test_loop.py", "test_differential.py", "test_cross_worker.py", "test_srtp.py"]
+TESTS = ["test_loop.py", "test_differential.py", "test_cross_worker.py", "test_srtp.py", "test_loadtest_engine.py"]
 
 
 def _runtime(name: str) -> str:

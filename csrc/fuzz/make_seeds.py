@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -319,6 +319,54 @@ RING_SEEDS = {
     "ring_corrupt_lapped": bytes([0]) + put(8) + put(9) + ops(PUBLISH) + corrupt(1, 0, 0x04) + ops(GET, GET, GET),
 }
 
+# ---------------------------------------------------- load-test receiver ---
+# input: { u16 little-endian length, datagram }*, fed in order to one socket
+
+LT_MAGIC = 0x4C54534B
+
+
+def frames(*dgrams: bytes) -> bytes:
+    return b"".join(struct.pack("<H", len(d)) + d for d in dgrams)
+
+
+def lt_payload(n: int, first: bool = False, key: bool = False, sent_ns: int = 1_700_000_000_000_000_000) -> bytes:
+    """VP8-like payload as the load-test sender writes it, ending with the latency trailer"""
+    head = bytes([0x10 if first else 0x00])
+    if first:
+        head += bytes([0x10 if key else 0x11, 0, 0])
+        if key:
+            head += bytes([0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01])
+    body = max(0, n - len(head) - 12)
+    return head + bytes(body) + struct.pack("!IQ", LT_MAGIC, sent_ns)
+
+
+LT_SEEDS = {
+    "lt_video_frame": frames(
+        rtp(pt=96, seq=10, ts=9000, payload=lt_payload(200, first=True, key=True)),
+        rtp(pt=96, seq=11, ts=9000, payload=lt_payload(200), marker=True),
+        rtp(pt=96, seq=12, ts=12000, payload=lt_payload(200, first=True), marker=True),
+    ),
+    "lt_audio_wrap_reorder_dup": frames(
+        *(rtp(pt=111, seq=s & 0xFFFF, ts=960 * i, ssrc=0x2222, payload=lt_payload(40), marker=True)
+          for i, s in enumerate((65533, 65535, 65534, 0, 0, 2, 1, 65535)))
+    ),
+    "lt_extensions": frames(
+        rtp(pt=96, seq=1, ext=one_byte_ext([(4, b"v0"), (10, b"hi")]), payload=lt_payload(60, True, True)),
+    ),
+    "lt_rtcp_pli_fir_nack": frames(
+        fb(206, 1, 1, 0x11223344),
+        fb(206, 4, 1, 0, struct.pack("!IBBH", 0x55667788, 3, 0, 0)),
+        nack(1, 0x11223344, [(100, 0b101)]),
+        rr(1, (0x11223344,)) + fb(206, 1, 1, 0x55667788),
+    ),
+    "lt_control": frames(
+        stun(0x0001, [(0x0006, b"abcd:efgh")]),
+        dtls_client_hello(),
+        bytes([23, 0xFE, 0xFD]) + bytes(20),
+    ),
+    "lt_garbage": frames(b"", b"\x80", bytes([0x40]) * 30, bytes([0x90, 96]) + bytes(10), bytes(range(100))),
+}
+
 # ------------------------------------------------------------- output ---
 
 TARGETS = {
@@ -327,6 +375,7 @@ TARGETS = {
     "stun": STUN_SEEDS,
     "demux": {**RTP_SEEDS, **RTCP_SEEDS, **STUN_SEEDS, **DTLS_SEEDS},
     "ring": RING_SEEDS,
+    "loadtest": LT_SEEDS,
 }
 
 

@@ -1,1 +1,10 @@
-"""Load testing: simulated WebRTC peers whose media is generated and checked in C."""
+"""`sfu load-test`: simulated WebRTC publishers and subscribers.
+
+The media packets are generated and checked by the C engine (csrc/loadtest.c)
+through `Engine`; Python does signalling, ICE and DTLS (peer.py, livekit.py)
+and the report (runner.py).
+"""
+
+from .engine import Engine, SenderSpec
+
+__all__ = ["Engine", "SenderSpec"]
