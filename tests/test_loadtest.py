@@ -88,7 +88,7 @@ def test_publisher_offer_is_what_the_server_parses():
         d = sdp.SessionDescription.parse(text)
         assert d.bundle_mids() == ["0", "1"]
         video, audio = d.media
-        assert [r.rid for r in video.rids()] == ["q", "h", "f"] and video.direction == "sendonly"
+        assert [r.id for r in video.rids()] == ["q", "h", "f"] and video.direction == "sendonly"
         assert video.codecs()[0].name == "VP8" and audio.codecs()[0].name == "opus"
         assert audio.ssrcs().media_ssrcs == [21]
         remote = RemoteTransport.from_sdp(text)

@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from .. import auth
 from .engine import Engine, SenderSpec
-from .livekit import Participant, RecvTrack, SendLayer, SignalError, TrackPlan
+from . import livekit as lt
+from .livekit import Participant, SignalError, TrackPlan
 from .peer import Peer, PeerError, local_ip_towards
 
 RESOLUTIONS = {"180p": (320, 180), "360p": (640, 360), "540p": (960, 540), "720p": (1280, 720),
@@ -190,6 +191,7 @@ class MediaRun:
             self._send_idx.append(self.engine.add_sender(s.spec))
         self.cpu = 0.0
         self.wall = 0.0
+        self.duration = 0.0
 
     def _totals(self) -> tuple[int, int, int, int]:
         sent = sum(self.engine.sender_stats(i)["packets"] for i in self._send_idx)
@@ -207,6 +209,7 @@ class MediaRun:
             peer.start_consent()
         cpu0 = self.meter.cpu_seconds() if self.meter else 0.0
         t0 = time.monotonic()
+        self.duration = duration
         self.engine.start(duration)
         last = (t0, 0, 0)
         next_tick = t0 + 1.0
@@ -239,12 +242,13 @@ class MediaRun:
 
     def report(self) -> dict[str, Any]:
         wall = max(self.wall, 1e-9)
+        sending = max(min(self.wall, self.duration), 1e-9)     # the generator's time
         tracks = []
         for s, i in zip(self.sends, self._send_idx):
             st = self.engine.sender_stats(i)
             tracks.append({"publisher": s.publisher, "track": s.track, "kind": s.kind, "rid": s.rid,
                            "ssrc": s.spec.ssrc, "packets": st["packets"], "frames": st["frames"],
-                           "keyframes": st["keyframes"], "bitrate_kbps": round(st["bytes"] * 8 / wall / 1000, 1),
+                           "keyframes": st["keyframes"], "bitrate_kbps": round(st["bytes"] * 8 / sending / 1000, 1),
                            "send_errors": st["errors"]})
         subs = []
         for r, j in zip(self.recvs, self._recv_idx):
@@ -394,8 +398,9 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
         errs += [e for e in await _gather_limited([pub_up(p) for p in pubs], SETUP_CONCURRENCY) if e]
         if errs:
             raise SignalError(f"{len(errs)} participant(s) failed to set up; first: {errs[0]!r}")
-        # every subscriber must have been offered every track of its room
-        per_room = opts.video_publishers + opts.audio_publishers
+        # every subscriber must have been offered every track of its room (a simulcast track
+        # becomes subscribable with its first packets: those offers arrive once media flows)
+        per_room = opts.audio_publishers + (0 if opts.simulcast else opts.video_publishers)
         deadline = time.monotonic() + opts.setup_timeout
         while time.monotonic() < deadline and any(len(p.recv) < per_room for p in subs):
             await asyncio.sleep(0.05)
@@ -415,17 +420,22 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                     clock_rate=90000 if t.kind == "video" else 48000, bitrate=layer.bitrate,
                     fps=t.fps if t.kind == "video" else AUDIO_PPS, keyframe_interval=opts.keyframe_interval,
                     mid_ext_id=layer.mid_ext_id, mid=layer.mid, rid_ext_id=layer.rid_ext_id, rid=layer.rid)))
+        def offered(p: Participant) -> dict[int, tuple[str, str, str]]:
+            return {ssrc: (rt.track_sid, rt.kind, owner.get(rt.track_sid, ("?", rt.kind))[0])
+                    for ssrc, rt in p.recv.items()}
+
         recvs = []
         for p in subs:
             assert p.subscriber is not None
-            tracks = {ssrc: (rt.track_sid, rt.kind, owner.get(rt.track_sid, ("?", rt.kind))[0])
-                      for ssrc, rt in p.recv.items()}
-            recvs.append(RecvEntry(p.identity, p.subscriber, tracks,
-                                   {rt.pt: rt.clock_rate for rt in p.recv.values()}))
+            rates = {lt.OPUS_PT: 48000, lt.VP8_PT: 90000}
+            rates.update({rt.pt: rt.clock_rate for rt in p.recv.values()})
+            recvs.append(RecvEntry(p.identity, p.subscriber, offered(p), rates))
         run_ = MediaRun(sends, recvs, meter=meter, progress=out if opts.progress else None,
                         control_peers=[p.publisher for p in pubs if p.publisher is not None])
         out(f"set-up done in {setup_s:.2f} s; sending for {opts.duration:g} s")
         await run_.run(opts.duration)
+        for entry, p in zip(recvs, subs):
+            entry.tracks = offered(p)          # what later offers added (simulcast layers)
         rep = run_.report()
         rep["options"] = asdict(opts)
         rep["options"].pop("api_secret", None)
