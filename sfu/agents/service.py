@@ -49,6 +49,7 @@ JOB_TOKEN_TTL = 3600
 LEAVE_GRACE = 3.0                  # after a termination, the agent participant gets this long to leave
 AGENT_NAME_ATTRIBUTE = "lk.agent.name"
 REMOTE_TIMEOUT = 3.0               # multi-node: bound on one Redis exchange about agents
+REMOTE_MAX_AGE = 1.0               # s; an assignment re-reads other nodes' workers when older
 
 
 class WorkerConnection:
@@ -112,6 +113,8 @@ class AgentService:
         self._publishers: set[str] = set()                 # participant sids that got publisher jobs
         self.cluster: Any = None                           # sfu.cluster.Cluster when running multi-node
         self._foreign: dict[str, ForeignJob] = {}          # jobs of rooms on other nodes, for workers here
+        self._refreshing: asyncio.Future | None = None     # the read of other nodes' workers under way
+        self._refreshed = float("-inf")                    # loop time it last succeeded
         rooms.manager.on_created(self._room_created)
 
     def install(self, app: web.Application) -> None:
@@ -269,7 +272,7 @@ class AgentService:
     async def _assign(self, job: JobRecord) -> None:
         tried: set[str] = set()
         if self.cluster is not None:
-            await self._refresh_remote()
+            await self._refresh_remote(REMOTE_MAX_AGE)
         while job.state == PENDING:
             w = self.dispatcher.choose(job, tried)
             if w is None:
@@ -477,12 +480,35 @@ class AgentService:
         except errors.SfuError as e:         # ClusterUnavailable: the heartbeat loop tries again
             log.warning("advertising agent workers: %s", e)
 
-    async def _refresh_remote(self) -> None:
+    async def _refresh_remote(self, max_age: float = 0.0) -> None:
+        """sync the workers of other nodes from Redis.  With max_age, a read younger
+        than that is enough (changes are announced by `workers` messages, which
+        read again), and one read under way serves every caller meanwhile"""
+        loop = asyncio.get_running_loop()
+        if max_age:
+            if loop.time() - self._refreshed < max_age:
+                return
+            if self._refreshing is not None:
+                await asyncio.shield(self._refreshing)
+                return
+        fut = loop.create_future()
+        if max_age:
+            self._refreshing = fut
+        try:
+            await self._read_remote()
+        finally:
+            fut.set_result(None)
+            if self._refreshing is fut:
+                self._refreshing = None
+
+    async def _read_remote(self) -> None:
+        started = asyncio.get_running_loop().time()
         try:
             ads = await asyncio.wait_for(self.cluster.remote_workers(), REMOTE_TIMEOUT)
         except (errors.SfuError, asyncio.TimeoutError) as e:
             log.warning("reading the agent workers of other nodes: %s", e or "timeout")
             return
+        self._refreshed = max(self._refreshed, started)
         infos = []
         for node, ws in ads.items():
             for a in ws:
