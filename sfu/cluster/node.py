@@ -1,5 +1,6 @@
 """This node's membership in a cluster: registry heartbeat, room placement,
-the inbox (relayed sessions and forwarded API calls) and Redis outages.
+the inbox (relayed sessions, forwarded API calls, agent messages: see
+sfu.agents.service), the agent workers it advertises, and Redis outages.
 
 Redis outages: every loop catches connection errors and retries with a
 backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
