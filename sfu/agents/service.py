@@ -16,6 +16,8 @@ time (AvailabilityRequest, up to AVAILABILITY_TIMEOUT for the answer), chosen
 at random weighted by (1 - load) among available workers; the one that
 accepts gets JobAssignment with a job token.  With no worker left to ask the
 job stays pending until a matching worker registers or becomes available.
+With a cluster, workers connected to other nodes are candidates too (see the
+multi-node section at the end).
 """
 
 from __future__ import annotations
