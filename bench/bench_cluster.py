@@ -1,7 +1,9 @@
-"""Multi-node: joins/s through a node that does not host the room, and the
-signalling latency a cross-node hop (the Redis relay) adds.
+"""Multi-node: joins/s through a node that does not host the room, the
+signalling latency a cross-node hop (the Redis relay) adds, and the latency
+of dispatching an agent job to a worker on another node.
 
-    python bench/bench_cluster.py [--joins 200] [--concurrency 8] [--pings 500] [--json out.json]
+    python bench/bench_cluster.py [--joins 200] [--concurrency 8] [--pings 500] [--dispatches 100]
+                                  [--json out.json]
 
 Starts its own redis-server (free port, no persistence) and two
 `sfu serve --redis` processes (1 media worker each).  Every room is placed on
@@ -15,6 +17,11 @@ sends a leave and closes.
   ping      one participant pinging (ping_req -> pong_resp) `--pings` times,
             sequentially: direct to B, and through A; p50/p99 and the
             difference (the latency the cross-node hop adds)
+  dispatch  `--dispatches` CreateDispatch calls to A, one at a time, each for
+            a new room placed on A; the time from sending CreateDispatch to
+            the JobAssignment arriving at a protocol-level agent worker
+            (answers availability at once): the worker on B (cross-node:
+            offer, handshake and assignment through Redis), then on A (local)
 """
 
 from __future__ import annotations
@@ -40,10 +47,12 @@ except ImportError:
 
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
+from livekit.protocol import agent  # noqa: E402
 from livekit.protocol import rtc as lk  # noqa: E402
 
+from sfu.api.client import AgentDispatchClient  # noqa: E402
 from sfu.auth import KeyProvider, VideoGrant  # noqa: E402
-from sfu.cluster.registry import NODES, NodeRecord  # noqa: E402
+from sfu.cluster.registry import AGENT_WORKERS, NODES, NodeRecord  # noqa: E402
 from sfu.cluster.room_map import ROOM_NODE  # noqa: E402
 import sfu  # noqa: E402
 
@@ -122,6 +131,54 @@ async def bench_ping(r: aioredis.Redis, port: int, host: str, tag: str, n: int) 
     return {"n": n, "rtt_ms": pct(rtt)}
 
 
+async def bench_dispatch(r: aioredis.Redis, api_port: int, host: str, worker_port: int, worker_node: str,
+                         tag: str, n: int) -> dict:
+    """CreateDispatch on api_port (rooms on `host`) -> JobAssignment at a worker on worker_port"""
+    token = kp.create("devkey", video=VideoGrant(agent=True))
+    got: dict[str, asyncio.Future] = {}
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as s, AgentDispatchClient(f"http://127.0.0.1:{api_port}", "devkey",
+                                                                 "secret") as api:
+        ws = await s.ws_connect(f"ws://127.0.0.1:{worker_port}/agent", headers={"Authorization": f"Bearer {token}"})
+        await ws.send_bytes(agent.WorkerMessage(register=agent.RegisterWorkerRequest(
+            type=agent.JT_ROOM, agent_name=tag, version="bench")).SerializeToString())
+        wid = agent.ServerMessage.FromString((await ws.receive(timeout=5)).data).register.worker_id
+
+        async def serve() -> None:
+            async for msg in ws:
+                m = agent.ServerMessage.FromString(msg.data)
+                which = m.WhichOneof("message")
+                if which == "availability":
+                    await ws.send_bytes(agent.WorkerMessage(availability=agent.AvailabilityResponse(
+                        job_id=m.availability.job.id, available=True)).SerializeToString())
+                elif which == "assignment":
+                    f = got.get(m.assignment.job.room.name)
+                    if f is not None and not f.done():
+                        f.set_result(time.perf_counter())
+        reader = loop.create_task(serve())
+        try:
+            end = time.monotonic() + 10
+            while True:      # the worker is advertised (a cross-node dispatch can find it)
+                raw = await r.hget(AGENT_WORKERS, worker_node)
+                if raw and wid in raw.decode():
+                    break
+                if time.monotonic() > end:
+                    raise RuntimeError("the worker was not advertised")
+                await asyncio.sleep(0.05)
+            await r.hset(ROOM_NODE, mapping={f"{tag}-{i}": host for i in range(n)})
+            lat = []
+            for i in range(n):
+                room = f"{tag}-{i}"
+                got[room] = loop.create_future()
+                t0 = time.perf_counter()
+                await api.create_dispatch(room, tag)
+                lat.append((await asyncio.wait_for(got[room], 15) - t0) * 1000)
+        finally:
+            reader.cancel()
+            await ws.close()
+    return {"n": n, "assignment_ms": pct(lat)}
+
+
 async def run(args: argparse.Namespace) -> dict:
     rport = free_port()
     rbin = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -160,6 +217,9 @@ async def run(args: argparse.Namespace) -> dict:
             "ping_direct": await bench_ping(r, b, host, "pd", args.pings),
             "ping_relayed": await bench_ping(r, a, host, "pr", args.pings),
         }
+        if args.dispatches:
+            res["dispatch_cross_node"] = await bench_dispatch(r, a, ids[a], b, ids[b], "xd", args.dispatches)
+            res["dispatch_local"] = await bench_dispatch(r, a, ids[a], a, ids[a], "ld", args.dispatches)
         d, x = res["ping_direct"]["rtt_ms"], res["ping_relayed"]["rtt_ms"]
         res["hop_added_ms"] = {"p50": round(x["p50"] - d["p50"], 3), "p99": round(x["p99"] - d["p99"], 3)}
         return res
@@ -181,6 +241,7 @@ def main() -> None:
     ap.add_argument("--joins", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--pings", type=int, default=500)
+    ap.add_argument("--dispatches", type=int, default=100)
     ap.add_argument("--json")
     args = ap.parse_args()
     print("command:", shlex.join([sys.executable] + sys.argv))
@@ -194,6 +255,11 @@ def main() -> None:
         print(f"{k:14} n={res[k]['n']}: rtt p50 {p['p50']:.3f} ms p99 {p['p99']:.3f} ms max {p['max']:.3f} ms")
     h = res["hop_added_ms"]
     print(f"cross-node hop adds: p50 {h['p50']:.3f} ms, p99 {h['p99']:.3f} ms")
+    for k in ("dispatch_local", "dispatch_cross_node"):
+        if k in res:
+            p = res[k]["assignment_ms"]
+            print(f"{k:19} n={res[k]['n']}: CreateDispatch -> JobAssignment p50 {p['p50']:.2f} ms "
+                  f"p99 {p['p99']:.2f} ms max {p['max']:.2f} ms")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

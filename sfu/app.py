@@ -66,8 +66,9 @@ class Server:
 
             self.cluster = Cluster(redis_url(settings.redis), self.rooms.node_id, self.rooms, pool=self.pool,
                                    http_url=f"http://{_default_ip(settings)}:{settings.port}",
-                                   signal=self.signal, twirp=self.twirp)
+                                   signal=self.signal, twirp=self.twirp, agents=self.agents)
             self.signal.cluster = self.cluster
+            self.agents.cluster = self.cluster
         self.agents.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------
@@ -87,9 +88,9 @@ class Server:
             log.info("multi-node: node %s", self.cluster.node_id)
 
     async def stop(self) -> None:
+        await self.agents.stop()
         if self.cluster is not None:
             await self.cluster.stop()
-        await self.agents.stop()
         await self.rooms.stop()
         for r in list(self.media.routers.values()):
             try:

@@ -52,6 +52,26 @@ def test_choice_is_weighted_by_one_minus_load_and_skips_full_workers():
     assert {d.choose(job).id for _ in range(200)} == {"AW_a", "AW_b", "AW_c"}
 
 
+def test_workers_of_other_nodes_are_synced_chosen_and_their_jobs_returned_when_gone():
+    d = Dispatcher(random.Random(1))
+    d.register(WorkerInfo(id="AW_local", agent_name="a", status=agent.WS_FULL))
+    job = _job(d)
+    assert d.choose(job) is None
+    # a FULL remote worker: nothing to launch; becoming available: the pending job
+    assert d.sync_remote([WorkerInfo(id="AW_r", node="n2", agent_name="a", status=agent.WS_FULL)]) == []
+    assert d.choose(job) is None
+    assert d.sync_remote([WorkerInfo(id="AW_r", node="n2", agent_name="a", load=0.5)]) == [job]
+    w = d.choose(job)
+    assert w.id == "AW_r" and w.node == "n2" and w.load == 0.5
+    d.asking(job, w)
+    d.accepted(job, w, "agent-x")
+    assert d.sync_remote([WorkerInfo(id="AW_r", node="n2", agent_name="a", load=0.9)]) == []  # still there
+    assert job.state == "running"
+    # gone from what the nodes advertise: its job is pending again; local workers are kept
+    assert d.sync_remote([]) == [job] and job.state == "pending" and job.error == "worker disconnected"
+    assert set(d.workers) == {"AW_local"}
+
+
 def test_job_state_machine():
     d = Dispatcher()
     w = WorkerInfo(id="AW_1", agent_name="a")

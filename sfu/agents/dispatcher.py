@@ -64,6 +64,7 @@ class WorkerInfo:
     jobs: set[str] = field(default_factory=set)    # ids of jobs asked of or running on it
     closed: bool = False
     conn: Any = None                        # the driver's connection object
+    node: str = ""                          # multi-node: the node it is connected to ("" = this one)
 
     @property
     def available(self) -> bool:
@@ -194,6 +195,29 @@ class Dispatcher:
                 back.append(job)
         w.jobs.clear()
         return back
+
+    def sync_remote(self, ads: list[WorkerInfo]) -> list[JobRecord]:
+        """multi-node: replace the workers of other nodes with `ads` (what those
+        nodes advertise now); returns the jobs to (re)launch: those of remote
+        workers that are gone, and the pending jobs a new or newly available
+        remote worker serves"""
+        seen = {a.id for a in ads}
+        out: dict[str, JobRecord] = {}
+        for wid, w in list(self.workers.items()):
+            if w.node and wid not in seen:
+                out.update((j.id, j) for j in self.unregister(wid))
+        for a in ads:
+            cur = self.workers.get(a.id)
+            if cur is None:
+                self.workers[a.id] = a
+                if a.available:
+                    out.update((j.id, j) for j in self.pending_for(a))
+            elif cur.node:
+                was = cur.available
+                cur.status, cur.load, cur.job_count = a.status, a.load, a.job_count
+                if cur.available and not was:
+                    out.update((j.id, j) for j in self.pending_for(cur))
+        return list(out.values())
 
     def pending_for(self, w: WorkerInfo) -> list[JobRecord]:
         return [j for j in self.jobs.values() if j.state == PENDING and w.serves(j)]

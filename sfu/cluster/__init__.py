@@ -1,5 +1,6 @@
 """Multi-node operation with Redis: node registry, room placement, signal
-relay and forwarded API calls.  Only used when `redis` is configured."""
+relay, forwarded API calls and agent jobs for workers on other nodes.  Only
+used when `redis` is configured."""
 
 from .node import Cluster, ClusterUnavailable
 

@@ -1,5 +1,6 @@
 """This node's membership in a cluster: registry heartbeat, room placement,
-the inbox (relayed sessions and forwarded API calls) and Redis outages.
+the inbox (relayed sessions, forwarded API calls, agent messages: see
+sfu.agents.service), the agent workers it advertises, and Redis outages.
 
 Redis outages: every loop catches connection errors and retries with a
 backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
@@ -27,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .registry import HEARTBEAT, NodeRecord, NodeStats, Registry
+from .registry import AGENT_WORKERS, HEARTBEAT, NodeRecord, NodeStats, Registry
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
 from .. import errors
 from .room_map import ROOM_NODE, LockTimeout, RoomMap
@@ -36,6 +37,7 @@ log = logging.getLogger("sfu.cluster")
 
 RPC_TIMEOUT = 5.0
 RPC_REPLY_TTL = 30
+BLOCK_MAX = 2.0                 # s; longest single blocking read of a reply
 INBOX_MAX_AGE_MS = 15_000       # inbox entries older than this are ignored
 BACKOFF_MAX = 2.0
 ROUTE_TIMEOUT = 8.0
@@ -48,7 +50,7 @@ class ClusterUnavailable(errors.SfuError):
 
 class Cluster:
     def __init__(self, url: str, node_id: str, rooms: Any, pool: Any = None, http_url: str = "",
-                 signal: Any = None, twirp: Any = None) -> None:
+                 signal: Any = None, twirp: Any = None, agents: Any = None) -> None:
         # a command on a connection Redis dropped (e.g. a restart) is retried on a new one; a
         # retried write that had gone through is harmless: relay entries carry sequence numbers,
         # inbox entries ids, and the rest are idempotent
@@ -60,6 +62,7 @@ class Cluster:
         self.pool = pool                # WorkerPool (stats)
         self.signal = signal            # SignalServer: runs relayed sessions
         self.twirp = twirp              # TwirpServer: runs forwarded calls
+        self.agents = agents            # AgentService: jobs for workers here, reports for jobs hosted here
         self.registry = Registry(self.redis, NodeRecord(id=node_id, url=http_url, started=int(time.time())))
         self.map = RoomMap(self.redis)
         self._tasks: list[asyncio.Task] = []
@@ -94,6 +97,7 @@ class Cluster:
         await asyncio.gather(*self._tasks, *self._sessions, return_exceptions=True)
         try:
             await self.registry.remove()
+            await self.redis.hdel(AGENT_WORKERS, self.node_id)
             await self.map.drop_node(self.node_id)
         except (RedisError, OSError) as e:
             log.warning("could not deregister from redis: %s", e)
@@ -143,6 +147,7 @@ class Cluster:
             await self._sweep()
         for dead in await self.registry.prune():
             n = await self.map.drop_node(dead)
+            await self.redis.hdel(AGENT_WORKERS, dead)
             log.warning("node %s is dead (no heartbeat for 5 s): removed with its %d room placements", dead, n)
         if not self.connected:
             log.info("registered node %s in redis", self.node_id)
@@ -219,15 +224,93 @@ class Cluster:
     async def call(self, node: str, service: str, method: str, body: bytes,
                    timeout: float = RPC_TIMEOUT) -> tuple[bool, bytes]:
         """run a Twirp method on `node`; (ok, reply body or Twirp error JSON)"""
-        rid = self.node_id + ":" + str(time.monotonic_ns())
-        key = f"sfu:rpc:{rid}"
-        await self.redis.xadd(inbox(node), {"t": "rpc", "id": rid, "svc": service, "m": method, "b": body,
-                                            "ts": int(time.time() * 1000)}, maxlen=MAXLEN, approximate=True)
-        res = await self.redis.blpop([key], timeout=timeout)
-        if res is None:
-            raise TimeoutError(f"node {node} did not answer {method} within {timeout} s")
-        data = res[1]
+        try:
+            data = await self.request(node, {"t": "rpc", "svc": service, "m": method, "b": body}, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"node {node} did not answer {method} within {timeout} s") from None
         return data[:2] == b"OK", data[2:]
+
+    def _new_id(self) -> str:
+        return self.node_id + ":" + str(time.monotonic_ns())
+
+    async def post(self, node: str, fields: dict[str, Any]) -> str:
+        """add an entry to `node`'s inbox; returns its id"""
+        rid = self._new_id()
+        await self.redis.xadd(inbox(node), {**fields, "id": rid, "origin": self.node_id,
+                                            "ts": int(time.time() * 1000)}, maxlen=MAXLEN, approximate=True)
+        return rid
+
+    async def request(self, node: str, fields: dict[str, Any], timeout: float = RPC_TIMEOUT) -> bytes:
+        """post to `node`'s inbox and wait (up to `timeout`) for the reply it pushes to sfu:rpc:<id>"""
+        rid = await self.post(node, fields)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:      # short waits: a blocking command must end well within the socket timeout
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"node {node} did not answer within {timeout} s")
+            res = await self.redis.blpop([f"sfu:rpc:{rid}"], timeout=min(left, BLOCK_MAX))
+            if res is not None:
+                return res[1]
+
+    async def reply(self, rid: str, data: bytes) -> None:
+        key = f"sfu:rpc:{rid}"
+        async with self.redis.pipeline(transaction=False) as p:
+            p.rpush(key, data)
+            p.expire(key, RPC_REPLY_TTL)
+            await p.execute()
+
+    # -- agent workers of every node ------------------------------------------------------------------
+    async def advertise_workers(self, workers: list[dict[str, Any]]) -> None:
+        """publish the agent workers connected here (removed with the node)"""
+        try:
+            await self.redis.hset(AGENT_WORKERS, self.node_id,
+                                  orjson.dumps({"updated": int(time.time() * 1000), "workers": workers}))
+        except (RedisError, OSError) as e:
+            raise ClusterUnavailable(f"cannot advertise agent workers: {e}") from None
+
+    async def remote_workers(self) -> dict[str, list[dict[str, Any]]]:
+        """the agent workers of the other live nodes: node id -> workers"""
+        try:
+            alive = await self.registry.alive()
+            raw = await self.redis.hgetall(AGENT_WORKERS)
+        except (RedisError, OSError) as e:
+            raise ClusterUnavailable(f"cannot read agent workers: {e}") from None
+        out = {}
+        for k, v in raw.items():
+            node = k.decode()
+            if node == self.node_id or node not in alive:
+                continue
+            try:
+                out[node] = list(orjson.loads(v)["workers"])
+            except (ValueError, TypeError, KeyError):
+                continue
+        return out
+
+    async def agent_post(self, node: str, op: str, worker: str = "", job: str = "", body: bytes = b"") -> None:
+        """a one-way agent message to `node` (see AgentService.on_cluster_message)"""
+        try:
+            await self.post(node, {"t": "agent", "op": op, "w": worker, "j": job, "b": body})
+        except (RedisError, OSError) as e:
+            raise ClusterUnavailable(f"agent message to {node}: {e}") from None
+
+    async def agent_request(self, node: str, op: str, worker: str, job: str, body: bytes,
+                            timeout: float) -> bytes:
+        try:
+            return await self.request(node, {"t": "agent", "op": op, "w": worker, "j": job, "b": body,
+                                             "to": int(timeout * 1000)}, timeout + 2.0)
+        except (RedisError, OSError) as e:
+            raise ClusterUnavailable(f"agent request to {node}: {e}") from None
+
+    async def agent_broadcast(self, op: str) -> None:
+        """an agent message to every other live node"""
+        try:
+            nodes = await self.alive_nodes()
+        except (RedisError, OSError) as e:
+            raise ClusterUnavailable(f"cannot list nodes: {e}") from None
+        for node in nodes:
+            if node != self.node_id:
+                await self.agent_post(node, op)
 
     async def alive_nodes(self) -> list[str]:
         return list(await self.registry.alive())
@@ -267,6 +350,8 @@ class Cluster:
             coro = self._serve_relayed(ident, f)
         elif kind == b"rpc":
             coro = self._serve_rpc(ident, f)
+        elif kind == b"agent" and self.agents is not None:
+            coro = self.agents.on_cluster_message(ident, f)
         else:
             return
         t = asyncio.get_running_loop().create_task(coro)
@@ -291,11 +376,7 @@ class Cluster:
             from ..api.twirp import _map_error
             err = _map_error(e)
             reply = b"ER" + orjson.dumps({"code": err.code, "msg": err.msg})
-        key = f"sfu:rpc:{rid}"
         try:
-            async with self.redis.pipeline(transaction=False) as p:
-                p.rpush(key, reply)
-                p.expire(key, RPC_REPLY_TTL)
-                await p.execute()
+            await self.reply(rid, reply)
         except (RedisError, OSError) as e:
             log.warning("rpc %s: reply failed: %s", rid, e)

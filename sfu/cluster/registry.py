@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 NODES = "sfu:nodes"
+AGENT_WORKERS = "sfu:agent_workers"     # node id -> JSON: the agent workers connected to it
 HEARTBEAT = 2.0
 STALE = 5.0
 
