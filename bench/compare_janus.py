@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One publisher -> N subscribers through Janus's videoroom and through our server, in one run.
 
-    python bench/compare_janus.py                       # N = 1, 5, 10, 25, 50; 10 s each
+    python bench/compare_janus.py                       # N = 1, 5, 10, 25, 50, 100; 10 s each
     python bench/compare_janus.py --subscribers 1,10 --duration 5 --png /tmp/cmp.png
     python bench/compare_janus.py --smoke --json out.json   # the test suite's short run
 
@@ -260,7 +260,7 @@ def summarize(points: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--subscribers", default="1,5,10,25,50", help="comma-separated N values")
+    ap.add_argument("--subscribers", default="1,5,10,25,50,100", help="comma-separated N values")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of media per point")
     ap.add_argument("--resolution", default="720p")
     ap.add_argument("--bitrate", type=int, default=1_700_000, help="video bits/s (1.7 Mbit/s)")
@@ -269,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between points")
     ap.add_argument("--png", default=os.path.join(HERE, "results", "compare_janus.png"))
     ap.add_argument("--json", help="write points and summary as JSON")
-    ap.add_argument("--smoke", action="store_true", help="N = 1, 4 for 2 s each (the test suite's run)")
+    ap.add_argument("--smoke", action="store_true", help="N = 1, 10 for 3 s each (the test suite's run)")
     args = ap.parse_args(argv)
     if args.smoke:
-        args.subscribers, args.duration, args.pause = "1,4", 2.0, 0.3
+        args.subscribers, args.duration, args.pause = "1,10", 3.0, 0.3
     args.subscribers = [int(x) for x in str(args.subscribers).split(",") if x.strip()]
     if os.environ.get(NETNS_MARK) != "1":
         if os.geteuid() != 0:
