@@ -162,6 +162,7 @@ async def run_janus(janus, n: int, args: argparse.Namespace) -> dict:
         try:
             await run.run(args.duration)
             rep = run.report()
+            rep["setup"] = {"srtp_profiles": sorted({p.profile for p in peers if p.profile})}
         finally:
             run.close()
         try:
@@ -183,7 +184,8 @@ def _point(server: str, n: int, rep: dict) -> dict:
             "loss_pct": sm["loss_pct"], "streams_without_packets": sm["streams_without_packets"],
             "cpu_s": cpu, "cpu_pct": sv.get("cpu_percent", 0.0), "rss_mb": sv.get("rss_mb", 0.0),
             "cpu_us_per_packet": 1e6 * cpu / got if got else None,
-            "latency_p50_ms": sm.get("latency_p50_ms_median")}
+            "latency_p50_ms": sm.get("latency_p50_ms_median"),
+            "srtp_profiles": (rep.get("setup") or {}).get("srtp_profiles", [])}
 
 
 def plot(points: list[dict], path: str) -> None:
@@ -230,7 +232,7 @@ async def compare(args: argparse.Namespace) -> dict:
                 points.append(p)
                 print(f"  N={n:<4} {server:<6} delivered {p['delivered']:>8} ({p['forwarded_pps']:>8.0f}/s)  "
                       f"loss {p['loss_pct']:.2f}%  cpu {p['cpu_s']:.2f} s ({p['cpu_pct']:.0f}%)  "
-                      f"{(p['cpu_us_per_packet'] or 0):.2f} us/pkt", flush=True)
+                      f"{(p['cpu_us_per_packet'] or 0):.2f} us/pkt  {','.join(p['srtp_profiles'])}", flush=True)
     finally:
         ours.stop()
         janus.stop()

@@ -442,7 +442,9 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
         rep["setup"] = {"participants": len(everyone), "seconds": round(setup_s, 3),
                         "join_ms_p50": round(_median([p.join_ms for p in everyone]), 1),
                         "transport_ms_p50": round(_median([x.stats.setup_ms for p in everyone
-                                                           for x in (p.publisher, p.subscriber) if x]), 1)}
+                                                           for x in (p.publisher, p.subscriber) if x]), 1),
+                        "srtp_profiles": sorted({x.profile for p in everyone
+                                                 for x in (p.publisher, p.subscriber) if x and x.profile})}
         left = [p.identity for p in everyone if p.left]
         if left:
             rep["summary"]["disconnected"] = left
