@@ -11,47 +11,16 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-import redis
 from livekit.protocol import agent, models
 
 from signal_client import SignalClient
 from test_agents import FakeWorker, until
-from test_cluster import FAILOVER_BOUND, Node, RedisProc, kp, r  # noqa: F401  (r: fixture)
+from test_cluster import FAILOVER_BOUND, Node, kp, nodes, r, redis_proc  # noqa: F401  (fixtures)
 from sfu.api.client import AgentDispatchClient, RoomClient
 from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT
 from sfu.cluster.room_map import ROOM_NODE
 
 pytestmark = pytest.mark.timeout(25)
-
-
-@pytest.fixture(scope="module")
-def redis_proc():
-    rp = RedisProc()
-    rp.start()
-    try:
-        yield rp
-    finally:
-        rp.stop()
-
-
-@pytest.fixture(scope="module")
-def nodes(redis_proc):
-    end = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(redis_proc.url).flushall()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < end, "redis-server did not start"
-            time.sleep(0.05)
-    ns = [Node(redis_proc.url), Node(redis_proc.url)]
-    try:
-        for n in ns:
-            n.ready()
-        yield ns
-    finally:
-        for n in ns:
-            n.stop()
 
 
 def worker(node: Node, name: str) -> FakeWorker:

@@ -61,10 +61,11 @@ class WorkerConnection:
         self.ws = ws
         self.remote = remote
         self.json = False
+        self.closing = False                              # close() started: nothing more is sent or awaited
         self.answers: dict[str, asyncio.Future] = {}     # job id -> AvailabilityResponse future
 
     async def send(self, msg: agent.ServerMessage) -> bool:
-        if self.ws.closed:
+        if self.ws.closed or self.closing:
             return False
         try:
             if self.json:
@@ -81,6 +82,7 @@ class WorkerConnection:
         return m
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closing = True       # the close handshake may take seconds: no offer may wait on it
         for f in self.answers.values():
             if not f.done():
                 f.set_result(None)
