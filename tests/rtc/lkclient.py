@@ -129,14 +129,6 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
     def _gone(participant) -> None:
         ev("participant_disconnected", who=participant.identity)
 
-    @room.on("participant_connected")
-    def _came(participant) -> None:
-        ev("participant_connected", who=participant.identity)
-
-    @room.on("connection_state_changed")
-    def _state(state) -> None:
-        ev("connection_state", state=int(state))
-
     async def read_audio(key: str, track: rtc.Track) -> None:
         st = tracks[key]
         chunks = []

@@ -95,6 +95,8 @@ def result(proc: subprocess.Popen, timeout: float = 90, log_grep: tuple[str, ...
     # raw_decode: a log line of the SDK's native side may follow on the same line
     r, _end = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
     r["rc"] = proc.returncode
+    if proc.returncode != 0:
+        r["output_tail"] = out[-3000:]
     if log_grep:     # the client's own log lines that mention any of these words
         r["log"] = [ln[:300] for ln in out.splitlines()
                     if not ln.startswith("RESULT ") and any(w in ln.lower() for w in log_grep)][-80:]
