@@ -164,3 +164,55 @@ def test_cluster_cross_node_media():
     check_received(alice["tracks"]["bob/video"], color=[20, 40, 220], seconds=8)
     assert sum(w["tx"] for w in r["b_stats"]) > 1000
     assert sum(w["tx"] + w["rx"] for w in r["a_stats"]) == 0      # node A only relayed the signalling
+
+
+FAILOVER_GONE_BOUND = 8.0        # documented: a SIGKILLed node leaves the registry within 8 s
+FAILOVER_REJOIN_BOUND = 20.0     # both clients back in the room on a survivor, after the kill
+FAILOVER_MEDIA_BOUND = 20.0      # each hears the other again, after the kill
+
+
+def _audio_ok(p: list, pitch: float) -> bool:
+    return abs(p[1] - pitch) < 5 and p[2] > 3000
+
+
+@pytest.mark.timeout(120)
+def test_cluster_failover_real_clients_recover_by_themselves():
+    """three nodes; the room is on node B, bob signals through A and alice
+    through C (relayed to B).  B is SIGKILLed mid-call: the unmodified SDKs try
+    to resume through A / C, are told (leave, action RECONNECT) that their
+    session is gone, rejoin with a full reconnect into the room re-created on a
+    survivor, republish, and hear each other again"""
+    r = run_scenario("cluster_failover")
+    logs = (r["a_log_tail"], r["c_log_tail"], r["b_log_tail"])
+    assert r["b_participants_before"], logs
+    assert r["b_gone_s"] is not None and r["b_gone_s"] <= FAILOVER_GONE_BOUND, (r["b_gone_s"], logs)
+    assert r["new_host"] in (r["nodes"]["a"], r["nodes"]["c"]), (r["new_host"], r["nodes"])
+    assert r["rejoined_s"] is not None and r["rejoined_s"] <= FAILOVER_REJOIN_BOUND, (r["rejoined_s"], logs)
+    media_back = {}
+    for me, other, pitch in (("bob", "alice", 440), ("alice", "bob", 660)):
+        c = r[me]
+        assert c.get("rc") == 0 and "connect_error" not in c, (c, logs)
+        kill = r["kill_mono"] - c["t0_mono"]       # the kill on this client's clock
+        track = c["tracks"][f"{other}/audio"]
+        before, after = track["streams"][0], track["streams"][-1]
+        # before the kill: the other's sine, relayed through B
+        early = [p for p in before.get("pitches", []) if 1.5 <= p[0] <= kill]
+        assert len(early) >= 6 and all(_audio_ok(p, pitch) for p in early), (me, before)
+        # the SDK noticed, and came back with a new subscription to a republished track
+        assert any(e["event"] == "reconnecting" and e["t"] > kill for e in c["events"]), c["events"]
+        assert after["start_ms"] / 1000 > kill and len(track["streams"]) >= 2, (me, track)
+        subs = [e for e in c["events"] if e["event"] == "track_subscribed" and e["key"] == f"{other}/audio"]
+        assert subs[-1]["sid"] != subs[0]["sid"], subs
+        # after it: the other's sine again, until the end
+        late = after.get("pitches", [])
+        good = [p for p in late if _audio_ok(p, pitch)]
+        assert good, (me, after)
+        media_back[me] = round(good[0][0] - kill, 2)
+        assert media_back[me] <= FAILOVER_MEDIA_BOUND, (me, media_back, after)
+        steady = [p for p in late if p[0] >= good[0][0]]
+        assert len(steady) >= 8 and all(_audio_ok(p, pitch) for p in steady), (me, after)
+    print(f"\nfailover: B gone from the registry {r['b_gone_s']:.2f} s after the kill; both participants "
+          f"rejoined on {r['new_host']} after {r['rejoined_s']:.2f} s; each hears the other again after "
+          f"{media_back} s")
+    for me in ("bob", "alice"):
+        print(me, "SDK:", *[ln for ln in r[me].get("log", []) if "rtc_engine" in ln], sep="\n  ")

@@ -10,7 +10,10 @@ Roles:
 Options (JSON): freq, color, simulcast, and `actions`: a list of
 {"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe,
  "track": "audio"|"video" (own track) or "identity/kind" (a remote one)}.
-Events (track muted, unsubscribed, reconnected, ...) are recorded with their times.
+"log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
+Events (track muted, unsubscribed, reconnected, ...) are recorded with their times; each audio
+stream received (one per subscription) keeps its pitch / RMS every 0.5 s; `t0_mono` is the
+client's time zero on CLOCK_MONOTONIC, comparable with other processes on the machine.
 Prints `RESULT {json}` lines; the last one is the summary.
 """
 
@@ -129,17 +132,25 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
     async def read_audio(key: str, track: rtc.Track) -> None:
         st = tracks[key]
         chunks = []
+        sub = {"start_ms": (time.monotonic() - t0) * 1000, "first_ms": None, "frames": 0, "pitch_hz": None}
+        st.setdefault("streams", []).append(sub)
         async for ev in rtc.AudioStream(track, sample_rate=48000, num_channels=1):
             st["frames"] += 1
+            sub["frames"] += 1
             sec = str(int(time.monotonic() - t0))
             st["per_second"][sec] = st["per_second"].get(sec, 0) + 1
             if st["first_ms"] is None:
                 st["first_ms"] = (time.monotonic() - t0) * 1000
+            if sub["first_ms"] is None:
+                sub["first_ms"] = (time.monotonic() - t0) * 1000
             st["last_ms"] = (time.monotonic() - t0) * 1000
             chunks.append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
             if len(chunks) % 50 == 0:
                 st["pitch_hz"] = dominant_frequency(np.concatenate(chunks[-100:]), 48000)
                 st["rms"] = float(np.sqrt(np.mean(np.concatenate(chunks[-100:]).astype(np.float64) ** 2)))
+                sub["pitch_hz"], sub["rms"] = st["pitch_hz"], st["rms"]
+                sub.setdefault("pitches", []).append(      # [t, pitch, rms] of the last second, every 0.5 s
+                    [round(time.monotonic() - t0, 2), st["pitch_hz"], round(st["rms"])])
 
     async def read_video(key: str, track: rtc.Track) -> None:
         st = tracks[key]
@@ -164,6 +175,8 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
     def on_track(track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
         key = f"{participant.identity}/{'audio' if track.kind == rtc.TrackKind.KIND_AUDIO else 'video'}"
         REMOTE[key] = pub
+        events.append({"t": round(time.monotonic() - t0, 2), "event": "track_subscribed", "key": key,
+                       "sid": pub.sid})
         if key in tracks:  # subscribed again: keep counting
             tracks[key]["resubscribed_ms"] = (time.monotonic() - t0) * 1000
         else:
@@ -208,9 +221,13 @@ async def run_actions(room: rtc.Room, t0: float, summary: dict) -> None:
 
 
 async def main() -> None:
+    if OPTS.get("log"):       # the SDK's own log (reconnect decisions) on stdout
+        import logging
+        logging.basicConfig(level=logging.DEBUG if OPTS["log"] == "debug" else logging.INFO, stream=sys.stdout,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
     room = rtc.Room()
-    summary: dict = {"role": ROLE}
     t0 = time.monotonic()
+    summary: dict = {"role": ROLE, "t0_mono": t0}     # CLOCK_MONOTONIC: comparable across processes
     if ROLE in ("subscriber", "both", "data"):
         attach_receiver(room, t0, summary)
     try:

@@ -87,13 +87,19 @@ def client(tok: str, role: str, seconds: float, url: str = URL, **opts) -> subpr
                              json.dumps(opts)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def result(proc: subprocess.Popen, timeout: float = 90) -> dict:
+def result(proc: subprocess.Popen, timeout: float = 90, log_grep: tuple[str, ...] = ()) -> dict:
     out, _ = proc.communicate(timeout=timeout)
     lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if not lines:
         return {"error": "no result", "output": out[-3000:], "rc": proc.returncode}
-    r = json.loads(lines[-1][len("RESULT "):])
+    # raw_decode: a log line of the SDK's native side may follow on the same line
+    r, _end = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
     r["rc"] = proc.returncode
+    if proc.returncode != 0:
+        r["output_tail"] = out[-3000:]
+    if log_grep:     # the client's own log lines that mention any of these words
+        r["log"] = [ln[:300] for ln in out.splitlines()
+                    if not ln.startswith("RESULT ") and any(w in ln.lower() for w in log_grep)][-80:]
     return r
 
 
@@ -300,13 +306,9 @@ async def _api_calls() -> dict:
     return out
 
 
-def cluster_media() -> dict:
-    """two nodes sharing a redis-server; the room is placed on node B; bob
-    signals through node A (relayed over Redis), alice straight to B; media
-    flows between both and B's workers"""
+def start_redis(rport: int = 6390) -> tuple[subprocess.Popen, str, "redis.Redis"]:  # noqa: F821
     import redis
 
-    rport = 6390
     rp = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
                            "--appendonly", "no"], stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{rport}/0"
@@ -317,16 +319,29 @@ def cluster_media() -> dict:
             break
         except redis.ConnectionError:
             time.sleep(0.05)
+    return rp, url, r
+
+
+def node_ids(r, count: int, timeout: float = 10) -> dict[str, str]:
+    """port -> node id of the `count` nodes registered in redis"""
+    nodes: dict[str, str] = {}
+    end = time.monotonic() + timeout
+    while len(nodes) < count and time.monotonic() < end:
+        nodes = {json.loads(v)["url"].rsplit(":", 1)[1]: k.decode() for k, v in r.hgetall("sfu:nodes").items()}
+        time.sleep(0.1)
+    return nodes
+
+
+def cluster_media() -> dict:
+    """two nodes sharing a redis-server; the room is placed on node B; bob
+    signals through node A (relayed over Redis), alice straight to B; media
+    flows between both and B's workers"""
+    rp, url, r = start_redis()
     out: dict = {}
     a = Server(workers=1, extra=["--redis", url, "--udp-port", "7882"])
     b = Server(workers=1, port=PORT + 10, extra=["--redis", url, "--udp-port", "7892"])
     try:
-        nodes = {}
-        end = time.monotonic() + 10
-        while len(nodes) < 2 and time.monotonic() < end:
-            nodes = {json.loads(v)["url"].rsplit(":", 1)[1]: k.decode() for k, v in r.hgetall("sfu:nodes").items()}
-            time.sleep(0.1)
-        b_id = nodes[str(PORT + 10)]
+        b_id = node_ids(r, 2)[str(PORT + 10)]
         r.hset("sfu:room_node", "room", b_id)
         bob = client(token("bob"), "both", 12, freq=660, color=[20, 40, 220])                    # via A
         time.sleep(1.0)
@@ -342,10 +357,103 @@ def cluster_media() -> dict:
     return out
 
 
+FAILOVER_KILL_AT = 6.0          # s after both clients connected
+FAILOVER_CLIENT_SECONDS = 30.0  # each client's session after connecting
+
+
+def cluster_failover() -> dict:
+    """three nodes sharing a redis-server; the room is placed on node B; bob
+    signals through node A, alice through node C (both relayed to B, as if
+    behind a load balancer); both publish a sine and hear each other.  Then
+    node B is SIGKILLed: the unmodified SDKs must find their way back by
+    themselves (through A and C), into the room re-created on a survivor,
+    republish, and hear each other again."""
+    rp, url, r = start_redis()
+    out: dict = {}
+    a = Server(workers=1, extra=["--redis", url, "--udp-port", "7882"])
+    b = Server(workers=1, port=PORT + 10, extra=["--redis", url, "--udp-port", "7892"])
+    c = Server(workers=1, port=PORT + 20, extra=["--redis", url, "--udp-port", "7902"])
+    try:
+        ids = node_ids(r, 3)
+        b_id = ids[str(PORT + 10)]
+        out["nodes"] = {"a": ids[str(PORT)], "b": b_id, "c": ids[str(PORT + 20)]}
+        r.hset("sfu:room_node", "room", b_id)
+        log = os.environ.get("SFU_TEST_CLIENT_LOG", "info")
+        bob = client(token("bob"), "both", FAILOVER_CLIENT_SECONDS, freq=660, color=[20, 40, 220], log=log)
+        alice = client(token("alice"), "both", FAILOVER_CLIENT_SECONDS, url=f"ws://{SERVER_IP}:{PORT + 20}",
+                       freq=440, color=[200, 30, 30], log=log)
+        t_start = time.monotonic()
+        out["b_participants_before"] = _wait_participants(b, {"bob", "alice"}, 15)
+        time.sleep(FAILOVER_KILL_AT)
+        out["b_stats"] = stats_brief(b)
+        b.proc.kill()                                     # SIGKILL: no deregistration, workers die with it
+        t_kill = time.monotonic()
+        b.proc.wait()
+        out["kill_at"] = t_kill - t_start
+        gone = None
+        while time.monotonic() < t_kill + 15:
+            if r.hget("sfu:nodes", b_id) is None and all(v.decode() != b_id for v in r.hvals("sfu:room_node")):
+                gone = time.monotonic() - t_kill
+                break
+            time.sleep(0.1)
+        out["b_gone_s"] = gone
+        rejoined, host = None, None
+        while time.monotonic() < t_kill + 40:
+            v = r.hget("sfu:room_node", "room")
+            host = v.decode() if v is not None else None
+            srv = a if host == ids[str(PORT)] else c if host == ids[str(PORT + 20)] else None
+            if srv is not None and _participants(srv) >= {"bob", "alice"}:
+                rejoined = time.monotonic() - t_kill
+                break
+            time.sleep(0.2)
+        out["rejoined_s"], out["new_host"] = rejoined, host
+        grep = ("reconnect", "resum", "restart", "leave", "signal", "disconnect", "error", "fail", "join")
+        out["bob"] = result(bob, log_grep=grep)
+        out["alice"] = result(alice, log_grep=grep)
+        if os.environ.get("SFU_TEST_CLIENT_OUT"):
+            Path(os.environ["SFU_TEST_CLIENT_OUT"]).write_text(json.dumps({k: out[k] for k in ("bob", "alice")}))
+        out["kill_mono"] = t_kill     # CLOCK_MONOTONIC, as the clients' t0_mono
+        out["a_stats"] = stats_brief(a)
+        out["c_stats"] = stats_brief(c)
+    finally:
+        out["a_log_tail"] = a.stop()[-4000:]
+        b.log.close()
+        out["b_log_tail"] = Path(b.log_path).read_text()[-2000:]
+        out["c_log_tail"] = c.stop()[-4000:]
+        rp.kill()
+        rp.wait()
+    return out
+
+
+def _participants(server: Server) -> set[str]:
+    from sfu.api import RoomClient  # noqa: F401 (the Twirp client needs an event loop)
+
+    async def ask() -> set[str]:
+        async with RoomClient(f"http://{SERVER_IP}:{server.port}", "devkey", "secret") as api:
+            try:
+                return {p.identity for p in await api.list_participants("room")}
+            except Exception:  # noqa: BLE001 - no room yet
+                return set()
+    try:
+        return asyncio.run(ask())
+    except Exception:  # noqa: BLE001 - node not answering
+        return set()
+
+
+def _wait_participants(server: Server, want: set[str], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if _participants(server) >= want:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 if __name__ == "__main__":
     setup_network()
     name = sys.argv[1]
     summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
                "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False),
-               "server_api": server_api, "cluster_media": cluster_media}[name]()
+               "server_api": server_api, "cluster_media": cluster_media,
+               "cluster_failover": cluster_failover}[name]()
     print(json.dumps(summary))
