@@ -208,7 +208,8 @@ def _load_test(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"sfu load-test: {e}", file=sys.stderr)
         return 2
-    if args.duration <= 0 or args.rooms < 1 or min(args.video_publishers, args.audio_publishers, args.subscribers) < 0:
+    if args.duration <= 0 or args.rooms < 1 or args.num_per_second < 0 or \
+            min(args.video_publishers, args.audio_publishers, args.subscribers) < 0:
         print("sfu load-test: --duration and --rooms must be positive, counts not negative", file=sys.stderr)
         return 2
     opts = runner.Options(url=args.url, api_key=key, api_secret=secret, rooms=args.rooms,
@@ -216,7 +217,8 @@ def _load_test(args: argparse.Namespace) -> int:
                           audio_publishers=args.audio_publishers, subscribers=args.subscribers,
                           duration=args.duration, video_resolution=args.video_resolution,
                           video_bitrate=args.video_bitrate, video_fps=args.video_fps, simulcast=args.simulcast,
-                          bind_ip=args.bind_ip or "", progress=not args.quiet)
+                          bind_ip=args.bind_ip or "", num_per_second=args.num_per_second,
+                          progress=not args.quiet)
     return runner.main(opts, args.json)
 
 
@@ -243,6 +245,8 @@ def _load_test_parser(sub: argparse._SubParsersAction) -> None:
                     help="bits/s per video track, all layers (default by resolution, 720p: 1.7m)")
     lt.add_argument("--video-fps", type=float, default=30.0)
     lt.add_argument("--simulcast", action="store_true", help="publish video as three layers (q/h/f)")
+    lt.add_argument("--num-per-second", type=float, default=0.0,
+                    help="participants started per second during set-up (default: no limit, 16 at a time)")
     lt.add_argument("--bind-ip", help="local address of the simulated peers (default: the route to the server)")
     lt.add_argument("--json", metavar="FILE", help="also write the full report as JSON (- for stdout)")
     lt.add_argument("--quiet", action="store_true", help="no progress line every second")

@@ -142,6 +142,17 @@ def test_load_test_simulcast_two_rooms(server, tmp_path):
         assert s["publisher"].split("-")[1] == s["subscriber"].split("-")[1], s
 
 
+@pytest.mark.timeout(60)
+def test_load_test_join_rate(server, tmp_path):
+    url, _proc = server
+    r, rep = load_test(url, tmp_path, "--room", "lt-rate", "--audio-publishers", "1", "--video-publishers", "0",
+                       "--subscribers", "5", "--num-per-second", "4", "--duration", "1", "--quiet")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # 6 participants at 4/s: the last one starts 1.25 s after the first
+    assert rep["setup"]["participants"] == 6 and rep["setup"]["seconds"] >= 1.2, rep["setup"]
+    assert rep["summary"]["streams_without_packets"] == 0 and len(rep["subscribers"]) == 5
+
+
 def test_load_test_refused_with_a_clear_error(server, tmp_path):
     url, _proc = server
     r, rep = load_test(url, tmp_path, "--duration", "1", secret="wrong", timeout=30)

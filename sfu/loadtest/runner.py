@@ -56,6 +56,7 @@ class Options:
     keyframe_interval: float = 2.0
     bind_ip: str = ""
     setup_timeout: float = 30.0
+    num_per_second: float = 0.0       # participant starts per second during set-up (0: no limit)
     progress: bool = True
 
 
@@ -338,11 +339,29 @@ def _token(opts: Options, room: str, identity: str, publish: bool, subscribe: bo
                                                                    video=grant, ttl=3600)
 
 
-async def _gather_limited(coros: list, limit: int) -> list:
+class _Pacer:
+    """At most ``rate`` participant starts per second (0: no limit), shared by all set-up tasks."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        at = max(now, self.next)
+        self.next = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+async def _gather_limited(coros: list, limit: int, pacer: _Pacer) -> list:
     sem = asyncio.Semaphore(limit)
 
     async def one(c):
         async with sem:
+            await pacer.wait()
             return await c
     return await asyncio.gather(*(one(c) for c in coros), return_exceptions=True)
 
@@ -394,8 +413,9 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
             await p.connect()
             await p.publish()
 
-        errs = [e for e in await _gather_limited([sub_up(p) for p in subs], SETUP_CONCURRENCY) if e]
-        errs += [e for e in await _gather_limited([pub_up(p) for p in pubs], SETUP_CONCURRENCY) if e]
+        pacer = _Pacer(opts.num_per_second)
+        errs = [e for e in await _gather_limited([sub_up(p) for p in subs], SETUP_CONCURRENCY, pacer) if e]
+        errs += [e for e in await _gather_limited([pub_up(p) for p in pubs], SETUP_CONCURRENCY, pacer) if e]
         if errs:
             raise SignalError(f"{len(errs)} participant(s) failed to set up; first: {errs[0]!r}")
         # every subscriber must have been offered every track of its room (a simulcast track
