@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -34,6 +37,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Wait until an `sfu serve` subprocess answers its health check (GET / -> OK)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pipe = proc.stdout or proc.stderr
+            raise AssertionError(f"server exited with {proc.returncode}: "
+                                 + (pipe.read().decode()[-3000:] if pipe else ""))
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read() == b"OK":
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 import sfu
+from conftest import free_port, wait_healthy
 from sfu.loadtest import livekit as lt
 from sfu.loadtest.peer import Peer, RemoteTransport
 from sfu.loadtest.runner import parse_resolution
@@ -26,32 +25,15 @@ from sfu.protocol import sdp
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port, udp = _free_port(), _free_port()
+    port, udp = free_port(), free_port()
     env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "sfu.cli", "serve", "--dev", "--port", str(port),
                              "--udp-port", str(udp), "--workers", "1", "--node-ip", "127.0.0.1",
                              "--log-level", "WARNING"],
                             cwd=PKG_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    end = time.monotonic() + 20
-    while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except OSError as exc:
-            if getattr(exc, "code", None):      # an HTTP error status: the server answers
-                break
-            assert time.monotonic() < end, "server did not start"
-            time.sleep(0.1)
+    wait_healthy(port, proc)
     try:
         yield f"ws://127.0.0.1:{port}", proc
     finally:

@@ -9,13 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 
 import psutil
 import pytest
 
-from conftest import free_port, udp_socket
+from conftest import free_port, udp_socket, wait_healthy
 from sfu.media import MediaService
 from sfu.native import addr_to_c, ffi, lib
 from sfu.worker import messages
@@ -130,19 +128,6 @@ def _serve(port: int, udp: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd="/")
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        assert proc.poll() is None, proc.stdout.read().decode()
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read() == b"OK":
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
-
-
 def _shm_entries() -> set[str]:
     return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
 
@@ -152,7 +137,7 @@ def test_sigterm_shuts_down_cleanly():
     port, udp = free_port(), free_port()
     proc = _serve(port, udp)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(port, proc)
         workers = psutil.Process(proc.pid).children()
         assert len(workers) == 2
         proc.send_signal(signal.SIGTERM)
@@ -169,7 +154,7 @@ def test_main_process_killed_takes_workers_with_it():
     port, udp = free_port(), free_port()
     proc = _serve(port, udp)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(port, proc)
         workers = psutil.Process(proc.pid).children()
         assert len(workers) == 2
         proc.kill()
