@@ -105,8 +105,7 @@ async def run_ours(server: OurServer, n: int, args: argparse.Namespace) -> dict:
                           subscribers=n, duration=args.duration, video_resolution=args.resolution,
                           video_bitrate=args.bitrate, video_fps=args.fps, bind_ip=server.ip,
                           progress=False)
-    rep = await runner.run(opts, out=lambda s: None)
-    return rep
+    return await runner.run(opts, out=lambda s: None)
 
 
 # ---------------------------------------------------------------------- Janus
@@ -118,7 +117,7 @@ async def run_janus(janus, n: int, args: argparse.Namespace) -> dict:
 
     from sfu.loadtest.engine import SenderSpec
     from sfu.loadtest.peer import Peer, RemoteTransport
-    from sfu.loadtest.runner import MediaRun, ProcessMeter, RecvEntry, SendEntry
+    from sfu.loadtest.runner import DEFAULT_VIDEO_BITRATE, MediaRun, ProcessMeter, RecvEntry, SendEntry
 
     room = random.randint(1, 2**31)
     peers: list = []
@@ -153,7 +152,6 @@ async def run_janus(janus, n: int, args: argparse.Namespace) -> dict:
                                        {video.pt("VP8"): 90000}))
 
         await asyncio.gather(*(subscribe(i) for i in range(n)))
-        from sfu.loadtest.runner import DEFAULT_VIDEO_BITRATE
         bitrate = args.bitrate or DEFAULT_VIDEO_BITRATE.get(args.resolution, 1_000_000)
         spec = SenderSpec(fd=pub.sock.fileno(), addr=pub.selected, srtp=pub.tx, ssrc=ssrc, pt=vpt, kind="video",
                           codec="vp8", clock_rate=90000, bitrate=bitrate, fps=args.fps, keyframe_interval=2.0)

@@ -42,8 +42,7 @@ def test_compare_janus_smoke(tmp_path):
         # every subscriber got what the publisher sent (the generator's count is the same for both)
         assert q["delivered"] >= 0.97 * q["sent"] * q["subscribers"], q
         assert q["cpu_s"] > 0, q
-    rows = {r["subscribers"]: r for r in res["summary"]["rows"]}
-    for n, r in rows.items():
+    for r in res["summary"]["rows"]:
         assert r["delivered_diff_pct"] < 3.0, r
     ov = res["summary"]["overall_ratio"]
     o = [q for q in points if q["server"] == "ours"]

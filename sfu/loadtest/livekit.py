@@ -122,7 +122,7 @@ def build_subscriber_answer(peer: Peer, offer_text: str) -> tuple[str, list[Recv
     recv: list[RecvTrack] = []
     for mid, media in zip(mids, offer.media):
         if media.kind == "application":
-            lines += [f"m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0"]
+            lines += ["m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0"]
             lines += peer.transport_lines(setup)
             lines += [f"a=mid:{mid}", "a=sctp-port:5000", "a=max-message-size:262144"]
             continue
@@ -290,7 +290,7 @@ class Participant:
                                      else models.TrackSource.MICROPHONE,
                                      width=t.width, height=t.height)
             if t.kind == "video":
-                for rid, quality, scale, share in (SIMULCAST_LAYERS if t.simulcast else (("", models.VideoQuality.HIGH, 1, 1.0),)):
+                for _rid, quality, scale, share in (SIMULCAST_LAYERS if t.simulcast else (("", models.VideoQuality.HIGH, 1, 1.0),)):
                     req.layers.append(models.VideoLayer(quality=quality, width=t.width // scale,
                                                         height=t.height // scale, bitrate=int(t.bitrate * share)))
                 if t.simulcast:

@@ -52,7 +52,6 @@ class RemoteTransport:
     candidates: list[tuple[str, int]]
     fingerprints: list[str]
     setup: str                       # the remote a=setup value
-    ice_lite: bool = False
 
     @classmethod
     def from_sdp(cls, text: str) -> RemoteTransport:
@@ -76,8 +75,7 @@ class RemoteTransport:
         fps = desc.fingerprints()
         if not fps:
             raise PeerError("remote SDP has no DTLS fingerprint")
-        lite = any(line.strip() == "a=ice-lite" for line in text.splitlines())
-        return cls(ufrag, pwd, cands, fps, setup, lite)
+        return cls(ufrag, pwd, cands, fps, setup)
 
 
 _certificate: dtlsmod.Certificate | None = None
