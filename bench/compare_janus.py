@@ -33,6 +33,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -68,14 +69,16 @@ class OurServer:
             self.udp = s.getsockname()[1]
         pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
         env = dict(os.environ, PYTHONPATH=pkg_root)
+        self.log = tempfile.TemporaryFile()      # a pipe nobody reads would stall the server when full
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", ip, "--node-ip", ip,
              "--port", str(self.port), "--udp-port", str(self.udp), "--workers", str(workers),
-             "--log-level", "WARNING"], cwd=pkg_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--log-level", "WARNING"], cwd=pkg_root, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         end = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"our server exited: {self.proc.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"our server exited: {self.log.read().decode()[-2000:]}")
             try:
                 urllib.request.urlopen(f"http://{ip}:{self.port}/", timeout=1)
                 break

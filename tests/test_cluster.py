@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import aiohttp
@@ -202,19 +203,28 @@ class Node:
         self.udp = free_port()
         self.redis_url = redis_url
         self.id = ""
-        # the server runs the same `sfu` as the tests (installed, or the source tree)
+        # the server runs the same `sfu` as the tests (installed, or the source tree); its log goes
+        # to a file: an unread pipe would fill up and stall the node on a write
         env = dict(os.environ, PYTHONPATH=PKG_ROOT)
+        self.log = tempfile.NamedTemporaryFile(prefix=f"sfu-node-{self.port}-", suffix=".log")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--redis", redis_url, "--port", str(self.port),
-             "--udp-port", str(self.udp), "--workers", "1", "--node-ip", "127.0.0.1", "--log-level", "WARNING"],
-            env=env, cwd=PKG_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--udp-port", str(self.udp), "--workers", "1", "--node-ip", "127.0.0.1", "--log-level", "INFO"],
+            env=env, cwd=PKG_ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            with open(self.log.name, "rb") as f:
+                return f.read().decode(errors="replace")[-n:]
+        except OSError:              # stopped: the log went with it
+            return ""
 
     def ready(self) -> None:
         r = redis.Redis.from_url(self.redis_url)
         end = time.monotonic() + 20
         try:
             while time.monotonic() < end:
-                assert self.proc.poll() is None, self.proc.stderr.read().decode()[-2000:]
+                assert self.proc.poll() is None, self.log_tail()
                 for k, v in r.hgetall(NODES).items():
                     if NodeRecord.decode(v).url.endswith(f":{self.port}"):
                         self.id = k.decode()
@@ -232,6 +242,16 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(autouse=True)
+def node_logs(request):
+    """after each test, the tails of the nodes' logs (pytest shows them when the test failed)"""
+    yield
+    if "nodes" in request.fixturenames:
+        for n in request.getfixturevalue("nodes"):
+            print(f"--- node {n.id or n.port} log tail ---\n{n.log_tail()}")
 
 
 @pytest.fixture(scope="module")

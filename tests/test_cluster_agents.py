@@ -15,7 +15,7 @@ from livekit.protocol import agent, models
 
 from signal_client import SignalClient
 from test_agents import FakeWorker, until
-from test_cluster import FAILOVER_BOUND, Node, kp, nodes, r, redis_proc  # noqa: F401  (fixtures)
+from test_cluster import FAILOVER_BOUND, Node, kp, node_logs, nodes, r, redis_proc  # noqa: F401  (fixtures)
 from sfu.api.client import AgentDispatchClient, RoomClient
 from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT
 from sfu.cluster.room_map import ROOM_NODE

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -29,10 +30,11 @@ PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 def server():
     port, udp = free_port(), free_port()
     env = dict(os.environ, PYTHONPATH=PKG_ROOT)
+    log = tempfile.TemporaryFile()     # not a pipe: nobody reads it during the tests
     proc = subprocess.Popen([sys.executable, "-m", "sfu.cli", "serve", "--dev", "--port", str(port),
                              "--udp-port", str(udp), "--workers", "1", "--node-ip", "127.0.0.1",
                              "--log-level", "WARNING"],
-                            cwd=PKG_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=PKG_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     wait_healthy(port, proc)
     try:
         yield f"ws://127.0.0.1:{port}", proc
