@@ -18,7 +18,7 @@ import sfu.native  # noqa: F401  fails early with a clear error if the extension
 from sfu.worker.process import WorkerPool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)  # tests/helpers importable as plain modules
+sys.path.insert(0, HERE)  # tests/ on the path: helpers and the tier packages importable
 
 
 def rtp_packet(seq: int, ts: int, ssrc: int, pt: int = 96, payload: bytes = b"\xab" * 100,

@@ -20,7 +20,7 @@ import pytest
 
 import sfu
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 
 

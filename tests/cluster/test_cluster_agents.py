@@ -1,5 +1,5 @@
 """Agent dispatch across nodes: 2-3 `sfu serve --redis` processes and a real
-redis-server; protocol-level agent workers (tests/test_agents.FakeWorker)
+redis-server; protocol-level agent workers (tests/server/test_agent_protocol.FakeWorker)
 connected to one node get the jobs of rooms another node hosts."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import orjson
 import pytest
 from livekit.protocol import agent, models
 
-from signal_client import SignalClient
-from test_agents import FakeWorker, until
-from test_cluster import FAILOVER_BOUND, Node, kp, node_logs, nodes, r, redis_proc  # noqa: F401  (fixtures)
+from helpers.signal_client import SignalClient
+from server.test_agent_protocol import FakeWorker, until
+from cluster.test_cluster_nodes import FAILOVER_BOUND, Node, kp, node_logs, nodes, r, redis_proc  # noqa: F401  (fixtures)
 from sfu.api.client import AgentDispatchClient, RoomClient
 from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT
 from sfu.cluster.room_map import ROOM_NODE

@@ -23,7 +23,7 @@ from livekit.protocol import models
 from livekit.protocol import rtc as lk
 
 from conftest import free_port
-from signal_client import SignalClient
+from helpers.signal_client import SignalClient
 import sfu
 from sfu.api.client import RoomClient
 from sfu.auth import KeyProvider, VideoGrant
@@ -31,7 +31,7 @@ from sfu.cluster.registry import NODES, STALE, HEARTBEAT, NodeRecord, NodeStats,
 from sfu.cluster.relay import RelayGap, StreamReader, StreamWriter
 from sfu.cluster.room_map import ROOM_NODE, LockTimeout, RoomMap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 kp = KeyProvider({"devkey": "secret"})
 FAILOVER_BOUND = STALE + HEARTBEAT + 1.0      # documented: a killed node is gone within 8 s

@@ -17,7 +17,7 @@ from sfu.protocol.dtls import DtlsConnected, DtlsRole, DtlsState  # noqa: E402
 from sfu.protocol.ice_lite import IceState  # noqa: E402
 from sfu.protocol.sdp import SessionDescription  # noqa: E402
 
-from .interop import SansIoPeer  # noqa: E402
+from helpers.sansio_peer import SansIoPeer  # noqa: E402
 
 TIMEOUT = 20.0
 

@@ -1,13 +1,13 @@
 """Janus videoroom driven by bench/janus_client.py with aiortc peers: 1 publisher -> 2 subscribers.
 
-Run inside a private network namespace as root (tests/test_janus_driver.py does
-`unshare -n python tests/janus_scenario.py`): sets up the namespace interface, starts Janus
+Run inside a private network namespace as root (tests/interop/test_janus_videoroom.py does
+`unshare -n python tests/interop/janus_scenario.py`): sets up the namespace interface, starts Janus
 with bench/janus_server.py, publishes a generated VP8 stream through the videoroom and counts
 the frames each subscriber decodes. A raw-socket sniffer on lo records every STUN message
 between the peers and Janus (all traffic between the namespace's own addresses crosses lo).
 Prints one JSON line with the results, the SDPs Janus produced and the STUN log.
 
-    python tests/janus_scenario.py [--seconds 6] [--observe 0] [--save-sdp DIR]
+    python tests/interop/janus_scenario.py [--seconds 6] [--observe 0] [--save-sdp DIR]
 --observe S keeps the sessions up S more seconds (without media checks) to watch keepalives.
 """
 
@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import janus_server  # noqa: E402

@@ -1,6 +1,6 @@
 """The Janus driver of the Janus comparison bench (bench/janus_server.py, bench/janus_client.py).
 
-test_janus_videoroom_forwards_to_two_aiortc_subscribers runs tests/janus_scenario.py under
+test_janus_videoroom_forwards_to_two_aiortc_subscribers runs tests/interop/janus_scenario.py under
 `unshare -n` (root): Debian's Janus (installed on demand by bench/janus_server.ensure_janus),
 an aiortc publisher and two aiortc subscribers through the videoroom. The SDP tests parse
 SDPs Janus 1.1.2 produced in that scenario (tests/data/janus/)."""
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-DATA = TESTS / "data" / "janus"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DATA = ROOT / "tests" / "data" / "janus"
 sys.path.insert(0, str(ROOT / "bench"))
 
 from janus_client import build_answer, build_offer, parse_candidate, parse_sdp  # noqa: E402
@@ -32,7 +32,7 @@ def _scenario(*args: str) -> dict:
         janus_server.ensure_janus()
     except RuntimeError as e:
         pytest.fail(f"Janus is not installed and could not be installed: {e}")
-    p = subprocess.run(["unshare", "-n", sys.executable, str(TESTS / "janus_scenario.py"), *args],
+    p = subprocess.run(["unshare", "-n", sys.executable, str(HERE / "janus_scenario.py"), *args],
                        capture_output=True, text=True, timeout=55)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
     return json.loads(p.stdout.strip().splitlines()[-1])

@@ -1,5 +1,5 @@
 """The unmodified livekit-agents package (its own venv, .venv-agents) against the
-server, in a private network namespace (see tests/rtc/agent_scenarios.py)."""
+server, in a private network namespace (see tests/interop/livekit_sdk/agent_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(TESTS.parent / ".venv-agents" / "bin" / "python")
 CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(TESTS.parent / ".venv-client" / "bin" / "python")
 
@@ -26,7 +26,7 @@ def run_scenario(name: str) -> dict:
         pytest.fail("real-client tests need root and unshare(1) for a private network namespace")
     path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=path, SFU_LIVEKIT_PYTHON=CLIENT_PYTHON, SFU_AGENTS_PYTHON=AGENTS_PYTHON)
-    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "rtc.agent_scenarios", name], cwd=TESTS, env=env,
+    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "interop.livekit_sdk.agent_scenarios", name], cwd=TESTS, env=env,
                        capture_output=True, text=True, timeout=280)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
     return json.loads(p.stdout.strip().splitlines()[-1])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = TESTS_DIR.parent
 CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO_ROOT / ".venv-client" / "bin" / "python")
 
@@ -29,7 +29,7 @@ def test_livekit_sdk_connects_and_exchanges_data():
         pytest.fail("this test needs root and unshare(1) for a private network namespace")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)]))
     proc = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "protocol.livekit_sdk_e2e", CLIENT_PYTHON],
+        ["unshare", "-n", sys.executable, "-m", "interop.livekit_sdk.sansio_scenario", CLIENT_PYTHON],
         cwd=TESTS_DIR,
         env=env,
         capture_output=True,

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-TESTS = ["test_loop.py", "test_differential.py", "test_cross_worker.py", "test_srtp.py", "test_loadtest_engine.py"]
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TESTS = ["component/test_loop_forwarding.py", "process/test_forwarding_matches_reference.py",
+         "process/test_cross_worker_forwarding.py", "unit/c/test_srtp.py", "component/test_loadtest_engine.py"]
 
 
 def _runtime(name: str) -> str:

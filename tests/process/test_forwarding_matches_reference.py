@@ -8,7 +8,7 @@ import random
 import socket
 
 from conftest import rtp_packet, udp_socket
-from reference_forwarder import RefConsumer
+from .reference_forwarder import RefConsumer
 from sfu.media import MediaService
 
 SEEDS = [1, 2, 3]

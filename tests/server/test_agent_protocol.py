@@ -456,7 +456,7 @@ def test_dispatch_latency_bench_smoke():
     import tempfile
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parent.parent / "bench" / "bench_dispatch.py"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "bench_dispatch.py"
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "r.json"
         r = subprocess.run([sys.executable, str(bench), "--dispatches", "30", "--warmup", "3", "--json", str(out)],

@@ -15,7 +15,7 @@ from livekit.protocol import models
 from livekit.protocol import rtc as lk
 
 from conftest import free_port
-from signal_client import SignalClient
+from helpers.signal_client import SignalClient
 from sfu import config
 from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
@@ -228,7 +228,7 @@ async def test_v1_join_with_offer_gets_join_then_answer(server):
     """/rtc/v1: the publisher offer rides in the gzip'ed join request; the answer pairs with its id"""
     import pathlib
 
-    offer = (pathlib.Path(__file__).parent / "protocol" / "data" / "livekit_publisher_offer.sdp").read_text()
+    offer = (pathlib.Path(__file__).parents[1] / "data" / "sdp" / "livekit_publisher_offer.sdp").read_text()
     jr = lk.JoinRequest(publisher_offer=lk.SessionDescription(type="offer", sdp=offer, id=1))
     jr.client_info.protocol = 18
     jr.connection_settings.auto_subscribe = True

@@ -24,11 +24,11 @@ from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
 from sfu.rooms.participant import Subscription
 from sfu.rooms.service import data_recipients
-from test_signaling import Client
+from server.test_signaling import Client
 
 KEYS = {"devkey": "secret"}
 kp = KeyProvider(KEYS)
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
 
@@ -370,7 +370,7 @@ async def test_livekit_api_package(server):
                     "(or set SFU_LIVEKIT_PYTHON)")
     async with Client(server, tok("alice", room="lk")) as a:
         await a.next("join")
-        rc, out, err = await run(CLIENT_PYTHON, str(TESTS / "lkapi_script.py"), url(server), "devkey", "secret",
+        rc, out, err = await run(CLIENT_PYTHON, str(TESTS / "interop" / "livekit_sdk" / "lkapi_script.py"), url(server), "devkey", "secret",
                                  "lk", "alice")
         assert rc == 0, f"livekit-api script failed:\n{out}\n{err}"
         steps = {s["step"]: s for s in map(json.loads, out.splitlines())}
@@ -434,8 +434,8 @@ async def test_cli_verbs(server, monkeypatch):
 @pytest.mark.timeout(300)
 def test_server_api_with_real_clients():
     """SendData, MutePublishedTrack and RemoveParticipant seen by the livekit rtc SDK
-    (tests/rtc/scenarios.py server_api, in a private network namespace)"""
-    from test_rtc_livekit import run_scenario
+    (tests/interop/livekit_sdk/scenarios.py server_api, in a private network namespace)"""
+    from interop.test_livekit_rtc_sdk import run_scenario
 
     r = run_scenario("server_api")
     api, bob = r["api"], r["bob"]

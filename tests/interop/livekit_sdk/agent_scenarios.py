@@ -1,9 +1,9 @@
 """Real livekit-agents workers against an in-process server, in a private
-network namespace (see rtc/scenarios.py for why):
+network namespace (see scenarios.py for why):
 
-    unshare -n python -m rtc.agent_scenarios dispatch      (from tests/)
+    unshare -n python -m interop.livekit_sdk.agent_scenarios dispatch      (from tests/)
 
-Three workers (tests/rtc/agent_worker.py, agents venv): two "test-agent"
+Three workers (tests/interop/livekit_sdk/agent_worker.py, agents venv): two "test-agent"
 (explicit dispatch only) and an unnamed one (automatic dispatch).
 0. A dispatch created before the workers start waits for them.
 1. test-agent is dispatched to my-room through `server.agents.create_dispatch`;

@@ -10,7 +10,7 @@ no candidates (trickle ICE), so no network namespace is needed just to read it.
 
 Usage (the SDK may live in another virtualenv than the one running this server)::
 
-    python tests/protocol/capture_livekit_offer.py --out OUT.sdp --client /path/to/python
+    python tests/interop/livekit_sdk/capture_livekit_offer.py --out OUT.sdp --client /path/to/python
 
 The server answers 404 to every request after capturing, so the client gives up.
 

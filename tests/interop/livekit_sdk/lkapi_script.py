@@ -1,5 +1,5 @@
 """Drives the server API with the real `livekit-api` package (run with the client
-venv's Python by tests/test_twirp.py).  Prints one JSON object per step.
+venv's Python by tests/server/test_twirp.py).  Prints one JSON object per step.
 
 Usage: python lkapi_script.py URL API_KEY API_SECRET ROOM IDENTITY
 """

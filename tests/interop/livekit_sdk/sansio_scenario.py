@@ -1,13 +1,13 @@
 """End to end with the unmodified livekit rtc SDK (libwebrtc: BoringSSL DTLS, dcsctp).
 
-Run by test_livekit_sdk_e2e.py inside a fresh network namespace (``unshare -n``): libwebrtc
+Run by tests/interop/test_livekit_rtc_sdk_sansio.py inside a fresh network namespace (``unshare -n``): libwebrtc
 ignores loopback, so this script adds a veth pair (10.99.0.1 <-> 10.99.0.2) that exists only in
 that namespace. A minimal ``/rtc/v1`` signalling endpoint takes the publisher offer out of the
 join request, answers it with ``sdp.build_answer`` and serves ICE-lite, DTLS and data channels
-with the sans-IO objects through ``interop.SansIoPeer``. The SDK process connects, publishes one
+with the sans-IO objects through ``helpers.sansio_peer.SansIoPeer``. The SDK process connects, publishes one
 reliable and one lossy data packet, then leaves. A JSON summary is printed on the last line.
 
-Usage: python -m protocol.livekit_sdk_e2e CLIENT_PYTHON   (from tests/, sfu importable)
+Usage: python -m interop.livekit_sdk.sansio_scenario CLIENT_PYTHON   (from tests/, sfu importable)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from livekit.protocol import models
 from livekit.protocol import rtc as lk_rtc
 
 from .capture_livekit_offer import decode_join_request, join_response, make_token
-from .interop import SansIoPeer
+from helpers.sansio_peer import SansIoPeer
 
 SERVER_IP = "10.99.0.1"
 CLIENT_IP = "10.99.0.2"

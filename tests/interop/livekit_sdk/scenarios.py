@@ -2,9 +2,9 @@
 
 libwebrtc ignores loopback, so each run adds a veth pair (10.99.0.1 <-> 10.99.0.2)
 that exists only in its namespace, starts the server on 10.99.0.1 and the
-livekit rtc SDK participants (tests/rtc/lkclient.py, client venv) against it.
+livekit rtc SDK participants (tests/interop/livekit_sdk/lkclient.py, client venv) against it.
 
-    unshare -n python -m rtc.scenarios NAME      (from tests/)
+    unshare -n python -m interop.livekit_sdk.scenarios NAME      (from tests/)
 
 Prints one JSON summary on the last line.
 """
@@ -26,7 +26,7 @@ import aiohttp
 from sfu.auth import KeyProvider, VideoGrant
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+REPO = HERE.parents[2]
 SERVER_IP = "10.99.0.1"
 PORT = 7880
 URL = f"ws://{SERVER_IP}:{PORT}"

@@ -1,6 +1,6 @@
 """SDP parse/serialize, publisher answers and subscriber offers on captured and realistic fixtures.
 
-Fixtures (tests/protocol/data):
+Fixtures (tests/data/sdp):
 - livekit_publisher_offer.sdp: captured from the livekit rtc SDK 1.2.1 join request (libwebrtc):
   3 audio + 3 video recvonly m-lines and a data channel, no candidates.
 - chrome_sendonly_simulcast_offer.sdp: the same libwebrtc sections turned into a camera+mic
@@ -34,7 +34,7 @@ from sfu.protocol.sdp import (
     build_subscriber_offer,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[2] / "data" / "sdp"
 
 
 def load(name: str) -> SessionDescription:
