@@ -96,16 +96,6 @@ async def r(redis_proc):
     await c.aclose()
 
 
-def test_redis_settings():
-    from sfu import config
-    from sfu.app import redis_url
-    s = config.load(body="redis:\n  address: 10.0.0.5:6380\n  db: 2\n  password: pw\n", dev=True)
-    assert redis_url(s.redis) == "redis://:pw@10.0.0.5:6380/2"
-    assert redis_url({"url": "redis://h:1/0"}) == "redis://h:1/0"
-    assert redis_url({"address": "h:1", "use_tls": True}) == "rediss://h:1/0"
-    assert config.load(dev=True).redis == {}          # no redis: single node, no cluster
-
-
 # -- units against a real redis ---------------------------------------------------------------------
 async def test_lock_is_exclusive_and_released_by_its_owner_only(r):
     m = RoomMap(r)
@@ -276,7 +266,6 @@ def nodes(redis_proc):
 
 def tok(identity: str, room: str) -> str:
     return kp.create("devkey", identity=identity, video=VideoGrant(room=room, roomJoin=True), name=identity)
-
 
 
 class Client(SignalClient):

@@ -18,10 +18,6 @@ import pytest
 
 import sfu
 from conftest import free_port, wait_healthy
-from sfu.loadtest import livekit as lt
-from sfu.loadtest.peer import Peer, RemoteTransport
-from sfu.loadtest.runner import parse_resolution
-from sfu.protocol import sdp
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 
@@ -54,32 +50,6 @@ def load_test(url: str, tmp_path, *args: str, secret: str = "secret", timeout: f
                        cwd=PKG_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     rep = json.loads(out.read_text()) if out.exists() else None
     return r, rep
-
-
-def test_parse_resolution():
-    assert parse_resolution("720p") == (1280, 720)
-    assert parse_resolution("640x360") == (640, 360)
-    for bad in ("huge", "12x", "8x8"):
-        with pytest.raises(ValueError):
-            parse_resolution(bad)
-
-
-def test_publisher_offer_is_what_the_server_parses():
-    peer = Peer("127.0.0.1")
-    try:
-        plans = [lt.TrackPlan("video", 900_000, 960, 540, simulcast=True), lt.TrackPlan("audio", 32_000)]
-        text = lt.build_publisher_offer(peer, plans, {plans[0].cid: [11, 12, 13], plans[1].cid: [21]})
-        d = sdp.SessionDescription.parse(text)
-        assert d.bundle_mids() == ["0", "1"]
-        video, audio = d.media
-        assert [r.id for r in video.rids()] == ["q", "h", "f"] and video.direction == "sendonly"
-        assert video.codecs()[0].name == "VP8" and audio.codecs()[0].name == "opus"
-        assert audio.ssrcs().media_ssrcs == [21]
-        remote = RemoteTransport.from_sdp(text)
-        assert remote.candidates == [("127.0.0.1", peer.port)] and remote.ufrag == peer.ufrag
-        assert remote.fingerprints == [peer.fingerprint()]
-    finally:
-        peer.close()
 
 
 @pytest.mark.timeout(90)

@@ -176,26 +176,6 @@ async def test_bad_requests_get_errors_and_leave_others_alone(server):
         assert (await a.next("pong_resp")).pong_resp.last_ping_timestamp == 5
 
 
-def test_v1_join_request_decoding():
-    from sfu.signaling.join import JoinError, decode_join_request
-
-    jr = lk.JoinRequest(metadata="hello", reconnect=True, participant_sid="PA_x")
-    jr.client_info.protocol = 18
-    raw = jr.SerializeToString()
-    for comp, body in ((lk.WrappedJoinRequest.NONE, raw), (lk.WrappedJoinRequest.GZIP, gzip.compress(raw))):
-        w = lk.WrappedJoinRequest(compression=comp, join_request=body)
-        got = decode_join_request(base64.urlsafe_b64encode(w.SerializeToString()).decode())
-        assert got.metadata == "hello" and got.reconnect and got.client_info.protocol == 18
-    bomb = lk.WrappedJoinRequest(compression=lk.WrappedJoinRequest.GZIP, join_request=gzip.compress(b"\0" * (2 << 20)))
-    for bad in ("!!!", base64.urlsafe_b64encode(b"\xff\xff").decode(),
-                base64.urlsafe_b64encode(bomb.SerializeToString()).decode(),
-                base64.urlsafe_b64encode(lk.WrappedJoinRequest(compression=1, join_request=b"nogzip")
-                                         .SerializeToString()).decode()):
-        with pytest.raises(JoinError) as e:
-            decode_join_request(bad)
-        assert e.value.status == 400
-
-
 async def test_refresh_token_ping_timeout_and_resume(server, monkeypatch):
     import sfu.rooms.service as service
     monkeypatch.setattr(service, "PING_TIMEOUT", 2)
