@@ -1,4 +1,5 @@
-"""Shared fixtures: worker pools, free ports, packet builders."""
+"""The tiers (a test's tier is the folder it lives in) and shared fixtures:
+worker pools, free ports, packet builders."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,18 @@ from sfu.worker.process import WorkerPool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # tests/ on the path: helpers and the tier packages importable
+
+# one folder and one marker (registered in pyproject.toml) per tier, cheapest first
+TIERS = ("unit", "component", "process", "server", "cluster", "interop", "bench_smoke", "meta")
+
+
+@pytest.hookimpl(tryfirst=True)     # before -m deselects anything
+def pytest_collection_modifyitems(config, items):
+    """mark every test with the tier of its folder: tests/unit/c/test_ring.py is `unit`"""
+    for item in items:
+        parts = Path(item.path).relative_to(HERE).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(parts[0])
 
 
 def rtp_packet(seq: int, ts: int, ssrc: int, pt: int = 96, payload: bytes = b"\xab" * 100,
