@@ -30,12 +30,8 @@ import asyncio
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NETNS_MARK = "SFU_COMPARE_NETNS"
@@ -44,69 +40,24 @@ TARGET_RATIO = 0.5
 
 
 def _import_paths() -> None:
-    """bench/ for the Janus modules; the installed sfu package (or the source tree)."""
+    """bench/ for the Janus modules; the installed sfu package (or the source tree); tests/helpers
+    for the `sfu serve` starter."""
     sys.path.insert(0, HERE)
     try:
         import sfu._native  # noqa: F401
     except ImportError:
         sys.path.insert(0, os.path.dirname(HERE))
+    sys.path.append(os.path.join(os.path.dirname(HERE), "tests"))
 
 
 # ---------------------------------------------------------------------- our server
 
 
-class OurServer:
-    def __init__(self, ip: str, workers: int) -> None:
-        import socket
-
-        import sfu
-        self.ip = ip
-        with socket.socket() as s:
-            s.bind((ip, 0))
-            self.port = s.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((ip, 0))
-            self.udp = s.getsockname()[1]
-        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
-        env = dict(os.environ, PYTHONPATH=pkg_root)
-        self.log = tempfile.TemporaryFile()      # a pipe nobody reads would stall the server when full
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", ip, "--node-ip", ip,
-             "--port", str(self.port), "--udp-port", str(self.udp), "--workers", str(workers),
-             "--log-level", "WARNING"], cwd=pkg_root, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        end = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"our server exited: {self.log.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"http://{ip}:{self.port}/", timeout=1)
-                break
-            except OSError as exc:
-                if getattr(exc, "code", None):
-                    break
-                if time.monotonic() > end:
-                    raise RuntimeError("our server did not start") from None
-                time.sleep(0.1)
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.ip}:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-async def run_ours(server: OurServer, n: int, args: argparse.Namespace) -> dict:
+async def run_ours(server: "ServerProcess", n: int, args: argparse.Namespace) -> dict:  # noqa: F821
     from sfu.loadtest import runner
     opts = runner.Options(url=server.url, room_prefix=f"cmp-{n}-{random.getrandbits(20)}", video_publishers=1,
                           subscribers=n, duration=args.duration, video_resolution=args.resolution,
-                          video_bitrate=args.bitrate, video_fps=args.fps, bind_ip=server.ip,
+                          video_bitrate=args.bitrate, video_fps=args.fps, bind_ip=server.host,
                           progress=False)
     return await runner.run(opts, out=lambda s: None)
 
@@ -218,9 +169,11 @@ async def compare(args: argparse.Namespace) -> dict:
     iface = netns_setup(IP)
     ensure_janus()
     janus = JanusServer(IP, iface=iface, debug_level=2).start()
-    ours = OurServer(IP, args.workers)
+    from helpers.server_process import ServerProcess
+    ours = ServerProcess(host=IP, workers=args.workers, log_level="WARNING")
     points: list[dict] = []
     try:
+        ours.ready()
         for k, n in enumerate(args.subscribers):
             order = ("ours", "janus") if k % 2 == 0 else ("janus", "ours")
             for server in order:

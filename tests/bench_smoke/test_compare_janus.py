@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-import sfu
+from helpers.scenario_runner import require_netns
+from helpers.server_process import PKG_ROOT
 
 ROOT = Path(__file__).resolve().parents[2]
-PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
 
 
 @pytest.mark.timeout(150)
 def test_compare_janus_smoke(tmp_path):
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.fail("the Janus comparison needs root and unshare(1) for a private network namespace")
+    require_netns("the Janus comparison")
     out, png = tmp_path / "cmp.json", tmp_path / "cmp.png"
     env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "compare_janus.py"), "--smoke", "--json", str(out),

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from helpers.packets import rtp_packet
 from sfu.loadtest import Engine, SenderSpec
 from sfu.loadtest.engine import _stream_dict
 from sfu.native import addr_to_c, ffi, lib
@@ -332,7 +333,7 @@ def test_vp8_keyframe_flag_and_frame_layout():
 
 # ---------------------------------------------------------------------------
 def _rtp(seq: int, ts: int = 0, ssrc: int = 5, marker: bool = False) -> bytes:
-    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | 96, seq & 0xFFFF, ts, ssrc) + b"\x00" * 20
+    return rtp_packet(seq, ts, ssrc, payload=bytes(20), marker=marker)
 
 
 def test_sequence_wrap_reorder_duplicates_and_stream_cap():

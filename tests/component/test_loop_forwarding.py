@@ -12,7 +12,9 @@ import time
 import pylibsrtp
 import pytest
 
-from conftest import rtp_packet, udp_socket
+from helpers.net import udp_socket
+from helpers.packets import rtp_packet
+from helpers.waiting import wait_until as wait_for
 from sfu import errors, srtp
 from sfu.native import addr_from_c, addr_to_c, ffi, lib
 from sfu.worker.main import Worker
@@ -30,15 +32,6 @@ def worker():
 
 def stats(w: Worker) -> dict:
     return w.on_worker_stats({})["stats"]
-
-
-def wait_for(pred, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 def plain(w: Worker, tid: int, peer: socket.socket | None = None, **kw) -> dict:

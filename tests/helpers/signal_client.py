@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 from livekit.protocol import rtc as lk
+
+from .net import http_port
 
 
 class SignalClient:
@@ -51,3 +54,10 @@ class SignalClient:
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                 return True
         return False
+
+
+class Client(SignalClient):
+    """a signalling client of a server on this machine: an in-process Server, a ServerProcess or a port"""
+
+    def __init__(self, server: Any, token: str, query: str = "protocol=16&sdk=python", host: str = "127.0.0.1") -> None:
+        super().__init__(f"ws://{host}:{http_port(server)}/rtc?{query}", token)

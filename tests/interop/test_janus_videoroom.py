@@ -8,13 +8,13 @@ are in tests/unit/test_janus_client_sdp.py."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers.scenario_runner import require_netns
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -24,8 +24,7 @@ from janus_client import parse_sdp  # noqa: E402
 
 
 def _scenario(*args: str) -> dict:
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.fail("the Janus driver test needs root and unshare(1) for a private network namespace")
+    require_netns("the Janus driver test")
     import janus_server
     try:
         janus_server.ensure_janus()

@@ -3,33 +3,16 @@ server, in a private network namespace (see tests/interop/livekit_sdk/agent_scen
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(TESTS.parent / ".venv-agents" / "bin" / "python")
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(TESTS.parent / ".venv-client" / "bin" / "python")
+from helpers import scenario_runner
+from helpers.sdk_venvs import AGENTS_PYTHON, CLIENT_PYTHON, require
 
 
 def run_scenario(name: str) -> dict:
-    if not os.path.exists(AGENTS_PYTHON):
-        pytest.fail(f"no Python with livekit-agents at {AGENTS_PYTHON}: run ./scripts/setup")
-    if not os.path.exists(CLIENT_PYTHON):
-        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.fail("real-client tests need root and unshare(1) for a private network namespace")
-    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONPATH=path, SFU_LIVEKIT_PYTHON=CLIENT_PYTHON, SFU_AGENTS_PYTHON=AGENTS_PYTHON)
-    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "interop.livekit_sdk.agent_scenarios", name], cwd=TESTS, env=env,
-                       capture_output=True, text=True, timeout=280)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    env = {"SFU_AGENTS_PYTHON": require(AGENTS_PYTHON, "livekit-agents"),
+           "SFU_LIVEKIT_PYTHON": require(CLIENT_PYTHON, "the livekit rtc SDK")}
+    return scenario_runner.run_scenario("interop.livekit_sdk.agent_scenarios", name, timeout=280, env=env)
 
 
 def by_room(r: dict, worker_names: tuple[str, ...], room: str) -> dict:

@@ -3,30 +3,16 @@ network namespace (see tests/interop/livekit_sdk/scenarios.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(TESTS.parent / ".venv-client" / "bin" / "python")
+from helpers import scenario_runner
+from helpers.sdk_venvs import CLIENT_PYTHON, require
 
 
 def run_scenario(name: str) -> dict:
-    if not os.path.exists(CLIENT_PYTHON):
-        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.fail("real-client tests need root and unshare(1) for a private network namespace")
-    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONPATH=path, SFU_LIVEKIT_PYTHON=CLIENT_PYTHON)
-    p = subprocess.run(["unshare", "-n", sys.executable, "-m", "interop.livekit_sdk.scenarios", name], cwd=TESTS, env=env,
-                       capture_output=True, text=True, timeout=240)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    python = require(CLIENT_PYTHON, "the livekit rtc SDK")
+    return scenario_runner.run_scenario("interop.livekit_sdk.scenarios", name, timeout=240,
+                                        env={"SFU_LIVEKIT_PYTHON": python})
 
 
 def check_received(track: dict, pitch: float | None = None, color: list | None = None, seconds: float = 4.0):
@@ -216,3 +202,20 @@ def test_cluster_failover_real_clients_recover_by_themselves():
           f"{media_back} s")
     for me in ("bob", "alice"):
         print(me, "SDK:", *[ln for ln in r[me].get("log", []) if "rtc_engine" in ln], sep="\n  ")
+
+
+@pytest.mark.timeout(300)
+def test_server_api_with_real_clients():
+    """SendData, MutePublishedTrack and RemoveParticipant seen by the livekit rtc SDK
+    (tests/interop/livekit_sdk/scenarios.py server_api, in a private network namespace)"""
+    r = run_scenario("server_api")
+    api, bob = r["api"], r["bob"]
+    assert api["participants"] == ["alice", "bob"] and api["muted"]["muted"], r
+    assert bob.get("rc") == 0 and "connect_error" not in bob, bob
+    from_server = [d for d in bob["data"] if d["topic"] == "api"]
+    assert sorted(d["payload"] for d in from_server) == ["api-all", "api-bob"], bob["data"]
+    assert all(d["from"] is None for d in from_server), from_server        # sent by the server, no sender
+    events = [(e["event"], e.get("who"), e.get("sid")) for e in bob["events"]]
+    assert ("track_muted", "alice", api["muted"]["audio"]) in events, events
+    assert ("participant_disconnected", "alice", None) in events, events
+    assert api["after_remove"] == ["bob"]

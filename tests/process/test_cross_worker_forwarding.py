@@ -6,7 +6,8 @@ import asyncio
 import os
 import struct
 
-from conftest import rtp_packet, udp_socket
+from helpers.net import udp_socket
+from helpers.packets import rtp_packet
 from sfu.media import MediaService
 
 

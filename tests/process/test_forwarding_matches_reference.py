@@ -7,7 +7,8 @@ import asyncio
 import random
 import socket
 
-from conftest import rtp_packet, udp_socket
+from helpers.net import udp_socket
+from helpers.packets import rtp_packet
 from .reference_forwarder import RefConsumer
 from sfu.media import MediaService
 

@@ -13,7 +13,8 @@ import threading
 import psutil
 import pytest
 
-from conftest import free_port, udp_socket, wait_healthy
+from helpers.net import udp_socket
+from helpers.server_process import ServerProcess
 from sfu.media import MediaService
 from sfu.native import addr_to_c, ffi, lib
 from sfu.worker import messages
@@ -122,10 +123,12 @@ async def test_pending_requests_fail_when_worker_dies(pool1):
             await asyncio.sleep(0.02)
 
 
-def _serve(port: int, udp: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sfu.cli", "serve", "--dev", "--workers", "2",
-                             "--port", str(port), "--udp-port", str(udp)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd="/")
+def _serve() -> tuple[ServerProcess, list[psutil.Process]]:
+    """`sfu serve` with two workers (its log in a file), and its workers"""
+    srv = ServerProcess(workers=2).ready()
+    workers = psutil.Process(srv.proc.pid).children()
+    assert len(workers) == 2
+    return srv, workers
 
 
 def _shm_entries() -> set[str]:
@@ -134,36 +137,26 @@ def _shm_entries() -> set[str]:
 
 def test_sigterm_shuts_down_cleanly():
     before = _shm_entries()
-    port, udp = free_port(), free_port()
-    proc = _serve(port, udp)
+    srv, workers = _serve()
     try:
-        wait_healthy(port, proc)
-        workers = psutil.Process(proc.pid).children()
-        assert len(workers) == 2
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(15) == 0
         gone, alive = psutil.wait_procs(workers, timeout=5)
         assert not alive, "worker processes outlived the server"
         assert _shm_entries() == before
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        print(f"--- sfu serve log tail ---\n{srv.stop(signal.SIGKILL)}")
 
 
 def test_main_process_killed_takes_workers_with_it():
-    port, udp = free_port(), free_port()
-    proc = _serve(port, udp)
+    srv, workers = _serve()
     try:
-        wait_healthy(port, proc)
-        workers = psutil.Process(proc.pid).children()
-        assert len(workers) == 2
-        proc.kill()
-        proc.wait(5)
+        srv.proc.kill()
+        srv.proc.wait(5)
         gone, alive = psutil.wait_procs(workers, timeout=5)
         assert not alive, "orphaned worker processes"
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        print(f"--- sfu serve log tail ---\n{srv.stop(signal.SIGKILL)}")
 
 
 def test_worker_refuses_wrong_protocol_version():

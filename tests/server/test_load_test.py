@@ -9,37 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
-import sfu
-from conftest import free_port, wait_healthy
-
-PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
+from helpers.server_process import PKG_ROOT, ServerProcess
 
 
 @pytest.fixture(scope="module")
-def server():
-    port, udp = free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
-    log = tempfile.TemporaryFile()     # not a pipe: nobody reads it during the tests
-    proc = subprocess.Popen([sys.executable, "-m", "sfu.cli", "serve", "--dev", "--port", str(port),
-                             "--udp-port", str(udp), "--workers", "1", "--node-ip", "127.0.0.1",
-                             "--log-level", "WARNING"],
-                            cwd=PKG_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    wait_healthy(port, proc)
-    try:
-        yield f"ws://127.0.0.1:{port}", proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def server_process():
+    with ServerProcess(workers=1, log_level="WARNING") as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(server_process):
+    yield server_process.url, server_process.proc
+    print(f"--- sfu serve log tail ---\n{server_process.log_tail()}")     # shown when the test failed
 
 
 def load_test(url: str, tmp_path, *args: str, secret: str = "secret", timeout: float = 60):

@@ -6,29 +6,19 @@ import asyncio
 import struct
 
 import aiohttp
-import pytest
 
-from conftest import free_port, rtp_packet, udp_socket
-from sfu import config
-from sfu.app import Server
+from helpers.app_server import server_fixture
+from helpers.net import udp_socket
+from helpers.packets import rtp_packet
+from helpers import tokens
+from helpers.tokens import KEYS
 from sfu.auth import KeyProvider, VideoGrant
 
-KEYS = {"devkey": "secret"}
-
-
-@pytest.fixture
-async def server():
-    s = config.load(port=free_port(), udp_port=0, workers=2, keys=KEYS, bind=["127.0.0.1"])
-    srv = Server(s)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+server = server_fixture(workers=2)
 
 
 def token(room: str = "r", **grant) -> str:
-    return KeyProvider(KEYS).create("devkey", identity="admin", video=VideoGrant(room=room, **grant))
+    return tokens.token("admin", room=room, **grant)
 
 
 async def call(server, method, path, body=None, tok=None, raw=None):

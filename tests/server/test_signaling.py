@@ -14,37 +14,16 @@ import pytest
 from livekit.protocol import models
 from livekit.protocol import rtc as lk
 
-from conftest import free_port
-from helpers.signal_client import SignalClient
-from sfu import config
-from sfu.app import Server
-from sfu.auth import KeyProvider, VideoGrant
+from helpers.app_server import server_fixture
+from helpers.signal_client import Client
+from helpers.tokens import join_token, kp
+from sfu.auth import VideoGrant
 
-KEYS = {"devkey": "secret"}
-kp = KeyProvider(KEYS)
-
-
-@pytest.fixture
-async def server():
-    s = config.load(port=free_port(), udp_port=0, workers=1, keys=KEYS, bind=["127.0.0.1"],
-                    room={"empty_timeout": 2, "departure_timeout": 1, "max_participants": 3})
-    srv = Server(s)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+server = server_fixture(room={"empty_timeout": 2, "departure_timeout": 1, "max_participants": 3})
 
 
 def tok(identity: str, room: str = "r", metadata: str = "", **grant) -> str:
-    grant.setdefault("roomJoin", True)
-    return kp.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity.upper(),
-                     metadata=metadata)
-
-
-class Client(SignalClient):
-    def __init__(self, server: Server, token: str, query: str = "protocol=16&sdk=python") -> None:
-        super().__init__(f"ws://127.0.0.1:{server.settings.port}/rtc?{query}", token)
+    return join_token(identity, room, name=identity.upper(), metadata=metadata, **grant)
 
 
 async def test_join_response_has_what_clients_need(server):

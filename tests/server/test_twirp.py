@@ -1,7 +1,8 @@
 """The server API (Twirp): every RoomService method through sfu.api's client,
-the real `livekit-api` package, JSON bodies, Twirp errors, effects seen by
-connected signalling clients, SendData delivery, AgentDispatchService and the
-CLI verbs -- against an in-process server."""
+JSON bodies, Twirp errors, effects seen by connected signalling clients,
+SendData delivery, AgentDispatchService and the CLI verbs -- against an
+in-process server.  The real `livekit-api` package and the rtc SDK against the
+server API: tests/interop/test_livekit_api.py, test_livekit_rtc_sdk.py."""
 
 from __future__ import annotations
 
@@ -17,32 +18,19 @@ import pytest
 from livekit.protocol import agent_dispatch, models, room as room_pb
 from livekit.protocol import rtc as lk
 
-from conftest import free_port
-from sfu import config
+from helpers.app_server import server_fixture
+from helpers.commands import run
+from helpers.signal_client import Client
+from helpers.tokens import join_token, kp
 from sfu.api import AgentDispatchClient, RoomClient, TwirpError
 from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
 from sfu.rooms.participant import Subscription
 from sfu.rooms.service import data_recipients
-from server.test_signaling import Client
 
-KEYS = {"devkey": "secret"}
-kp = KeyProvider(KEYS)
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
+REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-async def server():
-    s = config.load(port=free_port(), udp_port=0, workers=1, keys=KEYS, bind=["127.0.0.1"],
-                    room={"empty_timeout": 30, "departure_timeout": 10})
-    srv = Server(s)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+server = server_fixture(room={"empty_timeout": 30, "departure_timeout": 10})
 
 
 def url(server: Server) -> str:
@@ -50,8 +38,7 @@ def url(server: Server) -> str:
 
 
 def tok(identity: str, room: str = "r", **grant) -> str:
-    grant.setdefault("roomJoin", True)
-    return kp.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity.upper())
+    return join_token(identity, room, name=identity.upper(), **grant)
 
 
 async def post(server: Server, path: str, body: bytes = b"", token: str | None = None,
@@ -352,44 +339,6 @@ async def test_agent_dispatch_service(server, monkeypatch):
         assert await api.list_dispatch("r") == []
 
 
-async def run(*cmd: str, env: dict | None = None, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE, env=env)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise AssertionError(f"{cmd} did not finish within {timeout} s") from None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def test_livekit_api_package(server):
-    if not os.path.exists(CLIENT_PYTHON):
-        pytest.fail(f"no client Python with livekit-api at {CLIENT_PYTHON}: run ./scripts/setup "
-                    "(or set SFU_LIVEKIT_PYTHON)")
-    async with Client(server, tok("alice", room="lk")) as a:
-        await a.next("join")
-        rc, out, err = await run(CLIENT_PYTHON, str(TESTS / "interop" / "livekit_sdk" / "lkapi_script.py"), url(server), "devkey", "secret",
-                                 "lk", "alice")
-        assert rc == 0, f"livekit-api script failed:\n{out}\n{err}"
-        steps = {s["step"]: s for s in map(json.loads, out.splitlines())}
-        assert steps["create"]["name"] == "lk" and steps["create"]["empty_timeout"] == 120
-        assert steps["create_again"]["sid"] == steps["create"]["sid"]
-        assert steps["list_rooms"]["names"] == ["lk"] and steps["list_rooms_filtered"]["names"] == []
-        assert steps["list_participants"]["identities"] == ["alice"]
-        assert steps["get_participant"]["identity"] == "alice"
-        assert steps["get_missing"] == {"step": "get_missing", "code": "not_found", "status": 404}
-        assert steps["update_participant"] == {"step": "update_participant", "metadata": "hello",
-                                               "attributes": {"a": "1"}}
-        assert steps["update_room_metadata"]["metadata"] == "m2"
-        cd = steps["create_dispatch"]
-        assert cd["code"] is None and cd["id"].startswith("AD_") and cd["agent_name"] == "a"
-        assert ["a", "my_job_metadata"] in cd["listed"]
-        assert steps["after_remove"]["identities"] == [] and steps["after_delete"]["names"] == []
-        assert (await a.next("leave")).leave.reason == models.DisconnectReason.PARTICIPANT_REMOVED
-
-
 async def test_cli_verbs(server, monkeypatch):
     env = dict(os.environ, PYTHONPATH=str(REPO), LIVEKIT_URL=url(server), LIVEKIT_API_KEY="devkey",
                LIVEKIT_API_SECRET="secret")
@@ -429,22 +378,3 @@ async def test_cli_verbs(server, monkeypatch):
     assert rc == 1 and "not_found" in err
     rc, out, err = await run(*cli, "room", "list", "--api-secret", "wrong", env=env)
     assert rc == 1 and "unauthenticated" in err
-
-
-@pytest.mark.timeout(300)
-def test_server_api_with_real_clients():
-    """SendData, MutePublishedTrack and RemoveParticipant seen by the livekit rtc SDK
-    (tests/interop/livekit_sdk/scenarios.py server_api, in a private network namespace)"""
-    from interop.test_livekit_rtc_sdk import run_scenario
-
-    r = run_scenario("server_api")
-    api, bob = r["api"], r["bob"]
-    assert api["participants"] == ["alice", "bob"] and api["muted"]["muted"], r
-    assert bob.get("rc") == 0 and "connect_error" not in bob, bob
-    from_server = [d for d in bob["data"] if d["topic"] == "api"]
-    assert sorted(d["payload"] for d in from_server) == ["api-all", "api-bob"], bob["data"]
-    assert all(d["from"] is None for d in from_server), from_server        # sent by the server, no sender
-    events = [(e["event"], e.get("who"), e.get("sid")) for e in bob["events"]]
-    assert ("track_muted", "alice", api["muted"]["audio"]) in events, events
-    assert ("participant_disconnected", "alice", None) in events, events
-    assert api["after_remove"] == ["bob"]
