@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import shlex
-import socket
 import statistics
 import sys
 import time
@@ -35,62 +34,32 @@ try:  # the installed package, or the source tree with an in-place build
     import sfu._native  # noqa: F401
 except ImportError:
     sys.path.insert(0, ROOT)
+sys.path.append(os.path.join(ROOT, "tests"))    # tests/helpers: the in-process server, the fake agent worker
 
 import aiohttp  # noqa: E402
 from livekit.protocol import agent, agent_dispatch, room as room_pb  # noqa: E402
 from livekit.protocol import rtc as lk  # noqa: E402
 
-from sfu import config  # noqa: E402
-from sfu.app import Server  # noqa: E402
-from sfu.auth import KeyProvider, VideoGrant  # noqa: E402
+from helpers.app_server import running_server  # noqa: E402
+from helpers.fake_agent_worker import FakeWorker  # noqa: E402
+from helpers.tokens import token  # noqa: E402
 
-KEYS = {"devkey": "secret"}
-kp = KeyProvider(KEYS)
 AGENT = "bench-agent"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Worker:
+class Worker(FakeWorker):
     """a prewarmed agent worker; joins the room of every job it is assigned"""
 
-    def __init__(self, base: str, http: aiohttp.ClientSession, marks: dict) -> None:
-        self.base, self.http, self.marks = base, http, marks
+    def __init__(self, port: int, http: aiohttp.ClientSession, marks: dict) -> None:
+        super().__init__(port, AGENT, on_assignment=self.assignment)
+        self.base, self.http, self.marks = f"127.0.0.1:{port}", http, marks
         self.joins: set[asyncio.Task] = set()
 
-    async def start(self) -> None:
-        tok = kp.create("devkey", video=VideoGrant(agent=True))
-        self.ws = await self.http.ws_connect(f"ws://{self.base}/agent", headers={"Authorization": f"Bearer {tok}"})
-        await self.send(agent.WorkerMessage(register=agent.RegisterWorkerRequest(agent_name=AGENT, version="bench")))
-        first = agent.ServerMessage.FromString((await self.ws.receive(timeout=5)).data)
-        assert first.WhichOneof("message") == "register"
-        await self.send(agent.WorkerMessage(update_worker=agent.UpdateWorkerStatus(status=agent.WS_AVAILABLE)))
-        self.task = asyncio.get_running_loop().create_task(self.run())
-
-    async def send(self, m: agent.WorkerMessage) -> None:
-        await self.ws.send_bytes(m.SerializeToString())
-
-    async def run(self) -> None:
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                return
-            m = agent.ServerMessage.FromString(msg.data)
-            which = m.WhichOneof("message")
-            if which == "availability":
-                await self.send(agent.WorkerMessage(availability=agent.AvailabilityResponse(
-                    job_id=m.availability.job.id, available=True)))
-            elif which == "assignment":
-                job = m.assignment.job
-                self.marks.setdefault(job.room.name, {})["assigned"] = time.perf_counter()
-                await self.send(agent.WorkerMessage(update_job=agent.UpdateJobStatus(job_id=job.id,
-                                                                                    status=agent.JS_RUNNING)))
-                t = asyncio.get_running_loop().create_task(self.join(job, m.assignment.token))
-                self.joins.add(t)
-                t.add_done_callback(self.joins.discard)
+    def assignment(self, a: agent.JobAssignment) -> None:
+        self.marks.setdefault(a.job.room.name, {})["assigned"] = time.perf_counter()
+        t = asyncio.get_running_loop().create_task(self.join(a.job, a.token))
+        self.joins.add(t)
+        t.add_done_callback(self.joins.discard)
 
     async def join(self, job: agent.Job, token: str) -> None:
         ws = await self.http.ws_connect(f"ws://{self.base}/rtc?protocol=16", headers={"Authorization": f"Bearer {token}"})
@@ -101,7 +70,7 @@ class Worker:
                 break
         await ws.send_bytes(lk.SignalRequest(leave=lk.LeaveRequest()).SerializeToString())
         await ws.close()
-        await self.send(agent.WorkerMessage(update_job=agent.UpdateJobStatus(job_id=job.id, status=agent.JS_SUCCESS)))
+        await self.job_status(job.id, agent.JS_SUCCESS)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -110,19 +79,15 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    port = free_port()
-    s = config.load(port=port, udp_port=0, workers=1, keys=KEYS, bind=["127.0.0.1"],
-                    room={"empty_timeout": 5, "departure_timeout": 1}, log_level="WARNING")
-    server = Server(s)
-    await server.start()
-    base = f"127.0.0.1:{port}"
     marks: dict[str, dict] = {}
     results: dict[str, dict] = {}
-    try:
-        async with aiohttp.ClientSession() as http:
-            workers = [Worker(base, http, marks) for _ in range(args.workers)]
-            for w in workers:
-                await w.start()
+    async with running_server(room={"empty_timeout": 5, "departure_timeout": 1}, log_level="WARNING") as server, \
+            aiohttp.ClientSession() as http:
+        base = f"127.0.0.1:{server.settings.port}"
+        workers = [Worker(server.settings.port, http, marks) for _ in range(args.workers)]
+        for w in workers:
+            await w.__aenter__()
+        try:
             await asyncio.sleep(0.2)
             for path in ("dispatch", "room"):
                 starts: dict[str, float] = {}
@@ -130,12 +95,12 @@ async def run(args: argparse.Namespace) -> dict:
                     name = f"{path}-{i}"
                     if path == "dispatch":
                         url = f"http://{base}/twirp/livekit.AgentDispatchService/CreateDispatch"
-                        tok = kp.create("devkey", video=VideoGrant(roomAdmin=True, room=name))
+                        tok = token(roomAdmin=True, room=name)
                         body = agent_dispatch.CreateAgentDispatchRequest(agent_name=AGENT, room=name,
                                                                          metadata="m").SerializeToString()
                     else:
                         url = f"http://{base}/twirp/livekit.RoomService/CreateRoom"
-                        tok = kp.create("devkey", video=VideoGrant(roomCreate=True))
+                        tok = token(roomCreate=True)
                         req = room_pb.CreateRoomRequest(name=name)
                         req.agents.add(agent_name=AGENT, metadata="m")
                         body = req.SerializeToString()
@@ -156,12 +121,10 @@ async def run(args: argparse.Namespace) -> dict:
                                   "mean": statistics.mean(assign)},
                     "joined_ms": {"p50": pct(joined, 50), "p99": pct(joined, 99), "max": max(joined),
                                   "mean": statistics.mean(joined)}}
+        finally:
             for w in workers:
                 await asyncio.gather(*w.joins, return_exceptions=True)
-                w.task.cancel()
-                await w.ws.close()
-    finally:
-        await server.stop()
+                await w.close()
     return results
 
 

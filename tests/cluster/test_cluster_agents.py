@@ -1,5 +1,5 @@
 """Agent dispatch across nodes: 2-3 `sfu serve --redis` processes and a real
-redis-server; protocol-level agent workers (tests/server/test_agent_protocol.FakeWorker)
+redis-server; protocol-level agent workers (helpers.fake_agent_worker.FakeWorker)
 connected to one node get the jobs of rooms another node hosts."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from types import SimpleNamespace
 
 import orjson
 import pytest
 from livekit.protocol import agent, models
 
+from helpers.fake_agent_worker import FakeWorker
 from helpers.signal_client import SignalClient
-from server.test_agent_protocol import FakeWorker, until
+from helpers.waiting import until
 from cluster.test_cluster_nodes import FAILOVER_BOUND, Node, kp, node_logs, nodes, r, redis_proc  # noqa: F401  (fixtures)
 from sfu.api.client import AgentDispatchClient, RoomClient
 from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(25)
 
 
 def worker(node: Node, name: str) -> FakeWorker:
-    return FakeWorker(SimpleNamespace(settings=SimpleNamespace(port=node.port)), name)
+    return FakeWorker(node, name)
 
 
 def dispatcher(node: Node) -> AgentDispatchClient:

@@ -13,105 +13,25 @@ import pytest
 from livekit.protocol import agent, agent_dispatch
 from livekit.protocol import rtc as lk
 
-from conftest import free_port
-from sfu import config
-from sfu.app import Server
-from sfu.auth import KeyProvider, VideoGrant
-
-KEYS = {"devkey": "secret"}
-kp = KeyProvider(KEYS)
+from helpers.app_server import running_server
+from helpers.fake_agent_worker import FakeWorker
+from helpers.tokens import kp, token
+from helpers.waiting import until
+from sfu.auth import VideoGrant
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
 async def server():
-    s = config.load(port=free_port(), udp_port=0, workers=1, keys=KEYS, bind=["127.0.0.1"],
-                    room={"empty_timeout": 30, "departure_timeout": 1})
-    srv = Server(s)
-    srv.agents.dispatcher.rng = random.Random(7)
-    await srv.start()
-    try:
+    async with running_server(room={"empty_timeout": 30, "departure_timeout": 1}) as srv:
+        srv.agents.dispatcher.rng = random.Random(7)      # the weighted choices repeat
         yield srv
-    finally:
-        await srv.stop()
 
 
 def worker_token(**grant) -> str:
     grant.setdefault("agent", True)
-    return kp.create("devkey", video=VideoGrant(**grant))
-
-
-class FakeWorker:
-    """Answers availability as told: True, False or None (silence)."""
-
-    def __init__(self, server: Server, agent_name: str = "", answer: bool | None = True, load: float = 0.0,
-                 job_type: int = agent.JT_ROOM) -> None:
-        self.url = f"ws://127.0.0.1:{server.settings.port}/agent"
-        self.agent_name, self.answer, self.load, self.job_type = agent_name, answer, load, job_type
-        self.asked: list[agent.Job] = []
-        self.assigned: list[agent.JobAssignment] = []
-        self.terminated: list[str] = []
-        self.id = ""
-        self.changed = asyncio.Event()
-
-    async def __aenter__(self) -> "FakeWorker":
-        self.session = aiohttp.ClientSession()
-        self.ws = await self.session.ws_connect(self.url, headers={"Authorization": f"Bearer {worker_token()}"})
-        await self.send(agent.WorkerMessage(register=agent.RegisterWorkerRequest(
-            type=self.job_type, agent_name=self.agent_name, version="fake")))
-        msg = await self.ws.receive(timeout=5)
-        first = agent.ServerMessage.FromString(msg.data)
-        assert first.WhichOneof("message") == "register"
-        self.id = first.register.worker_id
-        await self.status(agent.WS_AVAILABLE, self.load)
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        self.reader.cancel()
-        await self.ws.close()
-        await self.session.close()
-
-    async def send(self, m: agent.WorkerMessage) -> None:
-        await self.ws.send_bytes(m.SerializeToString())
-
-    async def status(self, status: int, load: float = 0.0, jobs: int = 0) -> None:
-        await self.send(agent.WorkerMessage(update_worker=agent.UpdateWorkerStatus(status=status, load=load,
-                                                                                  job_count=jobs)))
-
-    async def job_status(self, job_id: str, status: int) -> None:
-        await self.send(agent.WorkerMessage(update_job=agent.UpdateJobStatus(job_id=job_id, status=status)))
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                break
-            m = agent.ServerMessage.FromString(msg.data)
-            which = m.WhichOneof("message")
-            if which == "availability":
-                self.asked.append(m.availability.job)
-                if self.answer is not None:
-                    await self.send(agent.WorkerMessage(availability=agent.AvailabilityResponse(
-                        job_id=m.availability.job.id, available=self.answer,
-                        participant_attributes={"lk.agent.name": self.agent_name})))
-            elif which == "assignment":
-                self.assigned.append(m.assignment)
-                await self.job_status(m.assignment.job.id, agent.JS_RUNNING)
-            elif which == "termination":
-                self.terminated.append(m.termination.job_id)
-            self.changed.set()
-
-
-async def until(cond, timeout: float = 5.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    return token(**grant)
 
 
 def dispatch_req(room: str = "my-room", name: str = "test-agent", metadata: str = "my_job_metadata"):
@@ -361,4 +281,3 @@ async def test_publisher_jobs_once_per_participant_and_failed_jobs_recorded(serv
             [listed] = [j for j in d.state.jobs if j.id == job.id]
             assert listed.state.status == agent.JS_FAILED and listed.state.error == "boom"
             await ws.close()
-
