@@ -31,11 +31,7 @@ import asyncio
 import json
 import os
 import shlex
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 
@@ -45,27 +41,19 @@ try:  # the installed package, or the source tree with an in-place build
 except ImportError:
     sys.path.insert(0, ROOT)
 
+sys.path.append(os.path.join(ROOT, "tests"))    # tests/helpers: redis-server, `sfu serve`, the fake agent worker
+
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
-from livekit.protocol import agent  # noqa: E402
 from livekit.protocol import rtc as lk  # noqa: E402
 
+from helpers.fake_agent_worker import FakeWorker  # noqa: E402
+from helpers.redis_server import RedisServer  # noqa: E402
+from helpers.server_process import ServerProcess  # noqa: E402
+from helpers.tokens import join_token  # noqa: E402
 from sfu.api.client import AgentDispatchClient  # noqa: E402
-from sfu.auth import KeyProvider, VideoGrant  # noqa: E402
-from sfu.cluster.registry import AGENT_WORKERS, NODES, NodeRecord  # noqa: E402
+from sfu.cluster.registry import AGENT_WORKERS  # noqa: E402
 from sfu.cluster.room_map import ROOM_NODE  # noqa: E402
-import sfu  # noqa: E402
-
-# servers run the same `sfu` this script imported (installed, or the source tree)
-PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
-
-kp = KeyProvider({"devkey": "secret"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(xs: list[float]) -> dict[str, float]:
@@ -75,7 +63,7 @@ def pct(xs: list[float]) -> dict[str, float]:
 
 
 async def join(port: int, room: str, identity: str) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
-    token = kp.create("devkey", identity=identity, video=VideoGrant(room=room, roomJoin=True))
+    token = join_token(identity, room)
     s = aiohttp.ClientSession()
     ws = await s.ws_connect(f"ws://127.0.0.1:{port}/rtc?protocol=16&sdk=python",
                             headers={"Authorization": f"Bearer {token}"})
@@ -134,80 +122,44 @@ async def bench_ping(r: aioredis.Redis, port: int, host: str, tag: str, n: int) 
 async def bench_dispatch(r: aioredis.Redis, api_port: int, host: str, worker_port: int, worker_node: str,
                          tag: str, n: int) -> dict:
     """CreateDispatch on api_port (rooms on `host`) -> JobAssignment at a worker on worker_port"""
-    token = kp.create("devkey", video=VideoGrant(agent=True))
     got: dict[str, asyncio.Future] = {}
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as s, AgentDispatchClient(f"http://127.0.0.1:{api_port}", "devkey",
-                                                                 "secret") as api:
-        ws = await s.ws_connect(f"ws://127.0.0.1:{worker_port}/agent", headers={"Authorization": f"Bearer {token}"})
-        await ws.send_bytes(agent.WorkerMessage(register=agent.RegisterWorkerRequest(
-            type=agent.JT_ROOM, agent_name=tag, version="bench")).SerializeToString())
-        wid = agent.ServerMessage.FromString((await ws.receive(timeout=5)).data).register.worker_id
 
-        async def serve() -> None:
-            async for msg in ws:
-                m = agent.ServerMessage.FromString(msg.data)
-                which = m.WhichOneof("message")
-                if which == "availability":
-                    await ws.send_bytes(agent.WorkerMessage(availability=agent.AvailabilityResponse(
-                        job_id=m.availability.job.id, available=True)).SerializeToString())
-                elif which == "assignment":
-                    f = got.get(m.assignment.job.room.name)
-                    if f is not None and not f.done():
-                        f.set_result(time.perf_counter())
-        reader = loop.create_task(serve())
-        try:
-            end = time.monotonic() + 10
-            while True:      # the worker is advertised (a cross-node dispatch can find it)
-                raw = await r.hget(AGENT_WORKERS, worker_node)
-                if raw and wid in raw.decode():
-                    break
-                if time.monotonic() > end:
-                    raise RuntimeError("the worker was not advertised")
-                await asyncio.sleep(0.05)
-            await r.hset(ROOM_NODE, mapping={f"{tag}-{i}": host for i in range(n)})
-            lat = []
-            for i in range(n):
-                room = f"{tag}-{i}"
-                got[room] = loop.create_future()
-                t0 = time.perf_counter()
-                await api.create_dispatch(room, tag)
-                lat.append((await asyncio.wait_for(got[room], 15) - t0) * 1000)
-        finally:
-            reader.cancel()
-            await ws.close()
+    def assigned(a) -> None:
+        f = got.get(a.job.room.name)
+        if f is not None and not f.done():
+            f.set_result(time.perf_counter())
+
+    async with FakeWorker(worker_port, tag, on_assignment=assigned) as w, \
+            AgentDispatchClient(f"http://127.0.0.1:{api_port}", "devkey", "secret") as api:
+        end = time.monotonic() + 10
+        while True:      # the worker is advertised (a cross-node dispatch can find it)
+            raw = await r.hget(AGENT_WORKERS, worker_node)
+            if raw and w.id in raw.decode():
+                break
+            if time.monotonic() > end:
+                raise RuntimeError("the worker was not advertised")
+            await asyncio.sleep(0.05)
+        await r.hset(ROOM_NODE, mapping={f"{tag}-{i}": host for i in range(n)})
+        lat = []
+        for i in range(n):
+            room = f"{tag}-{i}"
+            got[room] = loop.create_future()
+            t0 = time.perf_counter()
+            await api.create_dispatch(room, tag)
+            lat.append((await asyncio.wait_for(got[room], 15) - t0) * 1000)
     return {"n": n, "assignment_ms": pct(lat)}
 
 
 async def run(args: argparse.Namespace) -> dict:
-    rport = free_port()
-    rbin = shutil.which("redis-server") or "/usr/bin/redis-server"
-    rp = subprocess.Popen([rbin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                          stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{rport}/0"
-    procs: list[subprocess.Popen] = []
-    r = aioredis.from_url(url)
+    rs = RedisServer().start()
+    nodes: list[ServerProcess] = []
+    r = aioredis.from_url(rs.url)
     try:
-        for _ in range(50):
-            try:
-                await r.ping()
-                break
-            except (OSError, aioredis.ConnectionError):
-                await asyncio.sleep(0.1)
-        ports = [free_port(), free_port()]
-        for p in ports:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--redis", url, "--port", str(p),
-                 "--udp-port", str(free_port()), "--workers", "1", "--node-ip", "127.0.0.1",
-                 "--log-level", "WARNING"], cwd=PKG_ROOT, env=dict(os.environ, PYTHONPATH=PKG_ROOT)))
-        ids: dict[int, str] = {}
-        end = time.monotonic() + 30
-        while len(ids) < 2:
-            if time.monotonic() > end:
-                raise RuntimeError("the nodes did not register")
-            for k, v in (await r.hgetall(NODES)).items():
-                ids[int(NodeRecord.decode(v).url.rsplit(":", 1)[1])] = k.decode()
-            await asyncio.sleep(0.1)
+        await rs.wait()
+        nodes = [ServerProcess(redis=rs.url, log_level="WARNING") for _ in range(2)]
+        ids = {n.port: n.ready(30).id for n in nodes}
+        ports = [n.port for n in nodes]
         a, b = ports
         host = ids[b]
         await bench_joins(r, b, host, "warm", 10, 2)
@@ -223,17 +175,15 @@ async def run(args: argparse.Namespace) -> dict:
         d, x = res["ping_direct"]["rtt_ms"], res["ping_relayed"]["rtt_ms"]
         res["hop_added_ms"] = {"p50": round(x["p50"] - d["p50"], 3), "p99": round(x["p99"] - d["p99"], 3)}
         return res
+    except BaseException:
+        for n in nodes:
+            print(f"--- node {n.id or n.port} log tail ---\n{n.log_tail()}", file=sys.stderr)
+        raise
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        for n in nodes:
+            n.stop()
         await r.aclose()
-        rp.kill()
-        rp.wait()
+        rs.stop()
 
 
 def main() -> None:

@@ -13,45 +13,41 @@ import pytest
 from livekit.protocol import agent, models
 
 from helpers.fake_agent_worker import FakeWorker
+from helpers.server_process import ServerProcess
 from helpers.signal_client import SignalClient
+from helpers.tokens import kp
 from helpers.waiting import until
-from cluster.test_cluster_nodes import FAILOVER_BOUND, Node, kp, node_logs, nodes, r, redis_proc  # noqa: F401  (fixtures)
 from sfu.api.client import AgentDispatchClient, RoomClient
-from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT
+from sfu.cluster.registry import AGENT_WORKERS, HEARTBEAT, STALE
 from sfu.cluster.room_map import ROOM_NODE
+
+FAILOVER_BOUND = STALE + HEARTBEAT + 1.0      # documented: a killed node is gone within 8 s
 
 pytestmark = pytest.mark.timeout(25)
 
 
-def worker(node: Node, name: str) -> FakeWorker:
+def worker(node: ServerProcess, name: str) -> FakeWorker:
     return FakeWorker(node, name)
 
 
-def dispatcher(node: Node) -> AgentDispatchClient:
+def dispatcher(node: ServerProcess) -> AgentDispatchClient:
     return AgentDispatchClient(f"http://127.0.0.1:{node.port}", "devkey", "secret")
 
 
-def rooms(node: Node) -> RoomClient:
+def rooms(node: ServerProcess) -> RoomClient:
     return RoomClient(f"http://127.0.0.1:{node.port}", "devkey", "secret")
 
 
-async def advertised(r, node: Node) -> dict[str, dict]:
+async def advertised(r, node: ServerProcess) -> dict[str, dict]:
     raw = await r.hget(AGENT_WORKERS, node.id)
     return {w["id"]: w for w in orjson.loads(raw)["workers"]} if raw else {}
-
-
-async def until_async(cond, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not await cond():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_worker_on_a_gets_jobs_of_a_room_on_b_and_its_agent_joins_through_a(nodes, r):
     a, b = nodes
     await r.hset(ROOM_NODE, "xa-room", b.id)
     async with worker(a, "xa-agent") as w:
-        await until_async(lambda: _has(r, a, w.id), 5, "worker advertised")
+        await until(lambda: _has(r, a, w.id), 5, "worker advertised")
         async with dispatcher(a) as da, dispatcher(b) as db:
             d1 = await da.create_dispatch("xa-room", "xa-agent", metadata="meta-from-a")   # forwarded to B
             await until(lambda: len(w.assigned) == 1, 10, "assignment of the dispatch created on A")
@@ -84,7 +80,7 @@ async def test_worker_on_a_gets_jobs_of_a_room_on_b_and_its_agent_joins_through_
                 assert s1.status == agent.JS_RUNNING and s1.worker_id == w.id
                 assert s1.participant_identity == p.identity
                 await w.job_status(j2.job.id, agent.JS_SUCCESS)
-                await until_async(lambda: _job_status(da, d2.id, agent.JS_SUCCESS), 5, "job success on B")
+                await until(lambda: _job_status(da, d2.id, agent.JS_SUCCESS), 5, "job success on B")
 
                 # DeleteDispatch (through A, run on B): the termination reaches the worker on A
                 gone = await da.delete_dispatch(d1.id, "xa-room")
@@ -95,7 +91,7 @@ async def test_worker_on_a_gets_jobs_of_a_room_on_b_and_its_agent_joins_through_
         assert w.terminated == [j1.job.id]           # the finished job is not terminated
 
 
-async def _has(r, node: Node, wid: str) -> bool:
+async def _has(r, node: ServerProcess, wid: str) -> bool:
     return wid in await advertised(r, node)
 
 
@@ -109,7 +105,7 @@ async def test_worker_leaving_mid_job_on_a_its_job_goes_to_a_worker_on_b(nodes, 
     await r.hset(ROOM_NODE, "xb-room", b.id)
     w1 = await worker(a, "xb-agent").__aenter__()
     try:
-        await until_async(lambda: _has(r, a, w1.id), 5, "worker advertised")
+        await until(lambda: _has(r, a, w1.id), 5, "worker advertised")
         async with dispatcher(b) as db:
             d = await db.create_dispatch("xb-room", "xb-agent", metadata="m")
             await until(lambda: w1.assigned, 10, "assignment on A")
@@ -131,7 +127,7 @@ async def test_full_worker_on_a_is_skipped_until_available(nodes, r):
     await r.hset(ROOM_NODE, "xc-room", b.id)
     async with worker(a, "xc-agent") as wa:
         await wa.status(agent.WS_FULL, 0.0)
-        await until_async(lambda: _status(r, a, wa.id, agent.WS_FULL), 5, "FULL advertised")
+        await until(lambda: _status(r, a, wa.id, agent.WS_FULL), 5, "FULL advertised")
         async with worker(b, "xc-agent") as wb, dispatcher(a) as da:
             for i in range(6):
                 await da.create_dispatch("xc-room", "xc-agent", metadata=str(i))
@@ -140,7 +136,7 @@ async def test_full_worker_on_a_is_skipped_until_available(nodes, r):
                 await wb.job_status(x.job.id, agent.JS_SUCCESS)
             await asyncio.sleep(0.2)
         assert wa.asked == []                     # 1/64 if FULL were not skipped
-        await until_async(lambda: _has_not(r, b, wb.id), 5, "worker on B gone")
+        await until(lambda: _has_not(r, b, wb.id), 5, "worker on B gone")
         async with dispatcher(a) as da:
             d = await da.create_dispatch("xc-room", "xc-agent", metadata="waits")
             await asyncio.sleep(1.0)
@@ -152,28 +148,28 @@ async def test_full_worker_on_a_is_skipped_until_available(nodes, r):
             assert [x.job.dispatch_id for x in wa.assigned] == [d.id] and wa.assigned[0].job.metadata == "waits"
 
 
-async def _no_ad(r, node: Node) -> bool:
+async def _no_ad(r, node: ServerProcess) -> bool:
     return await r.hget(AGENT_WORKERS, node.id) is None
 
 
-async def _status(r, node: Node, wid: str, status: int) -> bool:
+async def _status(r, node: ServerProcess, wid: str, status: int) -> bool:
     return (await advertised(r, node)).get(wid, {}).get("status") == status
 
 
-async def _has_not(r, node: Node, wid: str) -> bool:
+async def _has_not(r, node: ServerProcess, wid: str) -> bool:
     return wid not in await advertised(r, node)
 
 
 @pytest.mark.timeout(30)
 async def test_jobs_of_a_killed_workers_node_go_to_another_worker(nodes, r, redis_proc):
     a, b = nodes
-    c = Node(redis_proc.url)
+    c = ServerProcess(redis=redis_proc.url)
     try:
         c.ready()
         await r.hset(ROOM_NODE, "xd-room", b.id)
         async with worker(c, "xd-agent") as wc:
             async with dispatcher(b) as db:
-                await until_async(lambda: _has(r, c, wc.id), 5, "worker advertised")
+                await until(lambda: _has(r, c, wc.id), 5, "worker advertised")
                 d = await db.create_dispatch("xd-room", "xd-agent")
                 await until(lambda: wc.assigned, 10, "assignment on C")
                 async with worker(a, "xd-agent") as wa:
@@ -184,7 +180,7 @@ async def test_jobs_of_a_killed_workers_node_go_to_another_worker(nodes, r, redi
                     assert wa.assigned[0].job.id == wc.assigned[0].job.id
                     [listed] = await db.list_dispatch("xd-room", d.id)
                     assert listed.state.jobs[0].state.worker_id == wa.id
-                    await until_async(lambda: _no_ad(r, c), HEARTBEAT + 1, "dead node's workers pruned")
+                    await until(lambda: _no_ad(r, c), HEARTBEAT + 1, "dead node's workers pruned")
             wc.reader.cancel()
     finally:
         c.stop(signal.SIGKILL)
