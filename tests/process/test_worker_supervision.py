@@ -1,5 +1,5 @@
 """Worker supervision: ready handshake, death and restart under load, clean
-shutdown with no orphan processes or shared memory left behind."""
+shutdown with no orphan processes and nobody holding the shared rings' memfd."""
 
 from __future__ import annotations
 
@@ -123,40 +123,60 @@ async def test_pending_requests_fail_when_worker_dies(pool1):
             await asyncio.sleep(0.02)
 
 
-def _serve() -> tuple[ServerProcess, list[psutil.Process]]:
-    """`sfu serve` with two workers (its log in a file), and its workers"""
+RINGS_MEMFD = "/memfd:sfu-rings"      # sfu/worker/shm.py: the rings' memfd, created by the main process
+
+
+def ring_holders(inode: int | None = None) -> dict[int, int]:
+    """pid -> inode of every process holding an `sfu-rings` memfd open or mapped (only `inode`'s if given)"""
+    out: dict[int, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                path = f"/proc/{pid}/fd/{fd}"
+                if os.readlink(path).startswith(RINGS_MEMFD):
+                    out[int(pid)] = os.stat(path).st_ino
+            with open(f"/proc/{pid}/maps") as maps:
+                for line in maps:
+                    fields = line.split()
+                    if len(fields) >= 6 and fields[5].startswith(RINGS_MEMFD):
+                        out[int(pid)] = int(fields[4])
+        except OSError:          # gone meanwhile, or not ours to read
+            continue
+    return {pid: ino for pid, ino in out.items() if inode is None or ino == inode}
+
+
+def _serve() -> tuple[ServerProcess, list[psutil.Process], int]:
+    """`sfu serve` with two workers; its workers and the inode of the rings' memfd they all share"""
     srv = ServerProcess(workers=2).ready()
     workers = psutil.Process(srv.proc.pid).children()
     assert len(workers) == 2
-    return srv, workers
+    mine = ring_holders()
+    assert srv.proc.pid in mine, "the main process holds no rings memfd"
+    inode = mine[srv.proc.pid]
+    assert set(ring_holders(inode)) == {srv.proc.pid, *(w.pid for w in workers)}
+    return srv, workers, inode
 
 
-def _shm_entries() -> set[str]:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+def _end_main_process(sig: int, returncode: int) -> None:
+    """end the main process with `sig`: it exits with `returncode`, and no worker and nobody
+    holding the rings' memfd outlives it"""
+    srv, workers, inode = _serve()
+    try:
+        srv.proc.send_signal(sig)
+        assert srv.proc.wait(15) == returncode
+        gone, alive = psutil.wait_procs(workers, timeout=5)
+        assert not alive, "worker processes outlived the main process"
+        assert ring_holders(inode) == {}, "a process still holds the rings' memfd"
+    finally:
+        print(f"--- sfu serve log tail ---\n{srv.stop(signal.SIGKILL)}")
 
 
 def test_sigterm_shuts_down_cleanly():
-    before = _shm_entries()
-    srv, workers = _serve()
-    try:
-        srv.proc.send_signal(signal.SIGTERM)
-        assert srv.proc.wait(15) == 0
-        gone, alive = psutil.wait_procs(workers, timeout=5)
-        assert not alive, "worker processes outlived the server"
-        assert _shm_entries() == before
-    finally:
-        print(f"--- sfu serve log tail ---\n{srv.stop(signal.SIGKILL)}")
+    _end_main_process(signal.SIGTERM, 0)
 
 
 def test_main_process_killed_takes_workers_with_it():
-    srv, workers = _serve()
-    try:
-        srv.proc.kill()
-        srv.proc.wait(5)
-        gone, alive = psutil.wait_procs(workers, timeout=5)
-        assert not alive, "orphaned worker processes"
-    finally:
-        print(f"--- sfu serve log tail ---\n{srv.stop(signal.SIGKILL)}")
+    _end_main_process(signal.SIGKILL, -signal.SIGKILL)
 
 
 def test_worker_refuses_wrong_protocol_version():
