@@ -1,6 +1,6 @@
 """The tiers partition the suite: every collected test has exactly one tier
 marker (the folder it lives in), the markers are registered, and the README
-documents every tier."""
+documents every tier; every benchmark has a smoke run."""
 
 from __future__ import annotations
 
@@ -43,3 +43,11 @@ def test_tier_markers_are_registered_and_documented():
         assert (TESTS / tier / "__init__.py").exists(), tier
         assert f"`tests/{tier}/`" in readme, f"README.md does not describe tests/{tier}/"
     assert "./scripts/test -m unit" in readme          # how to run one tier
+
+
+def test_every_benchmark_has_a_smoke_run():
+    benches = sorted(p.name for p in (REPO / "bench").glob("*.py") if p.name.startswith(("bench_", "compare_")))
+    assert len(benches) >= 6
+    smoke = "".join(p.read_text() for p in (TESTS / "bench_smoke").glob("test_*.py"))
+    missing = [b for b in benches if b not in smoke]
+    assert not missing, f"benchmarks without a smoke run in tests/bench_smoke/: {missing}"
