@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # tests/ on the path: helpers and the tier packages importable
 
 # one folder and one marker (registered in pyproject.toml) per tier, cheapest first
-TIERS = ("unit", "component", "process", "server", "cluster", "interop", "bench_smoke", "meta")
+TIERS = ("unit", "component", "process", "server", "cluster", "sanitizers", "interop", "bench_smoke", "meta")
 
 
 @pytest.hookimpl(tryfirst=True)     # before -m deselects anything

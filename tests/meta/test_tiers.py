@@ -38,6 +38,7 @@ def test_tier_markers_are_registered_and_documented():
     ini = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     registered = {m.split(":", 1)[0].strip() for m in ini["markers"]}
     assert set(TIERS) <= registered, set(TIERS) - registered
+    assert ini["testpaths"] == [f"tests/{tier}" for tier in TIERS]      # ./scripts/test runs every tier
     readme = (REPO / "README.md").read_text()
     for tier in TIERS:
         assert (TESTS / tier / "__init__.py").exists(), tier
