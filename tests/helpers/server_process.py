@@ -56,7 +56,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
-    def ready(self, timeout: float = 20) -> "ServerProcess":
+    def ready(self, timeout: float = 30) -> "ServerProcess":
         end = time.monotonic() + timeout
         while not self._healthy():
             self._alive_or_fail("before answering its health check")
