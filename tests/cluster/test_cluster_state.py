@@ -13,7 +13,6 @@ from sfu.cluster.relay import RelayGap, StreamReader, StreamWriter
 from sfu.cluster.room_map import ROOM_NODE, LockTimeout, RoomMap
 
 
-# -- units against a real redis ---------------------------------------------------------------------
 async def test_lock_is_exclusive_and_released_by_its_owner_only(r):
     m = RoomMap(r)
     tok = await m.acquire("lk")
