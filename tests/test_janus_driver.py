@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sfu.protocol.sdp.extensions import EXT_MID
+
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 DATA = TESTS / "data" / "janus"
@@ -84,7 +86,7 @@ def test_parse_janus_subscriber_offer():
     (c,) = o.candidates
     assert (c.component, c.transport, c.typ, c.ip) == (1, "udp", "host", "10.98.0.1") and c.port > 0
     assert c.priority == 2015363583
-    assert set(m.extmap.values()) >= {"urn:ietf:params:rtp-hdrext:sdes:mid"}
+    assert set(m.extmap.values()) >= {EXT_MID}
 
 
 def test_parse_janus_publisher_answers():
