@@ -52,7 +52,7 @@ class Server:
                                      empty_timeout=int(room_cfg.get("empty_timeout", 300)),
                                      departure_timeout=int(room_cfg.get("departure_timeout", 20)),
                                      max_participants=int(room_cfg.get("max_participants", 0))))
-        self.signal = SignalServer(self.keys, self.rooms, v1_enabled=settings.single_pc)
+        self.signal = SignalServer(self.keys, self.rooms.sessions, v1_enabled=settings.single_pc)
         self.agents = AgentService(self.keys, self.rooms)
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         self.runner: web.AppRunner | None = None

@@ -22,8 +22,8 @@ from sfu import config
 from sfu.api import AgentDispatchClient, RoomClient, TwirpError
 from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
-from sfu.rooms.participant import Subscription
-from sfu.rooms.service import data_recipients
+from sfu.rooms.data import data_recipients
+from sfu.rooms.track import Subscription
 from test_signaling import Client
 
 KEYS = {"devkey": "secret"}

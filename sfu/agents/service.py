@@ -33,7 +33,8 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import agent, agent_dispatch, models
 
 from .. import auth, errors
-from ..rooms.room import Room, RoomOptions, new_sid
+from ..ids import new_sid
+from ..rooms.room import Room, RoomOptions
 from ..wire import decode_frame
 from .dispatcher import ASKING, PENDING, RUNNING, SUCCESS, Dispatcher, DispatchRecord, JobRecord, WorkerInfo
 

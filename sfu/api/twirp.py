@@ -30,7 +30,8 @@ from .. import auth, errors
 from ..rooms.room import RoomOptions
 
 if TYPE_CHECKING:
-    from ..rooms.participant import Participant, TrackPublication
+    from ..rooms.participant import Participant
+    from ..rooms.track import TrackPublication
     from ..rooms.room import Room
 
 log = logging.getLogger("sfu.api")
