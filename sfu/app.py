@@ -68,7 +68,7 @@ class Server:
                                    http_url=f"http://{_default_ip(settings)}:{settings.port}",
                                    signal=self.signal, twirp=self.twirp, agents=self.agents)
             self.signal.cluster = self.cluster
-            self.agents.cluster = self.cluster
+            self.agents.use_cluster(self.cluster)
         self.agents.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------

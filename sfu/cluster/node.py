@@ -1,6 +1,6 @@
 """This node's membership in a cluster: registry heartbeat, room placement,
 the inbox (relayed sessions, forwarded API calls, agent messages: see
-sfu.agents.service), the agent workers it advertises, and Redis outages.
+sfu.agents.federation), the agent workers it advertises, and Redis outages.
 
 Redis outages: every loop catches connection errors and retries with a
 backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
@@ -49,6 +49,8 @@ class ClusterUnavailable(errors.SfuError):
 
 
 class Cluster:
+    heartbeat = HEARTBEAT          # s between registry writes (the agent workers are re-advertised as often)
+
     def __init__(self, url: str, node_id: str, rooms: Any, pool: Any = None, http_url: str = "",
                  signal: Any = None, twirp: Any = None, agents: Any = None) -> None:
         # a command on a connection Redis dropped (e.g. a restart) is retried on a new one; a
@@ -288,7 +290,7 @@ class Cluster:
         return out
 
     async def agent_post(self, node: str, op: str, worker: str = "", job: str = "", body: bytes = b"") -> None:
-        """a one-way agent message to `node` (see AgentService.on_cluster_message)"""
+        """a one-way agent message to `node` (see sfu.agents.federation.Federation.on_message)"""
         try:
             await self.post(node, {"t": "agent", "op": op, "w": worker, "j": job, "b": body})
         except (RedisError, OSError) as e:
