@@ -32,5 +32,5 @@ class ParticipantEvents(Protocol):
     async def track_unpublished(self, p: Member, pub: TrackPublication) -> None:
         """one of its tracks is gone"""
 
-    async def on_data(self, p: Member, label: str, data: bytes) -> None:
+    async def on_data(self, p: Member, label: str, payload: bytes) -> None:
         """a DataPacket arrived on its data channel `label`"""
