@@ -6,11 +6,10 @@ from __future__ import annotations
 import ast
 import pathlib
 
-import sfu
 from sfu.protocol.sdp import extensions
 
-ROOT = pathlib.Path(sfu.__file__).parent
-REPO = ROOT.parent
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ROOT = REPO / "sfu"                       # the source tree (the installed copy has no bench/ or tests/)
 HOME = ROOT / "protocol" / "sdp" / "extensions.py"
 KNOWN = {v for k, v in vars(extensions).items() if k.startswith("EXT_")}
 # what an extension URI looks like (RFC 8285 names them by URI); product code knows no other
