@@ -127,7 +127,7 @@ class RoomService:
         p.state = models.ParticipantInfo.DISCONNECTED
         p.disconnect_reason = reason
         p.bump()
-        self.sessions.forget(p)
+        self.sessions.cancel_expiry(p)
         room = p.room
         for pub in list(p.tracks.values()):
             for sub in list(pub.subscriptions.values()):

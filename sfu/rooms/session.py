@@ -147,9 +147,7 @@ class Sessions:
             await p.handle_offer(params.publisher_offer)
 
     async def _resume(self, p: Participant, conn: Connection) -> None:
-        task = self._lost_tasks.pop(p.sid, None)
-        if task is not None:
-            task.cancel()
+        self.cancel_expiry(p)
         old = p.conn
         p.conn = conn
         p.last_ping = time.monotonic()
@@ -271,8 +269,8 @@ class Sessions:
         p.bump()
         await self.events.participant_changed(p)
 
-    def forget(self, p: Participant) -> None:
-        """`p` left: no resume can come any more"""
+    def cancel_expiry(self, p: Participant) -> None:
+        """stop waiting for `p` to resume (it resumed, or it left)"""
         task = self._lost_tasks.pop(p.sid, None)
         if task is not None:
             task.cancel()
