@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -23,6 +23,9 @@ from .rooms.room import RoomOptions
 from .rooms.service import RoomService
 from .signaling.server import SignalServer
 from .worker.process import WorkerPool
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 log = logging.getLogger("sfu.app")
 
@@ -52,23 +55,25 @@ class Server:
                                      empty_timeout=int(room_cfg.get("empty_timeout", 300)),
                                      departure_timeout=int(room_cfg.get("departure_timeout", 20)),
                                      max_participants=int(room_cfg.get("max_participants", 0))))
-        self.signal = SignalServer(self.keys, self.rooms, v1_enabled=settings.single_pc)
+        self.signal = SignalServer(self.keys, self.rooms.sessions, v1_enabled=settings.single_pc)
         self.agents = AgentService(self.keys, self.rooms)
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         self.runner: web.AppRunner | None = None
         self._routes()
         self.signal.install(self.app)
-        self.twirp = TwirpServer(self)
+        self.twirp = TwirpServer(self.rooms, self.keys, self.agents,
+                                 remote_unmute=bool(room_cfg.get("enable_remote_unmute", False)))
         self.twirp.install(self.app)
-        self.cluster: Any = None
+        self.cluster: Cluster | None = None
         if settings.redis:
-            from .cluster import Cluster
+            from . import cluster      # only a multi-node server loads the Redis client
 
-            self.cluster = Cluster(redis_url(settings.redis), self.rooms.node_id, self.rooms, pool=self.pool,
-                                   http_url=f"http://{_default_ip(settings)}:{settings.port}",
-                                   signal=self.signal, twirp=self.twirp, agents=self.agents)
+            self.cluster = cluster.Cluster(redis_url(settings.redis), self.rooms.node_id, self.rooms, pool=self.pool,
+                                           http_url=f"http://{_default_ip(settings)}:{settings.port}",
+                                           signal=self.signal, twirp=self.twirp, agents=self.agents)
             self.signal.cluster = self.cluster
-            self.agents.cluster = self.cluster
+            self.twirp.cluster = self.cluster
+            self.agents.use_cluster(self.cluster)
         self.agents.install(self.app)
 
     # -- lifecycle -------------------------------------------------------------

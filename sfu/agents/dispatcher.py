@@ -25,7 +25,7 @@ from typing import Any
 
 from livekit.protocol import agent, agent_dispatch, models
 
-from ..rooms.room import new_sid
+from ..ids import new_sid
 
 PENDING, ASKING, RUNNING, SUCCESS, FAILED, CANCELLED = "pending", "asking", "running", "success", "failed", "cancelled"
 TERMINAL = frozenset((SUCCESS, FAILED, CANCELLED))

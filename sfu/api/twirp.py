@@ -30,8 +30,10 @@ from .. import auth, errors
 from ..rooms.room import RoomOptions
 
 if TYPE_CHECKING:
-    from ..rooms.participant import Participant, TrackPublication
+    from ..rooms.participant import Participant
     from ..rooms.room import Room
+    from ..rooms.service import RoomService
+    from ..rooms.track import TrackPublication
 
 log = logging.getLogger("sfu.api")
 
@@ -108,7 +110,7 @@ class Method:
     grant: str              # "create" | "list" | "admin"
 
 
-def _map_error(e: BaseException) -> TwirpError:
+def map_error(e: BaseException) -> TwirpError:
     """our exceptions -> Twirp codes"""
     if isinstance(e, TwirpError):
         return e
@@ -129,12 +131,29 @@ def _map_error(e: BaseException) -> TwirpError:
     return TwirpError("internal", str(e) or type(e).__name__)
 
 
+class TwirpRoute(Protocol):
+    """Multi-node: where a room lives and running a call on another node (sfu.cluster.Cluster)."""
+
+    node_id: str
+
+    async def route(self, room: str) -> str: ...
+
+    async def host_of(self, room: str) -> str | None: ...
+
+    async def call(self, node: str, service: str, method: str, body: bytes,
+                   timeout: float = ...) -> tuple[bool, bytes]: ...
+
+    async def alive_nodes(self) -> list[str]: ...
+
+
 class TwirpServer:
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.rooms = server.rooms           # sfu.rooms.service.RoomService
-        self.keys: auth.KeyProvider = server.keys
-        self.remote_unmute = bool((getattr(server.settings, "room", None) or {}).get("enable_remote_unmute", False))
+    def __init__(self, rooms: RoomService, keys: auth.KeyProvider, agents: DispatchBackend | None = None,
+                 remote_unmute: bool = False) -> None:
+        self.rooms = rooms
+        self.keys = keys
+        self.agents = agents                     # None: AgentDispatchService answers unimplemented
+        self.remote_unmute = remote_unmute       # room.enable_remote_unmute
+        self.cluster: TwirpRoute | None = None   # when running multi-node
         self.methods: dict[tuple[str, str], Method] = {
             (ROOM_SERVICE, "CreateRoom"): Method(room_pb.CreateRoomRequest, self.create_room, "create"),
             (ROOM_SERVICE, "ListRooms"): Method(room_pb.ListRoomsRequest, self.list_rooms, "list"),
@@ -169,7 +188,7 @@ class TwirpServer:
         try:
             return await self._handle(request)
         except Exception as e:  # every failure leaves as a Twirp error
-            err = _map_error(e)
+            err = map_error(e)
             if err.code == "internal":
                 log.exception("%s failed", request.path)
             return err.response()
@@ -203,9 +222,8 @@ class TwirpServer:
             kind = "json" if as_json else "protobuf"
             raise TwirpError("malformed", f"the request could not be decoded as {kind}: {e}") from None
         self._authorize(claims, method.grant, getattr(req, "room", ""))
-        cluster = getattr(self.server, "cluster", None)
-        if cluster is not None:
-            reply = await self._clustered(cluster, service, name, method, req)
+        if self.cluster is not None:
+            reply = await self._clustered(self.cluster, service, name, method, req)
         else:
             reply = await method.handler(req)
         if as_json:
@@ -214,7 +232,7 @@ class TwirpServer:
         return web.Response(body=reply.SerializeToString(), content_type="application/protobuf")
 
     # -- multi-node (sfu.cluster) --------------------------------------------------------------------
-    async def _clustered(self, cluster: Any, service: str, name: str, method: Method, req: Message) -> Message:
+    async def _clustered(self, cluster: TwirpRoute, service: str, name: str, method: Method, req: Message) -> Message:
         """run a call on the node hosting its room: CreateRoom places the room
         first; ListRooms merges every live node's rooms; a call for a room no
         live node hosts runs here (and answers not_found as usual)"""
@@ -253,7 +271,8 @@ class TwirpServer:
             reply = await method.handler(req)
         return reply.SerializeToString()
 
-    async def _list_rooms_everywhere(self, cluster: Any, req: room_pb.ListRoomsRequest) -> room_pb.ListRoomsResponse:
+    async def _list_rooms_everywhere(self, cluster: TwirpRoute,
+                                     req: room_pb.ListRoomsRequest) -> room_pb.ListRoomsResponse:
         out = room_pb.ListRoomsResponse()
         out.rooms.extend((await self.list_rooms(req)).rooms)
         try:
@@ -400,7 +419,7 @@ class TwirpServer:
 
     # -- AgentDispatchService ---------------------------------------------------------------------------
     def _agents(self) -> DispatchBackend:
-        backend = getattr(self.server, "agents", None)
+        backend = self.agents
         if backend is None:
             raise TwirpError("unimplemented", "agent dispatch is not available on this server")
         return backend

@@ -1,6 +1,6 @@
 """This node's membership in a cluster: registry heartbeat, room placement,
 the inbox (relayed sessions, forwarded API calls, agent messages: see
-sfu.agents.service), the agent workers it advertises, and Redis outages.
+sfu.agents.federation), the agent workers it advertises, and Redis outages.
 
 Redis outages: every loop catches connection errors and retries with a
 backoff capped at 2 s; the heartbeat re-writes the node record and re-claims
@@ -17,7 +17,7 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psutil
@@ -28,10 +28,20 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .. import errors
+from ..api.twirp import map_error
+from ..signaling.connection import Connection
 from .registry import AGENT_WORKERS, HEARTBEAT, NodeRecord, NodeStats, Registry
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
-from .. import errors
 from .room_map import ROOM_NODE, LockTimeout, RoomMap
+
+if TYPE_CHECKING:
+    from ..agents.service import AgentService
+    from ..api.twirp import TwirpServer
+    from ..rooms.room import Room
+    from ..rooms.service import RoomService
+    from ..signaling.server import SignalServer
+    from ..worker.process import WorkerPool
 
 log = logging.getLogger("sfu.cluster")
 
@@ -49,8 +59,11 @@ class ClusterUnavailable(errors.SfuError):
 
 
 class Cluster:
-    def __init__(self, url: str, node_id: str, rooms: Any, pool: Any = None, http_url: str = "",
-                 signal: Any = None, twirp: Any = None, agents: Any = None) -> None:
+    heartbeat = HEARTBEAT          # s between registry writes (the agent workers are re-advertised as often)
+
+    def __init__(self, url: str, node_id: str, rooms: RoomService, pool: WorkerPool | None = None, http_url: str = "",
+                 signal: SignalServer | None = None, twirp: TwirpServer | None = None,
+                 agents: AgentService | None = None) -> None:
         # a command on a connection Redis dropped (e.g. a restart) is retried on a new one; a
         # retried write that had gone through is harmless: relay entries carry sequence numbers,
         # inbox entries ids, and the rest are idempotent
@@ -104,7 +117,7 @@ class Cluster:
         await self.redis.aclose()
 
     # -- registry --------------------------------------------------------------------------------
-    def _room_created(self, room: Any) -> None:
+    def _room_created(self, room: Room) -> None:
         loop = asyncio.get_running_loop()
 
         def closed(event: str, _arg: Any) -> None:
@@ -215,7 +228,7 @@ class Cluster:
             raise ClusterUnavailable(f"cannot look up room {room}: {e}") from None
         return None
 
-    async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Any) -> str:
+    async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Connection) -> str:
         self.relayed_out += 1
         fields = {"token": token, "query": orjson.dumps(query), "v1": int(v1)}
         return await relay_front(self.redis, self.node_id, host, fields, conn, self.alive)
@@ -288,7 +301,7 @@ class Cluster:
         return out
 
     async def agent_post(self, node: str, op: str, worker: str = "", job: str = "", body: bytes = b"") -> None:
-        """a one-way agent message to `node` (see AgentService.on_cluster_message)"""
+        """a one-way agent message to `node` (see sfu.agents.federation.Federation.on_message)"""
         try:
             await self.post(node, {"t": "agent", "op": op, "w": worker, "j": job, "b": body})
         except (RedisError, OSError) as e:
@@ -373,8 +386,7 @@ class Cluster:
             body = await self.twirp.run_forwarded(f[b"svc"].decode(), f[b"m"].decode(), f[b"b"])
             reply = b"OK" + body
         except Exception as e:
-            from ..api.twirp import _map_error
-            err = _map_error(e)
+            err = map_error(e)
             reply = b"ER" + orjson.dumps({"code": err.code, "msg": err.msg})
         try:
             await self.reply(rid, reply)

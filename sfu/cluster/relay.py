@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from .. import errors
-from ..signaling.server import leave_response
+from ..signaling.connection import Connection, leave_response
 
 log = logging.getLogger("sfu.cluster")
 
@@ -176,7 +176,7 @@ class RelayConnection:
                 pass
 
 
-async def relay_front(redis: Any, me: str, host: str, open_fields: dict[str, Any], conn: Any,
+async def relay_front(redis: Any, me: str, host: str, open_fields: dict[str, Any], conn: Connection,
                       peer_alive: Callable[[str], Awaitable[bool]]) -> str:
     """Run the front side of a relayed session for the signal connection
     `conn` (a SignalConnection); returns why it ended."""

@@ -22,12 +22,11 @@ from livekit.protocol import rtc as lk
 
 from ..protocol import sdp as sdpmod
 from ..protocol.dtls import answer_setup
+from ..protocol.sdp.extensions import EXT_MID, EXT_RID
 from .peer import Peer, PeerError, RemoteTransport
 
 log = logging.getLogger("sfu.loadtest.livekit")
 
-EXT_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
-EXT_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 MID_EXT_ID = 4
 RID_EXT_ID = 10
 VP8_PT = 96

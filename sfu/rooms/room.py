@@ -11,32 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import string
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from livekit.protocol import models
+from livekit.protocol import agent_dispatch, models
 
 from .. import errors
-
-if TYPE_CHECKING:
-    from ..media import Router
-    from .participant import Participant
+from ..ids import new_sid
+from ..media import MediaService, Router
+from .track import Member, TrackPublication
 
 log = logging.getLogger("sfu.rooms")
-
-_ALPHABET = string.ascii_letters + string.digits
 
 DEFAULT_EMPTY_TIMEOUT = 300
 DEFAULT_DEPARTURE_TIMEOUT = 20
 MAX_NAME_BYTES = 256
-
-
-def new_sid(prefix: str) -> str:
-    """LiveKit-style ids: RM_, PA_, TR_, AJ_, AD_, AW_ + 12 base62 chars"""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(12))
 
 
 @dataclass
@@ -45,11 +35,11 @@ class RoomOptions:
     departure_timeout: int = DEFAULT_DEPARTURE_TIMEOUT
     max_participants: int = 0
     metadata: str = ""
-    agents: list[Any] = field(default_factory=list)   # RoomAgentDispatch
+    agents: list[agent_dispatch.RoomAgentDispatch] = field(default_factory=list)
 
 
 class Room:
-    def __init__(self, manager: "RoomManager", name: str, options: RoomOptions, router: "Router") -> None:
+    def __init__(self, manager: RoomManager, name: str, options: RoomOptions, router: Router) -> None:
         self.manager = manager
         self.name = name
         self.sid = new_sid("RM_")
@@ -57,7 +47,7 @@ class Room:
         self.metadata = options.metadata
         self.router = router
         self.created_at = time.time()
-        self.participants: dict[str, Participant] = {}   # identity -> participant
+        self.participants: dict[str, Member] = {}   # identity -> participant
         self.version = 0
         self.closed = False
         self.ever_joined = False
@@ -94,7 +84,7 @@ class Room:
             if len(others) >= self.options.max_participants:
                 raise errors.LimitReachedError(f"room {self.name} is full")
 
-    def add(self, p: "Participant") -> None:
+    def add(self, p: Member) -> None:
         self.participants[p.identity] = p
         if not p.dependent:       # an agent alone keeps no room open
             self.ever_joined = True
@@ -102,7 +92,7 @@ class Room:
         self.version += 1
         self.emit("participant_joined", p)
 
-    def remove(self, p: "Participant") -> None:
+    def remove(self, p: Member) -> None:
         if self.participants.get(p.identity) is p:
             del self.participants[p.identity]
             self.version += 1
@@ -112,14 +102,20 @@ class Room:
         if not any(not q.dependent for q in self.participants.values()):
             self.last_departure = self.last_departure or time.time()
 
-    def all_tracks(self) -> list[Any]:
+    def all_tracks(self) -> list[TrackPublication]:
         return [t for p in self.participants.values() for t in p.tracks.values()]
 
-    def find_track(self, sid: str) -> Any:
+    def find_track(self, sid: str) -> TrackPublication | None:
         return next((t for t in self.all_tracks() if t.sid == sid), None)
 
-    def others(self, p: "Participant") -> list["Participant"]:
+    def others(self, p: Member) -> list[Member]:
         return [q for q in self.participants.values() if q is not p]
+
+    async def broadcast(self, infos: list[models.ParticipantInfo], exclude: Member | None = None) -> None:
+        """a ParticipantUpdate to every open participant but `exclude`"""
+        for q in list(self.participants.values()):
+            if q is not exclude and not q.closed:
+                await q.send_participant_update(infos)
 
     def should_close(self, now: float) -> bool:
         humans = [p for p in self.participants.values() if not p.dependent]
@@ -146,7 +142,7 @@ class Room:
 class RoomManager:
     """All rooms of this node; closes idle rooms once a second."""
 
-    def __init__(self, media: Any, auto_create: bool = True, defaults: RoomOptions | None = None) -> None:
+    def __init__(self, media: MediaService, auto_create: bool = True, defaults: RoomOptions | None = None) -> None:
         self.media = media
         self.auto_create = auto_create
         self.defaults = defaults or RoomOptions()

@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
+from ..protocol.sdp.extensions import EXT_TWCC
 from ..native import addr_from_c, addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
 from . import messages, shm
 from .channel import Channel
@@ -38,7 +39,6 @@ EXIT_BIND = 42
 EXIT_ORPHAN = 43
 
 MUX_SOCKET_ID = 1
-TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 SOCKET_BUFFER = 8 * 1024 * 1024
 PY_DRAIN_BYTES = 1 << 22
 PR_SET_PDEATHSIG = 1
@@ -274,7 +274,7 @@ class Worker:
         extmap = {str(k): int(v) for k, v in dict(data["extmap"]).items()}
         s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
                             role, bool(data["sctp"]), list(data["open_channels"]), extmap)
-        twcc = extmap.get(TWCC_URI, 0)
+        twcc = extmap.get(EXT_TWCC, 0)
         if 1 <= twcc <= 14:   # we receive transport-cc numbered media: feed back
             self._cmd(lib.SFU_CMD_TRANSPORT_SET_TWCC, id=s.id, ext_id=twcc)
         return {}

@@ -20,15 +20,11 @@ from ..protocol.common import Output
 from ..protocol.dtls import (DtlsClosed, DtlsConnected, DtlsData, DtlsFailed, DtlsRole, DtlsState,
                              DtlsTransport, default_certificate)
 from ..protocol.ice_lite import IceLiteAgent, IceState, IceStateChanged, SelectedAddressChanged
+from ..protocol.sdp.extensions import EXT_MID, EXT_REPAIRED_RID, EXT_RID
 
 log = logging.getLogger("sfu.webrtc")
 
 Addr = tuple[str, int]
-
-# RFC 8843 / 8852 header extension URIs used to map unknown SSRCs
-MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-RRID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 
 
 def rtp_extensions(pkt: bytes) -> dict[int, bytes]:
@@ -144,7 +140,7 @@ class WebRtcSession:
     def on_unknown_ssrc(self, ssrc: int, pkt: bytes) -> None:
         exts = rtp_extensions(pkt)
         vals = {}
-        for key, uri in (("mid", MID_URI), ("rid", RID_URI), ("rrid", RRID_URI)):
+        for key, uri in (("mid", EXT_MID), ("rid", EXT_RID), ("rrid", EXT_REPAIRED_RID)):
             eid = self.extmap.get(uri)
             v = exts.get(eid) if eid else None
             vals[key] = v.decode("ascii", "replace") if v else ""

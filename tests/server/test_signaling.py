@@ -156,8 +156,8 @@ async def test_bad_requests_get_errors_and_leave_others_alone(server):
 
 
 async def test_refresh_token_ping_timeout_and_resume(server, monkeypatch):
-    import sfu.rooms.service as service
-    monkeypatch.setattr(service, "PING_TIMEOUT", 2)
+    import sfu.rooms.session as session
+    monkeypatch.setattr(session, "PING_TIMEOUT", 2)
     async with Client(server, tok("alice")) as a:
         sid = (await a.next("join")).join.participant.sid
         fresh = (await a.next("refresh_token")).refresh_token

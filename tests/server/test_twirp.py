@@ -25,8 +25,8 @@ from helpers.tokens import join_token, kp
 from sfu.api import AgentDispatchClient, RoomClient, TwirpError
 from sfu.app import Server
 from sfu.auth import KeyProvider, VideoGrant
-from sfu.rooms.participant import Subscription
-from sfu.rooms.service import data_recipients
+from sfu.rooms.data import data_recipients
+from sfu.rooms.track import Subscription
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -305,7 +305,7 @@ async def test_json_and_empty_bodies(server):
 
 
 async def test_agent_dispatch_service(server, monkeypatch):
-    class Backend:                      # stands in for the agent dispatcher (server.agents)
+    class Backend:                      # stands in for the agent dispatcher (server.twirp.agents)
         def __init__(self):
             self.items: dict[str, agent_dispatch.AgentDispatch] = {}
 
@@ -325,8 +325,8 @@ async def test_agent_dispatch_service(server, monkeypatch):
             return [d for d in self.items.values() if d.room == room and (not dispatch_id or d.id == dispatch_id)]
 
     from sfu.api.twirp import DispatchBackend
-    monkeypatch.setattr(server, "agents", Backend())   # restored before the server stops
-    assert isinstance(server.agents, DispatchBackend)
+    monkeypatch.setattr(server.twirp, "agents", Backend())   # what AgentDispatchService calls
+    assert isinstance(server.agents, DispatchBackend) and isinstance(server.twirp.agents, DispatchBackend)
     async with AgentDispatchClient(url(server), "devkey", "secret") as api:
         d = await api.create_dispatch("r", "helper", metadata="{}")
         assert d.id == "AD_0" and d.agent_name == "helper" and d.room == "r"
@@ -366,7 +366,7 @@ async def test_cli_verbs(server, monkeypatch):
         async def list_dispatch(self, room, dispatch_id=""):
             return [agent_dispatch.AgentDispatch(id="AD_1", agent_name="bot", room=room)]
 
-    monkeypatch.setattr(server, "agents", Backend())   # restored before the server stops
+    monkeypatch.setattr(server.twirp, "agents", Backend())   # what AgentDispatchService calls
     rc, out, err = await run(*cli, "dispatch", "create", "--room", "c", "--agent-name", "bot", "--metadata", "m",
                              env=env)
     assert rc == 0 and json.loads(out)["agent_name"] == "bot", err

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sfu.protocol.sdp.extensions import EXT_MID
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "janus"
 sys.path.insert(0, str(ROOT / "bench"))
@@ -30,7 +32,7 @@ def test_parse_janus_subscriber_offer():
     (c,) = o.candidates
     assert (c.component, c.transport, c.typ, c.ip) == (1, "udp", "host", "10.98.0.1") and c.port > 0
     assert c.priority == 2015363583
-    assert set(m.extmap.values()) >= {"urn:ietf:params:rtp-hdrext:sdes:mid"}
+    assert set(m.extmap.values()) >= {EXT_MID}
 
 
 def test_parse_janus_publisher_answers():

@@ -17,10 +17,10 @@ import itertools
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from .. import errors
-from ..media import Transport
+from ..media import Router, Transport
 from ..protocol import sdp
 from ..protocol.dtls import answer_setup, role_for_local_setup, role_from_answer
 from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates
@@ -70,7 +70,7 @@ class PeerTransport:
         transport.listeners.append(self._on_transport_event)
 
     @classmethod
-    async def create(cls, role: str, router: Any, worker: int | None) -> "PeerTransport":
+    async def create(cls, role: str, router: Router, worker: int | None) -> "PeerTransport":
         ufrag, pwd = generate_ufrag(), generate_pwd()
         t = await router.create_webrtc_transport(ufrag, pwd, worker=worker)
         return cls(role, t, ufrag, pwd)

@@ -1,0 +1,179 @@
+"""The publisher side of a participant: AddTrack, the publisher offer and its answer, binding
+announced tracks to offered m-lines, one producer per (simulcast) layer, unpublishing and
+muting.  Mixed into sfu.rooms.participant.Participant.
+"""
+
+from __future__ import annotations
+
+from livekit.protocol import models, rtc
+
+from .. import auth, errors
+from ..ids import new_sid
+from ..protocol import sdp
+from .events import ParticipantEvents
+from .peer_transport import PeerTransport
+from .track import QUALITY_BY_RID, SOURCE_NAMES, Layer, Subscription, TrackPublication
+
+
+class Publishing:
+    """What a participant publishes.  State (set up by Participant): `tracks` (sid -> bound
+    publication) and `pending` (cid -> announced, not yet bound); the publisher PC."""
+
+    identity: str
+    grants: auth.VideoGrant
+    single_pc: bool
+    tracks: dict[str, TrackPublication]
+    pending: dict[str, TrackPublication]
+    publisher: PeerTransport | None
+    sends: dict[str, Subscription]
+    waiting: list[Subscription]
+    events: ParticipantEvents
+
+    async def add_track(self, req: rtc.AddTrackRequest) -> None:
+        kind = {models.TrackType.AUDIO: "audio", models.TrackType.VIDEO: "video"}.get(req.type)
+        if not self.grants.canPublish:
+            await self.request_response(rtc.RequestResponse.NOT_ALLOWED, "no permission to publish", add_track=req)
+            return
+        if kind is None:
+            await self.request_response(rtc.RequestResponse.UNSUPPORTED_TYPE, "only audio and video tracks",
+                                        add_track=req)
+            return
+        allowed = self.grants.canPublishSources
+        if allowed and SOURCE_NAMES.get(req.source) not in allowed:
+            await self.request_response(rtc.RequestResponse.NOT_ALLOWED,
+                                        f"no permission to publish {SOURCE_NAMES.get(req.source, 'this source')}",
+                                        add_track=req)
+            return
+        if not req.cid or req.cid in self.pending or len(self.pending) >= 20:
+            await self.request_response(rtc.RequestResponse.INVALID_REQUEST, "bad or duplicate cid", add_track=req)
+            return
+        sid = new_sid("TR_")
+        info = models.TrackInfo(sid=sid, type=req.type, name=req.name, muted=req.muted, width=req.width,
+                                height=req.height, source=req.source, disable_dtx=req.disable_dtx,
+                                stereo=req.stereo, disable_red=req.disable_red, encryption=req.encryption,
+                                stream=req.stream)
+        layers = list(req.layers) or [layer for c in req.simulcast_codecs for layer in c.layers]
+        info.layers.extend(layers)
+        info.simulcast = len(layers) > 1
+        pub = TrackPublication(sid=sid, cid=req.cid, kind=kind, info=info, participant=self)
+        self.pending[req.cid] = pub
+        await self.send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=req.cid, track=info)))
+
+    async def handle_offer(self, desc: rtc.SessionDescription) -> None:
+        if not self.single_pc and not self.grants.canPublish and not self.grants.canPublishData:
+            raise errors.ProtocolError("no permission to publish")
+        pub_pc = await self.ensure_publisher()
+        send_tracks: dict[str, sdp.SendTrack] = {}
+        if self.single_pc:
+            send_tracks = await self._place_sends(sdp.SessionDescription.parse(desc.sdp))
+        answer = await pub_pc.answer_offer(desc.sdp, send_tracks)
+        reply = rtc.SessionDescription(type="answer", sdp=answer.sdp.serialize(), id=desc.id)
+        for mid, sub in self.sends.items():
+            reply.mid_to_track_id[mid] = sub.track.sid
+        await self.send(rtc.SignalResponse(answer=reply))
+        await self._bind_tracks(answer)
+        if self.single_pc:
+            self._sections_requested = False
+            await self._announce_sends()
+            if self.waiting:
+                self.request_sections()
+
+    async def _bind_tracks(self, answer: sdp.Answer) -> None:
+        """map offered m-lines to announced tracks and create producers; a bound
+        track whose m-line no longer sends is unpublished"""
+        for pub in list(self.tracks.values()):
+            info = answer.info(pub.mid)
+            if info is None or not info.accepted or "recv" not in info.direction:
+                await self.unpublish(pub)
+        for info in answer.media:
+            if not info.accepted or info.kind not in ("audio", "video") or "recv" not in info.direction:
+                continue
+            if any(t.mid == info.mid for t in self.tracks.values()):
+                continue          # already bound (renegotiation)
+            track_id = (info.msid or "").split(" ")[-1]
+            pub = self.pending.get(track_id)
+            if pub is None:      # fall back to the oldest pending track of that kind
+                pub = next((p for p in self.pending.values() if p.kind == info.kind and not p.mid), None)
+            if pub is None or pub.kind != info.kind:
+                continue
+            if not self.grants.canPublish:
+                continue
+            pub.mid = info.mid
+            pub.codec = info.codecs[0] if info.codecs else None
+            pub.extmap = dict(info.extmaps)
+            pub.info.mid = info.mid
+            pub.info.mime_type = f"{info.kind}/{pub.codec.name}" if pub.codec else ""
+            pub.expected_rids = list(info.rids)
+            self.tracks[pub.sid] = pub
+            self.pending.pop(pub.cid, None)
+            if not info.rids:
+                ssrcs = info.ssrcs.media_ssrcs
+                if ssrcs:
+                    await self._add_layer(pub, "", ssrcs[0])
+            # simulcast: layers appear with their first packets (unknown_ssrc + rid)
+
+    async def _on_unknown_ssrc(self, data: dict) -> None:
+        mid, rid, ssrc = data.get("mid") or "", data.get("rid") or "", int(data["ssrc"])
+        if data.get("rrid"):
+            return        # retransmissions of a layer: not forwarded yet
+        pub = next((t for t in self.tracks.values() if t.mid == mid), None) if mid else None
+        if pub is None or (pub.expected_rids and rid not in pub.expected_rids):
+            return
+        key = rid if pub.expected_rids else ""
+        if key in pub.layers:
+            return
+        await self._add_layer(pub, key, ssrc)
+
+    async def _add_layer(self, pub: TrackPublication, rid: str, ssrc: int) -> None:
+        assert self.publisher is not None
+        pt = pub.codec.pt if pub.codec else 96
+        try:
+            producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "")
+        except errors.AlreadyExistsError:
+            return
+        first = not pub.layers
+        pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer)
+        if first:
+            self.bump()
+            await self.events.track_published(self, pub)
+        else:
+            await self.events.layer_added(self, pub)
+
+    async def unpublish(self, pub: TrackPublication) -> None:
+        self.tracks.pop(pub.sid, None)
+        for layer in pub.layers.values():
+            await layer.producer.close()
+        self.bump()
+        await self.send(rtc.SignalResponse(track_unpublished=rtc.TrackUnpublishedResponse(track_sid=pub.sid)))
+        await self.events.track_unpublished(self, pub)
+
+    async def mute_track(self, req: rtc.MuteTrackRequest) -> None:
+        pub = self.tracks.get(req.sid)
+        if pub is None:
+            pub = next((p for p in self.pending.values() if p.sid == req.sid), None)
+        if pub is None:
+            await self.request_response(rtc.RequestResponse.NOT_FOUND, "no such track", mute=req)
+            return
+        if not req.muted and pub.server_muted:      # the publisher unmutes after a server mute
+            await self._set_forwarding(pub, muted=False)
+        if pub.info.muted != req.muted:
+            pub.info.muted = req.muted
+            self.bump()
+            await self.events.participant_changed(self)
+
+    async def server_mute(self, pub: TrackPublication, muted: bool) -> None:
+        """mute from the server API: tell the publisher (its SDK mutes the track), pause
+        or resume forwarding to subscribers, announce the new TrackInfo"""
+        await self.send(rtc.SignalResponse(mute=rtc.MuteTrackRequest(sid=pub.sid, muted=muted)))
+        await self._set_forwarding(pub, muted)
+        if pub.info.muted != muted:
+            pub.info.muted = muted
+            self.bump()
+            await self.events.participant_changed(self)
+
+    async def _set_forwarding(self, pub: TrackPublication, muted: bool) -> None:
+        pub.server_muted = muted
+        for sub in list(pub.subscriptions.values()):
+            paused = sub.disabled or muted
+            if sub.consumer is not None and not sub.consumer.closed and sub.consumer.paused != paused:
+                await (sub.consumer.pause() if paused else sub.consumer.resume())

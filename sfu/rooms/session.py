@@ -1,0 +1,276 @@
+"""A participant's signal session: join (or refusal), resume after a lost signal connection,
+the request loop with its ping watchdog and token refresh, and leaving.  The signal layer
+(sfu.signaling) hands every verified join to `Sessions.run_session`, once per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from google.protobuf import json_format
+from livekit.protocol import models, rtc
+from livekit.protocol import room as room_pb
+
+from .. import __version__, auth, errors
+from ..protocol.common import ProtocolError as WireError
+from ..signaling.connection import Connection, leave_response, pong, read_requests
+from ..signaling.join import JoinError, JoinParams
+from .events import ParticipantEvents
+from .participant import Participant
+from .room import Room, RoomManager, RoomOptions
+
+log = logging.getLogger("sfu.rooms")
+
+REFRESH_INTERVAL = 300
+PING_INTERVAL = 5
+PING_TIMEOUT = 15
+RESUME_WINDOW = 15.0          # a participant whose signal dropped may resume this long
+PROTOCOL_VERSION = 16
+
+
+class Sessions:
+    """The signal sessions of this node's participants (sfu.signaling.server.SessionHost)."""
+
+    def __init__(self, manager: RoomManager, events: ParticipantEvents, node_id: str,
+                 keys: auth.KeyProvider | None = None) -> None:
+        self.manager = manager
+        self.events = events          # given to every participant created here
+        self.node_id = node_id
+        self.keys = keys
+        self._lost_tasks: dict[str, asyncio.Task] = {}
+
+    def server_info(self) -> models.ServerInfo:
+        return models.ServerInfo(edition=models.ServerInfo.Standard, version=__version__,
+                                 protocol=PROTOCOL_VERSION, node_id=self.node_id, agent_protocol=1)
+
+    def options_from_token(self, claims: auth.Claims) -> RoomOptions | None:
+        """the room options a joining token's `roomConfig` asks for (agents, timeouts ...), if any"""
+        cfg = claims.room_config
+        if not isinstance(cfg, dict) or not cfg:
+            return None
+        try:
+            rc = json_format.ParseDict(cfg, room_pb.RoomConfiguration(), ignore_unknown_fields=True)
+        except json_format.ParseError as e:
+            log.warning("ignoring the token's roomConfig: %s", e)
+            return None
+        d = self.manager.defaults
+        return RoomOptions(empty_timeout=rc.empty_timeout or d.empty_timeout,
+                           departure_timeout=rc.departure_timeout or d.departure_timeout,
+                           max_participants=rc.max_participants or d.max_participants,
+                           metadata=rc.metadata, agents=list(rc.agents))
+
+    # -- join ----------------------------------------------------------------------------------
+    def check_join(self, params: JoinParams) -> None:
+        room = self.manager.get(params.room)
+        if room is None and not (self.manager.auto_create or params.claims.video.roomCreate):
+            raise JoinError(404, f"room {params.room} does not exist")
+        if room is not None:
+            try:
+                room.check_can_join(params.identity)
+            except errors.LimitReachedError as e:
+                raise JoinError(503, str(e)) from None
+        if params.reconnect:
+            p = room.participants.get(params.identity) if room else None
+            if p is None or p.closed or (params.participant_sid and p.sid != params.participant_sid):
+                return  # handled on the socket: leave(RECONNECT)
+
+    async def run_session(self, params: JoinParams, conn: Connection) -> None:
+        room = self.manager.get(params.room)
+        if params.reconnect:
+            p = room.participants.get(params.identity) if room else None
+            if p is None or p.closed or (params.participant_sid and p.sid != params.participant_sid):
+                await conn.send(leave_response(models.DisconnectReason.STATE_MISMATCH, rtc.LeaveRequest.RECONNECT))
+                await conn.close(1000, "state mismatch")
+                return
+            await self._resume(p, conn)
+        else:
+            if room is None:
+                room, _ = self.manager.create(params.room, self.options_from_token(params.claims))
+            try:
+                room.check_can_join(params.identity)
+            except errors.SfuError as e:
+                await conn.send(leave_response(models.DisconnectReason.JOIN_FAILURE))
+                await conn.close(1008, str(e))
+                return
+            p = await self._join(room, params, conn)
+            if p is None:
+                return
+        try:
+            await self._serve(p, conn)
+        except BaseException:
+            await p.disconnect(models.DisconnectReason.UNKNOWN_REASON, send_leave=False)
+            raise
+
+    async def _join(self, room: Room, params: JoinParams, conn: Connection) -> Participant | None:
+        old = room.participants.get(params.identity)
+        if old is not None:
+            await old.disconnect(models.DisconnectReason.DUPLICATE_IDENTITY)
+        p = Participant(room, params, conn, self.events)
+        try:
+            await p.setup_transports()
+        except errors.SfuError as e:
+            log.error("join of %s to %s failed: %s", p.identity, room.name, e)
+            await conn.send(leave_response(models.DisconnectReason.JOIN_FAILURE))
+            await conn.close(1011, "no media worker")
+            return None
+        room.add(p)
+        try:
+            await self._send_join(room, p, params)
+        except BaseException:
+            await p.disconnect(models.DisconnectReason.JOIN_FAILURE, send_leave=False)
+            raise
+        return p
+
+    async def _send_join(self, room: Room, p: Participant, params: JoinParams) -> None:
+        p.state = models.ParticipantInfo.JOINED
+        others = [q.to_proto() for q in room.others(p) if not q.hidden]
+        join = rtc.JoinResponse(
+            room=room.to_proto(), participant=p.to_proto(), other_participants=others,
+            server_version=__version__, server_info=self.server_info(),
+            subscriber_primary=p.subscriber_primary, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
+            client_configuration=models.ClientConfiguration(resume_connection=models.ClientConfigSetting.ENABLED),
+            sif_trailer=os.urandom(8))
+        join.enabled_publish_codecs.extend([
+            models.Codec(mime="audio/opus"), models.Codec(mime="audio/red"), models.Codec(mime="video/VP8"),
+            models.Codec(mime="video/H264"), models.Codec(mime="video/VP9"), models.Codec(mime="video/AV1")])
+        await p.send(rtc.SignalResponse(join=join))
+        log.info("%s joined %s as %s (protocol %d)", p.identity, room.name, p.sid, p.protocol)
+        if not p.hidden:
+            await room.broadcast([p.to_proto()], exclude=p)
+        if p.subscriber_primary and p.subscriber is not None:
+            p.subscriber.needs_negotiation = True
+            p.schedule_negotiation()
+        if params.publisher_offer is not None:
+            await p.handle_offer(params.publisher_offer)
+
+    async def _resume(self, p: Participant, conn: Connection) -> None:
+        self.cancel_expiry(p)
+        old = p.conn
+        p.conn = conn
+        p.last_ping = time.monotonic()
+        if old is not None and old is not conn:
+            await old.close(1000, "resumed elsewhere")
+        await p.send(rtc.SignalResponse(reconnect=rtc.ReconnectResponse(
+            server_info=self.server_info(),
+            client_configuration=models.ClientConfiguration(resume_connection=models.ClientConfigSetting.ENABLED))))
+        await p.send_participant_update([q.to_proto() for q in p.room.participants.values() if not q.hidden])
+        await p.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=p.room.to_proto())))
+        log.info("%s resumed in %s", p.identity, p.room.name)
+        if p.subscriber is not None and p.subscriber.remote_set and not p.single_pc:
+            # the client completes a resume when the subscriber PC renegotiates (ICE restart)
+            await p.subscriber.restart_ice()
+            p.subscriber.needs_negotiation = True
+            p.schedule_negotiation()
+
+    # -- the signal loop -------------------------------------------------------------------------
+    async def _serve(self, p: Participant, conn: Connection) -> None:
+        async def on_request(req: rtc.SignalRequest) -> None:
+            try:
+                await self.handle_request(p, req)
+            except (errors.ProtocolError, WireError, ValueError) as e:  # SDP, DTLS params, content
+                log.warning("%s/%s: bad request: %s", p.room.name, p.identity, e)
+                await p.request_response(rtc.RequestResponse.INVALID_REQUEST, str(e))
+
+        async def on_bad(reason: str) -> None:
+            log.warning("%s/%s: closing signal connection: %s", p.room.name, p.identity, reason)
+            await conn.send(leave_response(models.DisconnectReason.STATE_MISMATCH))
+
+        watchdog = asyncio.get_running_loop().create_task(self._watch_signal(p, conn))
+        try:
+            why = await read_requests(conn, on_request, on_bad)
+        finally:
+            watchdog.cancel()
+        if p.closed or p.conn is not conn:
+            return
+        if why.startswith("bad message"):
+            await conn.close(1003, why[:100])
+            await p.disconnect(models.DisconnectReason.STATE_MISMATCH, send_leave=False)
+            return
+        # signal lost without a leave: keep the participant for a resume
+        p.conn = None
+        self._lost_tasks[p.sid] = asyncio.get_running_loop().create_task(self._expire(p))
+
+    async def _watch_signal(self, p: Participant, conn: Connection) -> None:
+        """refresh the access token now and every REFRESH_INTERVAL; drop a
+        connection whose client stopped pinging (it may resume)"""
+        next_refresh = time.monotonic()
+        while not p.closed and p.conn is conn:
+            now = time.monotonic()
+            if self.keys is not None and now >= next_refresh:
+                next_refresh = now + REFRESH_INTERVAL
+                try:
+                    await p.send(rtc.SignalResponse(refresh_token=auth.refreshed(self.keys, p.claims)))
+                except auth.AuthError as e:
+                    log.warning("%s: cannot refresh token: %s", p.identity, e)
+            if now - p.last_ping > PING_TIMEOUT:
+                log.info("%s/%s: no ping for %d s, closing the signal connection", p.room.name, p.identity,
+                         PING_TIMEOUT)
+                await conn.close(1000, "ping timeout")
+                return
+            await asyncio.sleep(1.0)
+
+    async def _expire(self, p: Participant) -> None:
+        await asyncio.sleep(RESUME_WINDOW)
+        self._lost_tasks.pop(p.sid, None)
+        if p.conn is None and not p.closed:
+            log.info("%s/%s: signal not resumed, removing", p.room.name, p.identity)
+            await p.disconnect(models.DisconnectReason.SIGNAL_CLOSE, send_leave=False)
+
+    async def handle_request(self, p: Participant, req: rtc.SignalRequest) -> None:
+        which = req.WhichOneof("message")
+        if which in ("ping", "ping_req"):
+            p.last_ping = time.monotonic()
+        else:
+            log.debug("%s/%s < %s", p.room.name, p.identity, which)
+        reply = pong(req)
+        if reply is not None:
+            await p.send(reply)
+        elif which == "offer":
+            await p.handle_offer(req.offer)
+        elif which == "answer":
+            await p.handle_answer(req.answer)
+        elif which == "trickle":
+            pass   # ICE-lite: the client's checks reveal its addresses
+        elif which == "add_track":
+            await p.add_track(req.add_track)
+        elif which == "mute":
+            await p.mute_track(req.mute)
+        elif which == "subscription":
+            await p.update_subscription(req.subscription)
+        elif which == "track_setting":
+            await p.update_track_settings(req.track_setting)
+        elif which == "leave":
+            await p.disconnect(models.DisconnectReason.CLIENT_INITIATED, send_leave=False)
+            if p.conn is not None:
+                await p.conn.close(1000, "left")
+        elif which == "update_metadata":
+            await self.update_metadata(p, req.update_metadata)
+        elif which in ("sync_state", "update_layers", "subscription_permission", "simulate",
+                       "update_audio_track", "update_video_track"):
+            log.debug("%s: %s not acted on", p.identity, which)
+        else:
+            log.debug("%s: unsupported request %s", p.identity, which)
+
+    async def update_metadata(self, p: Participant, req: rtc.UpdateParticipantMetadata) -> None:
+        if not p.grants.canUpdateOwnMetadata:
+            await p.request_response(rtc.RequestResponse.NOT_ALLOWED, "no permission to update metadata",
+                                     request_id=req.request_id)
+            return
+        if req.metadata:
+            p.metadata = req.metadata
+        if req.name:
+            p.name = req.name
+        p.attributes.update({k: v for k, v in req.attributes.items()})
+        for k in [k for k, v in req.attributes.items() if v == ""]:
+            p.attributes.pop(k, None)
+        p.bump()
+        await self.events.participant_changed(p)
+
+    def cancel_expiry(self, p: Participant) -> None:
+        """stop waiting for `p` to resume (it resumed, or it left)"""
+        task = self._lost_tasks.pop(p.sid, None)
+        if task is not None:
+            task.cancel()

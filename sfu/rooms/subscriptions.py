@@ -1,0 +1,185 @@
+"""The subscriber side of a participant: subscribing to a track (a consumer of its best
+layer, put on an m-line of the subscriber PC), unsubscribing, the subscriber offer/answer
+loop, UpdateSubscription and UpdateTrackSettings.  Mixed into
+sfu.rooms.participant.Participant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from livekit.protocol import models, rtc
+
+from .. import auth, errors
+from ..protocol import sdp
+from .peer_transport import PeerTransport
+from .room import Room
+from .track import Subscription, TrackPublication
+
+log = logging.getLogger("sfu.participant")
+
+# codecs we send to subscribers, by mime (payload types as LiveKit fixes them)
+SEND_CODECS = {c.mime.lower(): c for c in (sdp.OPUS, sdp.RED_AUDIO, sdp.VP8, sdp.VP9, sdp.H264, sdp.AV1)}
+
+
+class Subscribing:
+    """What a participant receives.  State (set up by Participant): each track's
+    `subscriptions` (by subscriber identity) and the subscriber PC."""
+
+    room: Room
+    identity: str
+    grants: auth.VideoGrant
+    single_pc: bool
+    closed: bool
+    publisher: PeerTransport | None
+    subscriber: PeerTransport | None
+    waiting: list[Subscription]
+    sends: dict[str, Subscription]
+    _negotiating: bool
+
+    async def subscribe(self, pub: TrackPublication) -> None:
+        send_pc = self.publisher if self.single_pc else self.subscriber
+        if not self.grants.canSubscribe or send_pc is None or self.closed:
+            return
+        if pub.participant.identity in pub.subscriptions or self.identity in pub.subscriptions:
+            return
+        sub = Subscription(track=pub, subscriber=self)
+        pub.subscriptions[self.identity] = sub
+        await self._attach(sub)
+
+    async def _attach(self, sub: Subscription) -> None:
+        """create the consumer for the best layer and put it on an m-line"""
+        pub = sub.track
+        if self.single_pc:
+            self.waiting.append(sub)
+            self.request_sections()
+            return
+        layer = pub.best_layer(sub.quality)
+        if layer is None or self.subscriber is None:
+            return
+        codec = SEND_CODECS.get((pub.codec.name if pub.codec else "").lower())
+        if codec is None:
+            await self.send(rtc.SignalResponse(subscription_response=rtc.SubscriptionResponse(
+                track_sid=pub.sid, err=models.SubscriptionError.SE_CODEC_UNSUPPORTED)))
+            return
+        out_ext = {e.uri: e.id for e in sdp.SUBSCRIBER_EXTMAPS.get(pub.kind, ())}
+        consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt,
+                                                   paused=sub.disabled or pub.server_muted,
+                                                   ssrc=sub.ssrc or None, ext_map=consumer_ext_map(pub.extmap, out_ext))
+        sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
+        if not self.subscriber.has_track(pub.sid):
+            self.subscriber.add_track(sdp.SendTrack(
+                kind=pub.kind, participant_sid=pub.participant.sid, track_sid=pub.sid, ssrc=consumer.ssrc,
+                codecs=[codec], cname=pub.participant.sid))
+        self.schedule_negotiation()
+
+    async def unsubscribe(self, pub: TrackPublication) -> None:
+        sub = pub.subscriptions.pop(self.identity, None)
+        if sub is None:
+            return
+        if sub.consumer is not None:
+            await sub.consumer.close()
+        if self.single_pc:
+            if sub in self.waiting:
+                self.waiting.remove(sub)
+            for mid in [m for m, x in self.sends.items() if x is sub]:
+                del self.sends[mid]
+                self.request_sections()    # the client re-offers; the m-line is answered inactive
+            return
+        if self.subscriber is not None and not self.closed:
+            self.subscriber.remove_track(pub.sid)
+            self.schedule_negotiation()
+
+    def schedule_negotiation(self) -> None:
+        if not self._negotiating and not self.closed:
+            asyncio.get_running_loop().create_task(self.negotiate())
+
+    async def negotiate(self) -> None:
+        """send a subscriber offer when m-lines changed; one outstanding at a time"""
+        peer = self.subscriber
+        if peer is None or self._negotiating or self.closed:
+            return
+        self._negotiating = True
+        try:
+            while peer.needs_negotiation and not self.closed:
+                oid, offer = peer.build_offer()
+                await self.send(rtc.SignalResponse(offer=rtc.SessionDescription(type="offer", sdp=offer, id=oid)))
+                if not await peer.wait_answer():
+                    log.warning("%s: subscriber answer timed out", self.identity)
+                    return
+                await self._announce_subscriptions()
+        finally:
+            self._negotiating = False
+
+    async def _announce_subscriptions(self) -> None:
+        for pub in list(self.room.all_tracks()):
+            sub = pub.subscriptions.get(self.identity)
+            if sub is not None and sub.consumer is not None and not sub.announced and \
+                    self.subscriber is not None and self.subscriber.has_track(pub.sid):
+                sub.announced = True   # tells the publisher someone receives its track
+                await pub.participant.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
+                await _request_keyframe(sub)
+
+    async def handle_answer(self, desc: rtc.SessionDescription) -> None:
+        if self.subscriber is None:
+            raise errors.ProtocolError("answer without a subscriber offer")
+        await self.subscriber.apply_answer(desc.sdp, desc.id)
+
+    async def update_subscription(self, req: rtc.UpdateSubscription) -> None:
+        sids = list(req.track_sids) + [s for pt in req.participant_tracks for s in pt.track_sids]
+        for sid in sids:
+            pub = self.room.find_track(sid)
+            if pub is None:
+                await self.send(rtc.SignalResponse(subscription_response=rtc.SubscriptionResponse(
+                    track_sid=sid, err=models.SubscriptionError.SE_TRACK_NOTFOUND)))
+                continue
+            if pub.participant is self:
+                continue
+            if req.subscribe:
+                await self.subscribe(pub)
+            else:
+                await self.unsubscribe(pub)
+
+    async def update_track_settings(self, req: rtc.UpdateTrackSettings) -> None:
+        for sid in req.track_sids:
+            pub = self.room.find_track(sid)
+            sub = pub.subscriptions.get(self.identity) if pub else None
+            if sub is None:
+                continue
+            quality = req.quality
+            if req.width or req.height:     # the smallest layer covering the size
+                fits = [lay for lay in pub.info.layers if lay.width >= req.width and lay.height >= req.height]
+                quality = min((lay.quality for lay in fits), default=models.VideoQuality.HIGH)
+            sub.disabled = req.disabled
+            if sub.consumer is None:
+                continue
+            target = pub.best_layer(quality)
+            sub.quality = quality
+            if target is not None and sub.layer is not None and target.producer is not sub.layer.producer:
+                log.info("%s: %s layer %r -> %r", self.identity, pub.sid, sub.layer.rid, target.rid)
+                await sub.consumer.set_producer(target.producer)
+                sub.layer = target
+            paused = req.disabled or pub.server_muted
+            if sub.consumer.paused != paused:
+                await (sub.consumer.pause() if paused else sub.consumer.resume())
+
+
+async def _request_keyframe(sub: "Subscription") -> None:
+    """the subscriber can decode from now on (it applied the description naming
+    the SSRC): ask the publisher for a key frame (throttled in the data plane)"""
+    c = sub.consumer
+    if sub.track.kind == "video" and c is not None and not c.closed and not c.paused and not sub.disabled:
+        try:
+            await c.resume()     # "resuming" a running video consumer requests a key frame
+        except errors.SfuError:
+            pass
+
+
+def consumer_ext_map(publisher: dict[str, int], subscriber: dict[str, int]) -> dict[str, int]:
+    """publisher's header extension ids -> the subscriber's, for what both negotiated and
+    what makes sense end to end (not mid/rid, which name the publisher's m-lines, nor the
+    publisher's transport-wide sequence numbers)"""
+    skip = (sdp.EXT_MID, sdp.EXT_RID, sdp.EXT_REPAIRED_RID, sdp.EXT_TWCC)
+    return {str(in_id): subscriber[uri] for uri, in_id in publisher.items()
+            if uri in subscriber and uri not in skip and 1 <= in_id <= 14 and 1 <= subscriber[uri] <= 14}

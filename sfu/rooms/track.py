@@ -1,0 +1,100 @@
+"""A published track: its simulcast layers (one producer each) and its subscriptions (who
+receives it, on which layer, through which consumer).
+
+Tracks are announced with AddTrackRequest, bound to an m-line of the publisher offer
+(sfu.rooms.publisher) and become published when their first producer exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from livekit.protocol import models, rtc
+
+from ..media import Consumer, Producer
+from ..protocol import sdp
+
+QUALITY_BY_RID = {"q": models.VideoQuality.LOW, "h": models.VideoQuality.MEDIUM, "f": models.VideoQuality.HIGH,
+                  "": models.VideoQuality.HIGH}
+# track sources by their names in a token's canPublishSources
+SOURCE_NAMES = {models.TrackSource.CAMERA: "camera", models.TrackSource.MICROPHONE: "microphone",
+                models.TrackSource.SCREEN_SHARE: "screen_share",
+                models.TrackSource.SCREEN_SHARE_AUDIO: "screen_share_audio"}
+
+
+class Member(Protocol):
+    """A participant as its room, its tracks and their subscriptions see it
+    (sfu.rooms.participant.Participant; a protocol, so that these modules need not import it)."""
+
+    sid: str
+    identity: str
+    closed: bool
+    tracks: dict[str, TrackPublication]
+
+    @property
+    def hidden(self) -> bool: ...
+
+    @property
+    def dependent(self) -> bool: ...
+
+    def to_proto(self) -> models.ParticipantInfo: ...
+
+    async def send(self, msg: rtc.SignalResponse) -> None: ...
+
+    async def send_participant_update(self, infos: list[models.ParticipantInfo]) -> None: ...
+
+    async def unsubscribe(self, pub: TrackPublication) -> None: ...
+
+    async def disconnect(self, reason: int, send_leave: bool = True) -> None: ...
+
+
+@dataclass
+class Layer:
+    rid: str
+    quality: int
+    producer: Producer
+    packets: int = 0           # last packet count seen by the layer tracker
+    active: bool = True        # packets arrived within the last tracking period
+
+
+@dataclass
+class TrackPublication:
+    sid: str
+    cid: str
+    kind: str                        # "audio" | "video"
+    info: models.TrackInfo
+    participant: Member
+    mid: str = ""
+    codec: sdp.Codec | None = None   # as negotiated with the publisher
+    extmap: dict[str, int] = field(default_factory=dict)
+    expected_rids: list[str] = field(default_factory=list)
+    layers: dict[str, Layer] = field(default_factory=dict)      # rid ("" without simulcast) -> layer
+    server_muted: bool = False       # muted through the server API: forwarding paused
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)   # subscriber identity
+
+    @property
+    def published(self) -> bool:
+        return bool(self.layers)
+
+    def best_layer(self, quality: int = models.VideoQuality.HIGH) -> Layer | None:
+        """the highest active layer not above `quality` (else the lowest active one);
+        a publisher may pause layers it cannot encode or send"""
+        if not self.layers:
+            return None
+        ordered = sorted(self.layers.values(), key=lambda x: x.quality)
+        active = [x for x in ordered if x.active] or ordered
+        fit = [x for x in active if x.quality <= quality]
+        return fit[-1] if fit else active[0]
+
+
+@dataclass
+class Subscription:
+    track: TrackPublication
+    subscriber: Member
+    consumer: Consumer | None = None
+    layer: Layer | None = None
+    ssrc: int = 0
+    disabled: bool = False
+    quality: int = models.VideoQuality.HIGH
+    announced: bool = False
