@@ -1,0 +1,69 @@
+"""Two Chromium pages (livekit-client) publish camera and microphone and see
+and hear each other: decoded frames and frame rate from getStats, the picture's
+centre pixel in a screenshot (the other browser's fake camera colour), the
+other's sine pitch through WebAudio; mute and unmute seen by the other side."""
+
+from __future__ import annotations
+
+import pytest
+
+import lkchecks
+from lkbrowser import parallel, wait_for
+from lkroom import BROWSERS
+
+PEERS = (("alice", "A"), ("bob", "B"))
+
+
+def publish_both(lk, pc: str) -> dict:
+    pages = dict(zip(("alice", "bob"), lk.join_all(*PEERS, pc=pc)))
+    parallel(lambda page: (page.js("publishMic"), page.js("publishCamera")), *((p,) for p in pages.values()))
+    return pages
+
+
+@pytest.mark.parametrize("pc", ["single-pc", "two-pc"])
+def test_two_browsers_see_and_hear_each_other(lk, pc, tmp_path):
+    pages = publish_both(lk, pc)
+    for (viewer, _), (other, browser) in (PEERS, PEERS[::-1]):
+        page, want = pages[viewer], BROWSERS[browser]
+        v = lkchecks.video(page, other, frameWidth=640, frameHeight=360)
+        sent = lkchecks.brief(pages[other].js("outbound", "camera"))
+        assert v.get("framesDecoded", 0) >= 30 and v.get("codec") == "video/VP8", \
+            (viewer, other, lkchecks.brief(v), sent)
+        assert v.get("framesPerSecond", 0) >= 10, (viewer, other, lkchecks.brief(v))
+        pixel = lkchecks.centre_pixel(page, other, tmp_path / f"{viewer}-sees-{other}.png")
+        assert lkchecks.near(pixel, want["rgb"]), (viewer, other, pixel, want["rgb"])
+        peak = lkchecks.audio_peak(page, other, want["hz"])
+        assert abs(peak.get("hz", 0) - want["hz"]) <= lkchecks.PITCH_TOLERANCE_HZ, (viewer, other, peak)
+        a = lkchecks.audio(page, other)
+        assert a.get("codec") == "audio/opus" and a.get("totalSamplesReceived", 0) > 48000, \
+            (viewer, other, lkchecks.brief(a))
+        assert a["concealedSamples"] < 0.2 * a["totalSamplesReceived"], (viewer, other, lkchecks.brief(a))
+        assert a.get("audioLevel", 0) > 0.05, (viewer, other, lkchecks.brief(a))
+
+
+@pytest.mark.parametrize("pc", ["single-pc", "two-pc"])
+def test_mute_and_unmute_seen_by_the_other_side(lk, pc):
+    pages = publish_both(lk, pc)
+    alice, bob = pages["alice"], pages["bob"]
+    v = lkchecks.video(bob, "alice")
+    assert v.get("framesDecoded", 0) >= 30, lkchecks.brief(v)
+    for source in ("microphone", "camera"):
+        assert alice.js("setMuted", source, True) is True
+    muted = wait_for(lambda: {t["source"]: t["muted"] for t in bob.js("remoteTracks")
+                                       if t["identity"] == "alice"},
+                              lambda m: m.get("microphone") is True and m.get("camera") is True, 10)
+    assert muted == {"microphone": True, "camera": True}, muted
+    events = [(e["type"], e.get("source")) for e in bob.js("events") if e.get("identity") == "alice"]
+    assert ("trackMuted", "microphone") in events and ("trackMuted", "camera") in events, events
+    assert lkchecks.frames_decoded_during(bob, "alice", 1.5) <= 5      # a muted camera sends no frames
+    for source in ("microphone", "camera"):
+        assert alice.js("setMuted", source, False) is False
+    unmuted = wait_for(lambda: {t["source"]: t["muted"] for t in bob.js("remoteTracks")
+                                         if t["identity"] == "alice"},
+                                lambda m: m.get("microphone") is False and m.get("camera") is False, 10)
+    assert unmuted == {"microphone": False, "camera": False}, unmuted
+    events = [(e["type"], e.get("source")) for e in bob.js("events") if e.get("identity") == "alice"]
+    assert ("trackUnmuted", "microphone") in events and ("trackUnmuted", "camera") in events, events
+    assert lkchecks.frames_decoded_during(bob, "alice", 1.5) >= 15     # frames again after unmute
+    peak = lkchecks.audio_peak(bob, "alice", BROWSERS["A"]["hz"])
+    assert abs(peak.get("hz", 0) - BROWSERS["A"]["hz"]) <= lkchecks.PITCH_TOLERANCE_HZ, peak
