@@ -41,29 +41,27 @@ def test_two_browsers_see_and_hear_each_other(lk, pc, tmp_path):
         assert a.get("audioLevel", 0) > 0.05, (viewer, other, lkchecks.brief(a))
 
 
+def mute_both_tracks(alice, bob, muted: bool) -> None:
+    """alice (un)mutes microphone and camera; bob must see both publications change and get the events"""
+    for source in ("microphone", "camera"):
+        assert alice.js("setMuted", source, muted) is muted
+    seen = wait_for(lambda: {t["source"]: t["muted"] for t in bob.js("remoteTracks") if t["identity"] == "alice"},
+                    lambda m: m == {"microphone": muted, "camera": muted}, 10)
+    assert seen == {"microphone": muted, "camera": muted}, seen
+    event = "trackMuted" if muted else "trackUnmuted"
+    events = [(e["type"], e.get("source")) for e in bob.js("events") if e.get("identity") == "alice"]
+    assert (event, "microphone") in events and (event, "camera") in events, events
+
+
 @pytest.mark.parametrize("pc", ["single-pc", "two-pc"])
 def test_mute_and_unmute_seen_by_the_other_side(lk, pc):
     pages = publish_both(lk, pc)
     alice, bob = pages["alice"], pages["bob"]
     v = lkchecks.video(bob, "alice")
     assert v.get("framesDecoded", 0) >= 30, lkchecks.brief(v)
-    for source in ("microphone", "camera"):
-        assert alice.js("setMuted", source, True) is True
-    muted = wait_for(lambda: {t["source"]: t["muted"] for t in bob.js("remoteTracks")
-                                       if t["identity"] == "alice"},
-                              lambda m: m.get("microphone") is True and m.get("camera") is True, 10)
-    assert muted == {"microphone": True, "camera": True}, muted
-    events = [(e["type"], e.get("source")) for e in bob.js("events") if e.get("identity") == "alice"]
-    assert ("trackMuted", "microphone") in events and ("trackMuted", "camera") in events, events
+    mute_both_tracks(alice, bob, True)
     assert lkchecks.frames_decoded_during(bob, "alice", 1.5) <= 5      # a muted camera sends no frames
-    for source in ("microphone", "camera"):
-        assert alice.js("setMuted", source, False) is False
-    unmuted = wait_for(lambda: {t["source"]: t["muted"] for t in bob.js("remoteTracks")
-                                         if t["identity"] == "alice"},
-                                lambda m: m.get("microphone") is False and m.get("camera") is False, 10)
-    assert unmuted == {"microphone": False, "camera": False}, unmuted
-    events = [(e["type"], e.get("source")) for e in bob.js("events") if e.get("identity") == "alice"]
-    assert ("trackUnmuted", "microphone") in events and ("trackUnmuted", "camera") in events, events
+    mute_both_tracks(alice, bob, False)
     assert lkchecks.frames_decoded_during(bob, "alice", 1.5) >= 15     # frames again after unmute
     peak = lkchecks.audio_peak(bob, "alice", BROWSERS["A"]["hz"])
     assert abs(peak.get("hz", 0) - BROWSERS["A"]["hz"]) <= lkchecks.PITCH_TOLERANCE_HZ, peak
