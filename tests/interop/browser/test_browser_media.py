@@ -14,15 +14,16 @@ from lkroom import BROWSERS
 PEERS = (("alice", "A"), ("bob", "B"))
 
 
-def publish_both(lk, pc: str) -> dict:
-    pages = dict(zip(("alice", "bob"), lk.join_all(*PEERS, pc=pc)))
+def publish_both(lk, pc: str, server: str = "single-pc") -> dict:
+    pages = dict(zip(("alice", "bob"), lk.join_all(*PEERS, pc=pc, server=server)))
     parallel(lambda page: (page.js("publishMic"), page.js("publishCamera")), *((p,) for p in pages.values()))
     return pages
 
 
-@pytest.mark.parametrize("pc", ["single-pc", "two-pc"])
-def test_two_browsers_see_and_hear_each_other(lk, pc, tmp_path):
-    pages = publish_both(lk, pc)
+@pytest.mark.parametrize("pc,server", [("single-pc", "single-pc"), ("two-pc", "single-pc"),
+                                       ("two-pc", "no-single-pc")])
+def test_two_browsers_see_and_hear_each_other(lk, pc, server, tmp_path):
+    pages = publish_both(lk, pc, server)
     for (viewer, _), (other, browser) in (PEERS, PEERS[::-1]):
         page, want = pages[viewer], BROWSERS[browser]
         v = lkchecks.video(page, other, frameWidth=640, frameHeight=360)
