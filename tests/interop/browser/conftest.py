@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lkroom import BrowserEnv, TestRoom
+from .lkroom import BrowserEnv, TestRoom
 
 
 @pytest.fixture(scope="session")

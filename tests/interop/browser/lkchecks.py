@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from lkbrowser import Page, wait_for
+from .lkbrowser import Page, wait_for
 
 PITCH_TOLERANCE_HZ = 15          # the analyser's bins are 5.9 Hz wide at 48 kHz
 BRIEF_KEYS = ("codec", "rid", "frameWidth", "frameHeight", "framesPerSecond", "framesDecoded", "framesReceived",

@@ -29,8 +29,8 @@ import pytest
 
 from helpers.netns import NetNamespace
 from helpers.sfu_server import SfuServer, token
-from lkbrowser import HERE, Driver, DriverError, NodeParticipant, Page, parallel
-from media_files import write_sine_wav, write_y4m
+from .lkbrowser import HERE, Driver, DriverError, NodeParticipant, Page, parallel
+from .media_files import write_sine_wav, write_y4m
 
 CHROMIUM = os.environ.get("SFU_CHROMIUM", "/usr/bin/chromium")   # Debian package chromium
 BROWSERS = {"A": {"rgb": (200, 30, 30), "hz": 440}, "B": {"rgb": (20, 40, 220), "hz": 660}}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-import lkchecks
-from lkbrowser import wait_for
-from lkroom import BROWSERS, server_gap
+from . import lkchecks
+from .lkbrowser import wait_for
+from .lkroom import BROWSERS, server_gap
 
 CODEC_NOT_HONOURED = (
     "server: the publisher answer keeps the offer's codec order (VP8 first) instead of putting the codec the "

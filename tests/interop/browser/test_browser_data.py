@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-import lkchecks
-from lkbrowser import wait_for
-from lkroom import server_gap
+from . import lkchecks
+from .lkbrowser import wait_for
+from .lkroom import server_gap
 
 TWO_PC_DATA_AFTER_MEDIA = (
     "server: in two-PC mode a publisher PC first negotiated for media gets no SCTP association when the "

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import lkchecks
-from lkbrowser import parallel, wait_for
-from lkroom import BROWSERS
+from . import lkchecks
+from .lkbrowser import parallel, wait_for
+from .lkroom import BROWSERS
 
 KEY = "correct horse battery staple"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-import lkchecks
-from lkbrowser import parallel, wait_for
-from lkroom import BROWSERS
+from . import lkchecks
+from .lkbrowser import parallel, wait_for
+from .lkroom import BROWSERS
 
 PEERS = (("alice", "A"), ("bob", "B"))
 

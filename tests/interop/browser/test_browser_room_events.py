@@ -4,9 +4,9 @@ got, so a failure shows it."""
 
 from __future__ import annotations
 
-import lkchecks
-from lkbrowser import wait_for
-from lkroom import server_gap
+from . import lkchecks
+from .lkbrowser import wait_for
+from .lkroom import server_gap
 
 NO_SPEAKERS = "server: sends no SpeakersChanged (no audio level tracking), so ActiveSpeakersChanged never fires"
 NO_QUALITY = ("server: sends no ConnectionQualityUpdate, so ConnectionQualityChanged never fires and every "

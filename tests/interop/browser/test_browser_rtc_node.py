@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-import lkchecks
-from lkbrowser import wait_for
-from lkroom import BROWSERS
+from . import lkchecks
+from .lkbrowser import wait_for
+from .lkroom import BROWSERS
 
 NODE_HZ = 523
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import lkchecks
+from . import lkchecks
 
 LAYERS = (("low", 320, 180), ("high", 1280, 720), ("medium", 640, 360))
 
