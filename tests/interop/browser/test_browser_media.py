@@ -66,3 +66,5 @@ def test_mute_and_unmute_seen_by_the_other_side(lk, pc):
     assert lkchecks.frames_decoded_during(bob, "alice", 1.5) >= 15     # frames again after unmute
     peak = lkchecks.audio_peak(bob, "alice", BROWSERS["A"]["hz"])
     assert abs(peak.get("hz", 0) - BROWSERS["A"]["hz"]) <= lkchecks.PITCH_TOLERANCE_HZ, peak
+
+
