@@ -15,6 +15,7 @@ Two ways in:
   handed to that thread runs inside: subprocesses it starts (the server,
   browsers, node) inherit the namespace, and sockets it opens (an HTTP call
   to the server) belong to it.  The namespace goes away with its last process.
+  (setpriv, like unshare and nsenter, is from util-linux.)
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ class NetNamespace:
         return fut.result(timeout)
 
     def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
-        """Start a subprocess inside the namespace."""
-        return self.call(subprocess.Popen, args, **kwargs)
+        """Start a subprocess inside the namespace.  It gets SIGTERM when the namespace's thread
+        ends (setpriv --pdeathsig), so nothing outlives a test process that was killed."""
+        return self.call(subprocess.Popen, ["setpriv", "--pdeathsig", "TERM", "--", *args], **kwargs)
 
     def close(self) -> None:
         self._jobs.put(None)
