@@ -31,7 +31,9 @@ from livekit.protocol import agent, agent_dispatch, models
 from sfu import config
 from sfu.app import Server
 
-from .scenarios import CLIENT_PYTHON, HERE, PORT, REPO, SERVER_IP, URL, client, result, setup_network, token
+from helpers.netns import add_veth
+
+from .scenarios import CLIENT_PYTHON, HERE, PORT, REPO, SERVER_IP, URL, client, result, token
 
 AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(REPO / ".venv-agents" / "bin" / "python")
 
@@ -206,7 +208,7 @@ async def dispatch() -> dict:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    setup_network()
+    add_veth()
     name = sys.argv[1]
     summary = {"dispatch": dispatch}[name]
     print(json.dumps(asyncio.run(summary())))

@@ -18,66 +18,26 @@ import struct
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
 
 from sfu.auth import KeyProvider, VideoGrant
 
+from helpers.netns import SERVER_IP, add_veth
+from helpers.sfu_server import SfuServer, token
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-SERVER_IP = "10.99.0.1"
 PORT = 7880
 URL = f"ws://{SERVER_IP}:{PORT}"
-KEYS = KeyProvider({"devkey": "secret"})
 CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
 
 
-def setup_network() -> None:
-    for cmd in ("ip link set lo up", "ip link add sfu0 type veth peer name sfu1",
-                f"ip addr add {SERVER_IP}/24 dev sfu0", "ip addr add 10.99.0.2/24 dev sfu1",
-                "ip link set sfu0 up", "ip link set sfu1 up"):
-        subprocess.run(cmd.split(), check=True)
-
-
-def token(identity: str, room: str = "room", **grant) -> str:
-    grant.setdefault("roomJoin", True)
-    return KEYS.create("devkey", identity=identity, video=VideoGrant(room=room, **grant), name=identity)
-
-
-class Server:
+class Server(SfuServer):
     def __init__(self, workers: int = 2, v1: bool = True, port: int = PORT, extra: list[str] | None = None) -> None:
-        self.port = port
-        self.log_path = "/tmp/sfu-rtc-server.log" if port == PORT else f"/tmp/sfu-rtc-server-{port}.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", SERVER_IP, "--node-ip", SERVER_IP,
-             "--workers", str(workers), "--port", str(port),
-             "--log-level", os.environ.get("SFU_TEST_LOG_LEVEL", "INFO")] + ([] if v1 else ["--no-single-pc"])
-            + (extra or []), stdout=self.log, stderr=subprocess.STDOUT, cwd="/")
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                if urllib.request.urlopen(f"http://{SERVER_IP}:{port}/", timeout=1).read() == b"OK":
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stats(self) -> dict:
-        req = urllib.request.Request(f"http://{SERVER_IP}:{self.port}/sfu/v1/stats", headers={
-            "Authorization": "Bearer " + KEYS.create("devkey", video=VideoGrant(roomList=True))})
-        return json.loads(urllib.request.urlopen(req, timeout=5).read())
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        return Path(self.log_path).read_text()[-6000:]
+        super().__init__(SERVER_IP, port, workers=workers, single_pc=v1, extra=extra,
+                         log_path="/tmp/sfu-rtc-server.log" if port == PORT else f"/tmp/sfu-rtc-server-{port}.log")
 
 
 def client(tok: str, role: str, seconds: float, url: str = URL, **opts) -> subprocess.Popen:
@@ -450,7 +410,7 @@ def _wait_participants(server: Server, want: set[str], timeout: float) -> bool:
 
 
 if __name__ == "__main__":
-    setup_network()
+    add_veth()
     name = sys.argv[1]
     summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
                "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False),
