@@ -56,7 +56,7 @@ def describe_publisher(pub: dict) -> str:
 
 HEADER = (f"{'phase':<6} {'who':<5} {'cap':>5} {'offer':>6} {'deliv':>6} {'qdrop':>5} {'fps':>5} "
           f"{'q/h/f % of frames':>17} {'sw':>3} {'frz':>3} {'frz s':>5} {'rtcfz':>5} {'key':>4} {'pli':>4} "
-          f"{'nack':>5} {'aud%':>6} {'win%':>6} {'starv':>5}")
+          f"{'nack':>5} {'aud%':>6} {'cev':>4} {'win%':>6} {'starv':>5}")
 
 
 def row(phase: str, who: str, m: dict) -> str:
@@ -67,6 +67,7 @@ def row(phase: str, who: str, m: dict) -> str:
             f"{share:>17} {m['switches']:3d} {m['freezes']:3d} {m['freeze_s']:5.1f} {fmt(m['rtc_freezes'], '.0f'):>5} "
             f"{fmt(m['key_frames'], '.0f'):>4} {fmt(m['plis'], '.0f'):>4} {fmt(m['nacks'], '.0f'):>5} "
             f"{fmt(None if m['audio_intact'] is None else 100 * m['audio_intact'], '.2f'):>6} "
+            f"{fmt(m['concealment_events'], '.0f'):>4} "
             f"{fmt(None if m['audio_windows_intact'] is None else 100 * m['audio_windows_intact'], '.1f'):>6} "
             f"{m['client_starved_s']:5.1f}")
 
@@ -119,6 +120,14 @@ def strip(an: dict) -> dict:
     return out
 
 
+def trim(raw: dict) -> dict:
+    """the raw data without what no analysis reads (data packets, log tails)"""
+    out = dict(raw, clients={who: {k: v for k, v in c.items() if k not in ("data", "output_tail")}
+                             for who, c in raw["clients"].items()})
+    out.pop("server_log_tail", None)
+    return out
+
+
 def summary(results: list[dict]) -> str:
     lines = ["| scenario | phase | subscriber | target | fps | layers q/h/f % | freezes (s) | key frames | "
              "audio intact | offered / capacity kbit/s | result |", "|" + "---|" * 11]
@@ -163,6 +172,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--bitrate", type=int, default=1_700_000, help="top layer bit/s (default 1.7M, the SDK's 720p)")
     ap.add_argument("--workers", type=int, default=1, help="server media workers (default 1)")
+    ap.add_argument("--queue-ms", type=float, default=100.0, help="bottleneck queue of every rate-limited link, "
+                    "in ms at its rate (default 100)")
     ap.add_argument("--json", help="write everything measured (raw and analysed) here")
     ap.add_argument("--png", help="write the plot here")
     ap.add_argument("--logs", help="directory for the server's and clients' logs (default: a new temp dir)")
@@ -204,20 +215,25 @@ def main() -> None:
     logs = Path(args.logs or tempfile.mkdtemp(prefix="sfu-netbench-"))
     logs.mkdir(parents=True, exist_ok=True)
     opt = netsession.Options(warmup=args.warmup, width=args.width, height=args.height, bitrate=args.bitrate,
-                             workers=args.workers, logs=logs)
+                             workers=args.workers, logs=logs, queue_ms=args.queue_ms)
     out["options"] = {k: str(v) for k, v in vars(opt).items()}
     print(f"\npublisher {args.width}x{args.height} simulcast, top {args.bitrate} bit/s; warm-up {args.warmup:g} s, "
-          f"phases {args.seconds:g} s; logs in {logs}")
-    raws = []
+          f"phases {args.seconds:g} s; bottleneck queues {args.queue_ms:g} ms; logs in {logs}")
+    raws, failed = [], {}
     for sc in netscenarios.select(args.scenarios.split(",") if args.scenarios else None, args.seconds):
-        raws.append(netsession.run(sc, opt))
+        try:
+            raws.append(netsession.run(sc, opt))
+        except Exception as e:  # noqa: BLE001 - reported; the other scenarios still run
+            failed[sc.name] = f"{type(e).__name__}: {e}"
+            print(f"\n== {sc.name}: could not run: {failed[sc.name]} (logs in {logs})")
     results = analyse_all(raws)
     table = summary(results)
     print("\n" + table)
     out["title"] = f"{command}  (load avg {out['load_start'][0]:.2f} at start)"
     out["summary"] = table
-    out["scenarios"] = [{"raw": r["raw"], "analysis": strip(r["analysis_full"]), "verdicts": r["verdicts"]}
+    out["scenarios"] = [{"raw": trim(r["raw"]), "analysis": strip(r["analysis_full"]), "verdicts": r["verdicts"]}
                         for r in results]
+    out["failed"] = failed
     if args.json:
         Path(args.json).write_text(json.dumps(out))
         print(f"\nwrote {args.json}")

@@ -84,6 +84,6 @@ def plot(runs: list[tuple[dict, dict]], path: str, title: str) -> None:
                   bbox_to_anchor=(1.07, 0.5), frameon=False)
     axes[-1, 0].set_xlabel("seconds since the publisher started (red: no frame for > 0.5 s)")
     fig.suptitle(textwrap.fill(title, 150), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.9 * len(panels))))
+    fig.savefig(path, dpi=72)
     plt.close(fig)

@@ -38,6 +38,7 @@ class Options:
     workers: int = 1
     stats_every: float = 1.0
     logs: Path = Path("/tmp")
+    queue_ms: float = 100.0       # the bottleneck queue of a rate-limited link
 
 
 class CpuMeter:
@@ -77,8 +78,9 @@ class CpuMeter:
         return {"wall_s": round(wall, 1), **{k: round(v, 1) for k, v in self.cpu.items()}}
 
 
-def _desired(sc: Scenario, phase_links: dict, who: str, direction: str) -> dict:
-    return {**DEFAULTS, **sc.base.get(who, {}).get(direction, {}), **phase_links.get(who, {}).get(direction, {})}
+def _desired(sc: Scenario, phase_links: dict, who: str, direction: str, queue_ms: float) -> dict:
+    return {**DEFAULTS, "queue_ms": queue_ms, **sc.base.get(who, {}).get(direction, {}),
+            **phase_links.get(who, {}).get(direction, {})}
 
 
 def run(sc: Scenario, opt: Options) -> dict:
@@ -97,7 +99,7 @@ def run(sc: Scenario, opt: Options) -> dict:
             nss[who] = Namespace()
             links[who] = Link(i, nss[who], seed=i)
             for d in ("up", "down"):
-                links[who].set(d, **_desired(sc, {}, who, d))
+                links[who].set(d, **_desired(sc, {}, who, d, opt.queue_ms))
         out["server_before"] = server.stats()
         common = dict(timeline=True, stats_every=opt.stats_every)
         for who in who_all:
@@ -120,7 +122,7 @@ def run(sc: Scenario, opt: Options) -> dict:
             wait_until(t)
             for who in who_all:
                 for d in ("up", "down"):
-                    links[who].set(d, **_desired(sc, ph.links, who, d))
+                    links[who].set(d, **_desired(sc, ph.links, who, d, opt.queue_ms))
             start = time.monotonic()
             out["phases"].append({"name": ph.name, "start": start, "end": start + ph.seconds,
                                   "links": ph.links, "targets": ph.targets})
