@@ -130,7 +130,7 @@ def trim(raw: dict) -> dict:
 
 def summary(results: list[dict]) -> str:
     lines = ["| scenario | phase | subscriber | target | fps | layers q/h/f % | freezes (s) | key frames | "
-             "audio intact | offered / capacity kbit/s | result |", "|" + "---|" * 11]
+             "audio intact | offered / capacity kbit/s | result | load |", "|" + "---|" * 12]
     for r in results:
         for ph in r["raw"]["phases"]:
             for who, v in r["verdicts"][ph["name"]].items():
@@ -142,22 +142,33 @@ def summary(results: list[dict]) -> str:
                 lines.append(f"| {r['raw']['scenario']} | {ph['name']} | {who} | {v['kind']} | {m['fps']:.1f} | "
                              f"{share} | {m['freezes']} ({m['freeze_s']:.1f}) | {fmt(m['key_frames'], '.0f')} | "
                              f"{aud} % | {fmt(d.get('offered_kbps'), '.0f')} / {cap} | "
-                             f"{'pass' if v['pass'] else 'FAIL'} |")
+                             f"{'pass' if v['pass'] else 'FAIL'} | {r['raw']['load_before'][0]:.1f}-"
+                             f"{r['raw']['load_after'][0]:.1f} |")
     return "\n".join(lines)
 
 
-def analyse_all(raws: list[dict]) -> list[dict]:
+def analyse_one(raw: dict, ref: dict | None) -> dict:
+    """analyse and print one scenario; ref: the clean run's subscriber metrics (or None)"""
     from netmetrics import analyse
 
-    results = []
-    ref = None
-    for raw in raws:       # the clean run (if any) is the reference of the others
-        if raw["scenario"] == "clean" and raw.get("phases"):
-            ref = analyse(raw)["subscribers"]["sub"]["clean"]
-    for raw in raws:
-        an = analyse(raw)
-        verdicts = report(raw, an, ref if raw["scenario"] != "clean" else None)
-        results.append({"raw": raw, "analysis_full": an, "verdicts": verdicts})
+    an = analyse(raw)
+    verdicts = report(raw, an, ref if raw["scenario"] != "clean" else None)
+    return {"raw": raw, "analysis_full": an, "verdicts": verdicts}
+
+
+def clean_reference(result: dict) -> dict | None:
+    if result["raw"]["scenario"] == "clean" and result["raw"].get("phases"):
+        return result["analysis_full"]["subscribers"]["sub"]["clean"]
+    return None
+
+
+def analyse_all(raws: list[dict]) -> list[dict]:
+    """the clean run first (the others' reference), then the rest in their order"""
+    ordered = sorted(raws, key=lambda r: r["scenario"] != "clean")
+    results, ref = [], None
+    for raw in ordered:
+        results.append(analyse_one(raw, ref))
+        ref = ref or clean_reference(results[-1])
     return results
 
 
@@ -219,14 +230,16 @@ def main() -> None:
     out["options"] = {k: str(v) for k, v in vars(opt).items()}
     print(f"\npublisher {args.width}x{args.height} simulcast, top {args.bitrate} bit/s; warm-up {args.warmup:g} s, "
           f"phases {args.seconds:g} s; bottleneck queues {args.queue_ms:g} ms; logs in {logs}")
-    raws, failed = [], {}
+    results, failed, ref = [], {}, None
     for sc in netscenarios.select(args.scenarios.split(",") if args.scenarios else None, args.seconds):
-        try:
-            raws.append(netsession.run(sc, opt))
+        try:     # clean comes first in the matrix: the reference of the others
+            results.append(analyse_one(netsession.run(sc, opt), ref))
         except Exception as e:  # noqa: BLE001 - reported; the other scenarios still run
             failed[sc.name] = f"{type(e).__name__}: {e}"
             print(f"\n== {sc.name}: could not run: {failed[sc.name]} (logs in {logs})")
-    results = analyse_all(raws)
+            continue
+        ref = ref or clean_reference(results[-1])
+        sys.stdout.flush()
     table = summary(results)
     print("\n" + table)
     out["title"] = f"{command}  (load avg {out['load_start'][0]:.2f} at start)"
