@@ -80,7 +80,10 @@ def report(raw: dict, an: dict, ref: dict | None) -> dict:
     print(f"\n== {raw['scenario']}: {raw['description']}")
     print(f"   load avg before {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f}, after {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}; "
           f"CPU-s {raw.get('cpu_s')}")
-    print(f"   layers: " + ", ".join(f"{r}={h}p" for r, h in an["heights"].items()))
+    ready = raw.get("t_ready")
+    print(f"   layers: " + ", ".join(f"{r}={h}p" for r, h in an["heights"].items())
+          + ("" if ready is None else f"; video flowing {ready - raw['t_pub']:.1f} s after the publisher started"
+             + ("" if raw.get("video_flowing") else " (not at every subscriber: gave up waiting)")))
     for ph in raw["phases"]:
         print(f"   publisher in {ph['name']}: {describe_publisher(an['publisher'][ph['name']])}")
     print("   " + HEADER)

@@ -27,6 +27,7 @@ from rtc import scenarios as rtc_scenarios  # noqa: E402  (the real-client helpe
 
 URL = f"ws://{SERVER_IP}:{rtc_scenarios.PORT}"
 AUDIO_HZ = 440
+START_S = 60.0        # the longest we wait for every subscriber's first video frame
 
 
 @dataclass
@@ -83,9 +84,21 @@ def _desired(sc: Scenario, phase_links: dict, who: str, direction: str, queue_ms
             **phase_links.get(who, {}).get(direction, {})}
 
 
+def _wait_first_video(paths: list[Path], timeout: float) -> bool:
+    """until every client log has its first_video line (lkclient prints it with "timeline")"""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if all('"event": "first_video"' in p.read_text(errors="replace") for p in paths):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def run(sc: Scenario, opt: Options) -> dict:
+    """The clients run until SIGTERM after the last phase (their own limit is a bound);
+    the warm-up starts when every subscriber has its first video frame."""
     who_all = ["pub", *sc.subscribers]
-    total = opt.warmup + sum(ph.seconds for ph in sc.phases)
+    total = START_S + opt.warmup + sum(ph.seconds for ph in sc.phases) + 10
     out: dict = {"scenario": sc.name, "description": sc.description, "load_before": os.getloadavg()}
     server = rtc_scenarios.Server(workers=opt.workers, log_path=str(opt.logs / f"{sc.name}-server.log"))
     nss: dict[str, Namespace] = {}
@@ -105,7 +118,7 @@ def run(sc: Scenario, opt: Options) -> dict:
         for who in who_all:
             files[who] = open(opt.logs / f"{sc.name}-{who}.log", "w")
         for who in sc.subscribers:      # first, so they see the tracks published
-            procs[who] = rtc_scenarios.client(rtc_scenarios.token(who), "subscriber", total + 4, URL,
+            procs[who] = rtc_scenarios.client(rtc_scenarios.token(who), "subscriber", total, URL,
                                               prefix=nss[who].prefix(), stdout=files[who], **common)
         time.sleep(1.0)
         procs["pub"] = rtc_scenarios.client(
@@ -113,7 +126,9 @@ def run(sc: Scenario, opt: Options) -> dict:
             simulcast=True, width=opt.width, height=opt.height, bitrate=opt.bitrate, pattern="moving",
             freq=AUDIO_HZ, **common)
         out["t_pub"] = time.monotonic()
-        t = out["t_pub"] + opt.warmup
+        out["video_flowing"] = _wait_first_video([opt.logs / f"{sc.name}-{w}.log" for w in sc.subscribers], START_S)
+        out["t_ready"] = time.monotonic()
+        t = out["t_ready"] + opt.warmup
         for who, p in procs.items():
             cpu.add(who, p.pid)
         cpu.start()
@@ -128,7 +143,9 @@ def run(sc: Scenario, opt: Options) -> dict:
                                   "links": ph.links, "targets": ph.targets})
             t = start + ph.seconds
         wait_until(t)
-        deadline = time.monotonic() + 90
+        for p in procs.values():
+            p.terminate()              # lkclient: disconnect and report
+        deadline = time.monotonic() + 60
         for who, p in procs.items():
             p.wait(timeout=max(1.0, deadline - time.monotonic()))
         out["cpu_s"] = cpu.stop()

@@ -19,7 +19,8 @@ with "timeline", "loop_lag" lists the moments this process was starved of CPU.
 Events (track muted, unsubscribed, reconnected, ...) are recorded with their times; each audio
 stream received (one per subscription) keeps its pitch / RMS every 0.5 s; `t0_mono` is the
 client's time zero on CLOCK_MONOTONIC, comparable with other processes on the machine.
-Prints `RESULT {json}` lines; the last one is the summary.
+Prints `RESULT {json}` lines; the last one is the summary.  SIGTERM ends the session early
+(disconnect, then the summary, with "stopped": true).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import sys
 import time
 
@@ -182,6 +184,8 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
             now = (time.monotonic() - t0) * 1000
             if st["first_ms"] is None:
                 st["first_ms"] = now
+                if OPTS.get("timeline"):     # for a controller waiting until video flows
+                    report(event="first_video", key=key, ms=round(now, 1))
             st["last_ms"] = now
             if OPTS.get("timeline"):
                 st.setdefault("times", []).append(round(now, 1))
@@ -273,6 +277,8 @@ async def main() -> None:
     room = rtc.Room()
     t0 = time.monotonic()
     summary: dict = {"role": ROLE, "t0_mono": t0}     # CLOCK_MONOTONIC: comparable across processes
+    stop = asyncio.Event()        # SIGTERM: end now (still disconnecting and reporting)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if ROLE in ("subscriber", "both", "data"):
         attach_receiver(room, t0, summary)
     try:
@@ -308,12 +314,19 @@ async def main() -> None:
     elif ROLE in ("publisher", "both"):
         pub_task = asyncio.ensure_future(publish(room, end, summary))
         await run_actions(room, t0, summary)
-        await pub_task
+        await asyncio.wait([pub_task, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if pub_task.done():
+            pub_task.result()      # its exception, if any
+        pub_task.cancel()
     else:
         await run_actions(room, t0, summary)
     remaining = end - time.monotonic()
-    if remaining > 0:
-        await asyncio.sleep(remaining)
+    if remaining > 0 and not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), remaining)
+        except asyncio.TimeoutError:
+            pass
+    summary["stopped"] = stop.is_set()
     summary["remote_participants_end"] = sorted(p.identity for p in room.remote_participants.values())
     await room.disconnect()
     report(**summary)
