@@ -210,7 +210,7 @@ def main() -> None:
     setup_server_netns()
     import linkcal
     import netscenarios
-    import netsession
+    import netrun
 
     command = "python bench/bench_network.py " + " ".join(sys.argv[1:])
     out: dict = {"command": command, "load_start": os.getloadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -228,7 +228,7 @@ def main() -> None:
             sys.exit(1 if any(e["failures"] for e in cal["phases"].values()) else 0)
     logs = Path(args.logs or tempfile.mkdtemp(prefix="sfu-netbench-"))
     logs.mkdir(parents=True, exist_ok=True)
-    opt = netsession.Options(warmup=args.warmup, width=args.width, height=args.height, bitrate=args.bitrate,
+    opt = netrun.Options(warmup=args.warmup, width=args.width, height=args.height, bitrate=args.bitrate,
                              workers=args.workers, logs=logs, queue_ms=args.queue_ms)
     out["options"] = {k: str(v) for k, v in vars(opt).items()}
     print(f"\npublisher {args.width}x{args.height} simulcast, top {args.bitrate} bit/s; warm-up {args.warmup:g} s, "
@@ -236,7 +236,7 @@ def main() -> None:
     results, failed, ref = [], {}, None
     for sc in netscenarios.select(args.scenarios.split(",") if args.scenarios else None, args.seconds):
         try:     # clean comes first in the matrix: the reference of the others
-            results.append(analyse_one(netsession.run(sc, opt), ref))
+            results.append(analyse_one(netrun.run(sc, opt), ref))
         except Exception as e:  # noqa: BLE001 - reported; the other scenarios still run
             failed[sc.name] = f"{type(e).__name__}: {e}"
             print(f"\n== {sc.name}: could not run: {failed[sc.name]} (logs in {logs})")

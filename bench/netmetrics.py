@@ -1,4 +1,4 @@
-"""Per-phase measurements of one scenario run (the data netsession.run returns).
+"""Per-phase measurements of one scenario run (the data netrun.run returns).
 
 Sources, per subscriber and phase [start, end):
   frames   arrival time and size of every decoded video frame the SDK handed to Python;

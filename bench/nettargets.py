@@ -15,7 +15,7 @@ today, on purpose: this is the yardstick).  Each target returns its criteria as
   loss        (5 % loss either way) fps >= 90 % of the clean run's, audio >= 99 % intact
   unaffected  (the other subscriber of a constrained one) like the clean run: fps >= 90 %
               of it, top layer >= 90 % of frames, no freeze, key frames <= clean's + 1
-  stable      (publisher uplink 800 kbit/s; proposed here, the brief sets none) after 5 s
+  stable      (publisher uplink 800 kbit/s; a proposal, no target had been set) after 5 s
               at most one layer switch and no freeze, audio >= 99 % intact
 """
 

@@ -19,7 +19,7 @@ with "timeline", "loop_lag" lists the moments this process was starved of CPU.
 Events (track muted, unsubscribed, reconnected, ...) are recorded with their times; each audio
 stream received (one per subscription) keeps its pitch / RMS every 0.5 s; `t0_mono` is the
 client's time zero on CLOCK_MONOTONIC, comparable with other processes on the machine.
-Prints `RESULT {json}` lines; the last one is the summary.  SIGTERM ends the session early
+Prints `RESULT {json}` lines; the last one is the summary.  SIGTERM ends the run early
 (disconnect, then the summary, with "stopped": true).
 """
 

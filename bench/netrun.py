@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 if os.environ.get("SFU_CLIENT_VENV") and not os.environ.get("SFU_LIVEKIT_PYTHON"):
     os.environ["SFU_LIVEKIT_PYTHON"] = str(Path(os.environ["SFU_CLIENT_VENV"]) / "bin" / "python")
 sys.path.insert(0, str(REPO / "tests"))
-from rtc import scenarios as rtc_scenarios  # noqa: E402  (the real-client helpers of the test suite)
+from rtc import scenarios as rtc_scenarios  # noqa: E402  (the test suite's real-client code)
 
 URL = f"ws://{SERVER_IP}:{rtc_scenarios.PORT}"
 AUDIO_HZ = 440
@@ -131,6 +131,8 @@ def run(sc: Scenario, opt: Options) -> dict:
         t = out["t_ready"] + opt.warmup
         for who, p in procs.items():
             cpu.add(who, p.pid)
+        for who, link in links.items():
+            cpu.add(f"linkemu-{who}", link.proc.pid)
         cpu.start()
         out["phases"] = []
         for ph in sc.phases:
