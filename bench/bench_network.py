@@ -221,6 +221,7 @@ def main() -> None:
         print(f"\nlink emulator calibration (UDP probes both ways at once; SCHED_FIFO: {cal['rt']}; "
               f"load {os.getloadavg()[0]:.2f})")
         print(linkcal.table(cal))
+        print("emulator's own lateness: " + linkcal.lateness(cal))
         out["calibration"] = cal
         if args.calibrate_only:
             if args.json:

@@ -6,12 +6,13 @@ phase compares what the probes measured with what was set:
 
     base     nothing set                  one-way delay of the emulator itself
     delay    delay=40                     mean one-way delay within 3 ms of 40
-    jitter   delay=40 jitter=10           no reordering; delay p1..p99 within [30 - 1, 50 + 1] ms
+    jitter   delay=40 jitter=10           no reordering; delay p1..p99 within [30 - 3, 50 + 3] ms
     rate_1m  rate=1M, offered 1.5M        delivered rate within 10 %; queueing delay <= queue + 15 ms
     rate_5m  rate=5M, offered 7M          delivered rate within 10 %
     loss     loss=0.05                    loss within 1.5 points
     ge       ge=0.01,0.25,1,0             loss within 2.5 points of p/(p+r); mean burst >= 2
-    steps    600k -> 250k -> unlimited    each step's delivered rate within 10 % (offered 1M)
+    steps    600k -> 250k -> unlimited    each step's delivered rate within 10 % of the limit (offered
+                                          1M), the unlimited one's within 10 % of what was sent then
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def phases(scale: float = 1.0) -> list[Phase]:
         Phase("rate_5m", dict(rate=5_000_000), 3 * scale, 7_000_000, 1200 - IP_UDP),
         Phase("loss", dict(loss=0.05), 5 * scale, 720 * 200 * 8, small),
         Phase("ge", dict(ge="0.01,0.25,1,0"), 5 * scale, 720 * 200 * 8, small),
-        Phase("steps", dict(rate=600_000), 6 * scale, 1_000_000, 1000 - IP_UDP,
-              steps=[(2 * scale, dict(rate=250_000)), (4 * scale, dict(rate=0))]),
+        Phase("steps", dict(rate=600_000), 6.0, 1_000_000, 1000 - IP_UDP,      # not scaled: 2 s a step
+              steps=[(2.0, dict(rate=250_000)), (4.0, dict(rate=0))]),
     ]
 
 
@@ -105,11 +106,15 @@ def measure(ph: Phase, got: dict, sent: int, marks: list[int] | None = None) -> 
            "rate": _rate(got["recv_ns"], got["size"], 0.25, 0.95)}
     if marks and len(marks) > 1:     # the rate in each step by receive time, skipping its first 0.5 s
         edges = [*marks, marks[-1] + (ph.seconds - ph.steps[-1][0]) * 1e9]
-        out["step_rates"] = []
+        out["step_rates"], out["step_offered"] = [], []
         for a, b in zip(edges, edges[1:]):
             lo, hi = a + 0.5e9, b - 0.05e9
             got_bytes = sum(s + IP_UDP for r, s in zip(got["recv_ns"], got["size"]) if lo <= r < hi)
             out["step_rates"].append(got_bytes * 8 / ((hi - lo) / 1e9))
+            # what the probes sent then, as far as it arrived (all of it on an unlimited link):
+            # a sender that fell behind catches up, so its rate in a short window is not the nominal one
+            sent_bytes = sum(s + IP_UDP for t, s in zip(got["sent_ns"], got["size"]) if lo <= t < hi)
+            out["step_offered"].append(sent_bytes * 8 / ((hi - lo) / 1e9))
     return out
 
 
@@ -122,7 +127,7 @@ def check(ph: Phase, m: dict) -> list[str]:
     if ph.name == "jitter":
         if m["reorders"]:
             bad.append(f"{m['reorders']} reordered")
-        if m["delay_p1"] < s["delay"] - s["jitter"] - 1 or m["delay_p99"] > s["delay"] + s["jitter"] + 1:
+        if m["delay_p1"] < s["delay"] - s["jitter"] - 3 or m["delay_p99"] > s["delay"] + s["jitter"] + 3:
             bad.append(f"delays p1..p99 {m['delay_p1']:.1f}..{m['delay_p99']:.1f} ms outside "
                        f"{s['delay']}+-{s['jitter']}")
     if ph.name.startswith("rate_"):
@@ -137,7 +142,9 @@ def check(ph: Phase, m: dict) -> list[str]:
         if abs(m["loss"] - p / (p + r)) > 0.025 or m["mean_burst"] < 2:
             bad.append(f"GE loss {m['loss']:.4f} (expected {p / (p + r):.4f}), mean burst {m['mean_burst']:.2f}")
     if ph.steps:
-        want = [s["rate"]] + [st["rate"] or ph.send_bps for _, st in ph.steps]
+        # a limited step delivers its rate; the unlimited one what the probes sent meanwhile
+        want = [s["rate"]] + [st["rate"] or None for _, st in ph.steps]
+        want = [w or off for w, off in zip(want, m["step_offered"])]
         for got, exp in zip(m["step_rates"], want):
             if abs(got / exp - 1) > 0.10:
                 bad.append(f"step rate {got:.0f}, expected {exp:.0f}")
@@ -182,6 +189,7 @@ def calibrate(scale: float = 1.0, python: str = sys.executable) -> dict:
             for rx in (rx_down, rx_up):
                 rx.terminate()
             outs = {d: json.loads(rx.communicate(timeout=20)[0]) for d, rx in (("down", rx_down), ("up", rx_up))}
+            results["emulator"] = link.extra_stats()
             link.close()
     for k, ph in enumerate(phases(scale)):
         entry: dict = {"settings": ph.settings, "steps": ph.steps, "send_bps": ph.send_bps, "failures": []}
@@ -193,6 +201,13 @@ def calibrate(scale: float = 1.0, python: str = sys.executable) -> dict:
             entry["failures"] += [f"{d}: {f}" for f in check(ph, entry[d])]
         results["phases"][ph.name] = entry
     return results
+
+
+def lateness(results: dict) -> str:
+    """the emulator's own timing over the whole calibration"""
+    e = results.get("emulator", {})
+    return "; ".join(f"{d}: at most {e[d]['late_max_us']} us late, {e[d]['late_1ms']} packets > 1 ms late"
+                     for d in ("down", "up") if d in e)
 
 
 def table(results: dict) -> str:
@@ -228,6 +243,7 @@ def main() -> None:
     results = calibrate(args.scale)
     print(f"linkemu calibration (SCHED_FIFO: {results['rt']})")
     print(table(results))
+    print("emulator's own lateness: " + lateness(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     sys.exit(1 if any(e["failures"] for e in results["phases"].values()) else 0)

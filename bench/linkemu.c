@@ -22,7 +22,8 @@
  *   S MONO_US DIR in_pkts in_bytes out_pkts out_bytes loss_drops queue_drops
  *     other_drops queue_bytes max_sojourn_us
  * (max_sojourn_us: the longest time a packet waited in the bottleneck queue since the
- * previous line).  stdout is non-blocking: a line that does not fit the pipe is dropped
+ * previous line).  "stats" also reports how late the program itself was: the most a
+ * packet was written after its delivery time, and how many were more than 1 ms late.  stdout is non-blocking: a line that does not fit the pipe is dropped
  * and counted (lost_lines in "stats"), so a slow reader never stalls the link.
  * Timers are one absolute CLOCK_MONOTONIC timerfd with 1 ns timer slack; the process
  * asks for SCHED_FIFO priority 1 (it needs little CPU, and must not wait behind it).
@@ -108,6 +109,8 @@ struct dir {
     uint64_t in_pkts, in_bytes, out_pkts, out_bytes, loss_drops, queue_drops, other_drops;
     uint64_t too_big, pool_full, write_errors;
     ns_t max_sojourn;
+    ns_t max_late;                /* the latest a packet was written after its delivery time */
+    uint64_t late_1ms;            /* packets written more than 1 ms late */
 };
 
 static struct dir dirs[2];
@@ -265,6 +268,10 @@ static ns_t deliver_due(struct dir *d, ns_t now) {
         if (p->deliver > now)
             return p->deliver;
         heap_pop(d);
+        if (now - p->deliver > d->max_late)
+            d->max_late = now - p->deliver;
+        if (now - p->deliver > 1000000)
+            d->late_1ms++;
         if (write(d->out_fd, p->data, p->len) == p->len) {
             d->out_pkts++;
             d->out_bytes += p->len;
@@ -357,10 +364,11 @@ static void command(char *line, ns_t now) {
     if (!strcmp(word, "stats")) {
         for (int i = 0; i < 2; i++) {
             struct dir *d = &dirs[i];
-            emit("ok %lld stats %s too_big=%llu pool_full=%llu write_errors=%llu queued=%d delayed=%d lost_lines=%llu\n",
+            emit("ok %lld stats %s too_big=%llu pool_full=%llu write_errors=%llu queued=%d delayed=%d lost_lines=%llu "
+                 "late_max_us=%lld late_1ms=%llu\n",
                  (long long)(now / 1000), d->name, (unsigned long long)d->too_big,
                  (unsigned long long)d->pool_full, (unsigned long long)d->write_errors, d->q_len, d->heap_len,
-                 (unsigned long long)lost_lines);
+                 (unsigned long long)lost_lines, (long long)(d->max_late / 1000), (unsigned long long)d->late_1ms);
         }
         return;
     }

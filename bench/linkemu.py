@@ -131,7 +131,8 @@ class Link:
         return self.changes[-1]
 
     def extra_stats(self) -> dict[str, dict[str, int]]:
-        """too_big, pool_full, write_errors, queued, delayed, lost_lines per direction"""
+        """too_big, pool_full, write_errors, queued, delayed, lost_lines, late_max_us, late_1ms
+        per direction"""
         with self._cond:
             n = len(self._replies)
             self.proc.stdin.write("stats\n")
