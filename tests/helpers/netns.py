@@ -9,7 +9,7 @@ parallel runs do not see each other.
 Two ways in:
 
 * `add_veth()` sets the pair up in the current namespace, for a process
-  started under `unshare -n` (tests/rtc/scenarios.py).
+  started under `unshare -n` (tests/interop/livekit_sdk/scenarios.py).
 * `NetNamespace()` keeps the test process where it is and moves one of its
   threads into a new namespace (`unshare(CLONE_NEWNET)` is per thread).  Work
   handed to that thread runs inside: subprocesses it starts (the server,

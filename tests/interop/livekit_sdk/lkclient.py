@@ -11,10 +11,16 @@ Options (JSON): freq, color, simulcast, and `actions`: a list of
 {"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe,
  "track": "audio"|"video" (own track) or "identity/kind" (a remote one)}.
 "log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
+For measurements (bench/bench_network.py): "pattern": "moving" publishes a scrolling textured
+I420 picture (lkmedia.MovingPattern) instead of a solid colour; "timeline": true keeps every
+video frame's arrival time and a per-100-ms analysis of received audio (lkmedia.AudioWindows);
+"stats_every": S samples the SDK's WebRTC stats every S seconds (lkstats.snapshot) into "rtc";
+with "timeline", "loop_lag" lists the moments this process was starved of CPU.
 Events (track muted, unsubscribed, reconnected, ...) are recorded with their times; each audio
 stream received (one per subscription) keeps its pitch / RMS every 0.5 s; `t0_mono` is the
 client's time zero on CLOCK_MONOTONIC, comparable with other processes on the machine.
-Prints `RESULT {json}` lines; the last one is the summary.
+Prints `RESULT {json}` lines; the last one is the summary.  SIGTERM ends the run early
+(disconnect, then the summary, with "stopped": true).
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import sys
 import time
 
 import numpy as np
 from livekit import rtc
+from lkmedia import AudioWindows, MovingPattern
+from lkstats import snapshot
 
 URL, TOKEN, ROLE, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 OPTS = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
@@ -77,9 +86,18 @@ async def publish(room: rtc.Room, end: float, summary: dict) -> None:
         frame = np.zeros((H, W, 4), dtype=np.uint8)
         frame[:, :, 0], frame[:, :, 1], frame[:, :, 2], frame[:, :, 3] = color[0], color[1], color[2], 255
         data = frame.tobytes()
+        pattern = MovingPattern(W, H) if OPTS.get("pattern") == "moving" else None
+        per_second = summary.setdefault("video_captured_per_second", {})
+        due = time.monotonic()
         while time.monotonic() < end:
-            vsrc.capture_frame(rtc.VideoFrame(W, H, rtc.VideoBufferType.RGBA, data))
-            await asyncio.sleep(1 / 30)
+            if pattern is not None:
+                vsrc.capture_frame(rtc.VideoFrame(W, H, rtc.VideoBufferType.I420, pattern.next_i420()))
+            else:
+                vsrc.capture_frame(rtc.VideoFrame(W, H, rtc.VideoBufferType.RGBA, data))
+            sec = str(int(time.monotonic() - summary["t0_mono"]))    # the client's time, as receivers'
+            per_second[sec] = per_second.get(sec, 0) + 1
+            due += 1 / 30       # a steady 30 fps; a late frame does not push the next ones back
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def data() -> None:
         n = 0
@@ -134,6 +152,9 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
         chunks = []
         sub = {"start_ms": (time.monotonic() - t0) * 1000, "first_ms": None, "frames": 0, "pitch_hz": None}
         st.setdefault("streams", []).append(sub)
+        windows = AudioWindows() if OPTS.get("timeline") else None
+        if windows is not None:
+            st["windows"] = windows.windows
         async for ev in rtc.AudioStream(track, sample_rate=48000, num_channels=1):
             st["frames"] += 1
             sub["frames"] += 1
@@ -145,6 +166,8 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
                 sub["first_ms"] = (time.monotonic() - t0) * 1000
             st["last_ms"] = (time.monotonic() - t0) * 1000
             chunks.append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
+            if windows is not None:
+                windows.feed(chunks[-1], time.monotonic() - t0)
             if len(chunks) % 50 == 0:
                 st["pitch_hz"] = dominant_frequency(np.concatenate(chunks[-100:]), 48000)
                 st["rms"] = float(np.sqrt(np.mean(np.concatenate(chunks[-100:]).astype(np.float64) ** 2)))
@@ -161,7 +184,11 @@ def attach_receiver(room: rtc.Room, t0: float, summary: dict) -> None:
             now = (time.monotonic() - t0) * 1000
             if st["first_ms"] is None:
                 st["first_ms"] = now
+                if OPTS.get("timeline"):     # for a controller waiting until video flows
+                    report(event="first_video", key=key, ms=round(now, 1))
             st["last_ms"] = now
+            if OPTS.get("timeline"):
+                st.setdefault("times", []).append(round(now, 1))
             size = [ev.frame.width, ev.frame.height]
             if size != st.get("size"):
                 st.setdefault("sizes", []).append({"t": round(time.monotonic() - t0, 2), "size": size})
@@ -220,6 +247,28 @@ async def run_actions(room: rtc.Room, t0: float, summary: dict) -> None:
             done.append({"t": round(time.monotonic() - t0, 2), "do": do, "error": f"{type(e).__name__}: {e}"})
 
 
+async def watch_loop_lag(t0: float, end: float, summary: dict) -> None:
+    """[t, seconds late] whenever this process's event loop woke >= 100 ms late: the client
+    itself was starved of CPU, so its gaps are not the network's"""
+    lags = summary.setdefault("loop_lag", [])
+    while time.monotonic() < end:
+        before = time.monotonic()
+        await asyncio.sleep(0.05)
+        late = time.monotonic() - before - 0.05
+        if late >= 0.1:
+            lags.append([round(before - t0, 2), round(late, 3)])
+
+
+async def sample_stats(room: rtc.Room, t0: float, end: float, every: float, summary: dict) -> None:
+    samples = summary.setdefault("rtc", [])
+    while time.monotonic() < end:
+        try:
+            samples.append(snapshot(await room.get_rtc_stats(), time.monotonic() - t0))
+        except Exception as e:  # noqa: BLE001 - e.g. while reconnecting; recorded, sampling goes on
+            samples.append({"t": round(time.monotonic() - t0, 3), "error": f"{type(e).__name__}: {e}"})
+        await asyncio.sleep(every)
+
+
 async def main() -> None:
     if OPTS.get("log"):       # the SDK's own log (reconnect decisions) on stdout
         import logging
@@ -228,6 +277,8 @@ async def main() -> None:
     room = rtc.Room()
     t0 = time.monotonic()
     summary: dict = {"role": ROLE, "t0_mono": t0}     # CLOCK_MONOTONIC: comparable across processes
+    stop = asyncio.Event()        # SIGTERM: end now (still disconnecting and reporting)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if ROLE in ("subscriber", "both", "data"):
         attach_receiver(room, t0, summary)
     try:
@@ -240,6 +291,10 @@ async def main() -> None:
     summary["remote_participants"] = sorted(p.identity for p in room.remote_participants.values())
     report(event="connected", join_ms=summary["join_ms"])
     end = time.monotonic() + SECONDS
+    if OPTS.get("stats_every"):
+        asyncio.ensure_future(sample_stats(room, t0, end, float(OPTS["stats_every"]), summary))
+    if OPTS.get("timeline"):
+        asyncio.ensure_future(watch_loop_lag(t0, end, summary))
     if ROLE == "publish-denied":
         try:
             src = rtc.AudioSource(48000, 1)
@@ -259,12 +314,19 @@ async def main() -> None:
     elif ROLE in ("publisher", "both"):
         pub_task = asyncio.ensure_future(publish(room, end, summary))
         await run_actions(room, t0, summary)
-        await pub_task
+        await asyncio.wait([pub_task, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if pub_task.done():
+            pub_task.result()      # its exception, if any
+        pub_task.cancel()
     else:
         await run_actions(room, t0, summary)
     remaining = end - time.monotonic()
-    if remaining > 0:
-        await asyncio.sleep(remaining)
+    if remaining > 0 and not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), remaining)
+        except asyncio.TimeoutError:
+            pass
+    summary["stopped"] = stop.is_set()
     summary["remote_participants_end"] = sorted(p.identity for p in room.remote_participants.values())
     await room.disconnect()
     report(**summary)

@@ -35,27 +35,37 @@ CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client
 
 
 class Server(SfuServer):
-    def __init__(self, workers: int = 2, v1: bool = True, port: int = PORT, extra: list[str] | None = None) -> None:
+    def __init__(self, workers: int = 2, v1: bool = True, port: int = PORT, extra: list[str] | None = None,
+                 log_path: str | None = None) -> None:
         super().__init__(SERVER_IP, port, workers=workers, single_pc=v1, extra=extra,
-                         log_path="/tmp/sfu-rtc-server.log" if port == PORT else f"/tmp/sfu-rtc-server-{port}.log")
+                         log_path=log_path or ("/tmp/sfu-rtc-server.log" if port == PORT
+                                               else f"/tmp/sfu-rtc-server-{port}.log"))
 
 
-def client(tok: str, role: str, seconds: float, url: str = URL, **opts) -> subprocess.Popen:
+def client(tok: str, role: str, seconds: float, url: str = URL, prefix: tuple[str, ...] | list[str] = (),
+           stdout=subprocess.PIPE, **opts) -> subprocess.Popen:
+    """an lkclient.py process; `prefix` runs it inside something (e.g. nsenter into a namespace),
+    `stdout` may be a file (then read it with parse_result)"""
     if not os.path.exists(CLIENT_PYTHON):
         raise RuntimeError(f"no client Python with the livekit SDK at {CLIENT_PYTHON} (run scripts/setup)")
-    return subprocess.Popen([CLIENT_PYTHON, str(HERE / "lkclient.py"), url, tok, role, str(seconds),
-                             json.dumps(opts)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([*prefix, CLIENT_PYTHON, str(HERE / "lkclient.py"), url, tok, role, str(seconds),
+                             json.dumps(opts)], stdout=stdout, stderr=subprocess.STDOUT, text=True)
 
 
 def result(proc: subprocess.Popen, timeout: float = 90, log_grep: tuple[str, ...] = ()) -> dict:
     out, _ = proc.communicate(timeout=timeout)
+    return parse_result(out, proc.returncode, log_grep)
+
+
+def parse_result(out: str, rc: int | None, log_grep: tuple[str, ...] = ()) -> dict:
+    """the last RESULT line of a client's output"""
     lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if not lines:
-        return {"error": "no result", "output": out[-3000:], "rc": proc.returncode}
+        return {"error": "no result", "output": out[-3000:], "rc": rc}
     # raw_decode: a log line of the SDK's native side may follow on the same line
     r, _end = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
-    r["rc"] = proc.returncode
-    if proc.returncode != 0:
+    r["rc"] = rc
+    if rc != 0:
         r["output_tail"] = out[-3000:]
     if log_grep:     # the client's own log lines that mention any of these words
         r["log"] = [ln[:300] for ln in out.splitlines()
