@@ -104,6 +104,7 @@ class Publishing:
             pub.info.mid = info.mid
             pub.info.mime_type = f"{info.kind}/{pub.codec.name}" if pub.codec else ""
             pub.expected_rids = list(info.rids)
+            pub.declared_ssrcs = set(info.ssrcs.ssrcs)
             self.tracks[pub.sid] = pub
             self.pending.pop(pub.cid, None)
             if not info.rids:
@@ -119,18 +120,25 @@ class Publishing:
         pub = next((t for t in self.tracks.values() if t.mid == mid), None) if mid else None
         if pub is None or (pub.expected_rids and rid not in pub.expected_rids):
             return
+        if not pub.expected_rids and pub.declared_ssrcs:
+            # the offer named this m-line's SSRCs: its layer comes from there, and an SSRC it
+            # named that is not yet mapped is its RTX stream (probing padding arrives early)
+            return
         key = rid if pub.expected_rids else ""
-        if key in pub.layers:
+        if key in pub.layers or key in pub.adding:
             return
         await self._add_layer(pub, key, ssrc)
 
     async def _add_layer(self, pub: TrackPublication, rid: str, ssrc: int) -> None:
         assert self.publisher is not None
         pt = pub.codec.pt if pub.codec else 96
+        pub.adding.add(rid)     # an unknown_ssrc event may arrive while the producer is created
         try:
             producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "")
         except errors.AlreadyExistsError:
             return
+        finally:
+            pub.adding.discard(rid)
         first = not pub.layers
         pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer)
         if first:

@@ -70,6 +70,8 @@ class TrackPublication:
     extmap: dict[str, int] = field(default_factory=dict)
     expected_rids: list[str] = field(default_factory=list)
     layers: dict[str, Layer] = field(default_factory=dict)      # rid ("" without simulcast) -> layer
+    declared_ssrcs: set[int] = field(default_factory=set)   # every SSRC the offer named (media and RTX)
+    adding: set[str] = field(default_factory=set)           # layers whose producer is being created
     server_muted: bool = False       # muted through the server API: forwarding paused
     subscriptions: dict[str, Subscription] = field(default_factory=dict)   # subscriber identity
 
