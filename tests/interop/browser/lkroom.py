@@ -5,8 +5,7 @@ headless Chromium instances "A" and "B" with different fake capture files
 (A: red picture and a 440 Hz sine, B: blue and 660 Hz) in one driver process,
 a second driver process for @livekit/rtc-node participants (started when first
 needed), and one server per mode, started when first needed: "single-pc"
-(default, `/rtc/v1`) and "no-single-pc" (`--no-single-pc`); the session's
-first video room runs before any test (see first_video_room).
+(default, `/rtc/v1`) and "no-single-pc" (`--no-single-pc`).
 
 `TestRoom` (one per test): a room of its own, the pages and node participants
 the test joined to it (closed after the test), and the diagnostics a failing
@@ -30,8 +29,7 @@ import pytest
 
 from helpers.netns import NetNamespace
 from helpers.sfu_server import SfuServer, token
-from .lkbrowser import HERE, Driver, DriverError, NodeParticipant, Page, parallel, wait_for
-from .lkchecks import brief
+from .lkbrowser import HERE, Driver, DriverError, NodeParticipant, Page, parallel
 from .media_files import write_sine_wav, write_y4m
 
 CHROMIUM = os.environ.get("SFU_CHROMIUM", "/usr/bin/chromium")   # Debian package chromium
@@ -81,7 +79,6 @@ class BrowserEnv:
                 audio = write_sine_wav(workdir / f"{name}.wav", media["hz"])
                 self.chromium = self.driver.request("browser.launch", name=name, executable=CHROMIUM,
                                                     video=str(video), audio=str(audio))["version"]
-            self.first_video = self.first_video_room()
         except BaseException:
             self.close()
             raise
@@ -94,24 +91,6 @@ class BrowserEnv:
                                                **SERVER_MODES[mode])
             return self.servers[mode]
 
-
-    def first_video_room(self) -> dict:
-        """The session's first video, before any test: a subscriber joins, then a publisher who
-        publishes a camera; what the subscriber decoded in 4 s.  Most of the time (a server
-        bug not pinned down yet) this first room gets about 12 packets and no decodable frame,
-        the subscriber's PLIs never reach the publisher, and every later room works: so the
-        tests must not depend on which of them comes first.  The browser_env fixture warns
-        when it happened."""
-        room = TestRoom(self, "first-video")
-        try:
-            sub, pub = (room.join(name, browser) for name, browser in (("first-sub", "B"), ("first-pub", "A")))
-            pub.js("publishCamera", {})
-            got = wait_for(lambda: sub.js("inbound", "first-pub", "camera") or {},
-                           lambda s: s.get("framesDecoded", 0) > 0, 4)
-            return {"subscriber": brief(got), "publisher": brief(pub.js("outbound", "camera")),
-                    "drops": [w["stats"]["drops"] for w in self.server("single-pc").stats()["workers"]]}
-        finally:
-            room.close()
 
     @property
     def node_driver(self) -> Driver:
