@@ -41,7 +41,11 @@ def _path(p: str) -> str:
 
 
 def _sources() -> list[str]:
-    return sorted(_path(os.path.join(CSRC, f)) for f in os.listdir(CSRC) if f.endswith(".c"))
+    out = []
+    for d in ("util", "rtp", "rtc", "loop", "tools"):
+        for root, _dirs, files in os.walk(os.path.join(CSRC, d)):
+            out += [os.path.join(root, f) for f in files if f.endswith(".c")]
+    return sorted(_path(f) for f in out)
 
 
 # SFU_SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer build (tests
@@ -60,7 +64,7 @@ ffibuilder.set_source(
     "sfu._native",
     '#include "sfu_api.h"\n',
     sources=_sources(),
-    include_dirs=[_path(os.path.join(CSRC, "include"))],
+    include_dirs=[_path(os.path.join(CSRC, "include")), _path(CSRC)],
     extra_compile_args=_CFLAGS,
     extra_link_args=["-fsanitize=address,undefined"] if _SANITIZE else [],
     libraries=["pthread"],

@@ -51,7 +51,7 @@ if ! have_libfuzzer; then
     have_libfuzzer || { echo "run_fuzz: clang -fsanitize=fuzzer still does not link" >&2; exit 2; }
 fi
 
-CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I"$ROOT/csrc/include"
+CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I"$ROOT/csrc/include" -I"$ROOT/csrc"
         -Wall -Wextra -Wno-unused-parameter
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
 

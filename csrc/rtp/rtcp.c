@@ -1,5 +1,5 @@
 /* rtcp.c - compound RTCP walker and feedback parsing (RFC 3550, RFC 4585, RFC 5104). */
-#include "sfu_common.h"
+#include "util/sfu_common.h"
 
 #define RTCP_SR 200
 #define RTCP_RR 201

@@ -20,8 +20,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "sfu_common.h"
-#include "addr.h"
+#include "util/sfu_common.h"
+#include "util/addr.h"
 
 #define LT_BATCH 64                               /* packets per sendmmsg / recvmmsg */
 #define LT_BUF (SFU_MTU + SFU_SRTP_TRAILER_MAX)

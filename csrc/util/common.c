@@ -1,7 +1,7 @@
 /* common.c - the one place an invariant failure is reported. */
 #include <stdio.h>
 #include <stdlib.h>
-#include "sfu_common.h"
+#include "util/sfu_common.h"
 
 void sfu_assert_fail(const char *expr, const char *file, int line)
 {

@@ -1,7 +1,7 @@
 /* demux.c - first-byte classification of datagrams on a shared port.
  * RFC 7983: [0..3] STUN, [20..63] DTLS, [128..191] RTP/RTCP;
  * RFC 5761: RTCP when the second byte (PT incl. marker bit) is 192..223. */
-#include "sfu_common.h"
+#include "util/sfu_common.h"
 
 int sfu_demux(const uint8_t *buf, size_t len)
 {

@@ -1,5 +1,5 @@
 /* rtp.c - bounds-checked RTP header parsing (RFC 3550, RFC 8285). */
-#include "sfu_common.h"
+#include "util/sfu_common.h"
 
 int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_t *out)
 {

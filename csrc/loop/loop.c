@@ -27,11 +27,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sfu_common.h"
-#include "idmap.h"
-#include "ring.h"
-#include "stream.h"
-#include "addr.h"
+#include "util/sfu_common.h"
+#include "util/idmap.h"
+#include "loop/ring.h"
+#include "rtc/stream.h"
+#include "util/addr.h"
 
 #define RX_BATCH_MAX 64
 #define TX_BATCH 256

@@ -1,8 +1,8 @@
 /* addr.c - conversions between sfu_addr_t (the API's address) and sockaddr. */
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include "sfu_common.h"
-#include "addr.h"
+#include "util/sfu_common.h"
+#include "util/addr.h"
 
 void sfu_addr_to_sa(const sfu_addr_t *a, struct sockaddr_storage *ss, socklen_t *len)
 {

@@ -13,8 +13,8 @@
  * that publishes while it is raised clears it and reports that a wake-up
  * (eventfd write) is due: at most one wake-up per sleep, never per packet. */
 #include <stdatomic.h>
-#include "sfu_common.h"
-#include "ring.h"
+#include "util/sfu_common.h"
+#include "loop/ring.h"
 
 #define RING_MAGIC 0x53465552494e4732ull /* "SFURING2": slot check covers the payload */
 

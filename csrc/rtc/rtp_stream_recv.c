@@ -3,8 +3,8 @@
  * per-consumer history of what was sent, and SR/RR/PLI packet builders.
  * Pure functions over caller-owned structs: no I/O, no clock reads. */
 #include <stdlib.h>
-#include "sfu_common.h"
-#include "stream.h"
+#include "util/sfu_common.h"
+#include "rtc/stream.h"
 
 #define MAX_DROPOUT 3000
 #define MAX_MISORDER 100

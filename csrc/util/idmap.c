@@ -1,7 +1,7 @@
 /* idmap.c - open-addressing (linear probe) hash map, 64-bit keys. */
 #include <stdlib.h>
-#include "sfu_common.h"
-#include "idmap.h"
+#include "util/sfu_common.h"
+#include "util/idmap.h"
 
 #define EMPTY 0ull
 #define TOMB UINT64_MAX

@@ -4,7 +4,7 @@
  * AES-GCM).  Python (sfu/srtp.py) creates each srtp_t session with the
  * wheel's own cffi binding, so struct layouts always match the library;
  * C only needs the four per-packet entry points. */
-#include "sfu_common.h"
+#include "util/sfu_common.h"
 
 typedef int (*srtp_fn)(void *ctx, void *buf, int *len);
 

@@ -6,8 +6,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "sfu_common.h"
-#include "addr.h"
+#include "util/sfu_common.h"
+#include "util/addr.h"
 
 #define GEN_BATCH_MAX 64
 #define GEN_BUF (SFU_MTU + SFU_SRTP_TRAILER_MAX)
