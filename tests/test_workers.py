@@ -15,7 +15,8 @@ import pytest
 
 from conftest import free_port, udp_socket, wait_healthy
 from sfu.media import MediaService
-from sfu.native import addr_to_c, ffi, lib
+from sfu.loadtest.engine import ffi, lib
+from sfu.native import addr_to_c
 from sfu.worker import messages
 
 
@@ -32,7 +33,7 @@ def sink_thread(sock, count: int, seconds: float, out: dict, key) -> threading.T
 
 def gen_thread(sock, dest, ssrc: int, count: int, pps: float, out: dict) -> threading.Thread:
     def run() -> None:
-        out["sent"] = int(lib.sfu_gen_rtp(sock.fileno(), addr_to_c(*dest), ssrc, 96, 200, count, pps, 8, 10.0, ffi.NULL))
+        out["sent"] = int(lib.sfu_gen_rtp(sock.fileno(), addr_to_c(*dest, ffi=ffi), ssrc, 96, 200, count, pps, 8, 10.0, ffi.NULL))
     t = threading.Thread(target=run)
     t.start()
     return t

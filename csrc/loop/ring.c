@@ -14,6 +14,7 @@
  * (eventfd write) is due: at most one wake-up per sleep, never per packet. */
 #include <stdatomic.h>
 #include "util/sfu_common.h"
+#include "sfu_api.h"
 #include "loop/ring.h"
 
 #define RING_MAGIC 0x53465552494e4732ull /* "SFURING2": slot check covers the payload */

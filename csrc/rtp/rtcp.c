@@ -1,5 +1,6 @@
 /* rtcp.c - compound RTCP walker and feedback parsing (RFC 3550, RFC 4585, RFC 5104). */
 #include "util/sfu_common.h"
+#include "sfu_packet.h"
 
 #define RTCP_SR 200
 #define RTCP_RR 201

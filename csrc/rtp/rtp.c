@@ -1,5 +1,6 @@
 /* rtp.c - bounds-checked RTP header parsing (RFC 3550, RFC 8285). */
 #include "util/sfu_common.h"
+#include "sfu_packet.h"
 
 int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_t *out)
 {
@@ -89,99 +90,4 @@ int sfu_rtp_find_ext(const uint8_t *buf, const sfu_rtp_t *rtp, int id, uint16_t 
         }
     }
     return -1;
-}
-
-/* VP8 payload descriptor (RFC 7741 4.2), then the VP8 frame header's P bit */
-static int vp8_keyframe(const uint8_t *p, size_t n)
-{
-    if (n < 1)
-        return 0;
-    size_t i = 1;
-    uint8_t b0 = p[0];
-    int start = (b0 & 0x10) && (b0 & 0x07) == 0;       /* S=1, PID=0 */
-    if (b0 & 0x80) {                                     /* X: extensions */
-        if (n < 2)
-            return 0;
-        uint8_t x = p[1];
-        i = 2;
-        if (x & 0x80) {                                  /* I: picture id */
-            if (i >= n)
-                return 0;
-            i += (p[i] & 0x80) ? 2 : 1;
-        }
-        if (x & 0x40)                                    /* L: TL0PICIDX */
-            i++;
-        if (x & 0x30)                                    /* T or K */
-            i++;
-    }
-    if (!start || i >= n)
-        return 0;
-    return (p[i] & 0x01) == 0;                           /* P=0: key frame */
-}
-
-/* VP9 payload descriptor (RFC 9628): B=1 (start of frame), P=0 (not inter predicted),
- * and spatial layer 0 when layer indices are present */
-static int vp9_keyframe(const uint8_t *p, size_t n)
-{
-    if (n < 1)
-        return 0;
-    uint8_t b0 = p[0];
-    int inter = b0 & 0x40, begin = b0 & 0x08, layers = b0 & 0x20;
-    if (!begin || inter)
-        return 0;
-    if (layers) {
-        size_t i = 1;
-        if (b0 & 0x80) {                                 /* I: picture id */
-            if (i >= n)
-                return 0;
-            i += (p[i] & 0x80) ? 2 : 1;
-        }
-        if (i >= n)
-            return 0;
-        if ((p[i] >> 1) & 0x07)                          /* SID != 0 */
-            return 0;
-    }
-    return 1;
-}
-
-/* H.264 (RFC 6184): an IDR slice or SPS in a single NAL, STAP-A or the first FU-A */
-static int h264_keyframe(const uint8_t *p, size_t n)
-{
-    if (n < 1)
-        return 0;
-    uint8_t type = p[0] & 0x1f;
-    if (type == 5 || type == 7)
-        return 1;
-    if (type == 24) {                                    /* STAP-A */
-        size_t i = 1;
-        while (i + 2 < n) {
-            size_t sz = sfu_rd16(p + i);
-            if (sz == 0 || i + 2 + sz > n)
-                return 0;
-            uint8_t t = p[i + 2] & 0x1f;
-            if (t == 5 || t == 7)
-                return 1;
-            i += 2 + sz;
-        }
-        return 0;
-    }
-    if (type == 28 && n >= 2)                            /* FU-A: start bit and IDR */
-        return (p[1] & 0x80) && (p[1] & 0x1f) == 5;
-    return 0;
-}
-
-int sfu_rtp_is_keyframe(const uint8_t *buf, const sfu_rtp_t *rtp, int codec)
-{
-    const uint8_t *p = buf + rtp->header_len;
-    size_t n = rtp->payload_len;
-    switch (codec) {
-    case SFU_CODEC_VP8:
-        return vp8_keyframe(p, n);
-    case SFU_CODEC_VP9:
-        return vp9_keyframe(p, n);
-    case SFU_CODEC_H264:
-        return h264_keyframe(p, n);
-    default:
-        return -1;
-    }
 }

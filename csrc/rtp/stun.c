@@ -1,6 +1,7 @@
 /* stun.c - STUN message framing check (RFC 5389); the control plane parses
  * and answers STUN with aioice's codec, this only guards the hand-off. */
 #include "util/sfu_common.h"
+#include "sfu_packet.h"
 
 #define STUN_MAGIC 0x2112A442u
 #define STUN_ATTR_USERNAME 0x0006

@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "util/sfu_common.h"
+#include "sfu_packet.h"
+#include "sfu_srtp.h"
+#include "sfu_loadtest.h"
 #include "util/addr.h"
 
 #define GEN_BATCH_MAX 64

@@ -2,7 +2,7 @@
 #ifndef SFU_ADDR_H
 #define SFU_ADDR_H
 #include <sys/socket.h>
-#include "sfu_api.h"
+#include "sfu_types.h"
 
 void sfu_addr_to_sa(const sfu_addr_t *a, struct sockaddr_storage *ss, socklen_t *len);
 void sfu_sa_to_addr(const struct sockaddr_storage *ss, sfu_addr_t *a);

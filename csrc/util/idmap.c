@@ -118,3 +118,11 @@ void *sfu_idmap_del(sfu_idmap_t *m, uint64_t key)
     }
     return NULL;
 }
+
+void *sfu_idmap_any(const sfu_idmap_t *m)
+{
+    for (uint32_t i = 0; m->keys && i < m->cap; i++)
+        if (sfu_idmap_live(m, i))
+            return m->vals[i];
+    return NULL;
+}

@@ -18,4 +18,12 @@ void *sfu_idmap_get(const sfu_idmap_t *m, uint64_t key);
 /* 0 ok, SFU_EEXIST, SFU_ENOMEM */
 int sfu_idmap_put(sfu_idmap_t *m, uint64_t key, void *val);
 void *sfu_idmap_del(sfu_idmap_t *m, uint64_t key);
+
+/* slot i holds a value (iterate i over 0 .. cap-1) */
+static inline int sfu_idmap_live(const sfu_idmap_t *m, uint32_t i)
+{
+    return m->keys[i] && m->keys[i] != UINT64_MAX;
+}
+/* some value of the map, NULL when empty (drain: free it, ask again) */
+void *sfu_idmap_any(const sfu_idmap_t *m);
 #endif

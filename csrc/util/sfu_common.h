@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
-#include "sfu_api.h"
+#include "sfu_types.h"
 
 #define SFU_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SFU_UNLIKELY(x) __builtin_expect(!!(x), 0)

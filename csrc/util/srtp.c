@@ -5,6 +5,7 @@
  * wheel's own cffi binding, so struct layouts always match the library;
  * C only needs the four per-packet entry points. */
 #include "util/sfu_common.h"
+#include "sfu_srtp.h"
 
 typedef int (*srtp_fn)(void *ctx, void *buf, int *len);
 
