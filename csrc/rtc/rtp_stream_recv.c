@@ -49,10 +49,12 @@ void sfu_rtp_stream_recv_update(sfu_rtp_stream_recv_t *s, uint16_t seq, uint32_t
     uint32_t arrival = (uint32_t)(arrival_ns * s->clock_hz / 1000000000ull);
     uint32_t transit = arrival - ts;
     if (s->have_transit) {
-        int32_t d = (int32_t)(transit - s->transit);
-        if (d < 0)
-            d = -d;
-        s->jitter16 += (uint32_t)d - ((s->jitter16 + 8) >> 4);
+        /* |D| of the signed 32-bit difference, negated in unsigned arithmetic
+         * (a difference of exactly -2^31 has no positive int32_t) */
+        uint32_t d = transit - s->transit;
+        if ((int32_t)d < 0)
+            d = 0u - d;
+        s->jitter16 += d - ((s->jitter16 + 8) >> 4);
     }
     s->transit = transit;
     s->have_transit = 1;
