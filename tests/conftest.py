@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import socket
 import struct
@@ -19,6 +21,22 @@ from sfu.worker.process import WorkerPool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # tests/helpers importable as plain modules
+
+
+@contextlib.contextmanager
+def in_process_worker():
+    """one media worker in this process: its C loop runs in a thread, no channel
+    (tests call the request handlers, on_<method>, directly)"""
+    from sfu.worker.main import Worker
+
+    args = argparse.Namespace(worker_id=0, n_workers=1, ring_slots=64, wake_fds="", shm_fd=-1, shm_size=0,
+                              listen_ip="127.0.0.1", announced_ip="127.0.0.1", port=0)
+    w = Worker(args)
+    w.start_native()
+    try:
+        yield w
+    finally:
+        w.stop_native()
 
 
 def rtp_packet(seq: int, ts: int, ssrc: int, pt: int = 96, payload: bytes = b"\xab" * 100,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import socket
@@ -12,7 +11,7 @@ import time
 import pylibsrtp
 import pytest
 
-from conftest import rtp_packet, udp_socket
+from conftest import in_process_worker, rtp_packet, udp_socket
 from sfu import errors, srtp
 from sfu.loadtest import engine
 from sfu.native import addr_from_c, addr_to_c, ffi, lib
@@ -21,12 +20,8 @@ from sfu.worker.main import Worker
 
 @pytest.fixture
 def worker():
-    args = argparse.Namespace(worker_id=0, n_workers=1, ring_slots=64, wake_fds="", shm_fd=-1, shm_size=0,
-                              listen_ip="127.0.0.1", announced_ip="127.0.0.1", port=0)
-    w = Worker(args)
-    w.start_native()
-    yield w
-    w.stop_native()
+    with in_process_worker() as w:
+        yield w
 
 
 def stats(w: Worker) -> dict:

@@ -1,5 +1,6 @@
 """The data-plane tests again, on an AddressSanitizer + UBSan build of the
-extension (worker processes included, through LD_PRELOAD)."""
+extension modules (sfu._native, sfu._units, sfu.loadtest._engine; worker
+processes included, through LD_PRELOAD)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-TESTS = ["test_loop.py", "test_differential.py", "test_cross_worker.py", "test_srtp.py", "test_loadtest_engine.py"]
+TESTS = ["test_loop.py", "test_differential.py", "test_cross_worker.py", "test_srtp.py", "test_loadtest_engine.py",
+         "unit/c", "component/test_producer_activity_events.py", "component/test_unknown_ssrc_event.py",
+         "component/test_consumer_key_frame_request.py"]
 
 
 def _runtime(name: str) -> str:

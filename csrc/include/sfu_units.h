@@ -23,9 +23,9 @@
  * out_seq = in_seq + seq_off, out_ts = in_ts + ts_off (mod 2^16 / 2^32).
  * The first packet maps to seq_start.  After a resync (the consumer was
  * paused) the next packet continues right after the newest sequence number
- * sent; so does a jump of SFU_SEQ_MAX_DROPOUT or more ahead, or of more
- * than SFU_SEQ_MAX_MISORDER back (RFC 3550 A.1: a publisher restart or a
- * long gap).  After a source switch (simulcast layer) the timestamps also
+ * sent; so does a jump of SFU_SEQ_MAX_DROPOUT or more ahead, or of
+ * SFU_SEQ_MAX_MISORDER or more back, from the newest input sent (RFC 3550
+ * A.1's limits: a publisher restart or a long gap).  After a source switch (simulcast layer) the timestamps also
  * continue, by the time elapsed since the newest packet sent.            */
 #define SFU_SEQ_MAX_DROPOUT 3000
 #define SFU_SEQ_MAX_MISORDER 100
