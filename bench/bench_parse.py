@@ -5,7 +5,7 @@ Two measurements per function:
 * "C loop": a tight loop in C calling the product's function `iters` times
   (bench-only helper module built here from csrc/rtp/rtp.c, rtp/demux.c,
   util/srtp.c, util/common.c -- the same sources as sfu._native, compiled with the same flags,
-  separate translation units so every call is a real call as in loop.c).
+  separate translation units so every call is a real call as in the loop).
   Timed with CLOCK_THREAD_CPUTIME_ID, so time-slicing by other processes does
   not count (cache/frequency effects of a busy machine still do); the minimum
   of --repeat runs is reported.

@@ -43,18 +43,25 @@ void sfu_idmap_free(sfu_idmap_t *m)
     memset(m, 0, sizeof(*m));
 }
 
-void *sfu_idmap_get(const sfu_idmap_t *m, uint64_t key)
+/* the slot holding key, or m->cap when it is absent */
+static inline uint32_t find(const sfu_idmap_t *m, uint64_t key)
 {
     uint64_t k1 = key + 1;
     uint32_t i = slot_of(key, m->cap);
     for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & (m->cap - 1)) {
         uint64_t k = m->keys[i];
         if (k == EMPTY)
-            return NULL;
+            return m->cap;
         if (k == k1)
-            return m->vals[i];
+            return i;
     }
-    return NULL;
+    return m->cap;
+}
+
+void *sfu_idmap_get(const sfu_idmap_t *m, uint64_t key)
+{
+    uint32_t i = find(m, key);
+    return i < m->cap ? m->vals[i] : NULL;
 }
 
 static int rehash(sfu_idmap_t *m, uint32_t cap)
@@ -102,21 +109,14 @@ int sfu_idmap_put(sfu_idmap_t *m, uint64_t key, void *val)
 
 void *sfu_idmap_del(sfu_idmap_t *m, uint64_t key)
 {
-    uint64_t k1 = key + 1;
-    uint32_t i = slot_of(key, m->cap);
-    for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & (m->cap - 1)) {
-        uint64_t k = m->keys[i];
-        if (k == EMPTY)
-            return NULL;
-        if (k == k1) {
-            void *v = m->vals[i];
-            m->keys[i] = TOMB;
-            m->vals[i] = NULL;
-            m->live--;
-            return v;
-        }
-    }
-    return NULL;
+    uint32_t i = find(m, key);
+    if (i == m->cap)
+        return NULL;
+    void *v = m->vals[i];
+    m->keys[i] = TOMB;
+    m->vals[i] = NULL;
+    m->live--;
+    return v;
 }
 
 void *sfu_idmap_any(const sfu_idmap_t *m)
