@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
 MAX_MESSAGE = 4 * 1024 * 1024
 
 # method -> required data fields
