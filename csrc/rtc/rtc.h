@@ -13,6 +13,7 @@
 #define PENDING_MAX 256            /* packets fanned out together (one receive or ring batch) */
 
 struct consumer;
+struct tx_entry;                   /* loop/udp_io.h */
 
 struct sock {
     uint32_t id;
