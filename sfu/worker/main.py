@@ -25,8 +25,8 @@ from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
-from ..native import addr_from_c, addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
-from . import messages, shm
+from ..native import addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
+from . import command_fields, messages, queue_records, shm
 from .channel import Channel
 from .webrtc import WebRtcSession
 
@@ -38,13 +38,6 @@ EXIT_BIND = 42
 EXIT_ORPHAN = 43
 
 MUX_SOCKET_ID = 1
-TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"                                  # RFC 8843
-RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"                        # RFC 8852
-RRID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"              # RFC 8852
-# header extensions the data plane reads in incoming media: URI -> (sfu_header_ext_ids_t field, highest id)
-DATA_PLANE_EXTENSIONS = {TWCC_URI: ("transport_cc", 14), MID_URI: ("mid", 255), RID_URI: ("rid", 255),
-                         RRID_URI: ("repaired_rid", 255)}
 SOCKET_BUFFER = 8 * 1024 * 1024
 PY_DRAIN_BYTES = 1 << 22
 PR_SET_PDEATHSIG = 1
@@ -68,38 +61,6 @@ def _udp_socket(ip: str, port: int) -> socket.socket:
     s.bind((ip, port))
     s.setblocking(False)
     return s
-
-
-def header_extension_ids(extmap: dict[str, int]) -> dict[str, int]:
-    """the sfu_header_ext_ids_t fields for a remote description's extmap (0 = not negotiated)"""
-    ids = {}
-    for uri, (field, highest) in DATA_PLANE_EXTENSIONS.items():
-        eid = int(extmap.get(uri, 0))
-        ids[field] = eid if 1 <= eid <= highest else 0
-    return ids
-
-
-CODECS = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
-          "av1": lib.SFU_CODEC_AV1}
-
-
-def _codec(name: Any) -> int:
-    return CODECS.get(str(name or "").lower(), lib.SFU_CODEC_OTHER)
-
-
-PRODUCER_EVENTS = {lib.SFU_REC_PRODUCER_INACTIVE: "producer_inactive",
-                   lib.SFU_REC_PRODUCER_ACTIVE: "producer_active"}
-
-
-def _unknown_ssrc(data: bytes) -> dict:
-    """the event fields of an SFU_REC_UNKNOWN_SSRC record's data (sfu_unknown_ssrc_t + mid, rid, rrid)"""
-    u = ffi.cast("sfu_unknown_ssrc_t *", ffi.from_buffer(data))
-    off = ffi.sizeof("sfu_unknown_ssrc_t")
-    out: dict = {"ssrc": int(u.ssrc), "payload_type": int(u.payload_type)}
-    for key, n in (("mid", int(u.mid_len)), ("rid", int(u.rid_len)), ("rrid", int(u.repaired_rid_len))):
-        out[key] = data[off:off + n].decode("ascii", "replace")
-        off += n
-    return out
 
 
 class WorkerTransport:
@@ -304,7 +265,7 @@ class Worker:
         s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
                             role, bool(data["sctp"]), list(data["open_channels"]))
         # transport-cc numbered media gets feedback; mid/rid name unknown SSRCs
-        self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=s.id, header_extensions=header_extension_ids(extmap))
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=s.id, header_extensions=command_fields.header_extension_ids(extmap))
         return {}
 
     def on_transport_ice_restart(self, data: dict) -> dict:
@@ -363,21 +324,14 @@ class Worker:
         return {}
 
     def _mask(self, workers: list[int]) -> int:
-        """the C `remote_workers` bitmask of a list of worker indexes (this worker left out)"""
-        m = 0
-        for w in workers:
-            if not 0 <= int(w) < self.n_workers:
-                raise messages.SchemaError(f"no worker {w}")
-            if int(w) != self.worker_id:
-                m |= 1 << int(w)
-        return m
+        return command_fields.remote_workers(workers, self.n_workers, self.worker_id)
 
     def on_producer_create(self, data: dict) -> dict:
         self._transport(data, "transport_id")
         self._cmd(lib.SFU_CMD_PRODUCER_CREATE, id=int(data["id"]), transport_id=int(data["transport_id"]),
                   ssrc=int(data["ssrc"]), payload_type=int(data["payload_type"]),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO,
-                  codec=_codec(data.get("codec")), remote_workers=self._mask(data["remote_workers"]))
+                  codec=command_fields.codec(data.get("codec")), remote_workers=self._mask(data["remote_workers"]))
         return {}
 
     def on_producer_set_remote_workers(self, data: dict) -> dict:
@@ -396,7 +350,7 @@ class Worker:
 
     def on_remote_producer_create(self, data: dict) -> dict:
         self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_CREATE, id=int(data["id"]), worker=int(data["worker"]),
-                  ssrc=int(data["ssrc"]), codec=_codec(data.get("codec")),
+                  ssrc=int(data["ssrc"]), codec=command_fields.codec(data.get("codec")),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO)
         return {}
 
@@ -457,24 +411,18 @@ class Worker:
                 return
 
     def _dispatch_records(self, n: int) -> None:
-        off = 0
-        hdr = ffi.sizeof("sfu_py_rec_t")
-        while off < n:
-            rec = ffi.cast("sfu_py_rec_t *", self._drain_buf + off)
-            length = int(rec.len)
+        for rec, addr, payload in queue_records.walk(self._drain_buf, n):
             self.queue_records += 1
-            addr = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
             if rec.kind == lib.SFU_REC_TRANSPORT_REMOTE_LEARNED:
                 self._emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": addr[0], "port": addr[1]})
-            elif rec.kind in PRODUCER_EVENTS:
-                self._emit(PRODUCER_EVENTS[rec.kind], {"id": int(rec.transport_id), "producer_id": int(rec.arg)})
+            elif rec.kind in queue_records.PRODUCER_EVENTS:
+                self._emit(queue_records.PRODUCER_EVENTS[rec.kind],
+                           {"id": int(rec.transport_id), "producer_id": int(rec.arg)})
             else:
-                payload = bytes(ffi.buffer(self._drain_buf + off + hdr, length))
                 try:
                     self._dispatch_packet(rec, addr, payload)
                 except Exception:  # bad input from one peer must not stop the queue
                     log.exception("control packet from %s dropped", addr)
-            off += (hdr + length + 7) & ~7
 
     def _emit(self, event: str, data: dict) -> None:
         if self.channel is not None:
@@ -484,7 +432,7 @@ class Worker:
         t = self.transports.get(int(rec.transport_id)) if rec.transport_id else None
         if rec.kind == lib.SFU_REC_UNKNOWN_SSRC:
             if t is not None and t.webrtc is not None:
-                self._emit("unknown_ssrc", {"id": t.id, **_unknown_ssrc(payload)})
+                self._emit("unknown_ssrc", {"id": t.id, **queue_records.unknown_ssrc_fields(payload)})
             return
         if rec.pkt_class == lib.SFU_PKT_STUN:
             if t is None:  # first contact from this address: route by the ufrag we gave out

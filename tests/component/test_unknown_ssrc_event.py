@@ -18,7 +18,8 @@ from conftest import in_process_worker, udp_socket
 from sfu import srtp
 from sfu.native import lib
 from sfu.worker import messages
-from sfu.worker.main import MID_URI, RID_URI, RRID_URI, TWCC_URI, Worker, header_extension_ids
+from sfu.worker.command_fields import MID_URI, RID_URI, RRID_URI, TWCC_URI, header_extension_ids
+from sfu.worker.main import Worker
 
 KEY = os.urandom(28)
 
