@@ -354,19 +354,20 @@ class Generator(threading.Thread):
 
     def run(self) -> None:
         from sfu import srtp
-        from sfu.native import addr_to_c, ffi, lib
+        from sfu.loadtest.engine import ffi, lib
+        from sfu.native import addr_to_c
         try:
             if self.cpus:
                 os.sched_setaffinity(0, self.cpus)
             sess = srtp.Session(PROFILE, self.key, outbound=True) if self.key else None
-            to = addr_to_c(*self.to)
+            to = addr_to_c(*self.to, ffi=ffi)
             batch = int(max(1, min(32, self.in_pps / 2000)))   # ~0.5 ms between bursts
             count = int(self.in_pps * self.seconds) + batch
             if self.in_pps <= 0:            # as fast as possible
                 batch, count = 32, 0
             t0, c0, j0 = time.monotonic(), time.thread_time(), cpu_jiffies()
             r = lib.sfu_gen_rtp(self.sock.fileno(), to, PUB_SSRC, PUB_PT, self.size, count, self.in_pps,
-                                batch, self.seconds, sess.as_c() if sess else ffi.NULL)
+                                batch, self.seconds, sess.as_c(ffi) if sess else ffi.NULL)
             self.elapsed, self.cpu = time.monotonic() - t0, time.thread_time() - c0
             self.foreign = max(0.0, total_busy_s(j0, cpu_jiffies()) - self.cpu)
             if r < 0:

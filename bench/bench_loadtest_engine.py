@@ -20,7 +20,7 @@ import threading
 import time
 
 from sfu.loadtest import Engine, SenderSpec
-from sfu.native import ffi, lib
+from sfu.loadtest.engine import ffi, lib
 from sfu.srtp import AEAD_AES_128_GCM, AES128_CM_SHA1_80, Session, key_length
 
 PROFILES = {"gcm": AEAD_AES_128_GCM, "cm": AES128_CM_SHA1_80, "rtp": None}

@@ -3,9 +3,9 @@
 Two measurements per function:
 
 * "C loop": a tight loop in C calling the product's function `iters` times
-  (bench-only helper module built here from csrc/rtp.c, demux.c, srtp.c,
-  common.c -- the same sources as sfu._native, compiled with the same flags,
-  separate translation units so every call is a real call as in loop.c).
+  (bench-only helper module built here from csrc/rtp/rtp.c, rtp/demux.c,
+  util/srtp.c, util/common.c -- the same sources as sfu._native, compiled with the same flags,
+  separate translation units so every call is a real call as in the loop).
   Timed with CLOCK_THREAD_CPUTIME_ID, so time-slicing by other processes does
   not count (cache/frequency effects of a busy machine still do); the minimum
   of --repeat runs is reported.
@@ -46,7 +46,8 @@ OUT = os.path.join(ROOT, "bench", "out", "parse")   # bench/out/ is git-ignored
 HELPER_C = r"""
 #include <string.h>
 #include <time.h>
-#include "sfu_api.h"
+#include "sfu_packet.h"
+#include "sfu_srtp.h"
 
 static uint64_t cpu_ns(void)
 {
@@ -115,8 +116,9 @@ def build_helper():
     ffi = FFI()
     ffi.cdef(HELPER_CDEF)
     ffi.set_source("_sfu_benchloop", HELPER_C,
-                   sources=[os.path.join(csrc, f) for f in ("rtp.c", "demux.c", "srtp.c", "common.c")],
-                   include_dirs=[os.path.join(csrc, "include")],
+                   sources=[os.path.join(csrc, f) for f in ("rtp/rtp.c", "rtp/demux.c", "util/srtp.c",
+                                                            "util/common.c")],
+                   include_dirs=[os.path.join(csrc, "include"), csrc],
                    extra_compile_args=["-O2", "-std=gnu11", "-fno-strict-aliasing", "-D_GNU_SOURCE"])
     ffi.compile(tmpdir=OUT, verbose=False)
     sys.path.insert(0, OUT)

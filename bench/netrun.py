@@ -1,6 +1,6 @@
 """One scenario of bench_network.py, end to end: a fresh `sfu serve` in this (the server's)
 namespace, one namespace + emulated link per participant, the livekit rtc SDK clients
-(tests/interop/livekit_sdk/lkclient.py, client venv) inside them, the link changes on schedule, and
+(tests/helpers/sdk_client/lkclient.py, client venv) inside them, the link changes on schedule, and
 everything they recorded.  Times in the returned data are CLOCK_MONOTONIC seconds.
 """
 
@@ -20,12 +20,12 @@ from netns import SERVER_IP, Namespace
 from netscenarios import Scenario
 
 REPO = Path(__file__).resolve().parent.parent
-if os.environ.get("SFU_CLIENT_VENV") and not os.environ.get("SFU_LIVEKIT_PYTHON"):
-    os.environ["SFU_LIVEKIT_PYTHON"] = str(Path(os.environ["SFU_CLIENT_VENV"]) / "bin" / "python")
 sys.path.insert(0, str(REPO / "tests"))
-from interop.livekit_sdk import scenarios as rtc_scenarios  # noqa: E402  (the test suite's real-client code)
+from helpers import sdk_client  # noqa: E402  (the real-SDK participant the tests use too)
+from helpers.sfu_server import SfuServer, token  # noqa: E402
 
-URL = f"ws://{SERVER_IP}:{rtc_scenarios.PORT}"
+PORT = 7880
+URL = f"ws://{SERVER_IP}:{PORT}"
 AUDIO_HZ = 440
 START_S = 60.0        # the longest we wait for every subscriber's first video frame
 
@@ -100,7 +100,7 @@ def run(sc: Scenario, opt: Options) -> dict:
     who_all = ["pub", *sc.subscribers]
     total = START_S + opt.warmup + sum(ph.seconds for ph in sc.phases) + 10
     out: dict = {"scenario": sc.name, "description": sc.description, "load_before": os.getloadavg()}
-    server = rtc_scenarios.Server(workers=opt.workers, log_path=str(opt.logs / f"{sc.name}-server.log"))
+    server = SfuServer(SERVER_IP, PORT, workers=opt.workers, log_path=str(opt.logs / f"{sc.name}-server.log"))
     nss: dict[str, Namespace] = {}
     links: dict[str, Link] = {}
     procs: dict = {}
@@ -118,11 +118,11 @@ def run(sc: Scenario, opt: Options) -> dict:
         for who in who_all:
             files[who] = open(opt.logs / f"{sc.name}-{who}.log", "w")
         for who in sc.subscribers:      # first, so they see the tracks published
-            procs[who] = rtc_scenarios.client(rtc_scenarios.token(who), "subscriber", total, URL,
-                                              prefix=nss[who].prefix(), stdout=files[who], **common)
+            procs[who] = sdk_client.client(token(who), "subscriber", total, URL,
+                                          prefix=nss[who].prefix(), stdout=files[who], **common)
         time.sleep(1.0)
-        procs["pub"] = rtc_scenarios.client(
-            rtc_scenarios.token("pub"), "publisher", total, URL, prefix=nss["pub"].prefix(), stdout=files["pub"],
+        procs["pub"] = sdk_client.client(
+            token("pub"), "publisher", total, URL, prefix=nss["pub"].prefix(), stdout=files["pub"],
             simulcast=True, width=opt.width, height=opt.height, bitrate=opt.bitrate, pattern="moving",
             freq=AUDIO_HZ, **common)
         out["t_pub"] = time.monotonic()
@@ -173,6 +173,6 @@ def run(sc: Scenario, opt: Options) -> dict:
     out["clients"] = {}
     for who in who_all:
         text = (opt.logs / f"{sc.name}-{who}.log").read_text(errors="replace")
-        out["clients"][who] = rtc_scenarios.parse_result(text, procs[who].returncode if who in procs else None)
+        out["clients"][who] = sdk_client.parse_result(text, procs[who].returncode if who in procs else None)
     out["load_after"] = os.getloadavg()
     return out

@@ -40,8 +40,9 @@ def check(rc: int, what: str) -> None:
         raise _RC_ERRORS.get(rc, errors.NativeError)(f"{what}: error {rc}")
 
 
-def addr_to_c(host: str, port: int, out: Any = None) -> Any:
-    """(host, port) -> sfu_addr_t *."""
+def addr_to_c(host: str, port: int, out: Any = None, ffi: Any = ffi) -> Any:
+    """(host, port) -> sfu_addr_t * (into `out`, or a new one of `ffi`: this
+    module's, or another extension's such as sfu.loadtest._engine)."""
     a = out if out is not None else ffi.new("sfu_addr_t *")
     ip = ipaddress.ip_address(host)
     a.port = port

@@ -41,11 +41,12 @@ def _fnptr(name: str) -> int:
     return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, name)))
 
 
-def bind() -> None:
-    """Give the C data plane libsrtp's entry points (idempotent)."""
-    if lib.sfu_srtp_bound():
+def bind(target: Any = lib) -> None:
+    """Give an extension module's SRTP glue libsrtp's entry points (idempotent):
+    the data plane's (sfu._native, the default) or the load-test engine's."""
+    if target.sfu_srtp_bound():
         return
-    rc = lib.sfu_srtp_bind(
+    rc = target.sfu_srtp_bind(
         _fnptr("srtp_protect"), _fnptr("srtp_unprotect"),
         _fnptr("srtp_protect_rtcp"), _fnptr("srtp_unprotect_rtcp"),
     )
@@ -91,10 +92,10 @@ class Session:
             raise errors.InvalidStateError("SRTP session closed")
         return int(srtp_ffi.cast("uintptr_t", self._srtp[0]))
 
-    def as_c(self) -> Any:
-        """the session as a `void *` of the sfu._native ffi"""
-        from .native import ffi
-
+    def as_c(self, ffi: Any = None) -> Any:
+        """the session as a `void *` of an extension's ffi (default sfu._native's)"""
+        if ffi is None:
+            from .native import ffi
         return ffi.cast("void *", self.pointer)
 
     def close(self) -> None:

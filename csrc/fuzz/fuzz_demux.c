@@ -1,10 +1,10 @@
 /* fuzz_demux.c - first-byte demultiplexing, then the parser the class
  * selects, as the receive path does it. */
-#include "../common.c"
-#include "../demux.c"
-#include "../rtp.c"
-#include "../rtcp.c"
-#include "../stun.c"
+#include "../util/common.c"
+#include "../rtp/demux.c"
+#include "../rtp/rtp.c"
+#include "../rtp/rtcp.c"
+#include "../rtp/stun.c"
 #include "fuzz_common.h"
 
 /* RFC 7983 / RFC 5761 ranges, written out independently of demux.c */

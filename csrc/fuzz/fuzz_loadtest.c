@@ -1,12 +1,16 @@
 /* fuzz_loadtest.c - the load-test receiver (sfu_lt_recv_packet) on a
  * sequence of datagrams: input = { u16 little-endian length, bytes }*.
  * Plain RTP (no SRTP session): every parser on the path sees the bytes. */
-#include "../common.c"
-#include "../addr.c"
-#include "../srtp.c"
-#include "../rtp.c"
-#include "../rtcp.c"
-#include "../loadtest.c"
+#include "../util/common.c"
+#include "../util/addr.c"
+#include "../util/srtp.c"
+#include "../rtp/rtp.c"
+#include "../rtp/codecs/keyframe.c"
+#include "../rtp/codecs/vp8.c"
+#include "../rtp/codecs/vp9.c"
+#include "../rtp/codecs/h264.c"
+#include "../rtp/rtcp.c"
+#include "../tools/loadtest.c"
 #include "fuzz_common.h"
 
 #define N_SENDERS 2

@@ -6,8 +6,8 @@
  * result; a message the consumer accepts must be exactly what was put,
  * and only a slot whose bytes were corrupted since it was written may be
  * reported as RING_BAD_SLOT / RING_LAPPED. */
-#include "../common.c"
-#include "../ring.c"
+#include "../util/common.c"
+#include "../loop/ring.c"
 #include "fuzz_common.h"
 
 #define MAX_POS 16384 /* > positions one input can write (16 per 3-byte burst op) */

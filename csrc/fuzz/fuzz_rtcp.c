@@ -1,7 +1,7 @@
 /* fuzz_rtcp.c - sfu_rtcp_validate, the sfu_rtcp_next walk and
  * sfu_rtcp_nack_seqs on every RTPFB packet of a compound. */
-#include "../common.c"
-#include "../rtcp.c"
+#include "../util/common.c"
+#include "../rtp/rtcp.c"
 #include "fuzz_common.h"
 
 #define NACK_MAX ((SFU_MTU / 4) * 17) /* every FCI pair with all 16 bits set */

@@ -1,6 +1,10 @@
 /* fuzz_rtp.c - sfu_rtp_parse and sfu_rtp_find_ext on arbitrary datagrams. */
-#include "../common.c"
-#include "../rtp.c"
+#include "../util/common.c"
+#include "../rtp/rtp.c"
+#include "../rtp/codecs/keyframe.c"
+#include "../rtp/codecs/vp8.c"
+#include "../rtp/codecs/vp9.c"
+#include "../rtp/codecs/h264.c"
 #include "fuzz_common.h"
 
 static int is_rtp_reason(int rc)

@@ -1,6 +1,6 @@
 /* fuzz_stun.c - sfu_stun_check on arbitrary datagrams. */
-#include "../common.c"
-#include "../stun.c"
+#include "../util/common.c"
+#include "../rtp/stun.c"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

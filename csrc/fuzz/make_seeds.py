@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring, loadtest).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, rtcp_build).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -367,6 +367,92 @@ LT_SEEDS = {
     "lt_garbage": frames(b"", b"\x80", bytes([0x40]) * 30, bytes([0x90, 96]) + bytes(10), bytes(range(100))),
 }
 
+# ---------------------------------------------- header extension rewrite ---
+# input: 16 bytes of id map (in id -> out id, 0 = remove), then an RTP packet
+
+IDENTITY = bytes(range(15)) + b"\x00"
+REMOVE_ALL = bytes(16)
+SUBSCRIBER = bytes([0, 5, 0, 2, 1, 0, 0, 9, 0, 3, 0, 0, 0, 0, 11, 0])   # some kept under new ids
+
+EXT_REWRITE_SEEDS = {
+    "ext_one_byte_identity": IDENTITY + RTP_SEEDS["rtp_ext_one_byte"],
+    "ext_one_byte_mapped": SUBSCRIBER + RTP_SEEDS["rtp_ext_one_byte"],
+    "ext_one_byte_removed": REMOVE_ALL + RTP_SEEDS["rtp_ext_one_byte"],
+    "ext_one_byte_padded": SUBSCRIBER + RTP_SEEDS["rtp_ext_one_byte_padded"],
+    "ext_one_byte_id15": SUBSCRIBER + rtp(ext=(0xBEDE, b"\x10\xaa\xf0\x22\x20\xcc\x00\x00"), payload=OPUS),
+    "ext_one_byte_truncated": SUBSCRIBER + rtp(ext=(0xBEDE, b"\x10\xaa\x23\x01"), payload=OPUS),
+    "ext_two_byte_mapped": SUBSCRIBER + RTP_SEEDS["rtp_ext_two_byte"],
+    "ext_two_byte_appbits": IDENTITY + RTP_SEEDS["rtp_ext_two_byte_appbits"],
+    "ext_two_byte_truncated": SUBSCRIBER + rtp(ext=(0x1000, b"\x01\x01\xaa\x02\x09\x55\x66\x77"), payload=OPUS),
+    "ext_other_profile": SUBSCRIBER + RTP_SEEDS["rtp_ext_other_profile"],
+    "ext_everything": SUBSCRIBER + RTP_SEEDS["rtp_everything"],
+}
+
+# ------------------------------------------------------ key frame rules ---
+# input: an RTP payload (VP8 / VP9 / H.264 rules all run on it)
+
+KEYFRAME_SEEDS = {
+    "vp8_key": bytes([0x10, 0x00, 0x9D, 0x01, 0x2A]) + bytes(20),
+    "vp8_delta": bytes([0x10, 0x01]) + bytes(20),
+    "vp8_extended_picture_id": bytes([0x90, 0xE0, 0x81, 0x23, 0x05, 0x40, 0x00]) + bytes(16),
+    "vp8_not_start": bytes([0x00, 0x00]) + bytes(20),
+    "vp9_key_layers": bytes([0xA8, 0x81, 0x23, 0x00]) + bytes(20),
+    "vp9_inter": bytes([0x48]) + bytes(20),
+    "vp9_spatial_1": bytes([0x28, 0x02]) + bytes(20),
+    "h264_idr": bytes([0x65]) + bytes(30),
+    "h264_stap_a_sps": bytes([0x18, 0x00, 0x04, 0x67, 0x42, 0x00, 0x1F, 0x00, 0x02, 0x68, 0xCE]),
+    "h264_stap_a_short": bytes([0x18, 0x00, 0x09, 0x67]),
+    "h264_fu_a_idr_start": bytes([0x7C, 0x85]) + bytes(30),
+    "h264_fu_a_middle": bytes([0x7C, 0x05]) + bytes(30),
+    "empty": b"",
+}
+
+# ---------------------------------------------------- transport-cc feedback ---
+# input: steps: op < 0xE0 records (u16 LE seq, time step in 250 us; op & 1: back, op & 2: us
+# as is, else scaled), op >= 0xE0 builds a feedback with cap 64 + (op & 0x1f) * 41
+
+
+def tcc_rec(seq: int, step: int = 1, op: int = 2) -> bytes:
+    return bytes([op]) + struct.pack("<HB", seq & 0xFFFF, step)
+
+
+def tcc_build(cap_code: int = 0x1F) -> bytes:
+    return bytes([0xE0 | cap_code])
+
+
+TCC_SEEDS = {
+    "tcc_run": b"".join(tcc_rec(100 + i) for i in range(10)) + tcc_build(),
+    "tcc_gaps_and_reorder": b"".join(tcc_rec(s, 3) for s in (1, 2, 5, 4, 9, 8, 20)) + tcc_build() + tcc_rec(21),
+    "tcc_wrap": b"".join(tcc_rec(65530 + i) for i in range(12)) + tcc_build(),
+    "tcc_large_deltas": b"".join(tcc_rec(i, 255) for i in range(40)) + tcc_build(0),
+    "tcc_back_in_time": b"".join(tcc_rec(i, 200, op=3 if i % 2 else 2) for i in range(16)) + tcc_build(),
+    "tcc_far_ahead": tcc_rec(0) + tcc_rec(1) + tcc_rec(3000) + tcc_build(),
+    "tcc_small_caps": b"".join(tcc_rec(i, 7) for i in range(200)) + tcc_build(0) + tcc_build(0) + tcc_build(5),
+    "tcc_old_after_report": tcc_rec(10) + tcc_rec(11) + tcc_build() + tcc_rec(9) + tcc_rec(12) + tcc_build(),
+    "tcc_full_window": tcc_rec(0) + tcc_rec(1023, 100) + tcc_build(3) + tcc_build(3),
+}
+
+# -------------------------------------------------------- RTCP builders ---
+# input: 28 bytes of SR / PLI fields, then 8-byte steps of receive statistics
+# (u16 LE seq, u32 LE ts, arrival step ms, ns); first byte 0xFF: an SR arrives
+
+
+def rx_step(seq: int, ts: int, ms: int = 20, first: int | None = None) -> bytes:
+    b = struct.pack("<HIBB", seq & 0xFFFF, ts & 0xFFFFFFFF, ms, 0)
+    return bytes([first]) + b[1:] if first is not None else b
+
+
+FIELDS = bytes(range(1, 29))
+
+RTCP_BUILD_SEEDS = {
+    "build_fields_only": FIELDS,
+    "build_steady_stream": FIELDS + b"".join(rx_step(100 + i, 3000 * i) for i in range(20)),
+    "build_loss_and_wrap": FIELDS + b"".join(rx_step(s, 960 * i) for i, s in enumerate((65533, 65535, 1, 2, 6))),
+    "build_sr_then_packets": FIELDS + rx_step(0, 0, 5, first=0xFF) + b"".join(rx_step(i, 90 * i, 1) for i in range(5)),
+    "build_big_jump": FIELDS + b"".join(rx_step(s, 0) for s in (10, 11, 9000, 9001, 9002)),
+    "build_short": bytes([1, 2, 3]),
+}
+
 # ------------------------------------------------------------- output ---
 
 TARGETS = {
@@ -376,6 +462,10 @@ TARGETS = {
     "demux": {**RTP_SEEDS, **RTCP_SEEDS, **STUN_SEEDS, **DTLS_SEEDS},
     "ring": RING_SEEDS,
     "loadtest": LT_SEEDS,
+    "header_ext_rewrite": EXT_REWRITE_SEEDS,
+    "keyframe": KEYFRAME_SEEDS,
+    "tcc": TCC_SEEDS,
+    "rtcp_build": RTCP_BUILD_SEEDS,
 }
 
 

@@ -1,4 +1,5 @@
-"""Python side of the load-test packet engine (csrc/loadtest.c).
+"""Python side of the load-test packet engine (csrc/tools/loadtest.c, the
+extension module sfu.loadtest._engine).
 
 One `Engine` owns the cffi arrays of senders (simulated publishers'
 streams) and receiver sockets (every UDP socket a simulated peer owns) and
@@ -21,10 +22,14 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..native import addr_from_c, addr_to_c, ffi, lib
+from .. import srtp
+from ..native import addr_from_c, addr_to_c
+from ._engine import ffi, lib
 
 if TYPE_CHECKING:
     from ..srtp import Session
+
+srtp.bind(lib)   # this module's own copy of the SRTP glue needs libsrtp's entry points too
 
 ControlCallback = Callable[[bytes, "tuple[str, int]"], None]
 
@@ -149,7 +154,7 @@ class Engine:
         self._senders = ffi.new("sfu_lt_sender_t[]", max(ns, 1))
         for c, spec in zip(self._senders, self._sender_specs):
             c.fd = spec.fd
-            addr_to_c(spec.addr[0], spec.addr[1], ffi.addressof(c, "dest"))
+            addr_to_c(spec.addr[0], spec.addr[1], ffi.addressof(c, "dest"), ffi=ffi)
             c.srtp = self._session(spec.srtp)
             c.ssrc = spec.ssrc & 0xFFFFFFFF
             c.pt = spec.pt

@@ -65,7 +65,7 @@ class MediaService:
             for p in list(t.producers.values()):
                 if death.index in p.remote_refs:
                     p.remote_refs.pop(death.index, None)
-                    p.schedule_remotes_update()
+                    p.schedule_remote_workers_update()
 
     def _worker_event(self, worker: int, event: str, data: dict) -> None:
         t = self.transports.get(int(data.get("id", 0)))
@@ -152,7 +152,7 @@ class Transport:
         encrypts what we send (master key + salt each)."""
         self._check()
         await self.worker.request("TRANSPORT_SET_SRTP", {"id": self.id, "profile": profile,
-                                                         "key_in": recv_key.hex(), "key_out": send_key.hex()})
+                                                         "recv_key": recv_key.hex(), "send_key": send_key.hex()})
 
     async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "") -> Producer:
         """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame"""
@@ -252,17 +252,17 @@ class Producer:
     def worker(self) -> WorkerHandle:
         return self.transport.worker
 
-    async def _push_remotes(self) -> None:
+    async def _push_remote_workers(self) -> None:
         if self.closed:
             return
-        await self.worker.request("PRODUCER_SET_REMOTES", {"id": self.id,
+        await self.worker.request("PRODUCER_SET_REMOTE_WORKERS", {"id": self.id,
                                                            "remote_workers": sorted(self.remote_refs)})
 
-    def schedule_remotes_update(self) -> None:
+    def schedule_remote_workers_update(self) -> None:
         async def run() -> None:
             try:
                 async with self._remotes_lock:
-                    await self._push_remotes()
+                    await self._push_remote_workers()
             except errors.SfuError as e:
                 log.warning("producer %d: remote update failed: %s", self.id, e)
         asyncio.get_running_loop().create_task(run())
@@ -276,7 +276,7 @@ class Producer:
                                                            "codec": self.codec})
                 self.remote_refs[w.index] = 1
                 try:
-                    await self._push_remotes()
+                    await self._push_remote_workers()
                 except BaseException:
                     self.remote_refs.pop(w.index, None)
                     raise
@@ -291,7 +291,7 @@ class Producer:
                 return
             self.remote_refs.pop(w.index, None)
             try:
-                await self._push_remotes()
+                await self._push_remote_workers()
             except errors.WorkerDiedError:
                 pass
             try:
@@ -364,6 +364,12 @@ class Consumer:
         await self.transport.worker.request("CONSUMER_SET_PAUSED", {"id": self.id, "paused": paused})
         self.paused = paused
 
+    async def request_key_frame(self) -> None:
+        """ask the publisher of a video producer for a key frame (throttled by the data plane)"""
+        if self.closed:
+            raise errors.InvalidStateError(f"consumer {self.id} closed")
+        await self.transport.worker.request("CONSUMER_REQUEST_KEY_FRAME", {"id": self.id})
+
     async def set_producer(self, producer: Producer) -> None:
         """follow another producer (a simulcast layer); output seq/ts stay continuous"""
         if self.closed or producer.closed:
@@ -417,7 +423,7 @@ class Consumer:
             p.remote_refs[w.index] = p.remote_refs.get(w.index, 1) - 1
             if p.remote_refs[w.index] <= 0:
                 p.remote_refs.pop(w.index, None)
-                p.schedule_remotes_update()
+                p.schedule_remote_workers_update()
 
     def _forget(self) -> None:
         self.transport.consumers.pop(self.id, None)

@@ -25,9 +25,8 @@ from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
-from ..protocol.sdp.extensions import EXT_TWCC
-from ..native import addr_from_c, addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
-from . import messages, shm
+from ..native import addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
+from . import command_fields, messages, queue_records, shm
 from .channel import Channel
 from .webrtc import WebRtcSession
 
@@ -64,14 +63,6 @@ def _udp_socket(ip: str, port: int) -> socket.socket:
     return s
 
 
-CODECS = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
-          "av1": lib.SFU_CODEC_AV1}
-
-
-def _codec(name: Any) -> int:
-    return CODECS.get(str(name or "").lower(), lib.SFU_CODEC_OTHER)
-
-
 class WorkerTransport:
     """What the worker keeps per transport besides the C state."""
 
@@ -81,15 +72,15 @@ class WorkerTransport:
         self.socket_id = socket_id
         self.ip = ip
         self.port = port
-        self.srtp_in: srtp.Session | None = None
-        self.srtp_out: srtp.Session | None = None
+        self.recv_srtp: srtp.Session | None = None
+        self.send_srtp: srtp.Session | None = None
         self.webrtc: WebRtcSession | None = None
 
     def close_srtp(self) -> None:
-        for s in (self.srtp_in, self.srtp_out):
+        for s in (self.recv_srtp, self.send_srtp):
             if s is not None:
                 s.close()
-        self.srtp_in = self.srtp_out = None
+        self.recv_srtp = self.send_srtp = None
 
 
 class Worker:
@@ -136,7 +127,7 @@ class Worker:
         srtp.bind()
         mux = _udp_socket(a.listen_ip, a.port)
         self.mux_port = mux.getsockname()[1]
-        self._cmd(lib.SFU_CMD_SOCKET_ADD, id=MUX_SOCKET_ID, fd=mux.detach())
+        self._cmd(lib.SFU_CMD_SOCKET_OPEN, id=MUX_SOCKET_ID, fd=mux.detach())
         self._thread = threading.Thread(target=lib.sfu_loop_run, args=(self.loop_ptr,),
                                         name=f"sfu-loop-{self.worker_id}", daemon=True)
         self._thread.start()
@@ -163,6 +154,9 @@ class Worker:
             elif k == "ext_map":
                 for i, out in enumerate(v):
                     c.ext_map[i] = out
+            elif k == "header_extensions":
+                for name, ext_id in v.items():
+                    setattr(c.header_extensions, name, ext_id)
             else:
                 setattr(c, k, v)
         check(lib.sfu_loop_command(self.loop_ptr, c), f"command {ctype}")
@@ -212,19 +206,19 @@ class Worker:
             port = s.getsockname()[1]
             socket_id = self._next_socket_id
             self._next_socket_id += 1
-            self._cmd(lib.SFU_CMD_SOCKET_ADD, id=socket_id, fd=s.detach())
+            self._cmd(lib.SFU_CMD_SOCKET_OPEN, id=socket_id, fd=s.detach())
         try:
-            self._cmd(lib.SFU_CMD_TRANSPORT_ADD, id=tid, socket_id=socket_id, flags=flags)
+            self._cmd(lib.SFU_CMD_TRANSPORT_CREATE, id=tid, socket_id=socket_id, flags=flags)
         except errors.SfuError:
             if socket_id != MUX_SOCKET_ID:
-                self._cmd(lib.SFU_CMD_SOCKET_DEL, id=socket_id)
+                self._cmd(lib.SFU_CMD_SOCKET_CLOSE, id=socket_id)
             raise
         t = WorkerTransport(tid, kind, socket_id, ip, port)
         self.transports[tid] = t
         if kind == "webrtc":
             ufrag, pwd = str(data["ice_ufrag"]), str(data["ice_pwd"])
             if ufrag in self.by_ufrag:
-                self._cmd(lib.SFU_CMD_TRANSPORT_DEL, id=tid)
+                self._cmd(lib.SFU_CMD_TRANSPORT_CLOSE, id=tid)
                 del self.transports[tid]
                 raise errors.AlreadyExistsError("ICE ufrag in use")
             t.webrtc = self._webrtc_session(t, ufrag, pwd)
@@ -239,7 +233,7 @@ class Worker:
 
         def set_remote(addr: tuple[str, int]) -> None:
             try:
-                self._cmd(lib.SFU_CMD_TRANSPORT_SET_REMOTE, id=t.id, addr=addr)
+                self._cmd(lib.SFU_CMD_TRANSPORT_CONNECT, id=t.id, addr=addr)
             except errors.SfuError as e:
                 log.warning("transport %d: cannot route %s: %s", t.id, addr, e)
 
@@ -250,15 +244,11 @@ class Worker:
                 log.warning("transport %d: cannot accept %s: %s", t.id, addr, e)
 
         def set_srtp(profile: str, recv_key: bytes, send_key: bytes) -> None:
-            self.on_transport_set_srtp({"id": t.id, "profile": profile, "key_in": recv_key.hex(),
-                                        "key_out": send_key.hex()})
-
-        def emit(event: str, data: dict) -> None:
-            if self.channel is not None:
-                self.channel.emit(event, data)
+            self.on_transport_set_srtp({"id": t.id, "profile": profile, "recv_key": recv_key.hex(),
+                                        "send_key": send_key.hex()})
 
         return WebRtcSession(t.id, ufrag, pwd, send=send, set_remote=set_remote, add_addr=add_addr,
-                             set_srtp=set_srtp, emit=emit)
+                             set_srtp=set_srtp, emit=self._emit)
 
     def _webrtc(self, data: dict) -> WebRtcSession:
         t = self._transport(data)
@@ -273,10 +263,9 @@ class Worker:
             raise messages.SchemaError("dtls_role must be client or server")
         extmap = {str(k): int(v) for k, v in dict(data["extmap"]).items()}
         s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
-                            role, bool(data["sctp"]), list(data["open_channels"]), extmap)
-        twcc = extmap.get(EXT_TWCC, 0)
-        if 1 <= twcc <= 14:   # we receive transport-cc numbered media: feed back
-            self._cmd(lib.SFU_CMD_TRANSPORT_SET_TWCC, id=s.id, ext_id=twcc)
+                            role, bool(data["sctp"]), list(data["open_channels"]))
+        # transport-cc numbered media gets feedback; mid/rid name unknown SSRCs
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=s.id, header_extensions=command_fields.header_extension_ids(extmap))
         return {}
 
     def on_transport_ice_restart(self, data: dict) -> dict:
@@ -306,17 +295,17 @@ class Worker:
 
     def on_transport_connect(self, data: dict) -> dict:
         t = self._transport(data)
-        self._cmd(lib.SFU_CMD_TRANSPORT_SET_REMOTE, id=t.id, addr=(data["ip"], int(data["port"])))
+        self._cmd(lib.SFU_CMD_TRANSPORT_CONNECT, id=t.id, addr=(data["ip"], int(data["port"])))
         return {}
 
     def on_transport_set_srtp(self, data: dict) -> dict:
         t = self._transport(data)
         profile = data["profile"]
-        s_in = srtp.Session(profile, bytes.fromhex(data["key_in"]), outbound=False)
-        s_out = srtp.Session(profile, bytes.fromhex(data["key_out"]), outbound=True)
-        self._cmd(lib.SFU_CMD_TRANSPORT_SET_SRTP, id=t.id, srtp_in=s_in.as_c(), srtp_out=s_out.as_c())
-        old = (t.srtp_in, t.srtp_out)
-        t.srtp_in, t.srtp_out = s_in, s_out
+        recv = srtp.Session(profile, bytes.fromhex(data["recv_key"]), outbound=False)
+        send = srtp.Session(profile, bytes.fromhex(data["send_key"]), outbound=True)
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_SRTP, id=t.id, recv_srtp=recv.as_c(), send_srtp=send.as_c())
+        old = (t.recv_srtp, t.send_srtp)
+        t.recv_srtp, t.send_srtp = recv, send
         for s in old:  # the loop applied the switch: the old sessions are unused
             if s is not None:
                 s.close()
@@ -327,37 +316,31 @@ class Worker:
         if t.webrtc is not None:
             await t.webrtc.close()
             self.by_ufrag.pop(t.webrtc.ice.local_ufrag, None)
-        self._cmd(lib.SFU_CMD_TRANSPORT_DEL, id=t.id)
+        self._cmd(lib.SFU_CMD_TRANSPORT_CLOSE, id=t.id)
         if t.socket_id != MUX_SOCKET_ID:
-            self._cmd(lib.SFU_CMD_SOCKET_DEL, id=t.socket_id)
+            self._cmd(lib.SFU_CMD_SOCKET_CLOSE, id=t.socket_id)
         t.close_srtp()
         del self.transports[t.id]
         return {}
 
     def _mask(self, workers: list[int]) -> int:
-        m = 0
-        for w in workers:
-            if not 0 <= int(w) < self.n_workers:
-                raise messages.SchemaError(f"no worker {w}")
-            if int(w) != self.worker_id:
-                m |= 1 << int(w)
-        return m
+        return command_fields.remote_workers(workers, self.n_workers, self.worker_id)
 
     def on_producer_create(self, data: dict) -> dict:
         self._transport(data, "transport_id")
-        self._cmd(lib.SFU_CMD_PRODUCER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
+        self._cmd(lib.SFU_CMD_PRODUCER_CREATE, id=int(data["id"]), transport_id=int(data["transport_id"]),
                   ssrc=int(data["ssrc"]), payload_type=int(data["payload_type"]),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO,
-                  codec=_codec(data.get("codec")), remote_mask=self._mask(data["remote_workers"]))
+                  codec=command_fields.codec(data.get("codec")), remote_workers=self._mask(data["remote_workers"]))
         return {}
 
-    def on_producer_set_remotes(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PRODUCER_SET_REMOTES, id=int(data["id"]),
-                  remote_mask=self._mask(data["remote_workers"]))
+    def on_producer_set_remote_workers(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_PRODUCER_SET_REMOTE_WORKERS, id=int(data["id"]),
+                  remote_workers=self._mask(data["remote_workers"]))
         return {}
 
     def on_producer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PRODUCER_DEL, id=int(data["id"]))
+        self._cmd(lib.SFU_CMD_PRODUCER_CLOSE, id=int(data["id"]))
         return {}
 
     def on_producer_stats(self, data: dict) -> dict:
@@ -366,13 +349,13 @@ class Worker:
         return stream_stats_dict(s)
 
     def on_remote_producer_create(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_ADD, id=int(data["id"]), peer=int(data["worker"]),
-                  ssrc=int(data["ssrc"]), codec=_codec(data.get("codec")),
+        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_CREATE, id=int(data["id"]), worker=int(data["worker"]),
+                  ssrc=int(data["ssrc"]), codec=command_fields.codec(data.get("codec")),
                   kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO)
         return {}
 
     def on_remote_producer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_DEL, id=int(data["id"]))
+        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_CLOSE, id=int(data["id"]))
         return {}
 
     def on_consumer_create(self, data: dict) -> dict:
@@ -384,23 +367,27 @@ class Worker:
                 if not (1 <= int(k) <= 14 and 0 <= int(v) <= 14):
                     raise messages.SchemaError("header extension ids must be 1..14")
                 table[int(k)] = int(v)
-        self._cmd(lib.SFU_CMD_CONSUMER_ADD, id=int(data["id"]), transport_id=int(data["transport_id"]),
-                  producer_id=int(data["producer_id"]), out_ssrc=int(data["ssrc"]),
-                  out_payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
-                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, flags=1 if data["paused"] else 0,
+        self._cmd(lib.SFU_CMD_CONSUMER_CREATE, id=int(data["id"]), transport_id=int(data["transport_id"]),
+                  producer_id=int(data["producer_id"]), ssrc=int(data["ssrc"]),
+                  payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
+                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, paused=1 if data["paused"] else 0,
                   ext_rewrite=1 if ext is not None else 0, ext_map=table)
         return {}
 
     def on_consumer_set_paused(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), flags=1 if data["paused"] else 0)
+        self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), paused=1 if data["paused"] else 0)
         return {}
 
     def on_consumer_set_producer(self, data: dict) -> dict:
         self._cmd(lib.SFU_CMD_CONSUMER_SET_PRODUCER, id=int(data["id"]), producer_id=int(data["producer_id"]))
         return {}
 
+    def on_consumer_request_key_frame(self, data: dict) -> dict:
+        self._cmd(lib.SFU_CMD_CONSUMER_REQUEST_KEY_FRAME, id=int(data["id"]))
+        return {}
+
     def on_consumer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_DEL, id=int(data["id"]))
+        self._cmd(lib.SFU_CMD_CONSUMER_CLOSE, id=int(data["id"]))
         return {}
 
     def on_consumer_stats(self, data: dict) -> dict:
@@ -409,7 +396,7 @@ class Worker:
         return stream_stats_dict(s)
 
     def on_peer_reset(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PEER_RESET, peer=int(data["worker"]))
+        self._cmd(lib.SFU_CMD_PEER_RESET, worker=int(data["worker"]))
         return {}
 
     # -- loop -> Python queue ----------------------------------------------
@@ -424,30 +411,28 @@ class Worker:
                 return
 
     def _dispatch_records(self, n: int) -> None:
-        off = 0
-        hdr = ffi.sizeof("sfu_py_rec_t")
-        while off < n:
-            rec = ffi.cast("sfu_py_rec_t *", self._drain_buf + off)
-            length = int(rec.len)
+        for rec, addr, payload in queue_records.walk(self._drain_buf, n):
             self.queue_records += 1
-            addr = addr_from_c(getattr(rec, "from"))  # `from` is a Python keyword
-            if rec.kind == lib.SFU_REC_REMOTE_LEARNED:
-                if self.channel is not None:
-                    self.channel.emit("transport_remote_learned",
-                                      {"id": int(rec.transport_id), "ip": addr[0], "port": addr[1]})
+            if rec.kind == lib.SFU_REC_TRANSPORT_REMOTE_LEARNED:
+                self._emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": addr[0], "port": addr[1]})
+            elif rec.kind in queue_records.PRODUCER_EVENTS:
+                self._emit(queue_records.PRODUCER_EVENTS[rec.kind],
+                           {"id": int(rec.transport_id), "producer_id": int(rec.arg)})
             else:
-                payload = bytes(ffi.buffer(self._drain_buf + off + hdr, length))
                 try:
                     self._dispatch_packet(rec, addr, payload)
                 except Exception:  # bad input from one peer must not stop the queue
                     log.exception("control packet from %s dropped", addr)
-            off += (hdr + length + 7) & ~7
+
+    def _emit(self, event: str, data: dict) -> None:
+        if self.channel is not None:
+            self.channel.emit(event, data)
 
     def _dispatch_packet(self, rec: Any, addr: tuple[str, int], payload: bytes) -> None:
         t = self.transports.get(int(rec.transport_id)) if rec.transport_id else None
         if rec.kind == lib.SFU_REC_UNKNOWN_SSRC:
             if t is not None and t.webrtc is not None:
-                t.webrtc.on_unknown_ssrc(int(rec.arg), payload)
+                self._emit("unknown_ssrc", {"id": t.id, **queue_records.unknown_ssrc_fields(payload)})
             return
         if rec.pkt_class == lib.SFU_PKT_STUN:
             if t is None:  # first contact from this address: route by the ufrag we gave out

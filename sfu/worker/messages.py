@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
 MAX_MESSAGE = 4 * 1024 * 1024
 
 # method -> required data fields
@@ -26,7 +26,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "WORKER_SHUTDOWN": (),
     "TRANSPORT_CREATE": ("id", "kind"),               # kind: "plain" | "webrtc" (+ ice_ufrag, ice_pwd)
     "TRANSPORT_CONNECT": ("id", "ip", "port"),        # plain: set the remote address
-    "TRANSPORT_SET_SRTP": ("id", "profile", "key_in", "key_out"),
+    "TRANSPORT_SET_SRTP": ("id", "profile", "recv_key", "send_key"),   # hex master key + salt each
     "TRANSPORT_SET_REMOTE_PARAMS": ("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
                                     "open_channels", "extmap"),   # webrtc: from the remote SDP
     "TRANSPORT_SEND_DATA": ("id", "label", "data"),   # webrtc: base64 payload on a data channel
@@ -34,7 +34,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "TRANSPORT_SET_REMOTE_ICE": ("id", "ice_ufrag", "ice_pwd"),  # the remote side's (restarted) credentials
     "TRANSPORT_CLOSE": ("id",),
     "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
-    "PRODUCER_SET_REMOTES": ("id", "remote_workers"),
+    "PRODUCER_SET_REMOTE_WORKERS": ("id", "remote_workers"),   # workers with consumers of it
     "PRODUCER_CLOSE": ("id",),
     "PRODUCER_STATS": ("id",),
     "REMOTE_PRODUCER_CREATE": ("id", "worker", "ssrc", "kind"),
@@ -43,6 +43,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
                         "seq_start", "ts_offset", "paused"),
     "CONSUMER_SET_PAUSED": ("id", "paused"),
     "CONSUMER_SET_PRODUCER": ("id", "producer_id"),   # switch source (simulcast layer)
+    "CONSUMER_REQUEST_KEY_FRAME": ("id",),            # ask the (video) publisher, throttled
     "CONSUMER_CLOSE": ("id",),
     "CONSUMER_STATS": ("id",),
     "PEER_RESET": ("worker",),
@@ -56,6 +57,9 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "data_channel": ("id", "label", "ordered", "max_retransmits"),
     "data_message": ("id", "label", "data"),          # base64 payload
     "unknown_ssrc": ("id", "ssrc", "payload_type", "mid", "rid", "rrid"),
+    # a local producer received nothing for 1 s / receives again (id: its transport)
+    "producer_inactive": ("id", "producer_id"),
+    "producer_active": ("id", "producer_id"),
 }
 
 # error kinds carried in failed responses (mapped to exceptions by the caller)

@@ -13,55 +13,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import struct
 from typing import Any, Callable
 
 from ..protocol.common import Output
 from ..protocol.dtls import (DtlsClosed, DtlsConnected, DtlsData, DtlsFailed, DtlsRole, DtlsState,
                              DtlsTransport, default_certificate)
 from ..protocol.ice_lite import IceLiteAgent, IceState, IceStateChanged, SelectedAddressChanged
-from ..protocol.sdp.extensions import EXT_MID, EXT_REPAIRED_RID, EXT_RID
 
 log = logging.getLogger("sfu.webrtc")
 
 Addr = tuple[str, int]
-
-
-def rtp_extensions(pkt: bytes) -> dict[int, bytes]:
-    """header extensions of an RTP packet by id (one- and two-byte forms)"""
-    if len(pkt) < 12 or not pkt[0] & 0x10:
-        return {}
-    off = 12 + 4 * (pkt[0] & 0x0F)
-    if off + 4 > len(pkt):
-        return {}
-    profile, words = struct.unpack_from("!HH", pkt, off)
-    body = pkt[off + 4: off + 4 + 4 * words]
-    out: dict[int, bytes] = {}
-    i = 0
-    if profile == 0xBEDE:
-        while i < len(body):
-            b = body[i]
-            if b == 0:
-                i += 1
-                continue
-            eid, n = b >> 4, (b & 0x0F) + 1
-            if eid == 15 or i + 1 + n > len(body):
-                break
-            out[eid] = body[i + 1: i + 1 + n]
-            i += 1 + n
-    elif profile & 0xFFF0 == 0x1000:
-        while i + 1 < len(body):
-            eid = body[i]
-            if eid == 0:
-                i += 1
-                continue
-            n = body[i + 1]
-            if i + 2 + n > len(body):
-                break
-            out[eid] = body[i + 2: i + 2 + n]
-            i += 2 + n
-    return out
-
 
 class WebRtcSession:
     """ICE + DTLS + SCTP of one transport.
@@ -89,7 +50,6 @@ class WebRtcSession:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.c_remote: Addr | None = None
         self.state = "new"
-        self.extmap: dict[str, int] = {}
         self.want_sctp = False
         self.open_channels: list[dict] = []
         self.channels: dict[str, Any] = {}
@@ -102,9 +62,8 @@ class WebRtcSession:
 
     # -- configuration from the main process ------------------------------------
     def set_remote_params(self, ufrag: str, pwd: str, fingerprints: list[str], dtls_role: str,
-                          sctp: bool, open_channels: list[dict], extmap: dict[str, int]) -> None:
+                          sctp: bool, open_channels: list[dict]) -> None:
         self.ice.set_remote_credentials(ufrag, pwd)
-        self.extmap = dict(extmap)
         self.want_sctp = sctp
         self.open_channels = list(open_channels)
         if self.dtls is None:
@@ -136,16 +95,6 @@ class WebRtcSession:
         if not self.ice.has_consent(now, addr):
             return
         self.apply("dtls", self.dtls.handle_datagram(now, data))
-
-    def on_unknown_ssrc(self, ssrc: int, pkt: bytes) -> None:
-        exts = rtp_extensions(pkt)
-        vals = {}
-        for key, uri in (("mid", EXT_MID), ("rid", EXT_RID), ("rrid", EXT_REPAIRED_RID)):
-            eid = self.extmap.get(uri)
-            v = exts.get(eid) if eid else None
-            vals[key] = v.decode("ascii", "replace") if v else ""
-        self._emit("unknown_ssrc", {"id": self.id, "ssrc": ssrc, "payload_type": pkt[1] & 0x7F if len(pkt) > 1 else 0,
-                                    **vals})
 
     # -- the drain rule -----------------------------------------------------------
     def apply(self, name: str, out: Output) -> None:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.sdk_venvs import CLIENT_PYTHON, require
+
 REPO = Path(__file__).resolve().parents[2]
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
 
 
 @pytest.mark.timeout(240)
 def test_clean_run_measures_media(tmp_path):
-    if not os.path.exists(CLIENT_PYTHON):
-        pytest.fail(f"no client Python with the livekit SDK at {CLIENT_PYTHON}: run ./scripts/setup")
+    require(CLIENT_PYTHON, "the livekit rtc SDK")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.fail("the network bench needs root and unshare(1)")
     out, png = tmp_path / "net.json", tmp_path / "net.png"

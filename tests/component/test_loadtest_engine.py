@@ -16,7 +16,8 @@ import pytest
 from helpers.packets import rtp_packet
 from sfu.loadtest import Engine, SenderSpec
 from sfu.loadtest.engine import _stream_dict
-from sfu.native import addr_to_c, ffi, lib
+from sfu.loadtest.engine import ffi, lib
+from sfu.native import addr_to_c
 from sfu.srtp import AEAD_AES_128_GCM, AES128_CM_SHA1_80, Session, key_length
 
 pytestmark = pytest.mark.timeout(30)
@@ -432,7 +433,7 @@ def test_engine_api_guards():
 
 def test_ctl_queue_full_counts_drops():
     q = ffi.new("sfu_lt_ctl_queue_t *")
-    a = addr_to_c("127.0.0.1", 5)
+    a = addr_to_c("127.0.0.1", 5, ffi=ffi)
     for i in range(lib.SFU_LT_CTL_SLOTS + 3):
         lib.sfu_lt_ctl_push(q, 0, a, bytes([1, i & 0xFF]) + b"z" * 18, 20)
     assert q.dropped == 3

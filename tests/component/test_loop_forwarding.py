@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import socket
@@ -15,19 +14,17 @@ import pytest
 from helpers.net import udp_socket
 from helpers.packets import rtp_packet
 from helpers.waiting import wait_until as wait_for
+from helpers.in_process_worker import in_process_worker
 from sfu import errors, srtp
+from sfu.loadtest import engine
 from sfu.native import addr_from_c, addr_to_c, ffi, lib
 from sfu.worker.main import Worker
 
 
 @pytest.fixture
 def worker():
-    args = argparse.Namespace(worker_id=0, n_workers=1, ring_slots=64, wake_fds="", shm_fd=-1, shm_size=0,
-                              listen_ip="127.0.0.1", announced_ip="127.0.0.1", port=0)
-    w = Worker(args)
-    w.start_native()
-    yield w
-    w.stop_native()
+    with in_process_worker() as w:
+        yield w
 
 
 def stats(w: Worker) -> dict:
@@ -187,10 +184,10 @@ def test_srtp_transport_decrypts_once_encrypts_per_consumer(worker):
     pub, a = udp_socket(), udp_socket()
     info = plain(worker, 1, pub)
     plain(worker, 2, a)
-    worker.on_transport_set_srtp({"id": 1, "profile": srtp.AEAD_AES_128_GCM, "key_in": key_pub.hex(),
-                                  "key_out": os.urandom(28).hex()})
-    worker.on_transport_set_srtp({"id": 2, "profile": srtp.AEAD_AES_128_GCM, "key_in": os.urandom(28).hex(),
-                                  "key_out": key_a.hex()})
+    worker.on_transport_set_srtp({"id": 1, "profile": srtp.AEAD_AES_128_GCM, "recv_key": key_pub.hex(),
+                                  "send_key": os.urandom(28).hex()})
+    worker.on_transport_set_srtp({"id": 2, "profile": srtp.AEAD_AES_128_GCM, "recv_key": os.urandom(28).hex(),
+                                  "send_key": key_a.hex()})
     worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
                                "remote_workers": []})
     consumer(worker, 20, 2, 10, ssrc=9, seq_start=50)
@@ -358,7 +355,7 @@ def test_transport_cc_feedback(worker):
     info = plain(worker, 1, pub)
     worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
                                "remote_workers": []})
-    worker._cmd(lib.SFU_CMD_TRANSPORT_SET_TWCC, id=1, ext_id=3)
+    worker._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=1, header_extensions={"transport_cc": 3})
     lost = {65533, 0, 2}
     sent = [s & 0xFFFF for s in range(65530, 65540)]            # wraps
     for i, tseq in enumerate(sent):
@@ -396,8 +393,8 @@ def test_burst_fans_out_in_gso_runs(worker):
     n = 200
     before = stats(worker)
     # one sendmmsg-sized burst at a time from a C generator keeps the receive batches full
-    sent = lib.sfu_gen_rtp(pub.fileno(), addr_to_c(info["ip"], info["port"]), 7, 96, 1000, n, 0.0, 32, 5.0,
-                           ffi.NULL)
+    sent = engine.lib.sfu_gen_rtp(pub.fileno(), addr_to_c(info["ip"], info["port"], ffi=engine.ffi), 7, 96, 1000,
+                                  n, 0.0, 32, 5.0, engine.ffi.NULL)
     assert sent == n
     for s, ssrc, start in ((a, 21, 100), (b, 22, 200)):
         got = [recv_rtp(s) for _ in range(n)]

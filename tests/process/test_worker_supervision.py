@@ -16,7 +16,8 @@ import pytest
 from helpers.net import udp_socket
 from helpers.server_process import ServerProcess
 from sfu.media import MediaService
-from sfu.native import addr_to_c, ffi, lib
+from sfu.loadtest.engine import ffi, lib
+from sfu.native import addr_to_c
 from sfu.worker import messages
 
 
@@ -33,7 +34,7 @@ def sink_thread(sock, count: int, seconds: float, out: dict, key) -> threading.T
 
 def gen_thread(sock, dest, ssrc: int, count: int, pps: float, out: dict) -> threading.Thread:
     def run() -> None:
-        out["sent"] = int(lib.sfu_gen_rtp(sock.fileno(), addr_to_c(*dest), ssrc, 96, 200, count, pps, 8, 10.0, ffi.NULL))
+        out["sent"] = int(lib.sfu_gen_rtp(sock.fileno(), addr_to_c(*dest, ffi=ffi), ssrc, 96, 200, count, pps, 8, 10.0, ffi.NULL))
     t = threading.Thread(target=run)
     t.start()
     return t

@@ -1,5 +1,6 @@
 """The data-plane tests again, on an AddressSanitizer + UBSan build of the
-extension (worker processes included, through LD_PRELOAD)."""
+extension modules (sfu._native, sfu._units, sfu.loadtest._engine; worker
+processes included, through LD_PRELOAD)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TESTS = ["component/test_loop_forwarding.py", "process/test_forwarding_matches_reference.py",
-         "process/test_cross_worker_forwarding.py", "unit/c/test_srtp.py", "component/test_loadtest_engine.py"]
+         "process/test_cross_worker_forwarding.py", "component/test_loadtest_engine.py", "unit/c",
+         "component/test_producer_activity_events.py", "component/test_unknown_ssrc_event.py",
+         "component/test_consumer_key_frame_request.py"]
 
 
 def _runtime(name: str) -> str:

@@ -28,8 +28,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FUZZ = os.path.join(ROOT, "csrc", "fuzz")
 INCLUDE = os.path.join(ROOT, "csrc", "include")
+CSRC = os.path.join(ROOT, "csrc")
 CORPUS = os.path.join(FUZZ, "corpus")
-TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest")
+TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest", "header_ext_rewrite", "keyframe", "tcc", "rtcp_build")
 MTU = 1500
 
 MUTATIONS_PER_FILE = 256         # seeded random mutations of each corpus file
@@ -44,7 +45,7 @@ SAN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=66",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-COMMON_CFLAGS = ["-std=gnu11", "-g", "-O1", "-fno-omit-frame-pointer", "-D_GNU_SOURCE", f"-I{INCLUDE}",
+COMMON_CFLAGS = ["-std=gnu11", "-g", "-O1", "-fno-omit-frame-pointer", "-D_GNU_SOURCE", f"-I{INCLUDE}", f"-I{CSRC}",
                  "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 

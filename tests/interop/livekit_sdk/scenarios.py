@@ -2,7 +2,7 @@
 
 libwebrtc ignores loopback, so each run adds a veth pair (10.99.0.1 <-> 10.99.0.2)
 that exists only in its namespace, starts the server on 10.99.0.1 and the
-livekit rtc SDK participants (tests/interop/livekit_sdk/lkclient.py, client venv) against it.
+livekit rtc SDK participants (tests/helpers/sdk_client/lkclient.py, client venv) against it.
 
     unshare -n python -m interop.livekit_sdk.scenarios NAME      (from tests/)
 
@@ -25,13 +25,13 @@ import aiohttp
 from sfu.auth import KeyProvider, VideoGrant
 
 from helpers.netns import SERVER_IP, add_veth
+from helpers.sdk_client import client as _client, parse_result, result  # noqa: F401
 from helpers.sfu_server import SfuServer, token
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 PORT = 7880
 URL = f"ws://{SERVER_IP}:{PORT}"
-CLIENT_PYTHON = os.environ.get("SFU_LIVEKIT_PYTHON") or str(REPO / ".venv-client" / "bin" / "python")
 
 
 class Server(SfuServer):
@@ -42,35 +42,9 @@ class Server(SfuServer):
                                                else f"/tmp/sfu-rtc-server-{port}.log"))
 
 
-def client(tok: str, role: str, seconds: float, url: str = URL, prefix: tuple[str, ...] | list[str] = (),
-           stdout=subprocess.PIPE, **opts) -> subprocess.Popen:
-    """an lkclient.py process; `prefix` runs it inside something (e.g. nsenter into a namespace),
-    `stdout` may be a file (then read it with parse_result)"""
-    if not os.path.exists(CLIENT_PYTHON):
-        raise RuntimeError(f"no client Python with the livekit SDK at {CLIENT_PYTHON} (run scripts/setup)")
-    return subprocess.Popen([*prefix, CLIENT_PYTHON, str(HERE / "lkclient.py"), url, tok, role, str(seconds),
-                             json.dumps(opts)], stdout=stdout, stderr=subprocess.STDOUT, text=True)
-
-
-def result(proc: subprocess.Popen, timeout: float = 90, log_grep: tuple[str, ...] = ()) -> dict:
-    out, _ = proc.communicate(timeout=timeout)
-    return parse_result(out, proc.returncode, log_grep)
-
-
-def parse_result(out: str, rc: int | None, log_grep: tuple[str, ...] = ()) -> dict:
-    """the last RESULT line of a client's output"""
-    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    if not lines:
-        return {"error": "no result", "output": out[-3000:], "rc": rc}
-    # raw_decode: a log line of the SDK's native side may follow on the same line
-    r, _end = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
-    r["rc"] = rc
-    if rc != 0:
-        r["output_tail"] = out[-3000:]
-    if log_grep:     # the client's own log lines that mention any of these words
-        r["log"] = [ln[:300] for ln in out.splitlines()
-                    if not ln.startswith("RESULT ") and any(w in ln.lower() for w in log_grep)][-80:]
-    return r
+def client(tok: str, role: str, seconds: float, url: str = URL, **kw):
+    """helpers.sdk_client.client with this module's server URL as the default"""
+    return _client(tok, role, seconds, url, **kw)
 
 
 def stats_brief(server: Server) -> list:

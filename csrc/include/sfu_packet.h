@@ -1,0 +1,85 @@
+/*
+ * sfu_packet.h - the packet layer: bounds-checked parsers (csrc/rtp/) and
+ * the RTCP builders.  Pure functions over caller buffers: no state, no
+ * clock, no I/O.  Seen by every cffi module (see sfu_types.h for the rules).
+ */
+#ifndef SFU_PACKET_H
+#define SFU_PACKET_H
+
+#include "sfu_types.h"
+
+/* first-byte classification: SFU_PKT_* */
+int sfu_demux(const uint8_t *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* RTP header parse.  All offsets are from the start of the packet.     */
+typedef struct {
+    uint8_t  marker;
+    uint8_t  payload_type;
+    uint16_t seq;
+    uint32_t ts;
+    uint32_t ssrc;
+    uint8_t  csrc_count;
+    uint8_t  has_extension;
+    uint16_t ext_profile;      /* 0xBEDE one-byte, 0x100x two-byte */
+    uint16_t ext_offset;       /* offset of the extension body (after the 4-byte ext header) */
+    uint16_t ext_len;          /* body length in bytes */
+    uint16_t header_len;       /* offset of the payload */
+    uint16_t payload_len;      /* excludes padding */
+    uint8_t  pad_len;
+} sfu_rtp_t;
+
+/* returns SFU_DROP_NONE (0) or the drop reason */
+int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_t *out);
+/* 1 when the packet starts a key frame of `codec` (SFU_CODEC_*), 0 when not,
+ * -1 when the codec is not understood (csrc/rtp/codecs/) */
+int sfu_rtp_is_keyframe(const uint8_t *buf, const sfu_rtp_t *rtp, int codec);
+/* find header extension `id` (one-byte or two-byte form); returns value
+ * length (>= 0) and sets *val_off, or -1 when absent/malformed */
+int sfu_rtp_find_ext(const uint8_t *buf, const sfu_rtp_t *rtp, int id, uint16_t *val_off);
+
+/* ------------------------------------------------------------------ */
+/* RTCP compound walker.                                                */
+typedef struct {
+    uint8_t  count;            /* RC / FMT field */
+    uint8_t  pt;
+    uint16_t len;              /* length of this packet in bytes, header included */
+    uint32_t sender_ssrc;
+    uint32_t media_ssrc;       /* feedback packets: media source; SR/RR: 0 */
+    uint16_t offset;           /* offset of this packet in the compound */
+} sfu_rtcp_t;
+
+/* walk: *off starts at 0; returns 1 and fills *out for each packet, 0 at
+ * the clean end, or -SFU_DROP_BAD_RTCP on malformed input */
+int sfu_rtcp_next(const uint8_t *buf, size_t len, size_t *off, sfu_rtcp_t *out);
+/* checks a whole compound packet; SFU_DROP_NONE or SFU_DROP_BAD_RTCP */
+int sfu_rtcp_validate(const uint8_t *buf, size_t len);
+/* Generic NACK (RTPFB fmt 1): expand the FCI pairs into lost sequence
+ * numbers; returns how many were written (<= cap) or -SFU_DROP_BAD_RTCP */
+int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs, int cap);
+
+/* ------------------------------------------------------------------ */
+/* RTCP builders (csrc/rtp/rtcp_build.c): write one packet at b (which
+ * has room for it) and return its length in bytes.                     */
+#define SFU_RTCP_SR_LEN 28
+#define SFU_RTCP_RR_LEN 32
+#define SFU_RTCP_PLI_LEN 12
+#define SFU_REPORT_BLOCK_LEN 24
+
+/* sender report without report blocks (RFC 3550 6.4.1); ntp is 32.32 fixed point */
+uint32_t sfu_rtcp_build_sr(uint8_t *b, uint32_t ssrc, uint64_t ntp, uint32_t rtp_ts, uint32_t packets,
+                           uint32_t octets);
+/* receiver report with one 24-byte report block (RFC 3550 6.4.2) */
+uint32_t sfu_rtcp_build_rr(uint8_t *b, uint32_t sender_ssrc, const uint8_t *block);
+/* picture loss indication (RFC 4585 6.3.1) */
+uint32_t sfu_rtcp_build_pli(uint8_t *b, uint32_t sender_ssrc, uint32_t media_ssrc);
+/* NTP timestamp (RFC 5905, 32.32) of a CLOCK_REALTIME time in ns */
+uint64_t sfu_ntp_from_unix_ns(uint64_t unix_ns);
+
+/* ------------------------------------------------------------------ */
+/* STUN header check (RFC 5389): magic cookie, length, attribute TLVs.  */
+/* returns SFU_DROP_NONE or SFU_DROP_BAD_STUN; on success sets *username
+ * offset/len (len 0 when absent) */
+int sfu_stun_check(const uint8_t *buf, size_t len, uint16_t *username_off, uint16_t *username_len);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * sfu_units.h - the pure decision units of the data plane (csrc/rtc/).
+ *
+ * Each unit is state in a caller-owned struct plus functions over it; none
+ * reads a clock (time is the `now_ns` argument, CLOCK_MONOTONIC ns in the
+ * product), does I/O or touches the loop's transmit batch.  The drivers
+ * (rtc/consumer.c, producer.c, transport.c, transport_rtcp.c) own the
+ * structs, read the clock and send what the units decide.
+ *
+ * This header is also the API of the test-facing extension module
+ * sfu._units (build_ext.py; tests/unit/c/), which cffi sees after
+ * sfu_types.h and sfu_packet.h: see sfu_types.h for the rules.
+ */
+#ifndef SFU_UNITS_H
+#define SFU_UNITS_H
+
+#include "sfu_types.h"
+#include "sfu_packet.h"
+
+/* ------------------------------------------------------------------ */
+/* Sequence number and timestamp rewriting of one consumer (seq_manager.c).
+ *
+ * out_seq = in_seq + seq_off, out_ts = in_ts + ts_off (mod 2^16 / 2^32).
+ * The first packet maps to seq_start.  After a resync (the consumer was
+ * paused) the next packet continues right after the newest sequence number
+ * sent; so does a jump of SFU_SEQ_MAX_DROPOUT or more ahead, or of
+ * SFU_SEQ_MAX_MISORDER or more back, from the newest input sent (RFC 3550
+ * A.1's limits: a publisher restart or a long gap).  After a source switch (simulcast layer) the timestamps also
+ * continue, by the time elapsed since the newest packet sent.            */
+#define SFU_SEQ_MAX_DROPOUT 3000
+#define SFU_SEQ_MAX_MISORDER 100
+
+typedef struct {
+    uint16_t seq_start;        /* output sequence number of the first packet */
+    uint16_t seq_off;
+    uint32_t ts_off;
+    uint16_t last_out_seq;     /* newest output sequence number sent */
+    uint16_t _pad0;
+    uint32_t last_out_ts;      /* ... its output timestamp */
+    uint64_t last_out_ns;      /* ... when it was sent */
+    uint64_t sent;             /* packets sent (sfu_seq_manager_sent calls) */
+    uint8_t  started;          /* seq_off fixed by the first packet */
+    uint8_t  resync;           /* the next packet re-bases seq_off */
+    uint8_t  ts_resync;        /* the next packet re-bases ts_off (new source) */
+    uint8_t  _pad1[5];
+} sfu_seq_manager_t;
+
+void sfu_seq_manager_init(sfu_seq_manager_t *m, uint16_t seq_start, uint32_t ts_offset);
+/* the output sequence number and timestamp of an input packet (re-basing
+ * the offsets when a rule above says so); clock_hz is the source's RTP
+ * clock rate, used only to continue the timestamps after a source switch */
+void sfu_seq_manager_map(sfu_seq_manager_t *m, uint16_t in_seq, uint32_t in_ts, uint32_t clock_hz,
+                         uint64_t now_ns, uint16_t *out_seq, uint32_t *out_ts);
+/* the mapped packet (out_seq, out_ts) was sent at now_ns */
+void sfu_seq_manager_sent(sfu_seq_manager_t *m, uint16_t out_seq, uint32_t out_ts, uint64_t now_ns);
+/* packets were skipped (paused consumer): the next one continues the output */
+void sfu_seq_manager_resync(sfu_seq_manager_t *m);
+/* the consumer follows another source from the next packet on */
+void sfu_seq_manager_source_switch(sfu_seq_manager_t *m);
+/* the output timestamp "now" extrapolates the newest packet sent (sender reports) */
+uint32_t sfu_seq_manager_ts_at(const sfu_seq_manager_t *m, uint32_t clock_hz, uint64_t now_ns);
+
+/* ------------------------------------------------------------------ */
+/* Key frame request throttle of one producer (keyframe_request.c): at most
+ * one PLI (or cross-worker request) per SFU_KEYFRAME_REQUEST_INTERVAL_NS,
+ * however many subscribers ask.  now_ns must be > 0.                    */
+#define SFU_KEYFRAME_REQUEST_INTERVAL_NS 500000000
+
+typedef struct {
+    uint64_t last_ns;          /* last request let through, 0 = never */
+} sfu_keyframe_request_t;
+
+/* 1: send a request now (remembered as the last one); 0: throttled */
+int sfu_keyframe_request_allow(sfu_keyframe_request_t *k, uint64_t now_ns);
+
+/* ------------------------------------------------------------------ */
+/* Header extension id rewrite (header_ext_rewrite.c): the ids of an
+ * outgoing copy become the ids the subscriber negotiated; map[in] = out
+ * (map has 16 entries, 0 = remove; map[0] and map[15] are never used).
+ * A removed element becomes padding (zero bytes, RFC 8285 4.2/4.3), so the
+ * packet keeps its size; what cannot be read (id 15 in the one-byte form,
+ * an element running past the block, an unknown profile) is zeroed up to
+ * the end of the block.  `rtp` is the sfu_rtp_parse() result of `pkt`.   */
+void sfu_header_ext_rewrite(uint8_t *pkt, const sfu_rtp_t *rtp, const uint8_t *map);
+
+/* ------------------------------------------------------------------ */
+/* Receive statistics of one incoming stream and its RFC 3550 report block
+ * (rtp_stream_recv.c; RFC 3550 A.1 sequence validation, A.3 loss, A.8
+ * jitter, 6.4.1 LSR/DLSR).                                              */
+typedef struct {
+    uint32_t clock_hz;
+    uint8_t  initialized;
+    uint8_t  have_transit;
+    uint16_t max_seq;
+    uint32_t base_seq;
+    uint32_t bad_seq;
+    uint32_t cycles;           /* sequence number wraps << 16 */
+    uint32_t received;
+    uint32_t expected_prior;   /* at the last report block */
+    uint32_t received_prior;
+    uint32_t transit;
+    uint32_t jitter16;         /* interarrival jitter * 16, timestamp units */
+    uint32_t last_sr_mid;      /* middle 32 bits of the last SR's NTP time */
+    uint64_t last_sr_ns;       /* when it arrived */
+} sfu_rtp_stream_recv_t;
+
+void sfu_rtp_stream_recv_init(sfu_rtp_stream_recv_t *s, uint32_t clock_hz);
+void sfu_rtp_stream_recv_update(sfu_rtp_stream_recv_t *s, uint16_t seq, uint32_t ts, uint64_t arrival_ns);
+void sfu_rtp_stream_recv_on_sr(sfu_rtp_stream_recv_t *s, uint32_t ntp_sec, uint32_t ntp_frac,
+                               uint64_t arrival_ns);
+/* the 24-byte report block (SFU_REPORT_BLOCK_LEN) about `ssrc` at now_ns
+ * into out; returns 24, or 0 before any packet.  Starts a new loss
+ * interval (fraction lost is over the packets since the last call). */
+int sfu_rtp_stream_recv_report_block(sfu_rtp_stream_recv_t *s, uint32_t ssrc, uint64_t now_ns, uint8_t *out);
+
+/* ------------------------------------------------------------------ */
+/* Retransmission buffer (rtp_retransmission_buffer.c): the packet cache of
+ * a producer (input sequence number -> packet), the send history of a
+ * consumer (output sequence number -> what was sent), and the resend
+ * policy answering a NACK: at most SFU_RESEND_MAX times per packet, at
+ * least SFU_RESEND_MIN_GAP_NS apart.                                    */
+#define SFU_RESEND_MAX 3
+#define SFU_RESEND_MIN_GAP_NS 100000000
+#define SFU_SEND_HISTORY_SLOTS 512
+
+typedef struct {
+    uint32_t seq1;             /* sequence number + 1 of the stored packet, 0 = empty */
+    uint16_t len;
+} sfu_packet_cache_meta_t;
+
+typedef struct {
+    uint8_t *data;             /* slots * SFU_MTU bytes */
+    sfu_packet_cache_meta_t *meta;
+    uint32_t mask;             /* slots - 1 */
+} sfu_packet_cache_t;
+
+/* slots: a power of two >= 2; SFU_OK, SFU_EINVAL or SFU_ENOMEM */
+int sfu_packet_cache_init(sfu_packet_cache_t *c, uint32_t slots);
+void sfu_packet_cache_free(sfu_packet_cache_t *c);
+void sfu_packet_cache_put(sfu_packet_cache_t *c, uint16_t seq, const uint8_t *pkt, uint32_t len);
+/* the packet stored for seq (sets *len), or NULL when overwritten / never stored */
+const uint8_t *sfu_packet_cache_get(const sfu_packet_cache_t *c, uint16_t seq, uint32_t *len);
+
+typedef struct {
+    uint32_t out_seq1;         /* output sequence number + 1, 0 = empty */
+    uint16_t in_seq;           /* the source packet's sequence number ... */
+    uint8_t  resends;
+    uint8_t  _pad;
+    uint32_t out_ts;           /* ... and the output timestamp it was sent with */
+    uint32_t producer_id;      /* ... and whose cache holds it */
+    uint64_t last_ns;          /* last resend, 0 = none yet */
+} sfu_sent_packet_t;
+
+typedef struct {
+    sfu_sent_packet_t e[512];  /* SFU_SEND_HISTORY_SLOTS */
+} sfu_send_history_t;
+
+void sfu_send_history_put(sfu_send_history_t *h, uint16_t out_seq, uint16_t in_seq, uint32_t out_ts,
+                          uint32_t producer_id);
+/* the entry of out_seq, or NULL when overwritten / never sent */
+sfu_sent_packet_t *sfu_send_history_get(sfu_send_history_t *h, uint16_t out_seq);
+
+/* 1 when the NACKed packet `e` (NULL: not in the history) may be resent at now_ns */
+int sfu_resend_allowed(const sfu_sent_packet_t *e, uint64_t now_ns);
+/* it was resent at now_ns */
+void sfu_resend_done(sfu_sent_packet_t *e, uint64_t now_ns);
+
+/* ------------------------------------------------------------------ */
+/* Transport-wide congestion control, receive side (tcc_server.c;
+ * draft-holmer-rmcat-transport-wide-cc-extensions-01): the register of
+ * arrival times by transport-wide sequence number and the RTPFB FMT=15
+ * feedback packets built from it, so publishers' send-side bandwidth
+ * estimation works.  Arrival times are µs on any monotonic clock.       */
+#define SFU_TCC_SLOTS 1024
+
+typedef struct {
+    uint8_t  started;
+    uint8_t  pending;          /* something arrived that no feedback covered yet */
+    uint8_t  fb_count;         /* feedback packet count (8 bits, wraps) */
+    uint8_t  _pad[5];
+    int64_t  base;             /* first unreported sequence number (unwrapped) */
+    int64_t  max;              /* highest sequence number recorded (unwrapped) */
+    uint64_t arrival[1024];    /* SFU_TCC_SLOTS; arrival µs, 0 = not received */
+} sfu_tcc_server_t;
+
+void sfu_tcc_server_init(sfu_tcc_server_t *t);
+void sfu_tcc_server_record(sfu_tcc_server_t *t, uint16_t seq, uint64_t arrival_us);
+/* one feedback packet of at most cap bytes covering what arrived since the
+ * last one (or as much of it as fits); returns its length, 0 when there is
+ * nothing to report or cap < 64 */
+uint32_t sfu_tcc_server_build(sfu_tcc_server_t *t, uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *b,
+                              uint32_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Activity of one producer (producer_activity.c), the data plane's version
+ * of the room's once-a-second layer poll: a producer is active from its
+ * creation; it becomes inactive once nothing arrived for
+ * SFU_PRODUCER_INACTIVE_NS, and active again at the first packet after
+ * that.  The loop reports each change (SFU_REC_PRODUCER_INACTIVE/ACTIVE). */
+#define SFU_PRODUCER_INACTIVE_NS 1000000000
+
+typedef struct {
+    uint64_t last_ns;          /* creation or last packet */
+    uint8_t  active;
+    uint8_t  _pad[7];
+} sfu_producer_activity_t;
+
+void sfu_producer_activity_init(sfu_producer_activity_t *a, uint64_t now_ns);
+/* a packet arrived: 1 when this makes an inactive producer active */
+int sfu_producer_activity_on_packet(sfu_producer_activity_t *a, uint64_t now_ns);
+/* timer: 1 when an active producer received nothing for SFU_PRODUCER_INACTIVE_NS */
+int sfu_producer_activity_check(sfu_producer_activity_t *a, uint64_t now_ns);
+
+#endif

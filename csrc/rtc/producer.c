@@ -1,0 +1,238 @@
+/* producer.c - producers: the fan-out of their packets (to local consumers,
+ * batched consumer by consumer, and once onto the ring of every other
+ * worker with consumers), key frame requests to their publisher (local:
+ * a PLI; remote: over the ring to the owning worker), their activity, and
+ * their lifecycle. */
+#include <stdlib.h>
+#include "util/sfu_common.h"
+#include "util/ptr_array.h"
+#include "loop/loop_internal.h"
+
+#define CACHE_SLOTS_VIDEO 512
+#define CACHE_SLOTS_AUDIO 128
+
+static void producer_send_pli(sfu_loop_t *l, struct producer *p);
+
+/* ------------------------------------------------------------------ */
+/* fan-out */
+
+/* Fan out the batch: for each producer (in order of its first packet), each
+ * consumer takes all of that producer's packets of the batch in turn, so a
+ * consumer's datagrams sit together in the transmit queue (GSO). */
+void fanout_flush(void *loop)
+{
+    sfu_loop_t *l = loop;
+    sfu_fanout_t *f = &l->fanout;
+    uint32_t n = f->n;
+    f->n = 0;
+    for (uint32_t a = 0; a < n; a++) {
+        struct producer *p = f->pend[a].p;
+        if (!p)
+            continue;                  /* already done with its producer's group */
+        for (uint32_t i = 0; i < p->n_consumers; i++) {
+            struct consumer *c = p->consumers[i];
+            for (uint32_t b = a; b < n; b++)
+                if (f->pend[b].p == p)
+                    consumer_on_packet(l, c, p, f->pend[b].pkt, f->pend[b].len, &f->pend[b].rtp);
+            if (i < p->n_consumers && p->consumers[i] != c)
+                i--;                   /* c switched away from p: the list moved down */
+        }
+        for (uint32_t b = a + 1; b < n; b++)
+            if (f->pend[b].p == p)
+                f->pend[b].p = NULL;
+    }
+}
+
+static inline void fanout_add(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len,
+                              const sfu_rtp_t *rtp)
+{
+    sfu_fanout_t *f = &l->fanout;
+    if (f->n == PENDING_MAX)
+        fanout_flush(l);
+    struct pending *e = &f->pend[f->n++];
+    e->p = p;
+    e->pkt = pkt;
+    e->len = len;
+    e->rtp = *rtp;
+}
+
+void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp)
+{
+    p->stats.packets++;
+    p->stats.bytes += len;
+    p->stats.last_seq = rtp->seq;
+    p->stats.last_ts = rtp->ts;
+    uint64_t now = sfu_now_ns();
+    sfu_rtp_stream_recv_update(&p->recv, rtp->seq, rtp->ts, now);
+    if (SFU_UNLIKELY(sfu_producer_activity_on_packet(&p->activity, now)))
+        sfu_control_queue_push(&l->pyq, SFU_REC_PRODUCER_ACTIVE, p->t->sock->id, p->t->id, 0, p->id, NULL,
+                               NULL, 0);
+    if (p->cache.data)
+        sfu_packet_cache_put(&p->cache, rtp->seq, pkt, len);
+    if (p->remote_workers)
+        sfu_pipe_rings_put_rtp(&l->rings, p->remote_workers, p->id, now, pkt, len);
+    if (p->n_consumers)
+        fanout_add(l, p, pkt, len, rtp);
+}
+
+/* a message from another worker's ring about producer m->producer_id */
+void producer_on_ring_message(void *loop, const sfu_ring_msg_t *m, const uint8_t *data)
+{
+    sfu_loop_t *l = loop;
+    struct producer *p = sfu_idmap_get(&l->producers, m->producer_id);
+    if (!p) {
+        loop_drop(l, SFU_DROP_RING_UNKNOWN_PRODUCER);
+    } else if (m->kind == SFU_RING_RTP) {
+        sfu_rtp_t rtp;
+        int rc = sfu_rtp_parse(data, m->len, &rtp);
+        if (rc) {
+            loop_drop(l, rc);
+            return;
+        }
+        if (p->cache.data)
+            sfu_packet_cache_put(&p->cache, rtp.seq, data, m->len);
+        if (p->n_consumers)
+            fanout_add(l, p, data, m->len, &rtp);   /* the slot stays valid until fanout_flush */
+    } else if (m->kind == SFU_RING_RTCP_TO_PRODUCER && p->t) {
+        producer_send_pli(l, p);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* key frames */
+
+/* a PLI for producer p to its publisher (p lives on this worker) */
+static void producer_send_pli(sfu_loop_t *l, struct producer *p)
+{
+    struct transport *t = p->t;
+    if (!t->has_remote || !sfu_keyframe_request_allow(&p->keyframe_request, sfu_now_ns()))
+        return;
+    struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
+    transport_send_rtcp(l, t, e, sfu_rtcp_build_pli(e->buf, SFU_SSRC, p->ssrc));
+}
+
+/* a consumer of p needs a key frame: ask p's publisher (throttled) */
+void producer_keyframe_needed(sfu_loop_t *l, struct producer *p)
+{
+    if (p->t) {
+        producer_send_pli(l, p);
+        return;
+    }
+    /* the producer lives on another worker: ask it over the ring */
+    if (!sfu_pipe_rings_out(&l->rings, p->worker))
+        return;
+    uint64_t now = sfu_now_ns();
+    if (sfu_keyframe_request_allow(&p->keyframe_request, now))
+        sfu_pipe_rings_put_keyframe_request(&l->rings, p->worker, p->id, now);
+}
+
+/* ------------------------------------------------------------------ */
+/* activity (loop timer) */
+
+void producers_check_activity(sfu_loop_t *l, uint64_t now)
+{
+    for (uint32_t i = 0; i < l->transports.cap; i++) {
+        if (!sfu_idmap_live(&l->transports, i))
+            continue;
+        struct transport *t = l->transports.vals[i];
+        for (uint32_t j = 0; j < t->n_producers; j++) {
+            struct producer *p = t->producers[j];
+            if (sfu_producer_activity_check(&p->activity, now))
+                sfu_control_queue_push(&l->pyq, SFU_REC_PRODUCER_INACTIVE, t->sock->id, t->id, 0, p->id, NULL,
+                                       NULL, 0);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle (commands) */
+
+/* a producer whose consumers may NACK keeps a packet cache */
+int producer_want_cache(struct producer *p)
+{
+    if (p->cache.data)
+        return SFU_OK;
+    return sfu_packet_cache_init(&p->cache, p->kind == SFU_KIND_AUDIO ? CACHE_SLOTS_AUDIO : CACHE_SLOTS_VIDEO);
+}
+
+static uint64_t other_workers(const sfu_loop_t *l, uint64_t workers)
+{
+    return workers & ~(1ull << l->cfg.worker_id);
+}
+
+int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c)
+{
+    if (sfu_idmap_get(&l->producers, c->id) || transport_producer(t, c->ssrc))
+        return SFU_EEXIST;
+    struct producer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return SFU_ENOMEM;
+    p->id = c->id;
+    p->t = t;
+    p->worker = l->cfg.worker_id;
+    p->ssrc = c->ssrc;
+    p->payload_type = c->payload_type;
+    p->kind = c->kind;
+    p->codec = c->codec;
+    p->remote_workers = other_workers(l, c->remote_workers);
+    sfu_rtp_stream_recv_init(&p->recv, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
+    sfu_producer_activity_init(&p->activity, sfu_now_ns());
+    if (sfu_idmap_put(&l->producers, p->id, p) || PUSH(t->producers, t->n_producers, t->cap_producers, p)) {
+        sfu_idmap_del(&l->producers, p->id);
+        free(p);
+        return SFU_ENOMEM;
+    }
+    return SFU_OK;
+}
+
+int remote_producer_create(sfu_loop_t *l, const sfu_cmd_t *c)
+{
+    if (c->worker >= l->cfg.n_workers || c->worker == l->cfg.worker_id)
+        return SFU_EINVAL;
+    if (sfu_idmap_get(&l->producers, c->id))
+        return SFU_EEXIST;
+    struct producer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return SFU_ENOMEM;
+    p->id = c->id;
+    p->worker = c->worker;
+    p->ssrc = c->ssrc;
+    p->kind = c->kind;
+    p->codec = c->codec;
+    if (sfu_idmap_put(&l->producers, p->id, p)) {
+        free(p);
+        return SFU_ENOMEM;
+    }
+    return SFU_OK;
+}
+
+void producer_set_remote_workers(sfu_loop_t *l, struct producer *p, uint64_t workers)
+{
+    uint64_t all = l->cfg.n_workers >= 64 ? ~0ull : ((1ull << l->cfg.n_workers) - 1);
+    p->remote_workers = other_workers(l, workers & all);
+}
+
+void producer_free(sfu_loop_t *l, struct producer *p)
+{
+    /* consumers only waiting to switch to p stay with their producer; those
+     * leaving p for another one switch now instead of going away with it */
+    for (uint32_t i = 0; i < p->n_consumers;) {
+        struct consumer *c = p->consumers[i];
+        if (c->target == p && c->p != p) {
+            c->target = NULL;
+            REMOVE(p->consumers, p->n_consumers, c);
+        } else if (c->p == p && c->target && c->target != p) {
+            consumer_switch(c, c->target);       /* removes c from p's list */
+        } else {
+            i++;
+        }
+    }
+    while (p->n_consumers)
+        consumer_free(l, p->consumers[p->n_consumers - 1]);
+    if (p->t)
+        REMOVE(p->t->producers, p->t->n_producers, p);
+    sfu_idmap_del(&l->producers, p->id);
+    sfu_packet_cache_free(&p->cache);
+    free(p->consumers);
+    free(p);
+}

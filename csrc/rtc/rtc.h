@@ -1,0 +1,137 @@
+/* rtc.h - the loop's media objects (sockets, transports, producers,
+ * consumers) and the driver functions between them.  The drivers own the
+ * decision units' state (sfu_units.h), read the clock, and queue what the
+ * units decide into the loop's batches (loop/loop_internal.h). */
+#ifndef SFU_RTC_H
+#define SFU_RTC_H
+#include <sys/socket.h>
+#include "sfu_api.h"
+#include "sfu_units.h"
+
+#define MAX_RX_ADDRS 8             /* addresses a transport accepts packets from */
+#define SFU_SSRC 1                 /* sender SSRC of the SFU's own RTCP */
+#define PENDING_MAX 256            /* packets fanned out together (one receive or ring batch) */
+
+struct consumer;
+struct tx_entry;                   /* loop/udp_io.h */
+
+struct sock {
+    uint32_t id;
+    int fd;
+    struct transport *comedia;     /* transport learning its remote on this socket */
+};
+
+struct transport {
+    uint32_t id;
+    uint32_t flags;                /* SFU_TF_* */
+    struct sock *sock;
+    int has_remote;
+    sfu_addr_t remote;
+    struct sockaddr_storage remote_sa;
+    socklen_t remote_salen;
+    /* every address this transport receives from (ICE may validate several
+     * candidate pairs; media may arrive on any of them); [0] is the oldest */
+    sfu_addr_t rx_addr[MAX_RX_ADDRS];
+    uint64_t rx_key[MAX_RX_ADDRS];
+    uint32_t n_rx;
+    void *recv_srtp;
+    void *send_srtp;
+    struct producer **producers;   /* producers fed by this transport (by ssrc) */
+    uint32_t n_producers, cap_producers;
+    struct consumer **consumers;   /* consumers sending on this transport */
+    uint32_t n_consumers, cap_consumers;
+    uint32_t last_unknown_ssrc;
+    uint64_t last_unknown_ns;
+    sfu_header_ext_ids_t ext_ids;  /* header extension ids of incoming media */
+    sfu_tcc_server_t *tcc;         /* transport-cc feedback state (publishers that use it) */
+};
+
+struct producer {
+    uint32_t id;
+    uint32_t worker;               /* owning worker (remote producers) */
+    struct transport *t;           /* NULL for a producer living on another worker */
+    uint32_t ssrc;
+    uint8_t payload_type;
+    uint8_t kind;
+    uint8_t codec;                 /* SFU_CODEC_*: key frame detection for layer switches */
+    uint64_t remote_workers;       /* bitmask: other workers with consumers of it */
+    struct consumer **consumers;
+    uint32_t n_consumers, cap_consumers;
+    sfu_keyframe_request_t keyframe_request;
+    sfu_rtp_stream_recv_t recv;    /* for receiver reports (local producers) */
+    sfu_packet_cache_t cache;      /* answers NACKs of its consumers (allocated on demand) */
+    sfu_producer_activity_t activity;   /* local producers */
+    sfu_stream_stats_t stats;
+};
+
+struct consumer {
+    uint32_t id;
+    struct transport *t;
+    struct producer *p;
+    struct producer *target;       /* switching to this producer at its next key frame */
+    uint32_t ssrc;
+    uint8_t payload_type;
+    uint8_t paused;
+    uint8_t ext_rewrite;
+    uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
+    sfu_seq_manager_t seq;
+    uint32_t sr_packets;           /* packets counted at the last SR */
+    sfu_send_history_t *history;   /* out seq -> source packet, for NACKs (RTCP transports) */
+    sfu_stream_stats_t stats;
+};
+
+/* packets of one receive or ring batch, fanned out consumer by consumer so
+ * that each consumer's datagrams are consecutive (and leave as one GSO send) */
+typedef struct {
+    struct pending {
+        struct producer *p;
+        const uint8_t *pkt;
+        uint32_t len;
+        sfu_rtp_t rtp;
+    } pend[PENDING_MAX];
+    uint32_t n;
+} sfu_fanout_t;
+
+/* transport.c */
+void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_t len,
+                              const struct sockaddr_storage *from);
+struct producer *transport_producer(struct transport *t, uint32_t ssrc);
+struct consumer *transport_consumer(struct transport *t, uint32_t ssrc);
+int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c);
+int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a);
+int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a);
+int transport_set_srtp(sfu_loop_t *l, struct transport *t, void *recv_srtp, void *send_srtp);
+int transport_set_header_extensions(struct transport *t, const sfu_header_ext_ids_t *ids);
+void transport_free(sfu_loop_t *l, struct transport *t);
+int sock_open(sfu_loop_t *l, const sfu_cmd_t *c);
+void sock_close(sfu_loop_t *l, struct sock *s);
+
+/* transport_rtcp.c */
+void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len);
+void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len);
+void transport_rtcp_send_reports(sfu_loop_t *l, uint64_t now);
+void transport_rtcp_send_tcc_feedback(sfu_loop_t *l);
+
+/* producer.c */
+void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);
+void producer_on_ring_message(void *loop, const sfu_ring_msg_t *m, const uint8_t *data);
+void fanout_flush(void *loop);
+void producer_keyframe_needed(sfu_loop_t *l, struct producer *p);
+int producer_want_cache(struct producer *p);
+int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c);
+int remote_producer_create(sfu_loop_t *l, const sfu_cmd_t *c);
+void producer_set_remote_workers(sfu_loop_t *l, struct producer *p, uint64_t workers);
+void producer_free(sfu_loop_t *l, struct producer *p);
+void producers_check_activity(sfu_loop_t *l, uint64_t now);
+
+/* consumer.c */
+void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct producer *p, const uint8_t *pkt, uint32_t len,
+                        const sfu_rtp_t *rtp);
+void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64_t now);
+void consumer_switch(struct consumer *c, struct producer *np);
+int consumer_create(sfu_loop_t *l, struct transport *t, struct producer *p, const sfu_cmd_t *c);
+void consumer_set_paused(sfu_loop_t *l, struct consumer *c, int paused);
+int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np);
+void consumer_request_key_frame(sfu_loop_t *l, struct consumer *c);
+void consumer_free(sfu_loop_t *l, struct consumer *c);
+#endif

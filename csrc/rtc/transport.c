@@ -1,0 +1,359 @@
+/* transport.c - transports and the sockets they share: which transport a
+ * datagram belongs to (the address map, comedia learning), incoming RTP
+ * (decrypt once, transport-cc register, unknown SSRCs, hand-off to the
+ * producer) and the lifecycle commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include "util/sfu_common.h"
+#include "util/addr.h"
+#include "util/ptr_array.h"
+#include "loop/loop_internal.h"
+
+#define UNKNOWN_SSRC_REPEAT_NS 1000000000ull  /* an unknown SSRC is reported again after this */
+
+/* ------------------------------------------------------------------ */
+/* address map */
+
+/* exact for IPv4; a hash for IPv6 (a hit is confirmed with addr_eq) */
+static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
+{
+    uint64_t k;
+    if (a->family == AF_INET6) {
+        k = 0xcbf29ce484222325ull;
+        for (int i = 0; i < 16; i++)
+            k = (k ^ a->ip[i]) * 0x100000001b3ull;
+        k = (k ^ a->port) * 0x100000001b3ull;
+        k |= 1ull << 63;
+    } else {
+        k = ((uint64_t)sfu_rd32(a->ip) << 16) | a->port;
+    }
+    return k ^ ((uint64_t)socket_id << 48);
+}
+
+static int transport_has_addr(const struct transport *t, const sfu_addr_t *a)
+{
+    for (uint32_t i = 0; i < t->n_rx; i++)
+        if (sfu_addr_eq(&t->rx_addr[i], a))
+            return 1;
+    return 0;
+}
+
+static void transport_drop_addr(sfu_loop_t *l, struct transport *t, uint32_t i)
+{
+    if (sfu_idmap_get(&l->addrs, t->rx_key[i]) == t)
+        sfu_idmap_del(&l->addrs, t->rx_key[i]);
+    memmove(&t->rx_addr[i], &t->rx_addr[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_addr[0]));
+    memmove(&t->rx_key[i], &t->rx_key[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_key[0]));
+    t->n_rx--;
+}
+
+/* accept packets from `a` for this transport (idempotent) */
+int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
+{
+    if (a->family != AF_INET && a->family != AF_INET6)
+        return SFU_EINVAL;
+    if (transport_has_addr(t, a))
+        return SFU_OK;
+    uint64_t key = addr_key(t->sock->id, a);
+    struct transport *other = sfu_idmap_get(&l->addrs, key);
+    if (other && other != t)
+        return SFU_EEXIST;
+    if (t->n_rx == MAX_RX_ADDRS) {   /* forget the oldest address that is not the send address */
+        uint32_t victim = 0;
+        while (victim < t->n_rx && t->has_remote && sfu_addr_eq(&t->rx_addr[victim], &t->remote))
+            victim++;
+        transport_drop_addr(l, t, victim < t->n_rx ? victim : 0);
+    }
+    if (!other && sfu_idmap_put(&l->addrs, key, t) != SFU_OK)
+        return SFU_ENOMEM;
+    t->rx_addr[t->n_rx] = *a;
+    t->rx_key[t->n_rx] = key;
+    t->n_rx++;
+    return SFU_OK;
+}
+
+static void transport_forget_addrs(sfu_loop_t *l, struct transport *t)
+{
+    while (t->n_rx)
+        transport_drop_addr(l, t, t->n_rx - 1);
+    t->has_remote = 0;
+}
+
+static void transport_set_remote(struct transport *t, const sfu_addr_t *a)
+{
+    t->remote = *a;
+    sfu_addr_to_sa(a, &t->remote_sa, &t->remote_salen);
+    t->has_remote = 1;
+}
+
+struct producer *transport_producer(struct transport *t, uint32_t ssrc)
+{
+    for (uint32_t i = 0; i < t->n_producers; i++)
+        if (t->producers[i]->ssrc == ssrc)
+            return t->producers[i];
+    return NULL;
+}
+
+struct consumer *transport_consumer(struct transport *t, uint32_t ssrc)
+{
+    for (uint32_t i = 0; i < t->n_consumers; i++)
+        if (t->consumers[i]->ssrc == ssrc)
+            return t->consumers[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* incoming RTP */
+
+/* value of header extension `id` as (offset, length); length 0 when absent */
+static uint8_t ext_value(const uint8_t *buf, const sfu_rtp_t *rtp, uint8_t id, uint16_t *off)
+{
+    int n = id ? sfu_rtp_find_ext(buf, rtp, id, off) : -1;
+    return n > 0 ? (uint8_t)n : 0;
+}
+
+/* tell the control plane what an unmapped SSRC's packet says about itself
+ * (simulcast rid, late SSRC mapping) */
+static void report_unknown_ssrc(sfu_loop_t *l, struct transport *t, const uint8_t *buf, const sfu_rtp_t *rtp,
+                                const sfu_addr_t *from)
+{
+    uint8_t rec[sizeof(sfu_unknown_ssrc_t) + 3 * 255];
+    sfu_unknown_ssrc_t u = {.ssrc = rtp->ssrc, .payload_type = rtp->payload_type};
+    uint16_t mid_off = 0, rid_off = 0, rrid_off = 0;
+    u.mid_len = ext_value(buf, rtp, t->ext_ids.mid, &mid_off);
+    u.rid_len = ext_value(buf, rtp, t->ext_ids.rid, &rid_off);
+    u.repaired_rid_len = ext_value(buf, rtp, t->ext_ids.repaired_rid, &rrid_off);
+    uint32_t n = sizeof(u);
+    memcpy(rec, &u, sizeof(u));
+    memcpy(rec + n, buf + mid_off, u.mid_len);
+    n += u.mid_len;
+    memcpy(rec + n, buf + rid_off, u.rid_len);
+    n += u.rid_len;
+    memcpy(rec + n, buf + rrid_off, u.repaired_rid_len);
+    n += u.repaired_rid_len;
+    sfu_control_queue_push(&l->pyq, SFU_REC_UNKNOWN_SSRC, t->sock->id, t->id, SFU_PKT_RTP, rtp->ssrc, from,
+                           rec, n);
+}
+
+static void transport_on_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len,
+                             const sfu_addr_t *from)
+{
+    int n = (int)len;
+    if (t->flags & SFU_TF_SRTP) {
+        if (!t->recv_srtp) {
+            loop_drop(l, SFU_DROP_NO_SRTP);
+            return;
+        }
+        if (sfu_srtp_unprotect(t->recv_srtp, buf, &n) != 0) {
+            loop_drop(l, SFU_DROP_SRTP_UNPROTECT);
+            return;
+        }
+    }
+    sfu_rtp_t rtp;
+    int rc = sfu_rtp_parse(buf, (size_t)n, &rtp);
+    if (rc) {
+        loop_drop(l, rc);
+        return;
+    }
+    if (t->tcc && rtp.has_extension) {     /* every packet counts for the sender's estimate */
+        uint16_t off;
+        if (sfu_rtp_find_ext(buf, &rtp, t->ext_ids.transport_cc, &off) == 2)
+            sfu_tcc_server_record(t->tcc, sfu_rd16(buf + off), sfu_now_ns() / 1000);
+    }
+    struct producer *p = transport_producer(t, rtp.ssrc);
+    if (!p) {
+        loop_drop(l, SFU_DROP_UNKNOWN_SSRC);
+        if (t->flags & SFU_TF_TO_PY_ALL) {
+            /* at most once per second per SSRC change */
+            uint64_t now = sfu_now_ns();
+            if (rtp.ssrc != t->last_unknown_ssrc || now - t->last_unknown_ns > UNKNOWN_SSRC_REPEAT_NS) {
+                t->last_unknown_ssrc = rtp.ssrc;
+                t->last_unknown_ns = now;
+                report_unknown_ssrc(l, t, buf, &rtp, from);
+            }
+        }
+        return;
+    }
+    producer_on_rtp(l, p, buf, (uint32_t)n, &rtp);
+}
+
+/* ------------------------------------------------------------------ */
+/* routing */
+
+void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_t len,
+                              const struct sockaddr_storage *ss)
+{
+    sfu_addr_t from;
+    sfu_sa_to_addr(ss, &from);
+    int cls = sfu_demux(buf, len);
+    struct transport *t = sfu_idmap_get(&l->addrs, addr_key(s->id, &from));
+    if (t && !transport_has_addr(t, &from))
+        t = NULL;
+    if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP) &&
+        transport_add_addr(l, s->comedia, &from) == SFU_OK) {
+        t = s->comedia;            /* learn the sender as the transport's remote */
+        s->comedia = NULL;
+        transport_set_remote(t, &from);
+        sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
+    }
+    switch (cls) {
+    case SFU_PKT_RTP:
+        if (!t) {
+            loop_drop(l, SFU_DROP_UNKNOWN_SOURCE);
+            return;
+        }
+        transport_on_rtp(l, t, buf, len, &from);
+        return;
+    case SFU_PKT_RTCP:
+        if (!t) {
+            loop_drop(l, SFU_DROP_UNKNOWN_SOURCE);
+            return;
+        }
+        transport_on_rtcp(l, t, buf, len);
+        return;
+    case SFU_PKT_STUN: {
+        uint16_t uoff, ulen;
+        int rc = sfu_stun_check(buf, len, &uoff, &ulen);
+        if (rc) {
+            loop_drop(l, rc);
+            return;
+        }
+        sfu_control_queue_push(&l->pyq, SFU_REC_PACKET, s->id, t ? t->id : 0, cls, 0, &from, buf, len);
+        return;
+    }
+    case SFU_PKT_DTLS:
+        if (!t || !(t->flags & SFU_TF_TO_PY_ALL)) {
+            loop_drop(l, SFU_DROP_UNKNOWN_SOURCE);
+            return;
+        }
+        sfu_control_queue_push(&l->pyq, SFU_REC_PACKET, s->id, t->id, cls, 0, &from, buf, len);
+        return;
+    default:
+        loop_drop(l, len < 12 ? SFU_DROP_TOO_SHORT : SFU_DROP_UNKNOWN_CLASS);
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle (commands) */
+
+int sock_open(sfu_loop_t *l, const sfu_cmd_t *c)
+{
+    if (sfu_idmap_get(&l->sockets, c->id))
+        return SFU_EEXIST;
+    struct sock *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SFU_ENOMEM;
+    s->id = c->id;
+    s->fd = c->fd;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0 || sfu_idmap_put(&l->sockets, s->id, s) != SFU_OK) {
+        free(s);
+        return SFU_EINVAL;
+    }
+    return SFU_OK;
+}
+
+void sock_close(sfu_loop_t *l, struct sock *s)
+{
+    /* transports still on it are removed with it */
+    for (uint32_t i = 0; i < l->transports.cap; i++) {
+        if (sfu_idmap_live(&l->transports, i)) {
+            struct transport *t = l->transports.vals[i];
+            if (t->sock == s) {
+                transport_free(l, t);
+                i = (uint32_t)-1;   /* the map changed: rescan */
+            }
+        }
+    }
+    sfu_udp_tx_flush(&l->tx);
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    close(s->fd);
+    sfu_idmap_del(&l->sockets, s->id);
+    free(s);
+}
+
+int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c)
+{
+    if (sfu_idmap_get(&l->transports, c->id))
+        return SFU_EEXIST;
+    if ((c->flags & SFU_TF_COMEDIA) && s->comedia)
+        return SFU_EEXIST;
+    struct transport *t = calloc(1, sizeof(*t));
+    if (!t)
+        return SFU_ENOMEM;
+    t->id = c->id;
+    t->flags = c->flags;
+    t->sock = s;
+    if (sfu_idmap_put(&l->transports, t->id, t) != SFU_OK) {
+        free(t);
+        return SFU_ENOMEM;
+    }
+    if (c->flags & SFU_TF_COMEDIA)
+        s->comedia = t;
+    return SFU_OK;
+}
+
+int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
+{
+    int rc = transport_add_addr(l, t, a);
+    if (rc != SFU_OK)
+        return rc;
+    sfu_udp_tx_flush(&l->tx);      /* queued datagrams keep their old destination */
+    transport_set_remote(t, a);
+    if (t->sock->comedia == t)
+        t->sock->comedia = NULL;
+    return SFU_OK;
+}
+
+int transport_set_srtp(sfu_loop_t *l, struct transport *t, void *recv_srtp, void *send_srtp)
+{
+    sfu_udp_tx_flush(&l->tx);      /* nothing queued may refer to the old session */
+    t->recv_srtp = recv_srtp;
+    t->send_srtp = send_srtp;
+    /* a plain transport given keys carries SRTP from now on */
+    if (recv_srtp || send_srtp)
+        t->flags |= SFU_TF_SRTP;
+    return SFU_OK;
+}
+
+int transport_set_header_extensions(struct transport *t, const sfu_header_ext_ids_t *ids)
+{
+    if (ids->transport_cc > 14) {
+        free(t->tcc);
+        t->tcc = NULL;
+        t->ext_ids.transport_cc = 0;
+        return SFU_EINVAL;
+    }
+    if (!ids->transport_cc) {
+        free(t->tcc);
+        t->tcc = NULL;
+    } else if (!t->tcc) {
+        t->tcc = malloc(sizeof(*t->tcc));
+        if (!t->tcc)
+            return SFU_ENOMEM;
+        sfu_tcc_server_init(t->tcc);
+    }
+    t->ext_ids = *ids;
+    return SFU_OK;
+}
+
+void transport_free(sfu_loop_t *l, struct transport *t)
+{
+    while (t->n_consumers)
+        consumer_free(l, t->consumers[t->n_consumers - 1]);
+    while (t->n_producers)
+        producer_free(l, t->producers[t->n_producers - 1]);
+    transport_forget_addrs(l, t);
+    if (t->sock && t->sock->comedia == t)
+        t->sock->comedia = NULL;
+    /* a datagram for this transport may still sit in the tx batch */
+    sfu_udp_tx_flush(&l->tx);
+    sfu_idmap_del(&l->transports, t->id);
+    free(t->tcc);
+    free(t->producers);
+    free(t->consumers);
+    free(t);
+}

@@ -1,0 +1,28 @@
+/* vp9.c - VP9 key frame detection (RFC 9628). */
+#include "util/sfu_common.h"
+#include "rtp/codecs/codecs.h"
+
+/* VP9 payload descriptor (RFC 9628): B=1 (start of frame), P=0 (not inter predicted),
+ * and spatial layer 0 when layer indices are present */
+int sfu_vp9_is_keyframe(const uint8_t *p, size_t n)
+{
+    if (n < 1)
+        return 0;
+    uint8_t b0 = p[0];
+    int inter = b0 & 0x40, begin = b0 & 0x08, layers = b0 & 0x20;
+    if (!begin || inter)
+        return 0;
+    if (layers) {
+        size_t i = 1;
+        if (b0 & 0x80) {                                 /* I: picture id */
+            if (i >= n)
+                return 0;
+            i += (p[i] & 0x80) ? 2 : 1;
+        }
+        if (i >= n)
+            return 0;
+        if ((p[i] >> 1) & 0x07)                          /* SID != 0 */
+            return 0;
+    }
+    return 1;
+}
