@@ -29,6 +29,9 @@ class ParticipantEvents(Protocol):
     async def layer_added(self, p: Member, pub: TrackPublication) -> None:
         """a further simulcast layer of a published track has a producer"""
 
+    async def layer_activity(self, p: Member, pub: TrackPublication, producer_id: int, active: bool) -> None:
+        """the data plane says a layer of a published track stopped (or started) receiving packets"""
+
     async def track_unpublished(self, p: Member, pub: TrackPublication) -> None:
         """one of its tracks is gone"""
 

@@ -163,6 +163,11 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             loop.create_task(self.events.on_data(self, data["label"], base64.b64decode(data["data"])))
         elif event == "unknown_ssrc" and peer is self.publisher:
             loop.create_task(self._on_unknown_ssrc(data))
+        elif event in ("producer_inactive", "producer_active") and peer is self.publisher:
+            pid = int(data["producer_id"])
+            pub = next((t for t in self.tracks.values() if t.layer_of_producer(pid) is not None), None)
+            if pub is not None and len(pub.layers) > 1:
+                loop.create_task(self.events.layer_activity(self, pub, pid, event == "producer_active"))
         elif event == "closed":
             loop.create_task(self.events.participant_lost(self, "media worker died"))
 

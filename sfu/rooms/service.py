@@ -31,14 +31,12 @@ class RoomService:
         self.node_id = node_id or "ND_" + secrets.token_hex(6)
         self.manager = RoomManager(media, auto_create=auto_create, defaults=defaults)
         self.sessions = Sessions(self.manager, self, self.node_id, keys)
-        self.layers = LayerTracker(self.manager)
+        self.layers = LayerTracker()
 
     def start(self) -> None:
         self.manager.start()
-        self.layers.start()
 
     async def stop(self) -> None:
-        self.layers.stop()
         await self.manager.stop()
 
     def server_info(self) -> models.ServerInfo:
@@ -142,6 +140,9 @@ class RoomService:
 
     async def layer_added(self, p: Participant, pub: TrackPublication) -> None:
         await self.layers.layer_added(pub)
+
+    async def layer_activity(self, p: Participant, pub: TrackPublication, producer_id: int, active: bool) -> None:
+        await self.layers.activity_changed(pub, producer_id, active)
 
     async def on_data(self, p: Participant, label: str, payload: bytes) -> None:
         await data.receive_data(p, label, payload)

@@ -11,7 +11,8 @@ from livekit.protocol import rtc
 
 from ..protocol import sdp
 from .peer_transport import PeerTransport
-from .subscriptions import _request_keyframe, consumer_ext_map
+from .layer_selector import select_layer
+from .subscriptions import consumer_ext_map, request_key_frame
 from .track import Subscription
 
 
@@ -56,7 +57,7 @@ class SinglePeerConnection:
 
     async def _start_send(self, sub: Subscription, media: sdp.MediaSection) -> bool:
         pub = sub.track
-        layer = pub.best_layer(sub.quality)
+        layer = select_layer(pub.layers.values(), sub.quality)
         name = (pub.codec.name if pub.codec else "").lower()
         codec = next((c for c in media.codecs() if c.name.lower() == name), None)
         if layer is None or codec is None or self.publisher is None:
@@ -90,4 +91,4 @@ class SinglePeerConnection:
                 sub.announced = True
                 await sub.track.participant.send(
                     rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=sub.track.sid)))
-                await _request_keyframe(sub)
+                await request_key_frame(sub)

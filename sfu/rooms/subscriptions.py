@@ -15,7 +15,8 @@ from .. import auth, errors
 from ..protocol import sdp
 from .peer_transport import PeerTransport
 from .room import Room
-from .track import Subscription, TrackPublication
+from .layer_selector import layer_to_move_to, select_layer
+from .track import Layer, Subscription, TrackPublication
 
 log = logging.getLogger("sfu.participant")
 
@@ -55,7 +56,7 @@ class Subscribing:
             self.waiting.append(sub)
             self.request_sections()
             return
-        layer = pub.best_layer(sub.quality)
+        layer = select_layer(pub.layers.values(), sub.quality)
         if layer is None or self.subscriber is None:
             return
         codec = SEND_CODECS.get((pub.codec.name if pub.codec else "").lower())
@@ -119,7 +120,7 @@ class Subscribing:
                     self.subscriber is not None and self.subscriber.has_track(pub.sid):
                 sub.announced = True   # tells the publisher someone receives its track
                 await pub.participant.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
-                await _request_keyframe(sub)
+                await request_key_frame(sub)
 
     async def handle_answer(self, desc: rtc.SessionDescription) -> None:
         if self.subscriber is None:
@@ -154,24 +155,33 @@ class Subscribing:
             sub.disabled = req.disabled
             if sub.consumer is None:
                 continue
-            target = pub.best_layer(quality)
             sub.quality = quality
-            if target is not None and sub.layer is not None and target.producer is not sub.layer.producer:
-                log.info("%s: %s layer %r -> %r", self.identity, pub.sid, sub.layer.rid, target.rid)
-                await sub.consumer.set_producer(target.producer)
-                sub.layer = target
+            target = layer_to_move_to(pub.layers.values(), quality, sub.layer)
+            if target is not None:
+                await switch_layer(sub, target, "track settings")
             paused = req.disabled or pub.server_muted
             if sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
 
 
-async def _request_keyframe(sub: "Subscription") -> None:
+async def switch_layer(sub: Subscription, layer: Layer, why: str) -> None:
+    """the subscription's consumer follows `layer` from now on (its seq/ts stay continuous;
+    the data plane asks the new layer's publisher for a key frame)"""
+    if sub.consumer is None or sub.consumer.closed:
+        return
+    log.info("%s: %s layer %r -> %r (%s)", sub.subscriber.identity, sub.track.sid,
+             sub.layer.rid if sub.layer else None, layer.rid, why)
+    await sub.consumer.set_producer(layer.producer)
+    sub.layer = layer
+
+
+async def request_key_frame(sub: Subscription) -> None:
     """the subscriber can decode from now on (it applied the description naming
     the SSRC): ask the publisher for a key frame (throttled in the data plane)"""
     c = sub.consumer
     if sub.track.kind == "video" and c is not None and not c.closed and not c.paused and not sub.disabled:
         try:
-            await c.resume()     # "resuming" a running video consumer requests a key frame
+            await c.request_key_frame()
         except errors.SfuError:
             pass
 

@@ -54,8 +54,7 @@ class Layer:
     rid: str
     quality: int
     producer: Producer
-    packets: int = 0           # last packet count seen by the layer tracker
-    active: bool = True        # packets arrived within the last tracking period
+    active: bool = True        # the data plane says packets arrive (producer_inactive / producer_active)
 
 
 @dataclass
@@ -79,15 +78,8 @@ class TrackPublication:
     def published(self) -> bool:
         return bool(self.layers)
 
-    def best_layer(self, quality: int = models.VideoQuality.HIGH) -> Layer | None:
-        """the highest active layer not above `quality` (else the lowest active one);
-        a publisher may pause layers it cannot encode or send"""
-        if not self.layers:
-            return None
-        ordered = sorted(self.layers.values(), key=lambda x: x.quality)
-        active = [x for x in ordered if x.active] or ordered
-        fit = [x for x in active if x.quality <= quality]
-        return fit[-1] if fit else active[0]
+    def layer_of_producer(self, producer_id: int) -> Layer | None:
+        return next((x for x in self.layers.values() if x.producer.id == producer_id), None)
 
 
 @dataclass

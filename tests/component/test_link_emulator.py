@@ -48,7 +48,7 @@ def test_calibration_within_tolerance(tmp_path):
         late_ms = json.loads(out.read_text())["calibration"]["emulator"][d]["late_max_us"] / 1000
         # never above the rate whatever the load; below it only by what the Python probes and the
         # emulator fall behind on a busy 2-core machine (5 Mbit/s is ~600 probes/s each way)
-        for name, rate, floor in (("rate_1m", 1e6, 0.90), ("rate_5m", 5e6, 0.70)):
+        for name, rate, floor in (("rate_1m", 1e6, 0.75), ("rate_5m", 5e6, 0.70)):
             m = cal[name][d]
             assert floor < m["rate"] / rate < 1.10, (name, m)
             assert m["loss"] > 0.1, (name, m)        # offered above the rate: the queue tail-drops

@@ -1,5 +1,5 @@
 """Simulcast layer activity (sfu.rooms.layer_tracker) on a track with stand-in producers and
-consumers: which layers count as active, and where subscribers move."""
+consumers: the data plane's producer_inactive / producer_active events move subscribers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.
 
 
 class Producer:
+    ids = iter(range(100, 1000))
+
     def __init__(self, rid: str) -> None:
         self.rid = rid
-        self.packets = 0
-
-    async def stats(self) -> dict:
-        return {"packets": self.packets}
+        self.id = next(Producer.ids)
 
 
 class Consumer:
@@ -31,6 +30,10 @@ class Consumer:
 
 class Member:
     identity = "bob"
+
+
+async def set_active(tracker: LayerTracker, pub: TrackPublication, rid: str, active: bool) -> None:
+    await tracker.activity_changed(pub, pub.layers[rid].producer.id, active)
 
 
 def track() -> tuple[TrackPublication, dict[str, Layer]]:
@@ -50,23 +53,20 @@ async def test_a_stopped_layer_moves_its_subscribers_down_and_back_up():
     pub, layers = track()
     high = subscribe(pub, layers["f"])
     medium = subscribe(pub, layers["h"], quality=MEDIUM)
-    tracker = LayerTracker(manager=None)
-    for layer in layers.values():
-        layer.producer.packets = 10
-    await tracker.update(pub)
-    assert all(x.active for x in layers.values())
+    tracker = LayerTracker()
+    await set_active(tracker, pub, "f", True)          # already active: nothing happens
     assert high.consumer.producers == [] and medium.consumer.producers == []
     # the publisher stops sending "f": only the subscriber on it moves, to "h"
-    layers["q"].producer.packets = layers["h"].producer.packets = 20
-    await tracker.update(pub)
+    await set_active(tracker, pub, "f", False)
     assert not layers["f"].active and layers["h"].active
     assert high.layer is layers["h"] and high.consumer.producers == [layers["h"].producer]
     assert medium.consumer.producers == []
     # "f" comes back: up again
-    for layer in layers.values():
-        layer.producer.packets += 5
-    await tracker.update(pub)
+    await set_active(tracker, pub, "f", True)
     assert high.layer is layers["f"] and medium.layer is layers["h"]
+    # an event for a producer that is not a layer of this track changes nothing
+    await tracker.activity_changed(pub, 99999, False)
+    assert all(x.active for x in layers.values())
 
 
 async def test_closed_or_missing_consumers_are_left_alone():
@@ -75,7 +75,9 @@ async def test_closed_or_missing_consumers_are_left_alone():
     sub.consumer.closed = True
     waiting = Subscription(track=pub, subscriber=Member(), layer=None)
     pub.subscriptions["w"] = waiting
-    await LayerTracker(manager=None).update(pub)      # no packets anywhere: every layer inactive
+    tracker = LayerTracker()
+    for rid in ("f", "h", "q"):                        # every layer stops
+        await set_active(tracker, pub, rid, False)
     assert sub.layer is layers["q"] and sub.consumer.producers == [] and waiting.layer is None
 
 
@@ -84,7 +86,7 @@ async def test_a_new_layer_moves_waiting_subscribers_up_only():
     del layers["f"]
     low = subscribe(pub, layers["q"])
     capped = subscribe(pub, layers["h"], quality=MEDIUM)
-    tracker = LayerTracker(manager=None)
+    tracker = LayerTracker()
     await tracker.layer_added(pub)
     assert low.layer is layers["h"] and capped.consumer.producers == []
     layers["f"] = Layer("f", HIGH, Producer("f"))
