@@ -22,6 +22,7 @@ from .media import MediaService, Transport
 from .rooms.room import RoomOptions
 from .rooms.service import RoomService
 from .signaling.server import SignalServer
+from .worker import messages
 from .worker.process import WorkerPool
 
 if TYPE_CHECKING:
@@ -113,16 +114,10 @@ class Server:
             return await handler(request)
         except auth.AuthError as e:
             return error_response(e.status, "unauthenticated" if e.status == 401 else "permission_denied", str(e))
-        except errors.NotFoundError as e:
-            return error_response(404, "not_found", str(e))
-        except (errors.AlreadyExistsError,) as e:
-            return error_response(409, "already_exists", str(e))
-        except (errors.ProtocolError, ValueError, KeyError, TypeError) as e:
-            return error_response(400, "invalid_argument", f"{type(e).__name__}: {e}")
-        except errors.WorkerDiedError as e:
-            return error_response(503, "unavailable", str(e))
-        except errors.SfuError as e:
-            return error_response(500, "internal", str(e))
+        except (errors.SfuError, ValueError, KeyError, TypeError) as e:
+            k = errors.kind_of(e)
+            msg = f"{type(e).__name__}: {e}" if k.name == "InvalidArgument" else str(e)
+            return error_response(k.http_status, k.twirp_code, msg)
 
     def _routes(self) -> None:
         r = self.app.router
@@ -149,7 +144,13 @@ class Server:
         if not c.video.roomAdmin or (c.video.room and c.video.room != room):
             raise auth.AuthError(f"roomAdmin grant for room {room!r} required", 403)
 
-    async def _body(self, request: web.Request) -> dict:
+    async def _body(self, request: web.Request, name: str) -> dict:
+        """the JSON body of plain-transport API call `name`, checked against its schema"""
+        data = await self._json(request)
+        messages.check_plain_body(name, data)
+        return data
+
+    async def _json(self, request: web.Request) -> dict:
         if not request.can_read_body:
             return {}
         try:
@@ -183,7 +184,7 @@ class Server:
         return t
 
     async def plain_create(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
+        body = await self._body(request, "create")
         room = body.get("room")
         if not isinstance(room, str) or not room:
             raise errors.ProtocolError("room is required")
@@ -197,25 +198,25 @@ class Server:
 
     async def plain_connect(self, request: web.Request) -> web.Response:
         t = self._plain(request)
-        body = await self._body(request)
+        body = await self._body(request, "connect")
         await t.connect(str(body["ip"]), int(body["port"]))
         return json_response({})
 
     async def plain_srtp(self, request: web.Request) -> web.Response:
         t = self._plain(request)
-        body = await self._body(request)
+        body = await self._body(request, "srtp")
         await t.set_srtp(str(body["profile"]), bytes.fromhex(body["recv_key"]), bytes.fromhex(body["send_key"]))
         return json_response({})
 
     async def plain_produce(self, request: web.Request) -> web.Response:
         t = self._plain(request)
-        body = await self._body(request)
+        body = await self._body(request, "produce")
         p = await t.produce(str(body["kind"]), int(body["ssrc"]), int(body["payload_type"]))
         return json_response({"producer_id": p.id})
 
     async def plain_consume(self, request: web.Request) -> web.Response:
         t = self._plain(request)
-        body = await self._body(request)
+        body = await self._body(request, "consume")
         pid = int(body["producer_id"])
         producer = next((p for tr in t.router.transports.values() for p in tr.producers.values()
                          if p.id == pid), None)

@@ -25,19 +25,20 @@ PKT_CLASS = {
     lib.SFU_PKT_RTCP: "rtcp",
 }
 
-_RC_ERRORS: dict[int, type[errors.SfuError]] = {
-    lib.SFU_EEXIST: errors.AlreadyExistsError,
-    lib.SFU_ENOENT: errors.NotFoundError,
-    lib.SFU_EINVAL: errors.NativeError,
-    lib.SFU_ENOMEM: errors.NativeError,
-    lib.SFU_ESTOPPED: errors.InvalidStateError,
+# the C return codes (sfu_types.h) by their names in the error table (sfu.errors)
+_RC_KINDS: dict[int, str] = {
+    lib.SFU_EEXIST: "AlreadyExists",
+    lib.SFU_ENOENT: "NotFound",
+    lib.SFU_EINVAL: "Native",
+    lib.SFU_ENOMEM: "Native",
+    lib.SFU_ESTOPPED: "InvalidState",
 }
 
 
 def check(rc: int, what: str) -> None:
     """Raise the exception matching a C return code."""
     if rc != lib.SFU_OK:
-        raise _RC_ERRORS.get(rc, errors.NativeError)(f"{what}: error {rc}")
+        raise errors.from_kind(_RC_KINDS.get(rc, "Native"), f"{what}: error {rc}")
 
 
 def addr_to_c(host: str, port: int, out: Any = None, ffi: Any = ffi) -> Any:

@@ -116,19 +116,7 @@ def map_error(e: BaseException) -> TwirpError:
         return e
     if isinstance(e, auth.AuthError):
         return TwirpError("unauthenticated" if e.status == 401 else "permission_denied", str(e))
-    if isinstance(e, errors.NotFoundError):
-        return TwirpError("not_found", str(e))
-    if isinstance(e, errors.AlreadyExistsError):
-        return TwirpError("already_exists", str(e))
-    if isinstance(e, (errors.ProtocolError, ValueError)):
-        return TwirpError("invalid_argument", str(e))
-    if isinstance(e, errors.LimitReachedError):
-        return TwirpError("resource_exhausted", str(e))
-    if isinstance(e, errors.InvalidStateError):
-        return TwirpError("failed_precondition", str(e))
-    if isinstance(e, errors.WorkerDiedError):
-        return TwirpError("unavailable", str(e))
-    return TwirpError("internal", str(e) or type(e).__name__)
+    return TwirpError(errors.kind_of(e).twirp_code, str(e) or type(e).__name__)
 
 
 class TwirpRoute(Protocol):

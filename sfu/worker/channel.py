@@ -18,26 +18,6 @@ log = logging.getLogger("sfu.channel")
 
 _LEN = struct.Struct(">I")
 
-_KIND_TO_ERROR: dict[str, type[errors.SfuError]] = {
-    "NotFound": errors.NotFoundError,
-    "AlreadyExists": errors.AlreadyExistsError,
-    "InvalidState": errors.InvalidStateError,
-    "TypeError": errors.ProtocolError,
-}
-
-
-def error_kind(exc: BaseException) -> str:
-    if isinstance(exc, errors.NotFoundError):
-        return "NotFound"
-    if isinstance(exc, errors.AlreadyExistsError):
-        return "AlreadyExists"
-    if isinstance(exc, errors.InvalidStateError):
-        return "InvalidState"
-    if isinstance(exc, (messages.SchemaError, TypeError, ValueError, KeyError)):
-        return "TypeError"
-    return "Error"
-
-
 Handler = Callable[[str, dict], Awaitable[dict | None]]
 EventHandler = Callable[[str, dict], None]
 
@@ -116,8 +96,7 @@ class Channel:
                     if msg.get("ok"):
                         fut.set_result(msg.get("data") or {})
                     else:
-                        exc = _KIND_TO_ERROR.get(msg.get("kind", ""), errors.SfuError)
-                        fut.set_exception(exc(msg.get("error", "request failed")))
+                        fut.set_exception(errors.from_kind(msg.get("kind", ""), msg.get("error", "request failed")))
         except (asyncio.IncompleteReadError, ConnectionError) as e:
             self._close_reason = e
         except Exception as e:  # a malformed frame ends this channel only
@@ -134,9 +113,10 @@ class Channel:
             method, data = msg["method"], msg.get("data") or {}
             messages.check_request(method, data)
             result = await self._handler(method, data)
+            messages.check_reply(method, result)
             reply = {"id": rid, "ok": True, "data": result or {}}
         except Exception as e:
-            reply = {"id": rid, "ok": False, "error": str(e) or type(e).__name__, "kind": error_kind(e)}
+            reply = {"id": rid, "ok": False, "error": str(e) or type(e).__name__, "kind": errors.kind_of(e).name}
         try:
             self._send(reply)
         except errors.SfuError:

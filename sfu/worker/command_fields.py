@@ -30,6 +30,11 @@ def header_extension_ids(extmap: dict[str, int]) -> dict[str, int]:
     return ids
 
 
+def kind(name: Any) -> int:
+    """SFU_KIND_* of a media kind ("audio" | "video")"""
+    return lib.SFU_KIND_VIDEO if name == "video" else lib.SFU_KIND_AUDIO
+
+
 def codec(name: Any) -> int:
     """SFU_CODEC_* of a codec name (SFU_CODEC_OTHER when its key frames are not recognised)"""
     return CODECS.get(str(name or "").lower(), lib.SFU_CODEC_OTHER)

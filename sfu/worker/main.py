@@ -20,14 +20,14 @@ import os
 import signal
 import socket
 import sys
-import threading
 from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
-from ..native import addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
+from ..native import ffi, lib, stats_dict, stream_stats_dict
 from . import command_fields, messages, queue_records, shm
 from .channel import Channel
+from .native_loop import NativeLoop
 from .webrtc import WebRtcSession
 
 log = logging.getLogger("sfu.worker")
@@ -88,8 +88,7 @@ class Worker:
         self.args = args
         self.worker_id: int = args.worker_id
         self.n_workers: int = args.n_workers
-        self.loop_ptr: Any = ffi.NULL
-        self._thread: threading.Thread | None = None
+        self.native: NativeLoop | None = None
         self._shm = None
         self._shm_base: Any = None
         self._keep: list[Any] = []
@@ -121,45 +120,28 @@ class Worker:
             self._shm_base = ffi.from_buffer(self._shm)
             cfg.shm_base = self._shm_base
             cfg.shm_size = a.shm_size
-        self.loop_ptr = lib.sfu_loop_new(cfg)
-        if self.loop_ptr == ffi.NULL:
-            raise RuntimeError("sfu_loop_new failed")
+        self.native = NativeLoop(cfg, f"sfu-loop-{self.worker_id}")
         srtp.bind()
         mux = _udp_socket(a.listen_ip, a.port)
         self.mux_port = mux.getsockname()[1]
-        self._cmd(lib.SFU_CMD_SOCKET_OPEN, id=MUX_SOCKET_ID, fd=mux.detach())
-        self._thread = threading.Thread(target=lib.sfu_loop_run, args=(self.loop_ptr,),
-                                        name=f"sfu-loop-{self.worker_id}", daemon=True)
-        self._thread.start()
+        self.native.socket_open(MUX_SOCKET_ID, mux.detach())
+        self.native.start()
 
     def stop_native(self) -> None:
-        if self.loop_ptr != ffi.NULL:
-            lib.sfu_loop_stop(self.loop_ptr)
-            if self._thread is not None:
-                self._thread.join(5)
-            lib.sfu_loop_free(self.loop_ptr)
-            self.loop_ptr = ffi.NULL
+        if self.native is not None:
+            self.native.close()
         for t in self.transports.values():
             if t.webrtc is not None:
                 t.webrtc.abort()
             t.close_srtp()
         self.transports.clear()
 
-    def _cmd(self, ctype: int, **fields: Any) -> None:
-        c = ffi.new("sfu_cmd_t *")
-        c.type = ctype
-        for k, v in fields.items():
-            if k == "addr":
-                addr_to_c(v[0], v[1], ffi.addressof(c, "addr"))
-            elif k == "ext_map":
-                for i, out in enumerate(v):
-                    c.ext_map[i] = out
-            elif k == "header_extensions":
-                for name, ext_id in v.items():
-                    setattr(c.header_extensions, name, ext_id)
-            else:
-                setattr(c, k, v)
-        check(lib.sfu_loop_command(self.loop_ptr, c), f"command {ctype}")
+    @property
+    def nl(self) -> NativeLoop:
+        """the C loop (started)"""
+        if self.native is None:
+            raise errors.InvalidStateError("the forwarding loop is not running")
+        return self.native
 
     # -- control channel ---------------------------------------------------
     async def handle(self, method: str, data: dict) -> dict | None:
@@ -172,11 +154,9 @@ class Worker:
         return result
 
     def on_worker_stats(self, data: dict) -> dict:
-        s = ffi.new("sfu_stats_t *")
-        lib.sfu_loop_get_stats(self.loop_ptr, s)
         t = os.times()
         return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
-                "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
+                "cpu_system": t.system, "stats": stats_dict(self.nl.stats()), "transports": len(self.transports),
                 "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
                 "stun_unrouted": self.stun_unrouted,
                 "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None}}
@@ -206,19 +186,19 @@ class Worker:
             port = s.getsockname()[1]
             socket_id = self._next_socket_id
             self._next_socket_id += 1
-            self._cmd(lib.SFU_CMD_SOCKET_OPEN, id=socket_id, fd=s.detach())
+            self.nl.socket_open(socket_id, s.detach())
         try:
-            self._cmd(lib.SFU_CMD_TRANSPORT_CREATE, id=tid, socket_id=socket_id, flags=flags)
+            self.nl.transport_create(tid, socket_id, flags)
         except errors.SfuError:
             if socket_id != MUX_SOCKET_ID:
-                self._cmd(lib.SFU_CMD_SOCKET_CLOSE, id=socket_id)
+                self.nl.socket_close(socket_id)
             raise
         t = WorkerTransport(tid, kind, socket_id, ip, port)
         self.transports[tid] = t
         if kind == "webrtc":
             ufrag, pwd = str(data["ice_ufrag"]), str(data["ice_pwd"])
             if ufrag in self.by_ufrag:
-                self._cmd(lib.SFU_CMD_TRANSPORT_CLOSE, id=tid)
+                self.nl.transport_close(tid)
                 del self.transports[tid]
                 raise errors.AlreadyExistsError("ICE ufrag in use")
             t.webrtc = self._webrtc_session(t, ufrag, pwd)
@@ -228,18 +208,18 @@ class Worker:
 
     def _webrtc_session(self, t: WorkerTransport, ufrag: str, pwd: str) -> WebRtcSession:
         def send(data: bytes, addr: tuple[str, int]) -> None:
-            if self.loop_ptr != ffi.NULL:
-                lib.sfu_loop_send_raw(self.loop_ptr, t.socket_id, addr_to_c(*addr), data, len(data))
+            if self.native is not None and self.native.running:
+                self.native.send_raw(t.socket_id, addr, data)
 
         def set_remote(addr: tuple[str, int]) -> None:
             try:
-                self._cmd(lib.SFU_CMD_TRANSPORT_CONNECT, id=t.id, addr=addr)
+                self.nl.transport_connect(t.id, addr)
             except errors.SfuError as e:
                 log.warning("transport %d: cannot route %s: %s", t.id, addr, e)
 
         def add_addr(addr: tuple[str, int]) -> None:
             try:
-                self._cmd(lib.SFU_CMD_TRANSPORT_ADD_ADDR, id=t.id, addr=addr)
+                self.nl.transport_add_addr(t.id, addr)
             except errors.SfuError as e:
                 log.warning("transport %d: cannot accept %s: %s", t.id, addr, e)
 
@@ -265,7 +245,7 @@ class Worker:
         s.set_remote_params(str(data["ice_ufrag"]), str(data["ice_pwd"]), [str(f) for f in data["fingerprints"]],
                             role, bool(data["sctp"]), list(data["open_channels"]))
         # transport-cc numbered media gets feedback; mid/rid name unknown SSRCs
-        self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=s.id, header_extensions=command_fields.header_extension_ids(extmap))
+        self.nl.transport_set_header_extensions(s.id, command_fields.header_extension_ids(extmap))
         return {}
 
     def on_transport_ice_restart(self, data: dict) -> dict:
@@ -295,7 +275,7 @@ class Worker:
 
     def on_transport_connect(self, data: dict) -> dict:
         t = self._transport(data)
-        self._cmd(lib.SFU_CMD_TRANSPORT_CONNECT, id=t.id, addr=(data["ip"], int(data["port"])))
+        self.nl.transport_connect(t.id, (data["ip"], int(data["port"])))
         return {}
 
     def on_transport_set_srtp(self, data: dict) -> dict:
@@ -303,7 +283,7 @@ class Worker:
         profile = data["profile"]
         recv = srtp.Session(profile, bytes.fromhex(data["recv_key"]), outbound=False)
         send = srtp.Session(profile, bytes.fromhex(data["send_key"]), outbound=True)
-        self._cmd(lib.SFU_CMD_TRANSPORT_SET_SRTP, id=t.id, recv_srtp=recv.as_c(), send_srtp=send.as_c())
+        self.nl.transport_set_srtp(t.id, recv.as_c(), send.as_c())
         old = (t.recv_srtp, t.send_srtp)
         t.recv_srtp, t.send_srtp = recv, send
         for s in old:  # the loop applied the switch: the old sessions are unused
@@ -316,9 +296,9 @@ class Worker:
         if t.webrtc is not None:
             await t.webrtc.close()
             self.by_ufrag.pop(t.webrtc.ice.local_ufrag, None)
-        self._cmd(lib.SFU_CMD_TRANSPORT_CLOSE, id=t.id)
+        self.nl.transport_close(t.id)
         if t.socket_id != MUX_SOCKET_ID:
-            self._cmd(lib.SFU_CMD_SOCKET_CLOSE, id=t.socket_id)
+            self.nl.socket_close(t.socket_id)
         t.close_srtp()
         del self.transports[t.id]
         return {}
@@ -328,34 +308,29 @@ class Worker:
 
     def on_producer_create(self, data: dict) -> dict:
         self._transport(data, "transport_id")
-        self._cmd(lib.SFU_CMD_PRODUCER_CREATE, id=int(data["id"]), transport_id=int(data["transport_id"]),
-                  ssrc=int(data["ssrc"]), payload_type=int(data["payload_type"]),
-                  kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO,
-                  codec=command_fields.codec(data.get("codec")), remote_workers=self._mask(data["remote_workers"]))
+        self.nl.producer_create(int(data["id"]), int(data["transport_id"]), int(data["ssrc"]),
+                                int(data["payload_type"]), command_fields.kind(data["kind"]),
+                                command_fields.codec(data.get("codec")), self._mask(data["remote_workers"]))
         return {}
 
     def on_producer_set_remote_workers(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PRODUCER_SET_REMOTE_WORKERS, id=int(data["id"]),
-                  remote_workers=self._mask(data["remote_workers"]))
+        self.nl.producer_set_remote_workers(int(data["id"]), self._mask(data["remote_workers"]))
         return {}
 
     def on_producer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PRODUCER_CLOSE, id=int(data["id"]))
+        self.nl.producer_close(int(data["id"]))
         return {}
 
     def on_producer_stats(self, data: dict) -> dict:
-        s = ffi.new("sfu_stream_stats_t *")
-        check(lib.sfu_loop_producer_stats(self.loop_ptr, int(data["id"]), s), "producer stats")
-        return stream_stats_dict(s)
+        return stream_stats_dict(self.nl.producer_stats(int(data["id"])))
 
     def on_remote_producer_create(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_CREATE, id=int(data["id"]), worker=int(data["worker"]),
-                  ssrc=int(data["ssrc"]), codec=command_fields.codec(data.get("codec")),
-                  kind=lib.SFU_KIND_VIDEO if data["kind"] == "video" else lib.SFU_KIND_AUDIO)
+        self.nl.remote_producer_create(int(data["id"]), int(data["worker"]), int(data["ssrc"]),
+                                       command_fields.kind(data["kind"]), command_fields.codec(data.get("codec")))
         return {}
 
     def on_remote_producer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_REMOTE_PRODUCER_CLOSE, id=int(data["id"]))
+        self.nl.remote_producer_close(int(data["id"]))
         return {}
 
     def on_consumer_create(self, data: dict) -> dict:
@@ -367,47 +342,43 @@ class Worker:
                 if not (1 <= int(k) <= 14 and 0 <= int(v) <= 14):
                     raise messages.SchemaError("header extension ids must be 1..14")
                 table[int(k)] = int(v)
-        self._cmd(lib.SFU_CMD_CONSUMER_CREATE, id=int(data["id"]), transport_id=int(data["transport_id"]),
-                  producer_id=int(data["producer_id"]), ssrc=int(data["ssrc"]),
-                  payload_type=int(data["payload_type"]), seq_start=int(data["seq_start"]) & 0xFFFF,
-                  ts_offset=int(data["ts_offset"]) & 0xFFFFFFFF, paused=1 if data["paused"] else 0,
-                  ext_rewrite=1 if ext is not None else 0, ext_map=table)
+        self.nl.consumer_create(int(data["id"]), int(data["transport_id"]), int(data["producer_id"]),
+                                int(data["ssrc"]), int(data["payload_type"]), int(data["seq_start"]),
+                                int(data["ts_offset"]), bool(data["paused"]), table if ext is not None else None)
         return {}
 
     def on_consumer_set_paused(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_SET_PAUSED, id=int(data["id"]), paused=1 if data["paused"] else 0)
+        self.nl.consumer_set_paused(int(data["id"]), bool(data["paused"]))
         return {}
 
     def on_consumer_set_producer(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_SET_PRODUCER, id=int(data["id"]), producer_id=int(data["producer_id"]))
+        self.nl.consumer_set_producer(int(data["id"]), int(data["producer_id"]))
         return {}
 
     def on_consumer_request_key_frame(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_REQUEST_KEY_FRAME, id=int(data["id"]))
+        self.nl.consumer_request_key_frame(int(data["id"]))
         return {}
 
     def on_consumer_close(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_CONSUMER_CLOSE, id=int(data["id"]))
+        self.nl.consumer_close(int(data["id"]))
         return {}
 
     def on_consumer_stats(self, data: dict) -> dict:
-        s = ffi.new("sfu_stream_stats_t *")
-        check(lib.sfu_loop_consumer_stats(self.loop_ptr, int(data["id"]), s), "consumer stats")
-        return stream_stats_dict(s)
+        return stream_stats_dict(self.nl.consumer_stats(int(data["id"])))
 
     def on_peer_reset(self, data: dict) -> dict:
-        self._cmd(lib.SFU_CMD_PEER_RESET, worker=int(data["worker"]))
+        self.nl.peer_reset(int(data["worker"]))
         return {}
 
     # -- loop -> Python queue ----------------------------------------------
     def on_queue_readable(self) -> None:
         self.queue_wakeups += 1
         while True:
-            n = lib.sfu_loop_py_drain(self.loop_ptr, self._drain_buf, PY_DRAIN_BYTES)
+            n = self.nl.queue_drain(self._drain_buf, PY_DRAIN_BYTES)
             if n > 0:
                 self._dispatch_records(int(n))
                 continue
-            if not lib.sfu_loop_py_arm(self.loop_ptr):
+            if not self.nl.queue_arm():
                 return
 
     def _dispatch_records(self, n: int) -> None:
@@ -463,9 +434,9 @@ async def _amain(args: argparse.Namespace) -> int:
     ch = Channel(sock, f"worker-{args.worker_id}", handler=w.handle)
     w.channel = ch
     await ch.start()
-    py_fd = lib.sfu_loop_py_fd(w.loop_ptr)
+    py_fd = w.nl.queue_fd()
     loop.add_reader(py_fd, w.on_queue_readable)
-    lib.sfu_loop_py_arm(w.loop_ptr)
+    w.nl.queue_arm()
     ch.emit("ready", {"worker": args.worker_id, "pid": os.getpid(), "version": messages.PROTOCOL_VERSION,
                       "ip": args.announced_ip, "port": w.mux_port})
     stop = loop.create_task(w.stopping.wait())

@@ -1,12 +1,17 @@
 """The control-channel schema between the main process and media workers.
 
-Single source of truth: every request method, its required fields and every
-event a worker emits are listed here, and both ends validate against it.
+Single source of truth: every request with its required and optional fields and
+the fields of its reply, every event a worker emits, and (in sfu.errors) every
+error kind.  Both ends validate against it: the channel checks each request and
+event it sends or serves and each reply it produces; the worker serves exactly
+these methods (`on_<method>`, tests/unit/test_worker_schema.py checks); the HTTP
+plain-transport API declares its bodies in PLAIN_API with the same fields.
+
 Frames are a 4-byte big-endian length followed by an orjson object:
 
     request:  {"id": int, "method": str, "data": {...}}
     response: {"id": int, "ok": true, "data": {...}}
-              {"id": int, "ok": false, "error": str, "kind": str}
+              {"id": int, "ok": false, "error": str, "kind": str}   (kind: sfu.errors.ERROR_KINDS)
     event:    {"event": str, "data": {...}}            (worker -> main only)
 
 Every request is answered exactly once.  When a worker dies, every pending
@@ -15,75 +20,119 @@ request fails with WorkerDiedError.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PROTOCOL_VERSION = 2   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
 MAX_MESSAGE = 4 * 1024 * 1024
 
-# method -> required data fields
-REQUESTS: dict[str, tuple[str, ...]] = {
-    "WORKER_STATS": (),
-    "WORKER_SHUTDOWN": (),
-    "TRANSPORT_CREATE": ("id", "kind"),               # kind: "plain" | "webrtc" (+ ice_ufrag, ice_pwd)
-    "TRANSPORT_CONNECT": ("id", "ip", "port"),        # plain: set the remote address
-    "TRANSPORT_SET_SRTP": ("id", "profile", "recv_key", "send_key"),   # hex master key + salt each
-    "TRANSPORT_SET_REMOTE_PARAMS": ("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
-                                    "open_channels", "extmap"),   # webrtc: from the remote SDP
-    "TRANSPORT_SEND_DATA": ("id", "label", "data"),   # webrtc: base64 payload on a data channel
-    "TRANSPORT_ICE_RESTART": ("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),  # "" = unknown yet
-    "TRANSPORT_SET_REMOTE_ICE": ("id", "ice_ufrag", "ice_pwd"),  # the remote side's (restarted) credentials
-    "TRANSPORT_CLOSE": ("id",),
-    "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
-    "PRODUCER_SET_REMOTE_WORKERS": ("id", "remote_workers"),   # workers with consumers of it
-    "PRODUCER_CLOSE": ("id",),
-    "PRODUCER_STATS": ("id",),
-    "REMOTE_PRODUCER_CREATE": ("id", "worker", "ssrc", "kind"),
-    "REMOTE_PRODUCER_CLOSE": ("id",),
-    "CONSUMER_CREATE": ("id", "transport_id", "producer_id", "ssrc", "payload_type",
-                        "seq_start", "ts_offset", "paused"),
-    "CONSUMER_SET_PAUSED": ("id", "paused"),
-    "CONSUMER_SET_PRODUCER": ("id", "producer_id"),   # switch source (simulcast layer)
-    "CONSUMER_REQUEST_KEY_FRAME": ("id",),            # ask the (video) publisher, throttled
-    "CONSUMER_CLOSE": ("id",),
-    "CONSUMER_STATS": ("id",),
-    "PEER_RESET": ("worker",),
+
+@dataclass(frozen=True)
+class Message:
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    reply: tuple[str, ...] = ()        # fields every successful reply carries
+    doc: str = ""
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(self.required) | frozenset(self.optional)
+
+
+_STATS = ("worker", "pid", "cpu_user", "cpu_system")
+
+REQUESTS: dict[str, Message] = {
+    "WORKER_STATS": Message(reply=_STATS, doc="loop counters, drops by reason, CPU time"),
+    "WORKER_SHUTDOWN": Message(doc="stop the loop and exit 0"),
+    "TRANSPORT_CREATE": Message(("id", "kind"), ("comedia", "rtcp", "own_socket", "ice_ufrag", "ice_pwd"),
+                                ("ip", "port"),
+                                "kind plain | webrtc (with ice_ufrag, ice_pwd; its reply adds the DTLS fingerprint)"),
+    "TRANSPORT_CONNECT": Message(("id", "ip", "port"), doc="plain: the remote address"),
+    "TRANSPORT_SET_SRTP": Message(("id", "profile", "recv_key", "send_key"), doc="hex master key + salt each"),
+    "TRANSPORT_SET_REMOTE_PARAMS": Message(("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
+                                            "open_channels", "extmap"), doc="webrtc: from the remote SDP"),
+    "TRANSPORT_SEND_DATA": Message(("id", "label", "data"), reply=("sent",),
+                                   doc="webrtc: base64 payload on a data channel"),
+    "TRANSPORT_ICE_RESTART": Message(("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),
+                                     doc='new local credentials; the remote ones ("" = not known yet)'),
+    "TRANSPORT_SET_REMOTE_ICE": Message(("id", "ice_ufrag", "ice_pwd"), doc="the remote side's restarted credentials"),
+    "TRANSPORT_CLOSE": Message(("id",)),
+    "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"), ("codec",)),
+    "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),
+    "PRODUCER_CLOSE": Message(("id",)),
+    "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes")),
+    "REMOTE_PRODUCER_CREATE": Message(("id", "worker", "ssrc", "kind"), ("codec",),
+                                      doc="a producer of another worker whose packets arrive on the ring"),
+    "REMOTE_PRODUCER_CLOSE": Message(("id",)),
+    "CONSUMER_CREATE": Message(("id", "transport_id", "producer_id", "ssrc", "payload_type",
+                                "seq_start", "ts_offset", "paused"), ("ext_map",),
+                               doc="ext_map: {incoming header extension id: outgoing id}; absent = unchanged"),
+    "CONSUMER_SET_PAUSED": Message(("id", "paused")),
+    "CONSUMER_SET_PRODUCER": Message(("id", "producer_id"), doc="switch source (a simulcast layer)"),
+    "CONSUMER_REQUEST_KEY_FRAME": Message(("id",), doc="ask the (video) publisher, throttled"),
+    "CONSUMER_CLOSE": Message(("id",)),
+    "CONSUMER_STATS": Message(("id",), reply=("packets", "bytes")),
+    "PEER_RESET": Message(("worker",), doc="that worker restarted: drop what it queued for us"),
 }
 
-# events a worker emits
-EVENTS: dict[str, tuple[str, ...]] = {
-    "ready": ("worker", "pid", "version", "ip", "port"),
-    "transport_remote_learned": ("id", "ip", "port"),
-    "webrtc_state": ("id", "state", "reason"),        # connected | disconnected | failed | closed
-    "data_channel": ("id", "label", "ordered", "max_retransmits"),
-    "data_message": ("id", "label", "data"),          # base64 payload
-    "unknown_ssrc": ("id", "ssrc", "payload_type", "mid", "rid", "rrid"),
-    # a local producer received nothing for 1 s / receives again (id: its transport)
-    "producer_inactive": ("id", "producer_id"),
-    "producer_active": ("id", "producer_id"),
+# events a worker emits (every field required)
+EVENTS: dict[str, Message] = {
+    "ready": Message(("worker", "pid", "version", "ip", "port")),
+    "transport_remote_learned": Message(("id", "ip", "port"), doc="comedia: the peer's address"),
+    "webrtc_state": Message(("id", "state", "reason"), doc="connected | disconnected | failed | closed"),
+    "data_channel": Message(("id", "label", "ordered", "max_retransmits")),
+    "data_message": Message(("id", "label", "data"), doc="base64 payload"),
+    "unknown_ssrc": Message(("id", "ssrc", "payload_type", "mid", "rid", "rrid"),
+                            doc="RTP of an SSRC no producer owns (mid/rid read in C)"),
+    "producer_inactive": Message(("id", "producer_id"), doc="a local producer received nothing for 1 s (id: its transport)"),
+    "producer_active": Message(("id", "producer_id"), doc="it receives again"),
 }
 
-# error kinds carried in failed responses (mapped to exceptions by the caller)
-ERROR_KINDS = ("NotFound", "AlreadyExists", "InvalidState", "TypeError", "Error")
+# bodies of the HTTP plain-transport API (sfu.app), same field rules
+PLAIN_API: dict[str, Message] = {
+    "create": Message(("room",), ("comedia", "worker"), ("id", "ip", "port", "worker")),
+    "connect": Message(("ip", "port")),
+    "srtp": Message(("profile", "recv_key", "send_key")),
+    "produce": Message(("kind", "ssrc", "payload_type"), reply=("producer_id",)),
+    "consume": Message(("producer_id",), ("payload_type",), ("consumer_id", "ssrc", "payload_type")),
+}
 
 
 class SchemaError(ValueError):
     pass
 
 
-def check_request(method: str, data: Any) -> None:
-    fields = REQUESTS.get(method)
-    if fields is None:
-        raise SchemaError(f"unknown method {method!r}")
+def _check(what: str, schema: Message, data: Any) -> None:
     if not isinstance(data, dict):
-        raise SchemaError(f"{method}: data must be an object")
-    missing = [f for f in fields if f not in data]
+        raise SchemaError(f"{what}: data must be an object")
+    missing = [f for f in schema.required if f not in data]
     if missing:
-        raise SchemaError(f"{method}: missing {', '.join(missing)}")
+        raise SchemaError(f"{what}: missing {', '.join(missing)}")
+    unknown = sorted(set(data) - schema.fields)
+    if unknown:
+        raise SchemaError(f"{what}: unknown field {', '.join(unknown)}")
+
+
+def check_request(method: str, data: Any) -> None:
+    schema = REQUESTS.get(method)
+    if schema is None:
+        raise SchemaError(f"unknown method {method!r}")
+    _check(method, schema, data)
+
+
+def check_reply(method: str, data: Any) -> None:
+    missing = [f for f in REQUESTS[method].reply if f not in (data or {})]
+    if missing:
+        raise SchemaError(f"{method} reply: missing {', '.join(missing)}")
 
 
 def check_event(event: str, data: Any) -> None:
-    fields = EVENTS.get(event)
-    if fields is None:
+    schema = EVENTS.get(event)
+    if schema is None:
         raise SchemaError(f"unknown event {event!r}")
-    if not isinstance(data, dict) or any(f not in data for f in fields):
+    if not isinstance(data, dict) or any(f not in data for f in schema.required):
         raise SchemaError(f"event {event}: bad data")
+
+
+def check_plain_body(name: str, data: Any) -> None:
+    _check(f"plain transport {name}", PLAIN_API[name], data)

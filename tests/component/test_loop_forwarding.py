@@ -145,13 +145,13 @@ def test_stun_goes_to_python_queue(worker):
     peer.sendto(stun, (info["ip"], info["port"]))
     buf = ffi.new("uint8_t[]", 1 << 16)
     assert wait_for(lambda: stats(worker)["to_py"] == 1)
-    n = lib.sfu_loop_py_drain(worker.loop_ptr, buf, 1 << 16)
+    n = lib.sfu_loop_py_drain(worker.nl.ptr, buf, 1 << 16)
     rec = ffi.cast("sfu_py_rec_t *", buf)
     assert n >= ffi.sizeof("sfu_py_rec_t") + len(stun)
     assert rec.kind == lib.SFU_REC_PACKET and rec.pkt_class == lib.SFU_PKT_STUN and rec.len == len(stun)
     assert addr_from_c(getattr(rec, "from")) == peer.getsockname()
     assert bytes(ffi.buffer(buf + ffi.sizeof("sfu_py_rec_t"), rec.len)) == stun
-    assert lib.sfu_loop_py_drain(worker.loop_ptr, buf, 1 << 16) == 0
+    assert lib.sfu_loop_py_drain(worker.nl.ptr, buf, 1 << 16) == 0
 
 
 def test_comedia_learns_remote(worker):
@@ -355,7 +355,7 @@ def test_transport_cc_feedback(worker):
     info = plain(worker, 1, pub)
     worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
                                "remote_workers": []})
-    worker._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=1, header_extensions={"transport_cc": 3})
+    worker.nl.transport_set_header_extensions(1, {"transport_cc": 3})
     lost = {65533, 0, 2}
     sent = [s & 0xFFFF for s in range(65530, 65540)]            # wraps
     for i, tseq in enumerate(sent):

@@ -96,8 +96,7 @@ def test_extension_ids_from_the_remote_extmap():
 
 async def test_mid_rid_and_payload_type_read_in_c(setup):
     w, send = setup
-    w._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=1,
-           header_extensions=header_extension_ids({MID_URI: 4, RID_URI: 10, RRID_URI: 11}))
+    w.nl.transport_set_header_extensions(1, header_extension_ids({MID_URI: 4, RID_URI: 10, RRID_URI: 11}))
     send(rtp(0x1111, 96, 1, one_byte([(4, b"0"), (10, b"h")])))
     send(rtp(0x1111, 96, 2, one_byte([(4, b"0"), (10, b"h")])))          # same SSRC within 1 s: once
     send(rtp(0x2222, 97, 3, two_byte([(4, b"video-1"), (11, b"f")])))    # two-byte form, repaired rid
