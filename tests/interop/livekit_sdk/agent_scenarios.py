@@ -32,10 +32,10 @@ from sfu import config
 from sfu.app import Server
 
 from helpers.netns import add_veth
+from helpers.sdk_venvs import AGENTS_PYTHON, CLIENT_PYTHON
 
-from .scenarios import CLIENT_PYTHON, HERE, PORT, REPO, SERVER_IP, URL, client, result, token
+from .scenarios import HERE, PORT, SERVER_IP, URL, client, result, token
 
-AGENTS_PYTHON = os.environ.get("SFU_AGENTS_PYTHON") or str(REPO / ".venv-agents" / "bin" / "python")
 
 
 def start_worker(name: str, agent_name: str, health_port: int, wait_audio: float, hold: float) -> tuple:
