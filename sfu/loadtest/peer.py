@@ -27,6 +27,7 @@ from aioice import stun
 
 from .. import srtp
 from ..protocol import dtls as dtlsmod
+from ..protocol.dtls_certificate import Certificate
 from ..protocol.common import Output
 from ..protocol.ice_lite import generate_pwd, generate_ufrag, parse_stun
 from ..protocol.sdp import SessionDescription
@@ -78,14 +79,14 @@ class RemoteTransport:
         return cls(ufrag, pwd, cands, fps, setup)
 
 
-_certificate: dtlsmod.Certificate | None = None
+_certificate: Certificate | None = None
 
 
-def shared_certificate() -> dtlsmod.Certificate:
+def shared_certificate() -> Certificate:
     """One certificate for all peers of a load-test process (key generation is not free)."""
     global _certificate
     if _certificate is None:
-        _certificate = dtlsmod.Certificate.generate()
+        _certificate = Certificate.generate()
     return _certificate
 
 
@@ -113,7 +114,7 @@ class PeerStats:
 class Peer:
     """One simulated PeerConnection (BUNDLE: one socket, one DTLS association)."""
 
-    def __init__(self, bind_ip: str, *, certificate: dtlsmod.Certificate | None = None,
+    def __init__(self, bind_ip: str, *, certificate: Certificate | None = None,
                  srtp_profiles: tuple[dtlsmod.SrtpProfile, ...] | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)

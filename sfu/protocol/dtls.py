@@ -25,23 +25,16 @@ OpenSSL's, so in production both clocks agree and OpenSSL does the resending.
 
 from __future__ import annotations
 
-import datetime
 import enum
-import hashlib
 import hmac
-import secrets
-import struct
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
 from .common import Output, ProtocolError, Transmit
+from .dtls_certificate import HASHES, Certificate, default_certificate, format_fingerprint
+from .dtls_records import has_handshake_record, is_dtls, pack_datagrams, split_records
 
 DTLS1_2_VERSION = 0xFEFD
 EXPORTER_LABEL = b"EXTRACTOR-dtls_srtp"  # RFC 5764 section 4.2
@@ -49,25 +42,14 @@ DEFAULT_MTU = 1200
 DEFAULT_INITIAL_RTO = 1.0
 DEFAULT_MAX_RTO = 8.0
 DEFAULT_HANDSHAKE_TIMEOUT = 30.0
-CERTIFICATE_LIFETIME = datetime.timedelta(days=30)
 CIPHERS = (
     b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     b"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     b"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     b"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA"
 )
-DTLS_RECORD_HEADER = 13
 FINAL_FLIGHT_REPLAY_INTERVAL = 0.1
-CONTENT_CHANGE_CIPHER_SPEC = 20
-CONTENT_HANDSHAKE = 22
 
-_HASHES = {
-    "sha-1": hashlib.sha1,
-    "sha-224": hashlib.sha224,
-    "sha-256": hashlib.sha256,
-    "sha-384": hashlib.sha384,
-    "sha-512": hashlib.sha512,
-}
 
 
 class DtlsError(ProtocolError):
@@ -186,115 +168,11 @@ def parse_fingerprint(value: str) -> tuple[str, bytes]:
     except ValueError:
         raise DtlsError(f"malformed fingerprint {value!r}") from None
     algorithm = algorithm.lower()
-    if algorithm not in _HASHES:
+    if algorithm not in HASHES:
         raise DtlsError(f"unsupported fingerprint hash {algorithm!r}")
-    if len(digest) != _HASHES[algorithm]().digest_size:
+    if len(digest) != HASHES[algorithm]().digest_size:
         raise DtlsError(f"fingerprint length does not match {algorithm}")
     return algorithm, digest
-
-
-def format_fingerprint(der: bytes, algorithm: str = "sha-256") -> str:
-    """a=fingerprint value for a DER certificate: ``"sha-256 AB:CD:..."`` (upper-case hex)."""
-    digest = _HASHES[algorithm](der).digest()
-    return f"{algorithm} " + ":".join(f"{b:02X}" for b in digest)
-
-
-# ---------------------------------------------------------------------- certificate
-
-
-class Certificate:
-    """Self-signed ECDSA P-256 certificate and key for DTLS."""
-
-    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
-        self.cert = cert
-        self.key = key
-        self.der = cert.public_bytes(serialization.Encoding.DER)
-
-    @classmethod
-    def generate(cls, lifetime: datetime.timedelta = CERTIFICATE_LIFETIME) -> Certificate:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8))])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + lifetime)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(cert, key)
-
-    @property
-    def not_after(self) -> datetime.datetime:
-        return self.cert.not_valid_after_utc
-
-    def fingerprint(self, algorithm: str = "sha-256") -> str:
-        return format_fingerprint(self.der, algorithm)
-
-
-_default_certificate: Certificate | None = None
-_default_lock = threading.Lock()
-
-
-def default_certificate() -> Certificate:
-    """The process-wide certificate (ECDSA key generation is the slow part of a handshake).
-
-    Regenerated when less than a day of validity is left.
-    """
-    global _default_certificate
-    with _default_lock:
-        cert = _default_certificate
-        now = datetime.datetime.now(datetime.UTC)
-        if cert is None or cert.not_after - now < datetime.timedelta(days=1):
-            cert = _default_certificate = Certificate.generate()
-        return cert
-
-
-# ---------------------------------------------------------------------- record helpers
-
-
-def is_dtls(data: bytes) -> bool:
-    """RFC 7983 demux: first byte 20..63 is DTLS."""
-    return len(data) >= DTLS_RECORD_HEADER and 20 <= data[0] <= 63
-
-
-def split_records(data: bytes) -> list[bytes]:
-    """Split concatenated DTLS records; a trailing partial record is returned as is."""
-    records = []
-    pos = 0
-    while pos < len(data):
-        if pos + DTLS_RECORD_HEADER > len(data):
-            records.append(data[pos:])
-            break
-        (length,) = struct.unpack_from("!H", data, pos + 11)
-        end = pos + DTLS_RECORD_HEADER + length
-        records.append(data[pos:end])
-        pos = end
-    return records
-
-
-def _has_handshake_record(datagram: bytes) -> bool:
-    return any(
-        len(r) >= DTLS_RECORD_HEADER and r[0] in (CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE)
-        for r in split_records(datagram)
-    )
-
-
-def pack_datagrams(records: Iterable[bytes], mtu: int) -> list[bytes]:
-    """Pack whole records into datagrams of at most ``mtu`` bytes (a larger record goes alone)."""
-    datagrams: list[bytes] = []
-    current = b""
-    for record in records:
-        if current and len(current) + len(record) > mtu:
-            datagrams.append(current)
-            current = b""
-        current += record
-    if current:
-        datagrams.append(current)
-    return datagrams
 
 
 # ---------------------------------------------------------------------- transport
@@ -369,7 +247,7 @@ class DtlsTransport:
 
     def _fingerprint_matches(self, der: bytes) -> bool:
         return any(
-            hmac.compare_digest(_HASHES[algorithm](der).digest(), digest)
+            hmac.compare_digest(HASHES[algorithm](der).digest(), digest)
             for algorithm, digest in self.remote_fingerprints
         )
 
@@ -405,7 +283,7 @@ class DtlsTransport:
         if self.state == DtlsState.CONNECTED:
             self._read_application_data(out)
             resent = self._drain()  # OpenSSL answering a repeated Finished with its last flight
-            if not resent and was_connected and _has_handshake_record(data):
+            if not resent and was_connected and has_handshake_record(data):
                 resent = self._replay_final_flight(now)
             out.transmits.extend(Transmit(d) for d in resent)
         out.deadline = self._deadline()

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from ..protocol.common import Output
 from ..protocol.dtls import (DtlsClosed, DtlsConnected, DtlsData, DtlsFailed, DtlsRole, DtlsState,
-                             DtlsTransport, default_certificate)
+                             DtlsTransport)
+from ..protocol.dtls_certificate import default_certificate
 from ..protocol.ice_lite import IceLiteAgent, IceState, IceStateChanged, SelectedAddressChanged
 
 log = logging.getLogger("sfu.webrtc")

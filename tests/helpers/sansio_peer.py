@@ -23,9 +23,9 @@ from sfu.protocol.dtls import (
     DtlsTransport,
     SrtpProfile,
     answer_setup,
-    default_certificate,
     role_for_local_setup,
 )
+from sfu.protocol.dtls_certificate import default_certificate
 from sfu.protocol.ice_lite import IceLiteAgent, SelectedAddressChanged, host_candidates
 from sfu.protocol.sdp import Answer, SessionDescription, TransportParams, build_answer
 

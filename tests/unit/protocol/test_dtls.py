@@ -9,7 +9,6 @@ import pylibsrtp
 import pytest
 
 from sfu.protocol.dtls import (
-    Certificate,
     DtlsClosed,
     DtlsConnected,
     DtlsData,
@@ -20,14 +19,12 @@ from sfu.protocol.dtls import (
     DtlsTransport,
     SrtpProfile,
     answer_setup,
-    default_certificate,
-    format_fingerprint,
-    pack_datagrams,
     parse_fingerprint,
     role_for_local_setup,
     role_from_answer,
-    split_records,
 )
+from sfu.protocol.dtls_certificate import Certificate, default_certificate, format_fingerprint
+from sfu.protocol.dtls_records import pack_datagrams, split_records
 
 from .netsim import Link
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sfu.protocol.dtls import default_certificate, role_from_answer
+from sfu.protocol.dtls import role_from_answer
+from sfu.protocol.dtls_certificate import default_certificate
 from sfu.protocol.ice_lite import host_candidates
 from sfu.protocol.sdp import (
     EXT_ABS_SEND_TIME,
