@@ -12,10 +12,15 @@ import tempfile
 import time
 import urllib.request
 
+from typing import TYPE_CHECKING, Any, Callable
+
 import sfu
 
 from .net import free_port, free_udp_port
 from .tokens import token
+
+if TYPE_CHECKING:
+    from .netns import NetNamespace
 
 # the server runs the same sfu as this process (installed, or the source tree a benchmark put on the path)
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sfu.__file__)))
@@ -25,14 +30,16 @@ class ServerProcess:
     """`sfu serve --dev` on `host`, started by the constructor, its output in a log file (not a
     pipe: one nobody reads stalls the server once it is full).  `ready()` waits until it answers
     its health check and, with `redis`, until the node registered (then `id` is its node id).
-    Free ports unless given; `args` go on the command line as they are."""
+    Free ports unless given; `args` go on the command line as they are.  With `ns` the server
+    runs inside that network namespace (and `host` is an address there)."""
 
     def __init__(self, *args: str, host: str = "127.0.0.1", port: int | None = None, udp_port: int | None = None,
                  workers: int = 1, redis: str | None = None, log_level: str = "INFO",
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, ns: "NetNamespace | None" = None) -> None:
         self.host = host
-        self.port = port or free_port(host)
-        self.udp_port = udp_port or free_udp_port(host)
+        self.ns = ns
+        self.port = port or self._inside(free_port, host)
+        self.udp_port = udp_port or self._inside(free_udp_port, host)
         self.redis = redis
         self.id = ""
         self._own_log = log_path is None        # a temporary log goes away with stop()
@@ -44,9 +51,14 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", host, "--node-ip", host,
                "--port", str(self.port), "--udp-port", str(self.udp_port), "--workers", str(workers),
                "--log-level", log_level, *(["--redis", redis] if redis else []), *args]
+        spawn = ns.popen if ns is not None else subprocess.Popen
         with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=PKG_ROOT, env=dict(os.environ, PYTHONPATH=PKG_ROOT),
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = spawn(cmd, cwd=PKG_ROOT, env=dict(os.environ, PYTHONPATH=PKG_ROOT),
+                              stdout=log, stderr=subprocess.STDOUT)
+
+    def _inside(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in the server's network namespace"""
+        return self.ns.call(fn, *args) if self.ns is not None else fn(*args)
 
     @property
     def http_url(self) -> str:
@@ -70,7 +82,7 @@ class ServerProcess:
 
     def _healthy(self) -> bool:
         try:
-            return urllib.request.urlopen(f"{self.http_url}/", timeout=1).read() == b"OK"
+            return self._inside(_get, f"{self.http_url}/", {}, 1) == b"OK"
         except OSError:
             return False
 
@@ -97,9 +109,8 @@ class ServerProcess:
 
     def stats(self) -> dict:
         """GET /sfu/v1/stats"""
-        req = urllib.request.Request(f"{self.http_url}/sfu/v1/stats",
-                                     headers={"Authorization": "Bearer " + token(roomList=True)})
-        return json.loads(urllib.request.urlopen(req, timeout=5).read())
+        return json.loads(self._inside(_get, f"{self.http_url}/sfu/v1/stats",
+                                       {"Authorization": "Bearer " + token(roomList=True)}, 5))
 
     def log_tail(self, n: int = 4000) -> str:
         try:
@@ -132,3 +143,7 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _get(url: str, headers: dict, timeout: float) -> bytes:
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout).read()
