@@ -26,8 +26,3 @@ def pytest_collection_modifyitems(config, items):
         parts = Path(item.path).relative_to(HERE).parts
         if len(parts) > 1 and parts[0] in TIERS:
             item.add_marker(parts[0])
-
-
-# what tests written before tests/helpers/ import from here; new tests import helpers.*
-from helpers.net import free_port, udp_socket  # noqa: E402,F401
-from helpers.packets import rtp_packet  # noqa: E402,F401
