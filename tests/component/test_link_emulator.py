@@ -55,7 +55,9 @@ def test_calibration_within_tolerance(tmp_path):
             assert m["delay_max"] < 115 + late_ms, (name, m, late_ms)   # holds at most its 100 ms (+ its own lateness)
         assert abs(cal["loss"][d]["loss"] - 0.05) < 0.015, cal["loss"][d]
         ge = cal["ge"][d]
-        assert abs(ge["loss"] - 0.01 / 0.26) < 0.025 and ge["mean_burst"] >= 2, ge   # bursty, p/(p+r)
+        # bursty, p/(p+r) = 3.85 %; over ~2,000 probes a Gilbert chain's loss rate has a standard
+        # deviation of ~1.1 points (bursts of ~4 make the draws far from independent): 3 sigma
+        assert abs(ge["loss"] - 0.01 / 0.26) < 0.035 and ge["mean_burst"] >= 2, ge
         assert cal["loss"][d]["mean_burst"] < 1.5                                      # random: isolated
         steps, offered = cal["steps"][d]["step_rates"], cal["steps"][d]["step_offered"]
         for got, want in zip(steps, (600e3, 250e3, offered[2])):      # unlimited: what the probes sent then
