@@ -1,13 +1,17 @@
 """Simulcast layer activity: the data plane reports a layer (a producer) inactive after
 1 s without packets and active again at its next packet (producer_inactive /
-producer_active); subscribers on a layer that stopped, or below one that came back, move
-to the layer sfu.rooms.layer_selector picks.  A layer that appears moves waiting
-subscribers up at once.
+producer_active).  sfu.rooms.layer_activity turns the reports into whether the layer may be
+chosen: subscribers on a layer that stopped move down at once; a layer that came back is
+chosen again once it stayed active for a while (a timer here looks again then).  A layer
+that appears moves waiting subscribers up at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from typing import Callable
 
 from .. import errors
 from .layer_selector import layer_to_move_to
@@ -16,16 +20,45 @@ from .track import TrackPublication
 
 log = logging.getLogger("sfu.rooms")
 
+Schedule = Callable[[float, Callable[[], None]], None]
+
+
+def call_later(delay: float, fn: Callable[[], None]) -> None:
+    asyncio.get_running_loop().call_later(delay, fn)
+
 
 class LayerTracker:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, schedule: Schedule = call_later) -> None:
+        self.clock = clock
+        self.schedule = schedule
+
     async def activity_changed(self, pub: TrackPublication, producer_id: int, active: bool) -> None:
         """a layer of `pub` stopped or started: reselect for its subscribers"""
         layer = pub.layer_of_producer(producer_id)
-        if layer is None or layer.active == active:
+        now = self.clock()
+        if layer is None or not layer.activity.report(active, now):
             return
-        layer.active = active
         log.info("%s layer %r %s", pub.sid, layer.rid, "active" if active else "inactive")
-        await self._reselect(pub, only_up=False)
+        await self.refresh(pub)
+        at = layer.activity.usable_at(now)
+        if at is not None:
+            self.schedule(at - now, lambda: asyncio.get_running_loop().create_task(self.refresh(pub)))
+
+    async def refresh(self, pub: TrackPublication) -> None:
+        """apply what the layers' activity says now: down at once, up once trusted"""
+        now = self.clock()
+        down = up = False
+        for layer in pub.layers.values():
+            usable = layer.activity.usable(now)
+            if usable != layer.active:
+                layer.active = usable
+                down, up = down or not usable, up or usable
+                if usable:
+                    log.info("%s layer %r usable again", pub.sid, layer.rid)
+        if down:
+            await self._reselect(pub, only_up=False)
+        elif up:
+            await self._reselect(pub, only_up=True)
 
     async def layer_added(self, pub: TrackPublication) -> None:
         """a layer appeared: subscribers waiting for a better one move up"""

@@ -14,6 +14,7 @@ from livekit.protocol import models, rtc
 
 from ..media import Consumer, Producer
 from ..protocol import sdp
+from .layer_activity import LayerActivity
 
 QUALITY_BY_RID = {"q": models.VideoQuality.LOW, "h": models.VideoQuality.MEDIUM, "f": models.VideoQuality.HIGH,
                   "": models.VideoQuality.HIGH}
@@ -54,7 +55,8 @@ class Layer:
     rid: str
     quality: int
     producer: Producer
-    active: bool = True        # the data plane says packets arrive (producer_inactive / producer_active)
+    active: bool = True        # usable: packets arrive, for long enough (sfu.rooms.layer_activity)
+    activity: LayerActivity = field(default_factory=LayerActivity)   # the data plane's reports
 
 
 @dataclass
