@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from livekit.protocol import models, rtc
 
@@ -15,6 +16,7 @@ from .. import auth, errors
 from ..protocol import sdp
 from .peer_transport import PeerTransport
 from .room import Room
+from .keyframe_limit import INTERVAL as KEY_FRAME_INTERVAL
 from .layer_selector import layer_to_move_to, select_layer
 from .track import Layer, Subscription, TrackPublication
 
@@ -164,7 +166,7 @@ class Subscribing:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
 
 
-async def switch_layer(sub: Subscription, layer: Layer, why: str) -> None:
+async def switch_layer(sub: Subscription, layer: Layer, why: str, now: float | None = None) -> None:
     """the subscription's consumer follows `layer` from now on (its seq/ts stay continuous;
     the data plane asks the new layer's publisher for a key frame)"""
     if sub.consumer is None or sub.consumer.closed:
@@ -173,13 +175,19 @@ async def switch_layer(sub: Subscription, layer: Layer, why: str) -> None:
              sub.layer.rid if sub.layer else None, layer.rid, why)
     await sub.consumer.set_producer(layer.producer)
     sub.layer = layer
+    sub.key_frames.asked(time.monotonic() if now is None else now)
 
 
-async def request_key_frame(sub: Subscription) -> None:
+async def request_key_frame(sub: Subscription, now: float | None = None) -> None:
     """the subscriber can decode from now on (it applied the description naming
-    the SSRC): ask the publisher for a key frame (throttled in the data plane)"""
+    the SSRC): ask the publisher for a key frame (throttled in the data plane per
+    producer, here per subscription)"""
     c = sub.consumer
     if sub.track.kind == "video" and c is not None and not c.closed and not c.paused and not sub.disabled:
+        if not sub.key_frames.allow(time.monotonic() if now is None else now):
+            log.debug("%s: %s key frame asked less than %.0f s ago", sub.subscriber.identity, sub.track.sid,
+                      KEY_FRAME_INTERVAL)
+            return
         try:
             await c.request_key_frame()
         except errors.SfuError:

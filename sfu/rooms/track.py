@@ -14,6 +14,7 @@ from livekit.protocol import models, rtc
 
 from ..media import Consumer, Producer
 from ..protocol import sdp
+from .keyframe_limit import KeyFrameLimit
 from .layer_activity import LayerActivity
 
 QUALITY_BY_RID = {"q": models.VideoQuality.LOW, "h": models.VideoQuality.MEDIUM, "f": models.VideoQuality.HIGH,
@@ -94,3 +95,4 @@ class Subscription:
     disabled: bool = False
     quality: int = models.VideoQuality.HIGH
     announced: bool = False
+    key_frames: KeyFrameLimit = field(default_factory=KeyFrameLimit)   # asked on its behalf
