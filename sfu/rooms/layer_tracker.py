@@ -66,7 +66,7 @@ class LayerTracker:
 
     async def _reselect(self, pub: TrackPublication, only_up: bool) -> None:
         for sub in list(pub.subscriptions.values()):
-            target = layer_to_move_to(pub.layers.values(), sub.quality, sub.layer, only_up=only_up)
+            target = layer_to_move_to(pub.layers.values(), sub.target_quality, sub.layer, only_up=only_up)
             if target is None:
                 continue
             try:

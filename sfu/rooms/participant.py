@@ -168,6 +168,9 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             pub = next((t for t in self.tracks.values() if t.layer_of_producer(pid) is not None), None)
             if pub is not None and len(pub.layers) > 1:
                 loop.create_task(self.events.layer_activity(self, pub, pid, event == "producer_active"))
+        elif event == "transport_bwe" and peer is (self.publisher if self.single_pc else self.subscriber):
+            bitrate = data.get("bitrate")
+            self.events.downlink_estimate(self, None if bitrate is None else int(bitrate))
         elif event == "closed":
             loop.create_task(self.events.participant_lost(self, "media worker died"))
 

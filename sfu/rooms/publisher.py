@@ -182,6 +182,6 @@ class Publishing:
     async def _set_forwarding(self, pub: TrackPublication, muted: bool) -> None:
         pub.server_muted = muted
         for sub in list(pub.subscriptions.values()):
-            paused = sub.disabled or muted
+            paused = sub.forwarding_paused
             if sub.consumer is not None and not sub.consumer.closed and sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())

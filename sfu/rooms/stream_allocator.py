@@ -70,6 +70,7 @@ class Demand:
     source: int = models.TrackSource.CAMERA
     priority: int = 0              # UpdateTrackSettings.priority; 0 = by source
     size: int = 0                  # requested width * height; 0 = not given
+    current: int | None = None     # the quality forwarded when the allocator first sees it
 
 
 @dataclass(frozen=True)
@@ -161,42 +162,27 @@ class StreamAllocator:
         video = [d for d in video if not d.disabled and d.layers]
         cands = {d.key: candidates(d) for d in video}
         costs = {k: [layer_cost(x) for x in c] for k, c in cands.items()}
-        # where each one is now, as an index into its candidates (-1: paused); a new
-        # subscription starts from its lowest layer
-        base = {d.key: self._base_index(d.key, cands[d.key]) for d in video}
+        # where each one is now, as an index into its candidates (-1: paused)
+        base = {d.key: self._base_index(d, cands[d.key]) for d in video}
         level = {d.key: -1 for d in video}
 
-        def step(k: int, limit: float, cap: dict[str, int]) -> float:
-            """every video may go one layer up to index k (not above its cap) while the sum
-            stays under `limit`, by priority"""
-            nonlocal used
+        held = now < self._hold_until
+        # layer by layer, by priority: back to where each one is (or less: a downgrade is
+        # immediate) within the estimate; above that, with headroom and unless held
+        for k in range(max((len(c) for c in costs.values()), default=0)):
             for d in video:
-                i = level[d.key]
-                if i != k - 1 or k > cap[d.key] or k >= len(costs[d.key]):
+                i, cost = level[d.key], costs[d.key]
+                if i != k - 1 or k >= len(cost) or (k > base[d.key] and held):
                     continue
-                delta = costs[d.key][k] - (costs[d.key][i] if i >= 0 else 0)
+                delta = cost[k] - (cost[i] if i >= 0 else 0)
+                limit = estimate if k <= base[d.key] else estimate / (1 + UPGRADE_MARGIN)
                 if used + delta <= limit:
                     level[d.key] = k
                     used += delta
-            return used
-
-        depth = max((len(c) for c in costs.values()), default=0)
-        # first what each one has now (or less: a downgrade is immediate) ...
-        for k in range(depth):
-            step(k, estimate, base)
-        # ... then upgrades, with headroom, unless held after a recent downgrade
-        downgraded = any(level[d.key] < base[d.key] for d in video)
-        if downgraded:
+        if any(level[d.key] < base[d.key] for d in video):
             self._start_hold(now)
-        held = now < self._hold_until
-        wanted = {d.key: len(costs[d.key]) - 1 for d in video}
-        if not held:
-            before = dict(level)
-            for k in range(depth):
-                # step k only for those that reached k - 1 (layer by layer, fair)
-                step(k, estimate / (1 + UPGRADE_MARGIN), wanted)
-            if any(level[key] > before[key] for key in level):
-                self._last_upgrade = now
+        if any(level[d.key] > base[d.key] for d in video):
+            self._last_upgrade = now
         for d in video:
             i = level[d.key]
             c = cands[d.key]
@@ -207,12 +193,11 @@ class StreamAllocator:
             self._level[d.key] = quality if i >= 0 else None
         return Allocation({d.key: decisions[d.key] for d in demands}, used=used)
 
-    def _base_index(self, key: str, cands: list[LayerState]) -> int:
-        if key not in self._level:
-            return 0
-        q = self._level[key]
+    def _base_index(self, d: Demand, cands: list[LayerState]) -> int:
+        # first seen: where it is, or its lowest layer
+        q = self._level[d.key] if d.key in self._level else d.current
         if q is None:
-            return -1
+            return 0 if d.key not in self._level else -1
         below = [i for i, x in enumerate(cands) if x.quality <= q]
         # its layer stopped and only higher ones are left: the lowest is no upgrade
         return below[-1] if below else 0

@@ -58,7 +58,7 @@ class Subscribing:
             self.waiting.append(sub)
             self.request_sections()
             return
-        layer = select_layer(pub.layers.values(), sub.quality)
+        layer = select_layer(pub.layers.values(), sub.target_quality)
         if layer is None or self.subscriber is None:
             return
         codec = SEND_CODECS.get((pub.codec.name if pub.codec else "").lower())
@@ -68,7 +68,7 @@ class Subscribing:
             return
         out_ext = {e.uri: e.id for e in sdp.SUBSCRIBER_EXTMAPS.get(pub.kind, ())}
         consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt,
-                                                   paused=sub.disabled or pub.server_muted,
+                                                   paused=sub.forwarding_paused,
                                                    ssrc=sub.ssrc or None, ext_map=consumer_ext_map(pub.extmap, out_ext))
         sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
         if not self.subscriber.has_track(pub.sid):
@@ -76,6 +76,10 @@ class Subscribing:
                 kind=pub.kind, participant_sid=pub.participant.sid, track_sid=pub.sid, ssrc=consumer.ssrc,
                 codecs=[codec], cname=pub.participant.sid))
         self.schedule_negotiation()
+
+    def subscriptions(self) -> list[Subscription]:
+        """what this participant receives"""
+        return [s for pub in self.room.all_tracks() if (s := pub.subscriptions.get(self.identity)) is not None]
 
     async def unsubscribe(self, pub: TrackPublication) -> None:
         sub = pub.subscriptions.pop(self.identity, None)
@@ -155,13 +159,15 @@ class Subscribing:
                 fits = [lay for lay in pub.info.layers if lay.width >= req.width and lay.height >= req.height]
                 quality = min((lay.quality for lay in fits), default=models.VideoQuality.HIGH)
             sub.disabled = req.disabled
+            sub.priority = req.priority
+            sub.size = req.width * req.height
             if sub.consumer is None:
                 continue
             sub.quality = quality
-            target = layer_to_move_to(pub.layers.values(), quality, sub.layer)
+            target = layer_to_move_to(pub.layers.values(), sub.target_quality, sub.layer)
             if target is not None:
                 await switch_layer(sub, target, "track settings")
-            paused = req.disabled or pub.server_muted
+            paused = sub.forwarding_paused
             if sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
 

@@ -93,6 +93,21 @@ class Subscription:
     layer: Layer | None = None
     ssrc: int = 0
     disabled: bool = False
-    quality: int = models.VideoQuality.HIGH
+    quality: int = models.VideoQuality.HIGH      # at most, as asked (UpdateTrackSettings)
+    priority: int = 0                            # as asked; 0 = by source
+    size: int = 0                                # width * height asked; 0 = not given
     announced: bool = False
     key_frames: KeyFrameLimit = field(default_factory=KeyFrameLimit)   # asked on its behalf
+    # set by the stream allocator while the subscriber's downlink has an estimate
+    allocated: int | None = None                 # the highest quality that fits; None = no limit
+    bandwidth_paused: bool = False               # not even its lowest layer fits
+
+    @property
+    def target_quality(self) -> int:
+        """the highest layer it should get: what it asked for, within what fits"""
+        return self.quality if self.allocated is None else min(self.quality, self.allocated)
+
+    @property
+    def forwarding_paused(self) -> bool:
+        """its consumer forwards nothing: turned off, server-muted, or no room for it"""
+        return self.disabled or self.track.server_muted or self.bandwidth_paused

@@ -86,6 +86,23 @@ def test_videos_share_the_estimate_by_priority(demands, estimate, want):
     assert alloc.used <= estimate
 
 
+def test_a_subscription_first_seen_on_a_layer_keeps_it_without_the_margin():
+    # 500 fits 560, but going up to it from nothing would need 575
+    assert picked(StreamAllocator().allocate(560 * K, 0.0, [video("V", current=HIGH)])) == {"V": "h"}
+    assert picked(StreamAllocator().allocate(560 * K, 0.0, [video("V")])) == {"V": "q"}
+
+
+def test_a_paused_higher_priority_track_takes_the_place_of_a_lower_one():
+    share = video("scr", "f", (800 * K,), source=models.TrackSource.SCREEN_SHARE)
+    al = StreamAllocator()
+    assert picked(al.allocate(600 * K, 0.0, [share, video("cam", current=HIGH)])) == {"scr": "-", "cam": "h"}
+    # more room: the share resumes (after the hold) and the camera makes way for it
+    trace = run(al, [(0.5, 1_000 * K)], [share, video("cam")], start=0.5)
+    assert trace[-1][1] == {"scr": "f", "cam": "q"}
+    assert [(t, r) for t, _, _, r in trace if r] == [(sa.UPGRADE_HOLD, ["scr"])]
+    assert [p for _, p, _, _ in trace].count({"scr": "-", "cam": "h"}) == (sa.UPGRADE_HOLD - 0.5) / 0.5
+
+
 def test_a_disabled_track_takes_nothing():
     big = video("off", rates=(900 * K, 2000 * K, 4000 * K), disabled=True)
     alloc = StreamAllocator().allocate(600 * K, 0.0, [big, video("on")])
@@ -142,11 +159,11 @@ def test_losing_the_estimate_resumes_what_was_paused():
 
 # -- over time: pause, resume, hysteresis -----------------------------------------------------
 def run(al: StreamAllocator, estimates: list[tuple[float, int]], demands: list[Demand],
-        tick: float = 0.5) -> list[tuple[float, dict[str, str], list[str], list[str]]]:
+        tick: float = 0.5, start: float = 0.0) -> list[tuple[float, dict[str, str], list[str], list[str]]]:
     """(now, picked, paused, resumed) at every tick; `estimates` is (from time, estimate)"""
     out = []
     end = estimates[-1][0] + 10
-    now = 0.0
+    now = start
     while now <= end:
         est = [e for t, e in estimates if t <= now][-1]
         a = al.allocate(est, now, demands)
