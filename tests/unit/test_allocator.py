@@ -118,45 +118,48 @@ class Clock:
             await allocator.tick()
 
 
-def scene():
-    video = publish("TR_v", "video", {"q": 150 * K, "h": 500 * K, "f": 1_700 * K})
-    audio = publish("TR_a", "audio", {"": 40 * K})
-    bob = Subscriber()
-    return video, audio, bob, subscribe(bob, video, "f"), subscribe(bob, audio, "")
+class Scene:
+    """bob subscribes to a simulcast video (on its top layer) and an audio track"""
+
+    def __init__(self) -> None:
+        self.video = publish("TR_v", "video", {"q": 150 * K, "h": 500 * K, "f": 1_700 * K})
+        self.audio = publish("TR_a", "audio", {"": 40 * K})
+        self.bob = Subscriber()
+        self.v = subscribe(self.bob, self.video, "f")
+        self.a = subscribe(self.bob, self.audio, "")
+        self.clock = Clock(self.video, self.audio)
+        self.allocator = Allocator(clock=self.clock)
+
+    async def run(self, estimate: int | None, seconds: float):
+        self.allocator.set_estimate(self.bob, estimate)
+        await self.clock.run(self.allocator, seconds)
+        return self.video, self.audio, self.bob, self.v, self.a
 
 
 async def test_no_estimate_touches_nothing():
-    video, audio, bob, v, a = scene()
-    clock = Clock(video, audio)
-    allocator = Allocator(clock=clock)
-    allocator.set_estimate(bob, None)
-    await clock.run(allocator, 3)
+    video, audio, bob, v, a = await Scene().run(None, 3)
     assert v.consumer.log == [] and a.consumer.log == [] and bob.sent == []
     assert all(x.producer.stats_calls == 0 for x in video.layers.values())    # nothing measured
     assert v.allocated is None and v.target_quality == HIGH
 
 
 async def test_a_narrow_downlink_moves_the_video_down_and_a_narrower_one_pauses_it():
-    video, audio, bob, v, a = scene()
-    clock = Clock(video, audio)
-    allocator = Allocator(clock=clock)
-    allocator.set_estimate(bob, 600 * K)
-    await clock.run(allocator, 2)
-    # measured 500 + 40 fits 600: down to "h" at once, audio untouched, nothing paused
+    scene = Scene()
+    video, audio, bob, v, a = await scene.run(600 * K, 2)
+    # 500 + 40 fits 600: down to "h" at once, audio untouched, nothing paused
     assert v.layer is video.layers["h"] and v.consumer.producer is video.layers["h"].producer
     assert v.allocated == MEDIUM and not v.consumer.paused and a.consumer.log == []
     assert bob.stream_states() == []
     # sampled once a second (the first sample gives no rate), however often it ticks
     assert all(x.producer.stats_calls == 2 for x in video.layers.values())
-    allocator.set_estimate(bob, 100 * K)
-    await clock.run(allocator, 1)
+    assert [scene.allocator.meter.rate(x.producer.id) for x in video.layers.values()] == [150 * K, 500 * K, 1700 * K]
+    await scene.run(100 * K, 1)
     assert v.consumer.paused and v.bandwidth_paused and not a.consumer.paused
     assert bob.stream_states() == [("TR_v", "PAUSED")]
     sent = [m for m in bob.sent if m.WhichOneof("message") == "stream_state_update"][0]
     assert sent.stream_state_update.stream_states[0].participant_sid == "PA_pub"
     # it comes back once the estimate allows the lowest layer with headroom, after the hold
-    allocator.set_estimate(bob, 400 * K)
-    await clock.run(allocator, UPGRADE_HOLD + 1)
+    await scene.run(400 * K, UPGRADE_HOLD + 1)
     assert not v.consumer.paused and v.layer is video.layers["q"]
     assert v.consumer.log[-2:] == [f"layer {video.layers['q'].producer.id}", "resume"]   # switched while paused
     assert bob.stream_states() == [("TR_v", "PAUSED"), ("TR_v", "ACTIVE")]
@@ -177,37 +180,28 @@ async def test_upgrades_ask_for_at_most_one_key_frame_a_second():
 
 
 async def test_a_disabled_track_keeps_its_place_and_is_not_reported():
-    video, audio, bob, v, a = scene()
-    v.disabled = True
-    v.consumer.paused = True
-    clock = Clock(video, audio)
-    allocator = Allocator(clock=clock)
-    allocator.set_estimate(bob, 50 * K)
-    await clock.run(allocator, 2)
+    scene = Scene()
+    scene.v.disabled = scene.v.consumer.paused = True
+    video, audio, bob, v, a = await scene.run(50 * K, 2)
     assert v.consumer.log == [] and bob.stream_states() == []
 
 
 async def test_losing_the_estimate_restores_the_unconstrained_layers():
-    video, audio, bob, v, a = scene()
-    clock = Clock(video, audio)
-    allocator = Allocator(clock=clock)
-    allocator.set_estimate(bob, 100 * K)
-    await clock.run(allocator, 2)
+    scene = Scene()
+    video, audio, bob, v, a = await scene.run(100 * K, 2)
+    allocator = scene.allocator
     assert v.consumer.paused
-    allocator.set_estimate(bob, None)
-    await clock.run(allocator, 0.5)
+    await scene.run(None, 0.5)
     assert not v.consumer.paused and v.layer is video.layers["f"] and v.allocated is None
     assert bob.stream_states() == [("TR_v", "PAUSED"), ("TR_v", "ACTIVE")]
     assert allocator.downlinks == {}
 
 
 async def test_a_screen_share_is_kept_before_a_camera():
-    cam, audio, bob, v, a = scene()
+    scene = Scene()
     share = publish("TR_s", "video", {"f": 800 * K}, source=models.TrackSource.SCREEN_SHARE, advertise=True)
-    s = subscribe(bob, share, "f")
-    clock = Clock(cam, audio, share)
-    allocator = Allocator(clock=clock)
-    allocator.set_estimate(bob, 900 * K)
-    await clock.run(allocator, 2)
+    s = subscribe(scene.bob, share, "f")
+    scene.clock.pubs += (share,)
+    cam, audio, bob, v, a = await scene.run(900 * K, 2)
     assert not s.consumer.paused and s.layer is share.layers["f"]
     assert v.consumer.paused and bob.stream_states() == [("TR_v", "PAUSED")]
