@@ -141,3 +141,16 @@ async def test_a_layer_that_returns_and_stops_again_before_the_timer_moves_nobod
     await set_active(tracker, pub, "f", False)
     await clock.advance(tracker, pub, 10)      # the timer of the short return finds it inactive
     assert sub.consumer.producers == [layers["h"].producer]
+
+
+async def test_a_returning_layer_moves_nobody_above_what_the_allocator_allows():
+    pub, layers = track()
+    capped = subscribe(pub, layers["f"])
+    free = subscribe(pub, layers["f"])
+    tracker, clock = tracker_with_clock()
+    await set_active(tracker, pub, "f", False)
+    assert capped.layer is free.layer is layers["h"]
+    capped.allocated = MEDIUM                  # the stream allocator: "h" is what fits its downlink
+    await set_active(tracker, pub, "f", True)
+    await clock.advance(tracker, pub, TRUST_AFTER)
+    assert free.layer is layers["f"] and capped.layer is layers["h"]
