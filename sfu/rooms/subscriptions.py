@@ -39,6 +39,7 @@ class Subscribing:
     subscriber: PeerTransport | None
     waiting: list[Subscription]
     sends: dict[str, Subscription]
+    downlink_bps: int | None
     _negotiating: bool
 
     async def subscribe(self, pub: TrackPublication) -> None:
@@ -48,6 +49,10 @@ class Subscribing:
         if pub.participant.identity in pub.subscriptions or self.identity in pub.subscriptions:
             return
         sub = Subscription(track=pub, subscriber=self)
+        if self.downlink_bps is not None:
+            # the stream allocator decides at its next tick; until then the lowest layer, not
+            # the top one into a downlink that may not take it
+            sub.allocated = models.VideoQuality.LOW
         pub.subscriptions[self.identity] = sub
         await self._attach(sub)
 

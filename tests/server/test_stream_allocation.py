@@ -1,7 +1,8 @@
 """Stream allocation in a whole server: a downlink estimate arriving as the data plane's
 transport_bwe event pauses a subscriber's video (a real consumer of real producers in the
 media worker) and the subscriber gets StreamStateUpdate PAUSED over its WebSocket; a larger
-estimate resumes it on the top layer with ACTIVE."""
+estimate resumes it on the top layer with ACTIVE.  Under an estimate a new subscription
+starts on the lowest layer and goes up as far as it fits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from livekit.protocol import rtc as lk
 from helpers.app_server import server_fixture
 from helpers.signal_client import Client
 from helpers.tokens import join_token
+from sfu.protocol import sdp
 from sfu.rooms import stream_allocator
 from sfu.rooms.track import Layer, Subscription, TrackPublication
 
@@ -28,7 +30,7 @@ async def publish_simulcast(alice) -> TrackPublication:
     peer = await alice.ensure_publisher()
     pub = TrackPublication(sid="TR_video", cid="cam", kind="video", participant=alice,
                            info=models.TrackInfo(sid="TR_video", type=models.TrackType.VIDEO,
-                                                 source=models.TrackSource.CAMERA))
+                                                 source=models.TrackSource.CAMERA), codec=sdp.VP8)
     for i, (rid, q) in enumerate((("q", LOW), ("h", MEDIUM), ("f", HIGH))):
         producer = await peer.t.produce("video", ssrc=1000 + i, payload_type=96, codec="vp8")
         pub.layers[rid] = Layer(rid, q, producer)
@@ -51,6 +53,14 @@ async def stream_state(client: Client, timeout: float) -> tuple[float, lk.Stream
     return time.monotonic(), states[0]
 
 
+def estimator(server, p):
+    def estimate(bps: int | None) -> None:
+        # what the worker's channel does with the data plane's event
+        server.media._worker_event(p.subscriber.t.worker.index, "transport_bwe",
+                                   {"id": p.subscriber.t.id, "bitrate": bps})
+    return estimate
+
+
 async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(server):
     async with Client(server, join_token("alice", "r")) as a, Client(server, join_token("bob", "r")) as b:
         await a.next("join")
@@ -59,11 +69,7 @@ async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(
         alice, bob = room.participants["alice"], room.participants["bob"]
         pub = await publish_simulcast(alice)
         sub = await subscribe(bob, pub)
-
-        def estimate(bps: int | None) -> None:
-            # what the worker's channel does with the data plane's event
-            server.media._worker_event(bob.subscriber.t.worker.index, "transport_bwe",
-                                       {"id": bob.subscriber.t.id, "bitrate": bps})
+        estimate = estimator(server, bob)
 
         estimate(50_000)          # less than the low layer: the video pauses
         _, info = await stream_state(b, timeout=3)
@@ -84,3 +90,21 @@ async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(
             await asyncio.sleep(0.1)
         assert server.rooms.allocator.downlinks == {}
         assert sub.allocated is None and not sub.consumer.paused and sub.layer is pub.layers["f"]
+
+
+async def test_under_an_estimate_a_new_subscription_starts_low_and_goes_up_as_it_fits(server):
+    async with Client(server, join_token("alice", "r")) as a, Client(server, join_token("bob", "r")) as b:
+        await a.next("join")
+        await b.next("join")
+        room = server.rooms.manager.get("r")
+        alice, bob = room.participants["alice"], room.participants["bob"]
+        pub = await publish_simulcast(alice)
+        estimator(server, bob)(1_000_000)
+        await bob.subscribe(pub)
+        sub = pub.subscriptions["bob"]
+        assert sub.layer is pub.layers["q"] and sub.consumer.producer is pub.layers["q"].producer
+        # the next allocation: 500 kbit/s "h" fits 1 Mbit/s with headroom, 1.7 Mbit/s "f" does not
+        end = time.monotonic() + 3
+        while sub.layer is pub.layers["q"] and time.monotonic() < end:
+            await asyncio.sleep(0.1)
+        assert sub.layer is pub.layers["h"] and sub.allocated == MEDIUM
