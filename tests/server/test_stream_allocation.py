@@ -77,6 +77,15 @@ async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(
         assert sub.consumer.paused and sub.bandwidth_paused
         paused_at = time.monotonic()
 
+        # the subscriber turns it off and on again: still no room for it, it stays paused
+        for disabled in (True, False):
+            await b.send(lk.SignalRequest(track_setting=lk.UpdateTrackSettings(
+                track_sids=[pub.sid], disabled=disabled, quality=HIGH)))
+            end = time.monotonic() + 2
+            while sub.disabled != disabled and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            assert sub.disabled == disabled and sub.consumer.paused
+
         estimate(5_000_000)       # room for the top layer: it resumes there, after the hold
         resumed_at, info = await stream_state(b, timeout=stream_allocator.UPGRADE_HOLD + 3)
         assert info.track_sid == pub.sid and info.state == lk.StreamState.ACTIVE
