@@ -141,7 +141,9 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
     """what the allocator needs to know of a subscription"""
     pub = sub.track
     advertised = {x.quality: x.bitrate for x in pub.info.layers}
-    layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), advertised.get(x.quality, 0), x.active)
+    # the layer it is on counts while it flows, trusted or not (trust is for moving up)
+    layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), advertised.get(x.quality, 0),
+                              x.active or (x is sub.layer and x.activity.active))
                    for x in pub.layers.values())
     current = sub.layer.quality if sub.layer is not None and not sub.bandwidth_paused else None
     return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted, max_quality=sub.quality,

@@ -16,7 +16,7 @@ from typing import Callable
 from .. import errors
 from .layer_selector import layer_to_move_to
 from .subscriptions import switch_layer
-from .track import TrackPublication
+from .track import Layer, Subscription, TrackPublication
 
 log = logging.getLogger("sfu.rooms")
 
@@ -47,18 +47,21 @@ class LayerTracker:
     async def refresh(self, pub: TrackPublication) -> None:
         """apply what the layers' activity says now: down at once, up once trusted"""
         now = self.clock()
-        down = up = False
-        for layer in pub.layers.values():
-            usable = layer.activity.usable(now)
+        changed = False
+        trusted = {rid: x.activity.usable(now) for rid, x in pub.layers.items()}
+        if not any(trusted.values()):
+            # nothing trusted yet (the publisher starts again after stopping everything):
+            # a layer that flows beats one that does not
+            trusted = {rid: x.activity.active for rid, x in pub.layers.items()}
+        for rid, layer in pub.layers.items():
+            usable = trusted[rid]
             if usable != layer.active:
                 layer.active = usable
-                down, up = down or not usable, up or usable
+                changed = True
                 if usable:
                     log.info("%s layer %r usable again", pub.sid, layer.rid)
-        if down:
+        if changed:
             await self._reselect(pub, only_up=False)
-        elif up:
-            await self._reselect(pub, only_up=True)
 
     async def layer_added(self, pub: TrackPublication) -> None:
         """a layer appeared: subscribers waiting for a better one move up"""
@@ -67,9 +70,16 @@ class LayerTracker:
     async def _reselect(self, pub: TrackPublication, only_up: bool) -> None:
         for sub in list(pub.subscriptions.values()):
             target = layer_to_move_to(pub.layers.values(), sub.target_quality, sub.layer, only_up=only_up)
-            if target is None:
+            if target is None or still_flowing(sub, target):
                 continue
             try:
                 await switch_layer(sub, target, "layer added" if only_up else "layer activity")
             except errors.SfuError as e:
                 log.debug("layer switch for %s: %s", pub.sid, e)
+
+
+def still_flowing(sub: Subscription, target: Layer) -> bool:
+    """whether the subscription's layer, which it may keep, is left for a lower one only
+    because it is not trusted yet: one that flows is kept (trust matters for moving up)"""
+    cur = sub.layer
+    return cur is not None and target.quality < cur.quality <= sub.target_quality and cur.activity.active

@@ -205,3 +205,18 @@ async def test_a_screen_share_is_kept_before_a_camera():
     cam, audio, bob, v, a = await scene.run(900 * K, 2)
     assert not s.consumer.paused and s.layer is share.layers["f"]
     assert v.consumer.paused and bob.stream_states() == [("TR_v", "PAUSED")]
+
+
+async def test_the_layer_it_is_on_counts_while_it_flows_even_if_not_trusted_yet():
+    scene = Scene()
+    f = scene.video.layers["f"]
+    f.activity.report(False, 0.0)
+    f.activity.report(True, scene.clock.now)      # back, not trusted for moving up yet
+    f.active = False
+    video, audio, bob, v, a = await scene.run(5_000 * K, 1)
+    assert v.layer is f and v.consumer.log == []
+    # a subscription that is not on it is not moved up to it
+    v.layer = video.layers["h"]
+    v.consumer.producer = video.layers["h"].producer
+    await scene.run(5_000 * K, 1)
+    assert v.layer is video.layers["h"] and v.consumer.log == []

@@ -154,3 +154,40 @@ async def test_a_returning_layer_moves_nobody_above_what_the_allocator_allows():
     await set_active(tracker, pub, "f", True)
     await clock.advance(tracker, pub, TRUST_AFTER)
     assert free.layer is layers["f"] and capped.layer is layers["h"]
+
+
+async def test_after_everything_stopped_a_layer_that_flows_is_used_at_once():
+    pub, layers = track()
+    sub = subscribe(pub, layers["f"])
+    tracker, clock = tracker_with_clock()
+    for rid in ("f", "h", "q"):
+        await set_active(tracker, pub, rid, False)
+    # nothing active: every layer is a candidate and the subscriber is back on "f"
+    assert sub.layer is layers["f"]
+    await clock.advance(tracker, pub, 5)
+    # only "q" and "h" come back: no need to wait for them on a layer that sends nothing
+    await set_active(tracker, pub, "q", True)
+    assert sub.layer is layers["q"]
+    await set_active(tracker, pub, "h", True)
+    assert sub.layer is layers["h"] and not layers["f"].active
+    await clock.advance(tracker, pub, TRUST_AFTER)
+    assert sub.layer is layers["h"] and layers["h"].active and layers["q"].active
+
+
+async def test_a_flowing_layer_is_not_left_while_the_others_earn_trust():
+    pub, layers = track()
+    sub = subscribe(pub, layers["f"])
+    tracker, clock = tracker_with_clock()
+    for rid in ("f", "h", "q"):
+        await set_active(tracker, pub, rid, False)
+    await clock.advance(tracker, pub, 5)
+    await set_active(tracker, pub, "q", True)
+    await clock.advance(tracker, pub, 1)
+    await set_active(tracker, pub, "h", True)          # a second later than "q"
+    assert sub.layer is layers["h"]
+    await clock.advance(tracker, pub, TRUST_AFTER - 1)  # "q" trusted, "h" not yet: "h" flows, it stays
+    assert layers["q"].active and not layers["h"].active and sub.layer is layers["h"]
+    await clock.advance(tracker, pub, 1)
+    assert sub.layer is layers["h"] and layers["h"].active
+    # down through "h" and "q" as they stopped, "f" with nothing active, then "q" and "h" only
+    assert sub.consumer.producers == [layers[r].producer for r in ("h", "q", "f", "q", "h")]
