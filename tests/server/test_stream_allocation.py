@@ -7,6 +7,7 @@ starts on the lowest layer and goes up as far as it fits."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from livekit.protocol import models
@@ -61,13 +62,19 @@ def estimator(server, p):
     return estimate
 
 
-async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(server):
+@contextlib.asynccontextmanager
+async def alice_and_bob(server):
+    """alice publishes a simulcast video; bob's signalling client, and both participants"""
     async with Client(server, join_token("alice", "r")) as a, Client(server, join_token("bob", "r")) as b:
         await a.next("join")
         await b.next("join")
         room = server.rooms.manager.get("r")
         alice, bob = room.participants["alice"], room.participants["bob"]
-        pub = await publish_simulcast(alice)
+        yield b, alice, bob, await publish_simulcast(alice)
+
+
+async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(server):
+    async with alice_and_bob(server) as (b, alice, bob, pub):
         sub = await subscribe(bob, pub)
         estimate = estimator(server, bob)
 
@@ -102,12 +109,7 @@ async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(
 
 
 async def test_under_an_estimate_a_new_subscription_starts_low_and_goes_up_as_it_fits(server):
-    async with Client(server, join_token("alice", "r")) as a, Client(server, join_token("bob", "r")) as b:
-        await a.next("join")
-        await b.next("join")
-        room = server.rooms.manager.get("r")
-        alice, bob = room.participants["alice"], room.participants["bob"]
-        pub = await publish_simulcast(alice)
+    async with alice_and_bob(server) as (b, alice, bob, pub):
         estimator(server, bob)(1_000_000)
         await bob.subscribe(pub)
         sub = pub.subscriptions["bob"]

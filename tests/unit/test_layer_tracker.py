@@ -156,7 +156,8 @@ async def test_a_returning_layer_moves_nobody_above_what_the_allocator_allows():
     assert free.layer is layers["f"] and capped.layer is layers["h"]
 
 
-async def test_after_everything_stopped_a_layer_that_flows_is_used_at_once():
+async def everything_stopped():
+    """a subscriber of a track whose every layer stopped 5 s ago"""
     pub, layers = track()
     sub = subscribe(pub, layers["f"])
     tracker, clock = tracker_with_clock()
@@ -165,6 +166,11 @@ async def test_after_everything_stopped_a_layer_that_flows_is_used_at_once():
     # nothing active: every layer is a candidate and the subscriber is back on "f"
     assert sub.layer is layers["f"]
     await clock.advance(tracker, pub, 5)
+    return pub, layers, sub, tracker, clock
+
+
+async def test_after_everything_stopped_a_layer_that_flows_is_used_at_once():
+    pub, layers, sub, tracker, clock = await everything_stopped()
     # only "q" and "h" come back: no need to wait for them on a layer that sends nothing
     await set_active(tracker, pub, "q", True)
     assert sub.layer is layers["q"]
@@ -175,12 +181,7 @@ async def test_after_everything_stopped_a_layer_that_flows_is_used_at_once():
 
 
 async def test_a_flowing_layer_is_not_left_while_the_others_earn_trust():
-    pub, layers = track()
-    sub = subscribe(pub, layers["f"])
-    tracker, clock = tracker_with_clock()
-    for rid in ("f", "h", "q"):
-        await set_active(tracker, pub, rid, False)
-    await clock.advance(tracker, pub, 5)
+    pub, layers, sub, tracker, clock = await everything_stopped()
     await set_active(tracker, pub, "q", True)
     await clock.advance(tracker, pub, 1)
     await set_active(tracker, pub, "h", True)          # a second later than "q"
