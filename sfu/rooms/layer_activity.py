@@ -7,7 +7,9 @@ two; following every report moves its subscribers up and down as often, and each
 costs them a key frame and a freeze.  So a layer that stops is unusable at once (its
 subscribers move down), but one that comes back is usable again only after it stayed
 active for TRUST_AFTER; a layer that stops again within FLAP_WINDOW of becoming usable
-waits twice as long the next time (up to TRUST_AFTER_MAX).
+waits twice as long the next time (up to TRUST_AFTER_MAX).  In its first WARMUP a layer is
+usable as soon as it flows: a publisher's encoder starts and stops its layers while its
+own bandwidth estimate ramps up, which is no flapping.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 TRUST_AFTER = 4.0
 TRUST_AFTER_MAX = 30.0     # s, the wait of a layer that keeps stopping
 FLAP_WINDOW = 10.0         # s: stopping this soon after becoming usable doubles the wait
+WARMUP = 10.0              # s after a layer appeared in which its reports are followed at once
 
 
 class LayerActivity:
     """one layer; a new layer is active and usable (a publisher starts with all of its layers)"""
 
-    def __init__(self) -> None:
+    def __init__(self, born: float = float("-inf")) -> None:
+        self.born = born                    # when the layer appeared
         self.active = True                  # as last reported
         self._active_since = 0.0
         self._usable_since: float | None = float("-inf")   # None: not usable
@@ -35,9 +39,12 @@ class LayerActivity:
         self.active = active
         if active:
             self._active_since = now
+            if now - self.born < WARMUP:
+                self._usable_since = now
             return True
         if self._usable_since is not None:
-            flapped = now - self._usable_since < FLAP_WINDOW
+            # a flap: it stops soon after it earned its trust (not while warming up)
+            flapped = now - self._usable_since < FLAP_WINDOW and self._usable_since - self.born >= WARMUP
             self.wait = min(self.wait * 2, TRUST_AFTER_MAX) if flapped else TRUST_AFTER
         self._usable_since = None
         return True

@@ -5,12 +5,15 @@ muting.  Mixed into sfu.rooms.participant.Participant.
 
 from __future__ import annotations
 
+import time
+
 from livekit.protocol import models, rtc
 
 from .. import auth, errors
 from ..ids import new_sid
 from ..protocol import sdp
 from .events import ParticipantEvents
+from .layer_activity import LayerActivity
 from .peer_transport import PeerTransport
 from .track import QUALITY_BY_RID, SOURCE_NAMES, Layer, Subscription, TrackPublication
 
@@ -140,7 +143,8 @@ class Publishing:
         finally:
             pub.adding.discard(rid)
         first = not pub.layers
-        pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer)
+        pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer,
+                                activity=LayerActivity(born=time.monotonic()))
         if first:
             self.bump()
             await self.events.track_published(self, pub)

@@ -110,3 +110,17 @@ def test_a_flapping_top_layer_moves_its_subscribers_a_couple_of_times_in_40_s():
 def test_a_layer_that_really_comes_back_is_used_again():
     reports = [(5.0, False), (8.0, True)]                     # a real outage, then steady
     assert switches(reports, 40.0, hysteresis=True) == 2      # down at 5 s, up 8 s + TRUST_AFTER
+
+
+def test_a_young_layer_is_followed_at_once():
+    a = LayerActivity(born=100.0)
+    for t in (101.0, 103.0, 105.0, 107.0):               # the encoder ramps up: on, off, on, off
+        a.report(False, t)
+        assert not a.usable(t)
+        a.report(True, t + 1)
+        assert a.usable(t + 1)
+    assert a.wait == la.TRUST_AFTER                         # and nothing counted against it
+    a.report(False, 100.0 + la.WARMUP + 1)                  # grown up: back to the rule
+    a.report(True, 100.0 + la.WARMUP + 2)
+    assert not a.usable(100.0 + la.WARMUP + 2)
+    assert a.usable(100.0 + la.WARMUP + 2 + la.TRUST_AFTER)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from livekit.protocol import models
 
-from sfu.rooms.layer_activity import TRUST_AFTER
+from sfu.rooms.layer_activity import TRUST_AFTER, LayerActivity
 from sfu.rooms.layer_tracker import LayerTracker
 from sfu.rooms.track import Layer, Subscription, TrackPublication
 
@@ -192,3 +192,15 @@ async def test_a_flowing_layer_is_not_left_while_the_others_earn_trust():
     assert sub.layer is layers["h"] and layers["h"].active
     # down through "h" and "q" as they stopped, "f" with nothing active, then "q" and "h" only
     assert sub.consumer.producers == [layers[r].producer for r in ("h", "q", "f", "q", "h")]
+
+
+async def test_a_layer_that_just_appeared_is_followed_at_once():
+    pub, layers = track()
+    tracker, clock = tracker_with_clock()
+    layers["f"].activity = LayerActivity(born=clock.now)     # the publisher just started
+    sub = subscribe(pub, layers["f"])
+    await clock.advance(tracker, pub, 1)
+    await set_active(tracker, pub, "f", False)                # its encoder ramps up
+    await clock.advance(tracker, pub, 1)
+    await set_active(tracker, pub, "f", True)
+    assert sub.layer is layers["f"] and clock.timers == []
