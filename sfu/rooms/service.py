@@ -1,7 +1,7 @@
 """The rooms service of this node: it owns the rooms (RoomManager), the participants' signal
-sessions (Sessions), the simulcast layer tracker, the stream allocator, and what happens when a participant
-changes (ParticipantEvents: broadcasts, auto-subscribe, teardown); and it serves the room
-operations of the server API (sfu.api.twirp).
+sessions (Sessions), the simulcast layer tracker, the stream allocator, and what happens
+when a participant changes (ParticipantEvents: broadcasts, auto-subscribe, teardown); and it
+serves the room operations of the server API (sfu.api.twirp).
 """
 
 from __future__ import annotations
