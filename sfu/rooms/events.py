@@ -32,6 +32,9 @@ class ParticipantEvents(Protocol):
     async def layer_activity(self, p: Member, pub: TrackPublication, producer_id: int, active: bool) -> None:
         """the data plane says a layer of a published track stopped (or started) receiving packets"""
 
+    def downlink_estimate(self, p: Member, bitrate: int | None) -> None:
+        """the data plane's bandwidth estimate of what can be sent to it, bits/s (None: unknown)"""
+
     async def track_unpublished(self, p: Member, pub: TrackPublication) -> None:
         """one of its tracks is gone"""
 

@@ -77,6 +77,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self.disconnect_reason = models.DisconnectReason.UNKNOWN_REASON
         self.last_ping = time.monotonic()
         self._negotiating = False
+        self.downlink_bps: int | None = None   # the data plane's estimate of what it can receive
 
     # -- views -----------------------------------------------------------------------------
     @property
@@ -168,6 +169,10 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             pub = next((t for t in self.tracks.values() if t.layer_of_producer(pid) is not None), None)
             if pub is not None and len(pub.layers) > 1:
                 loop.create_task(self.events.layer_activity(self, pub, pid, event == "producer_active"))
+        elif event == "transport_bwe" and peer is (self.publisher if self.single_pc else self.subscriber):
+            bitrate = data.get("bitrate")
+            self.downlink_bps = None if bitrate is None else int(bitrate)
+            self.events.downlink_estimate(self, self.downlink_bps)
         elif event == "closed":
             loop.create_task(self.events.participant_lost(self, "media worker died"))
 

@@ -5,12 +5,15 @@ muting.  Mixed into sfu.rooms.participant.Participant.
 
 from __future__ import annotations
 
+import time
+
 from livekit.protocol import models, rtc
 
 from .. import auth, errors
 from ..ids import new_sid
 from ..protocol import sdp
 from .events import ParticipantEvents
+from .layer_activity import LayerActivity
 from .peer_transport import PeerTransport
 from .track import QUALITY_BY_RID, SOURCE_NAMES, Layer, Subscription, TrackPublication
 
@@ -140,7 +143,8 @@ class Publishing:
         finally:
             pub.adding.discard(rid)
         first = not pub.layers
-        pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer)
+        pub.layers[rid] = Layer(rid, QUALITY_BY_RID.get(rid, models.VideoQuality.HIGH), producer,
+                                activity=LayerActivity(born=time.monotonic()))
         if first:
             self.bump()
             await self.events.track_published(self, pub)
@@ -182,6 +186,6 @@ class Publishing:
     async def _set_forwarding(self, pub: TrackPublication, muted: bool) -> None:
         pub.server_muted = muted
         for sub in list(pub.subscriptions.values()):
-            paused = sub.disabled or muted
+            paused = sub.forwarding_paused
             if sub.consumer is not None and not sub.consumer.closed and sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())

@@ -1,7 +1,7 @@
 """The rooms service of this node: it owns the rooms (RoomManager), the participants' signal
-sessions (Sessions), the simulcast layer tracker, and what happens when a participant
-changes (ParticipantEvents: broadcasts, auto-subscribe, teardown); and it serves the room
-operations of the server API (sfu.api.twirp).
+sessions (Sessions), the simulcast layer tracker, the stream allocator, and what happens
+when a participant changes (ParticipantEvents: broadcasts, auto-subscribe, teardown); and it
+serves the room operations of the server API (sfu.api.twirp).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from livekit.protocol import models, rtc
 from .. import auth
 from ..media import MediaService
 from . import data
+from .allocator import Allocator
 from .layer_tracker import LayerTracker
 from .participant import Participant
 from .room import Room, RoomManager, RoomOptions
@@ -32,11 +33,14 @@ class RoomService:
         self.manager = RoomManager(media, auto_create=auto_create, defaults=defaults)
         self.sessions = Sessions(self.manager, self, self.node_id, keys)
         self.layers = LayerTracker()
+        self.allocator = Allocator()
 
     def start(self) -> None:
         self.manager.start()
+        self.allocator.start()
 
     async def stop(self) -> None:
+        await self.allocator.stop()
         await self.manager.stop()
 
     def server_info(self) -> models.ServerInfo:
@@ -126,6 +130,7 @@ class RoomService:
         p.disconnect_reason = reason
         p.bump()
         self.sessions.cancel_expiry(p)
+        self.allocator.forget(p)
         room = p.room
         for pub in list(p.tracks.values()):
             for sub in list(pub.subscriptions.values()):
@@ -143,6 +148,9 @@ class RoomService:
 
     async def layer_activity(self, p: Participant, pub: TrackPublication, producer_id: int, active: bool) -> None:
         await self.layers.activity_changed(pub, producer_id, active)
+
+    def downlink_estimate(self, p: Participant, bitrate: int | None) -> None:
+        self.allocator.set_estimate(p, bitrate)
 
     async def on_data(self, p: Participant, label: str, payload: bytes) -> None:
         await data.receive_data(p, label, payload)

@@ -57,14 +57,14 @@ class SinglePeerConnection:
 
     async def _start_send(self, sub: Subscription, media: sdp.MediaSection) -> bool:
         pub = sub.track
-        layer = select_layer(pub.layers.values(), sub.quality)
+        layer = select_layer(pub.layers.values(), sub.target_quality)
         name = (pub.codec.name if pub.codec else "").lower()
         codec = next((c for c in media.codecs() if c.name.lower() == name), None)
         if layer is None or codec is None or self.publisher is None:
             return False
         out_ext = {e.uri: e.id for e in media.extmaps()}
         sub.consumer = await self.publisher.t.consume(
-            layer.producer, payload_type=codec.pt, paused=sub.disabled or pub.server_muted, ssrc=sub.ssrc or None,
+            layer.producer, payload_type=codec.pt, paused=sub.forwarding_paused, ssrc=sub.ssrc or None,
             ext_map=consumer_ext_map(pub.extmap, out_ext))
         sub.layer, sub.ssrc = layer, sub.consumer.ssrc
         return True

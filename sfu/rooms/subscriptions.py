@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from livekit.protocol import models, rtc
 
@@ -15,6 +16,7 @@ from .. import auth, errors
 from ..protocol import sdp
 from .peer_transport import PeerTransport
 from .room import Room
+from .keyframe_limit import INTERVAL as KEY_FRAME_INTERVAL
 from .layer_selector import layer_to_move_to, select_layer
 from .track import Layer, Subscription, TrackPublication
 
@@ -37,6 +39,7 @@ class Subscribing:
     subscriber: PeerTransport | None
     waiting: list[Subscription]
     sends: dict[str, Subscription]
+    downlink_bps: int | None
     _negotiating: bool
 
     async def subscribe(self, pub: TrackPublication) -> None:
@@ -46,6 +49,10 @@ class Subscribing:
         if pub.participant.identity in pub.subscriptions or self.identity in pub.subscriptions:
             return
         sub = Subscription(track=pub, subscriber=self)
+        if self.downlink_bps is not None:
+            # the stream allocator decides at its next tick; until then the lowest layer, not
+            # the top one into a downlink that may not take it
+            sub.allocated = models.VideoQuality.LOW
         pub.subscriptions[self.identity] = sub
         await self._attach(sub)
 
@@ -56,7 +63,7 @@ class Subscribing:
             self.waiting.append(sub)
             self.request_sections()
             return
-        layer = select_layer(pub.layers.values(), sub.quality)
+        layer = select_layer(pub.layers.values(), sub.target_quality)
         if layer is None or self.subscriber is None:
             return
         codec = SEND_CODECS.get((pub.codec.name if pub.codec else "").lower())
@@ -66,7 +73,7 @@ class Subscribing:
             return
         out_ext = {e.uri: e.id for e in sdp.SUBSCRIBER_EXTMAPS.get(pub.kind, ())}
         consumer = await self.subscriber.t.consume(layer.producer, payload_type=codec.pt,
-                                                   paused=sub.disabled or pub.server_muted,
+                                                   paused=sub.forwarding_paused,
                                                    ssrc=sub.ssrc or None, ext_map=consumer_ext_map(pub.extmap, out_ext))
         sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
         if not self.subscriber.has_track(pub.sid):
@@ -74,6 +81,10 @@ class Subscribing:
                 kind=pub.kind, participant_sid=pub.participant.sid, track_sid=pub.sid, ssrc=consumer.ssrc,
                 codecs=[codec], cname=pub.participant.sid))
         self.schedule_negotiation()
+
+    def subscriptions(self) -> list[Subscription]:
+        """what this participant receives"""
+        return [s for pub in self.room.all_tracks() if (s := pub.subscriptions.get(self.identity)) is not None]
 
     async def unsubscribe(self, pub: TrackPublication) -> None:
         sub = pub.subscriptions.pop(self.identity, None)
@@ -153,18 +164,20 @@ class Subscribing:
                 fits = [lay for lay in pub.info.layers if lay.width >= req.width and lay.height >= req.height]
                 quality = min((lay.quality for lay in fits), default=models.VideoQuality.HIGH)
             sub.disabled = req.disabled
+            sub.priority = req.priority
+            sub.size = req.width * req.height
             if sub.consumer is None:
                 continue
             sub.quality = quality
-            target = layer_to_move_to(pub.layers.values(), quality, sub.layer)
+            target = layer_to_move_to(pub.layers.values(), sub.target_quality, sub.layer)
             if target is not None:
                 await switch_layer(sub, target, "track settings")
-            paused = req.disabled or pub.server_muted
+            paused = sub.forwarding_paused
             if sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
 
 
-async def switch_layer(sub: Subscription, layer: Layer, why: str) -> None:
+async def switch_layer(sub: Subscription, layer: Layer, why: str, now: float | None = None) -> None:
     """the subscription's consumer follows `layer` from now on (its seq/ts stay continuous;
     the data plane asks the new layer's publisher for a key frame)"""
     if sub.consumer is None or sub.consumer.closed:
@@ -173,13 +186,19 @@ async def switch_layer(sub: Subscription, layer: Layer, why: str) -> None:
              sub.layer.rid if sub.layer else None, layer.rid, why)
     await sub.consumer.set_producer(layer.producer)
     sub.layer = layer
+    sub.key_frames.asked(time.monotonic() if now is None else now)
 
 
-async def request_key_frame(sub: Subscription) -> None:
+async def request_key_frame(sub: Subscription, now: float | None = None) -> None:
     """the subscriber can decode from now on (it applied the description naming
-    the SSRC): ask the publisher for a key frame (throttled in the data plane)"""
+    the SSRC): ask the publisher for a key frame (throttled in the data plane per
+    producer, here per subscription)"""
     c = sub.consumer
     if sub.track.kind == "video" and c is not None and not c.closed and not c.paused and not sub.disabled:
+        if not sub.key_frames.allow(time.monotonic() if now is None else now):
+            log.debug("%s: %s key frame asked less than %.0f s ago", sub.subscriber.identity, sub.track.sid,
+                      KEY_FRAME_INTERVAL)
+            return
         try:
             await c.request_key_frame()
         except errors.SfuError:

@@ -14,6 +14,8 @@ from livekit.protocol import models, rtc
 
 from ..media import Consumer, Producer
 from ..protocol import sdp
+from .keyframe_limit import KeyFrameLimit
+from .layer_activity import LayerActivity
 
 QUALITY_BY_RID = {"q": models.VideoQuality.LOW, "h": models.VideoQuality.MEDIUM, "f": models.VideoQuality.HIGH,
                   "": models.VideoQuality.HIGH}
@@ -54,7 +56,8 @@ class Layer:
     rid: str
     quality: int
     producer: Producer
-    active: bool = True        # the data plane says packets arrive (producer_inactive / producer_active)
+    active: bool = True        # usable: packets arrive, for long enough (sfu.rooms.layer_activity)
+    activity: LayerActivity = field(default_factory=LayerActivity)   # the data plane's reports
 
 
 @dataclass
@@ -90,5 +93,21 @@ class Subscription:
     layer: Layer | None = None
     ssrc: int = 0
     disabled: bool = False
-    quality: int = models.VideoQuality.HIGH
+    quality: int = models.VideoQuality.HIGH      # at most, as asked (UpdateTrackSettings)
+    priority: int = 0                            # as asked; 0 = by source
+    size: int = 0                                # width * height asked; 0 = not given
     announced: bool = False
+    key_frames: KeyFrameLimit = field(default_factory=KeyFrameLimit)   # asked on its behalf
+    # set by the stream allocator while the subscriber's downlink has an estimate
+    allocated: int | None = None                 # the highest quality that fits; None = no limit
+    bandwidth_paused: bool = False               # not even its lowest layer fits
+
+    @property
+    def target_quality(self) -> int:
+        """the highest layer it should get: what it asked for, within what fits"""
+        return self.quality if self.allocated is None else min(self.quality, self.allocated)
+
+    @property
+    def forwarding_paused(self) -> bool:
+        """its consumer forwards nothing: turned off, server-muted, or no room for it"""
+        return self.disabled or self.track.server_muted or self.bandwidth_paused

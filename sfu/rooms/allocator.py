@@ -1,0 +1,170 @@
+"""The stream allocator's driver: every TICK, for each subscriber whose downlink has a
+bandwidth estimate, it measures the bitrates of the layers it subscribes to
+(sfu.rooms.layer_bitrate), lets sfu.rooms.stream_allocator decide, applies the decisions to
+the consumers (a layer switch, a pause or a resume) and tells the subscriber which tracks
+paused or resumed (StreamStateUpdate).  Subscribers without an estimate are left alone.
+
+The estimate is an input: `set_estimate(subscriber, bits_per_s)` (None: no estimate any
+more; the subscriptions go back to their unconstrained layers at the next tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from livekit.protocol import rtc
+
+from .. import errors
+from .layer_bitrate import BitrateMeter
+from .stream_allocator import DISABLED, NO_ESTIMATE, NO_LAYERS, Decision, Demand, LayerState, StreamAllocator
+from .subscriptions import switch_layer
+from .track import Subscription
+
+log = logging.getLogger("sfu.rooms")
+
+TICK = 0.5     # s between two allocations of a subscriber
+
+
+class Subscriber(Protocol):
+    """a participant as its allocation sees it (sfu.rooms.participant.Participant)"""
+
+    sid: str
+    identity: str
+    closed: bool
+
+    def subscriptions(self) -> list[Subscription]: ...
+
+    async def send(self, msg: rtc.SignalResponse) -> None: ...
+
+
+@dataclass(eq=False)
+class Downlink:
+    subscriber: Subscriber
+    estimate: int | None
+    allocator: StreamAllocator = field(default_factory=StreamAllocator)
+
+
+class Allocator:
+    """the stream allocation of every subscriber of this node with an estimate"""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, tick: float = TICK) -> None:
+        self.clock = clock
+        self.tick_interval = tick
+        self.meter = BitrateMeter()
+        self.downlinks: dict[int, Downlink] = {}     # id(subscriber) -> its downlink
+        self._task: asyncio.Task | None = None
+
+    def set_estimate(self, subscriber: Subscriber, bps: int | None) -> None:
+        """the bandwidth estimate of the subscriber's downlink, bits/s (None: unknown)"""
+        d = self.downlinks.get(id(subscriber))
+        if d is None:
+            if bps is None:
+                return
+            d = self.downlinks[id(subscriber)] = Downlink(subscriber, bps)
+        d.estimate = bps
+
+    def forget(self, subscriber: Subscriber) -> None:
+        self.downlinks.pop(id(subscriber), None)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                await self.tick()
+            except Exception:        # one bad tick must not end the allocation of everyone
+                log.exception("stream allocation")
+
+    async def tick(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        for key, d in list(self.downlinks.items()):
+            if d.subscriber.closed:
+                del self.downlinks[key]
+        subs = {key: [s for s in d.subscriber.subscriptions() if s.consumer is not None and s.track.published]
+                for key, d in self.downlinks.items()}
+        await self._measure([s for key, d in self.downlinks.items() if d.estimate is not None for s in subs[key]],
+                            now)
+        for key, d in list(self.downlinks.items()):
+            await self._allocate(d, subs[key], now)
+            if d.estimate is None:       # back to unconstrained: nothing more to do for it
+                self.downlinks.pop(key, None)
+
+    async def _measure(self, subs: list[Subscription], now: float) -> None:
+        """sample the layers of these subscriptions' tracks, each at most once per second"""
+        producers = {x.producer.id: x.producer for s in subs for x in s.track.layers.values()}
+        self.meter.keep(set(producers))
+        for pid, producer in producers.items():
+            if producer.closed or not self.meter.due(pid, now):
+                continue
+            try:
+                stats = await producer.stats()
+            except errors.SfuError:
+                continue
+            self.meter.sample(pid, int(stats.get("bytes", 0)), now)
+
+    async def _allocate(self, d: Downlink, subs: list[Subscription], now: float) -> None:
+        by_sid = {s.track.sid: s for s in subs}
+        alloc = d.allocator.allocate(d.estimate, now, [demand(s, self.meter) for s in subs])
+        for sid, dec in alloc.decisions.items():
+            try:
+                await apply(by_sid[sid], dec, now)
+            except errors.SfuError as e:
+                log.debug("%s: allocation of %s: %s", d.subscriber.identity, sid, e)
+        states = [(sid, rtc.StreamState.PAUSED) for sid in alloc.paused] + \
+                 [(sid, rtc.StreamState.ACTIVE) for sid in alloc.resumed]
+        if not states or d.subscriber.closed:
+            return
+        log.info("%s: downlink %s bps: %s", d.subscriber.identity, d.estimate,
+                 ", ".join(f"{sid} {rtc.StreamState.Name(st)}" for sid, st in states))
+        await d.subscriber.send(rtc.SignalResponse(stream_state_update=rtc.StreamStateUpdate(stream_states=[
+            rtc.StreamStateInfo(participant_sid=by_sid[sid].track.participant.sid, track_sid=sid, state=st)
+            for sid, st in states])))
+
+
+def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
+    """what the allocator needs to know of a subscription"""
+    pub = sub.track
+    advertised = {x.quality: x.bitrate for x in pub.info.layers}
+    # the layer it is on counts while it flows, trusted or not (trust is for moving up)
+    layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), advertised.get(x.quality, 0),
+                              x.active or (x is sub.layer and x.activity.active))
+                   for x in pub.layers.values())
+    current = sub.layer.quality if sub.layer is not None and not sub.bandwidth_paused else None
+    return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted, max_quality=sub.quality,
+                  source=pub.info.source, priority=sub.priority, size=sub.size, current=current)
+
+
+async def apply(sub: Subscription, dec: Decision, now: float) -> None:
+    """put a subscription where the allocator decided: its layer and whether it forwards"""
+    c = sub.consumer
+    if c is None or c.closed or dec.reason in (DISABLED, NO_LAYERS):
+        return        # turned off: it keeps its place until it is turned on again
+    sub.allocated = None if dec.reason == NO_ESTIMATE else dec.quality
+    sub.bandwidth_paused = dec.paused
+    if dec.paused and not c.paused:
+        await c.pause()
+    layer = next((x for x in sub.track.layers.values() if x.quality == dec.quality), None)
+    if layer is not None and layer is not sub.layer:
+        up = sub.layer is None or layer.quality > sub.layer.quality
+        # moving up costs the publisher a key frame: not more than one a second for this one
+        if not up or c.paused or sub.key_frames.ready(now):
+            await switch_layer(sub, layer, "allocation", now)
+    if c.paused and not sub.forwarding_paused:
+        await c.resume()              # the data plane asks for a key frame
+        sub.key_frames.asked(now)

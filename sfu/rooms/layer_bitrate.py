@@ -1,0 +1,37 @@
+"""The bitrate of each simulcast layer, from its producer's byte counter (pure: time is an
+argument): sampled at most once per INTERVAL, the rate is the difference of two samples."""
+
+from __future__ import annotations
+
+INTERVAL = 1.0     # s between two samples of one producer
+
+
+class BitrateMeter:
+    def __init__(self) -> None:
+        self._sample: dict[int, tuple[float, int]] = {}     # producer id -> (time, bytes)
+        self._rate: dict[int, int] = {}
+
+    def due(self, producer_id: int, now: float) -> bool:
+        """whether to sample this producer now"""
+        last = self._sample.get(producer_id)
+        return last is None or now - last[0] >= INTERVAL
+
+    def sample(self, producer_id: int, total_bytes: int, now: float) -> None:
+        last = self._sample.get(producer_id)
+        if last is not None and now > last[0]:
+            # a counter that went back (a new producer with the same id) starts over
+            if total_bytes >= last[1]:
+                self._rate[producer_id] = int((total_bytes - last[1]) * 8 / (now - last[0]))
+            else:
+                self._rate.pop(producer_id, None)
+        self._sample[producer_id] = (now, total_bytes)
+
+    def rate(self, producer_id: int) -> int:
+        """bits/s, 0 while unknown"""
+        return self._rate.get(producer_id, 0)
+
+    def keep(self, producer_ids: set[int]) -> None:
+        """forget the producers not listed"""
+        for pid in [p for p in self._sample if p not in producer_ids]:
+            self._sample.pop(pid, None)
+            self._rate.pop(pid, None)

@@ -1,0 +1,219 @@
+"""Which layer of each of a subscriber's tracks fits its downlink: the stream allocation of
+one subscriber transport, pure (no IO; time is an argument).
+
+Given the bandwidth estimate of the subscriber's transport (bits/s), audio is allocated
+first, off the top; video gets what is left, by priority (a screen share before a camera,
+then the UpdateTrackSettings priority, then the larger requested quality/size): every
+video its lowest layer first, then upgrades one layer at a time, lowest layers first, while
+the sum fits.  A video that cannot get even its lowest layer is paused and its subscriber
+told (StreamStateUpdate PAUSED), and told again (ACTIVE) when it resumes.
+
+So that the decision does not follow every wobble of the estimate: a downgrade is immediate,
+an upgrade (a resume included) needs the estimate to exceed the new sum by UPGRADE_MARGIN
+and waits UPGRADE_HOLD after a downgrade for bandwidth; the wait doubles (to UPGRADE_HOLD_MAX)
+when a downgrade undoes an upgrade within FAILED_UPGRADE_WINDOW.
+
+Without an estimate (None) every subscription gets the layer sfu.rooms.layer_selector picks
+and nothing is paused: what the server does when it knows nothing of the downlink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from livekit.protocol import models
+
+from .layer_selector import select_layer
+
+LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
+
+UPGRADE_MARGIN = 0.15          # an upgrade needs estimate >= (1 + margin) * the new sum
+UPGRADE_HOLD = 3.0             # s without upgrades after a downgrade for bandwidth
+UPGRADE_HOLD_MAX = 24.0        # s, the hold after repeated failed upgrades
+FAILED_UPGRADE_WINDOW = 6.0    # s: a downgrade this soon after an upgrade doubles the hold
+
+# what a layer is counted for while its bitrate is neither measured nor advertised
+# (livekit-client's default simulcast encodings: 180p, 360p, 720p)
+DEFAULT_VIDEO_BITRATE = {LOW: 150_000, MEDIUM: 500_000, HIGH: 1_700_000}
+DEFAULT_AUDIO_BITRATE = 40_000     # Opus speech with its RTP overhead
+
+PRIORITY_SCREEN_SHARE = 255        # LiveKit's defaults when the subscriber gives none
+PRIORITY_VIDEO = 1
+
+# why a subscription got what it got
+NO_ESTIMATE = "no estimate"        # today's choice: sfu.rooms.layer_selector
+AUDIO = "audio"                    # always allocated
+DISABLED = "disabled"              # the subscriber turned it off: it takes nothing
+NO_LAYERS = "no layers"
+OPTIMAL = "optimal"                # the best layer it may have
+BANDWIDTH = "bandwidth"            # less than it asked for (or paused): the estimate
+HELD = "held"                      # it fits higher, but an upgrade waits (hysteresis)
+
+
+@dataclass(frozen=True)
+class LayerState:
+    """a layer (simulcast encoding) of a track as the allocator sees it"""
+    quality: int                   # models.VideoQuality
+    bitrate: int = 0               # measured, bits/s; 0 = not measured
+    advertised: int = 0            # TrackInfo.layers[].bitrate; 0 = not advertised
+    active: bool = True            # usable (sfu.rooms.layer_activity)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """one subscription of the subscriber"""
+    key: str                       # the track sid
+    kind: str                      # "audio" | "video"
+    layers: tuple[LayerState, ...]
+    disabled: bool = False
+    max_quality: int = HIGH        # from UpdateTrackSettings quality or width/height
+    source: int = models.TrackSource.CAMERA
+    priority: int = 0              # UpdateTrackSettings.priority; 0 = by source
+    size: int = 0                  # requested width * height; 0 = not given
+    current: int | None = None     # the quality forwarded when the allocator first sees it
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str
+    quality: int | None            # the layer to be on; None: the track has no layer
+    paused: bool                   # forward nothing: it does not fit
+    reason: str
+    bitrate: int = 0               # what it is counted for
+
+
+@dataclass
+class Allocation:
+    decisions: dict[str, Decision]
+    paused: list[str] = field(default_factory=list)     # paused for bandwidth since the last allocation
+    resumed: list[str] = field(default_factory=list)    # forwarding again after such a pause
+    used: int = 0                                        # bits/s allocated
+
+
+def layer_cost(layer: LayerState, kind: str = "video") -> int:
+    """bits/s a layer is counted for: measured, else advertised, else a default by quality"""
+    if layer.bitrate > 0:
+        return layer.bitrate
+    if layer.advertised > 0:
+        return layer.advertised
+    return DEFAULT_AUDIO_BITRATE if kind == "audio" else DEFAULT_VIDEO_BITRATE.get(layer.quality, 500_000)
+
+
+def candidates(d: Demand) -> list[LayerState]:
+    """the layers a video may be given, lowest first: the usable ones (every one if none
+    is) not above its max quality (the lowest if none is that low)"""
+    ordered = sorted(d.layers, key=lambda x: x.quality)
+    usable = [x for x in ordered if x.active] or ordered
+    fit = [x for x in usable if x.quality <= d.max_quality]
+    return fit or usable[:1]
+
+
+def priority_order(d: Demand) -> tuple:
+    """sort key: who gets a layer first"""
+    share = d.source == models.TrackSource.SCREEN_SHARE
+    prio = d.priority or (PRIORITY_SCREEN_SHARE if share else PRIORITY_VIDEO)
+    return (not share, -prio, -d.max_quality, -d.size, d.key)
+
+
+class StreamAllocator:
+    """the allocation state of one subscriber transport"""
+
+    def __init__(self) -> None:
+        self._level: dict[str, int | None] = {}     # key -> quality allocated last time, None = paused
+        self._state: dict[str, bool] = {}           # key -> paused as the subscriber was last told
+        self._hold_until = 0.0
+        self._hold = UPGRADE_HOLD
+        self._last_upgrade = -1e9
+
+    def allocate(self, estimate: int | None, now: float, demands: list[Demand]) -> Allocation:
+        keys = {d.key for d in demands}
+        for gone in [k for k in self._level if k not in keys]:
+            del self._level[gone]
+        for gone in [k for k in self._state if k not in keys]:
+            del self._state[gone]
+        if estimate is None:
+            out = Allocation({d.key: unmanaged(d) for d in demands})
+        else:
+            out = self._fit(estimate, now, demands)
+        for d in demands:
+            dec = out.decisions[d.key]
+            if dec.reason in (DISABLED, NO_LAYERS):
+                continue          # not streaming, but not for bandwidth: the subscriber is not told
+            was_paused = self._state.get(d.key, False)
+            if dec.paused != was_paused:
+                (out.paused if dec.paused else out.resumed).append(d.key)
+            self._state[d.key] = dec.paused
+        return out
+
+    # -- with an estimate ------------------------------------------------------------------------
+    def _fit(self, estimate: int, now: float, demands: list[Demand]) -> Allocation:
+        decisions: dict[str, Decision] = {}
+        used = 0
+        for d in demands:
+            if d.kind != "video":
+                cost = 0 if d.disabled or not d.layers else layer_cost(d.layers[0], "audio")
+                decisions[d.key] = Decision(d.key, d.layers[0].quality if d.layers else None, False,
+                                            DISABLED if d.disabled else AUDIO, cost)
+                used += cost
+        video = sorted((d for d in demands if d.kind == "video"), key=priority_order)
+        for d in video:
+            if d.disabled or not d.layers:
+                decisions[d.key] = unmanaged(d)
+        video = [d for d in video if not d.disabled and d.layers]
+        cands = {d.key: candidates(d) for d in video}
+        costs = {k: [layer_cost(x) for x in c] for k, c in cands.items()}
+        # where each one is now, as an index into its candidates (-1: paused)
+        base = {d.key: self._base_index(d, cands[d.key]) for d in video}
+        level = {d.key: -1 for d in video}
+
+        held = now < self._hold_until
+        # layer by layer, by priority: back to where each one is (or less: a downgrade is
+        # immediate) within the estimate; above that, with headroom and unless held
+        for k in range(max((len(c) for c in costs.values()), default=0)):
+            for d in video:
+                i, cost = level[d.key], costs[d.key]
+                if i != k - 1 or k >= len(cost) or (k > base[d.key] and held):
+                    continue
+                delta = cost[k] - (cost[i] if i >= 0 else 0)
+                limit = estimate if k <= base[d.key] else estimate / (1 + UPGRADE_MARGIN)
+                if used + delta <= limit:
+                    level[d.key] = k
+                    used += delta
+        if any(level[d.key] < base[d.key] for d in video):
+            self._start_hold(now)
+        if any(level[d.key] > base[d.key] for d in video):
+            self._last_upgrade = now
+        for d in video:
+            i = level[d.key]
+            c = cands[d.key]
+            top = len(c) - 1
+            reason = OPTIMAL if i == top else (HELD if held and i >= base[d.key] else BANDWIDTH)
+            quality = c[max(i, 0)].quality
+            decisions[d.key] = Decision(d.key, quality, i < 0, reason, costs[d.key][i] if i >= 0 else 0)
+            self._level[d.key] = quality if i >= 0 else None
+        return Allocation({d.key: decisions[d.key] for d in demands}, used=used)
+
+    def _base_index(self, d: Demand, cands: list[LayerState]) -> int:
+        # first seen: where it is, or its lowest layer
+        q = self._level[d.key] if d.key in self._level else d.current
+        if q is None:
+            return 0 if d.key not in self._level else -1
+        below = [i for i, x in enumerate(cands) if x.quality <= q]
+        # its layer stopped and only higher ones are left: the lowest is no upgrade
+        return below[-1] if below else 0
+
+    def _start_hold(self, now: float) -> None:
+        if now - self._last_upgrade < FAILED_UPGRADE_WINDOW:
+            self._hold = min(self._hold * 2, UPGRADE_HOLD_MAX)
+            self._last_upgrade = -1e9      # one doubling per failed upgrade
+        elif now >= self._hold_until:
+            self._hold = UPGRADE_HOLD
+        self._hold_until = now + self._hold
+
+
+def unmanaged(d: Demand) -> Decision:
+    """what a subscription gets without an estimate (or disabled): today's layer choice"""
+    layer = select_layer(d.layers, d.max_quality)
+    if layer is None:
+        return Decision(d.key, None, False, NO_LAYERS)
+    return Decision(d.key, layer.quality, False, DISABLED if d.disabled else NO_ESTIMATE)
