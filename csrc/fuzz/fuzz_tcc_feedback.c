@@ -4,14 +4,39 @@
  * the packet.  A rejection must carry a named reason; an accepted packet
  * has exactly status_count entries with consecutive sequence numbers from
  * the base, statuses 0..2, `received` of them received, and offsets that
- * are the running sum of at most one delta per received entry. */
+ * are the running sum of at most one delta per received entry.  An
+ * accepted packet is then applied to a send history of 3000 packets (the
+ * last ones sent at 1 ms steps): it may change only entries it covers, in
+ * sequence order, and the windows over it stay within what was sent. */
 #include "../util/common.c"
 #include "../rtp/tcc_feedback.c"
+#include "../rtc/tcc_send_history.c"
 #include "fuzz_common.h"
 
 #define CAP_MAX (1 + 255 * 8)
 
 static sfu_tcc_feedback_packet_t pkts[CAP_MAX];
+static sfu_tcc_packet_result_t results[CAP_MAX];
+static sfu_tcc_send_history_t hist;
+
+static void apply_to_history(const sfu_tcc_feedback_t *fb)
+{
+    sfu_tcc_send_history_init(&hist, 65000);
+    for (int i = 0; i < 3000; i++)
+        sfu_tcc_send_history_add(&hist, 100 + (uint32_t)i % 1200, (uint8_t)(i % 3), (int16_t)(i % 5 - 1),
+                                 1000 * (int64_t)i);
+    uint32_t n = sfu_tcc_send_history_on_feedback(&hist, fb, pkts, results, CAP_MAX);
+    FUZZ_CHECK(n <= fb->status_count && hist.unknown + n <= fb->status_count);
+    for (uint32_t i = 0; i < n; i++) {
+        FUZZ_CHECK(results[i].seq >= hist.next_seq - SFU_TCC_HISTORY_SLOTS && results[i].seq < hist.next_seq);
+        FUZZ_CHECK(i == 0 || results[i].seq > results[i - 1].seq);
+        FUZZ_CHECK(results[i].send_us == 1000 * (results[i].seq - (65000 + 65536)));
+    }
+    uint32_t reported;
+    double loss = sfu_tcc_send_history_loss(&hist, -1, &reported);
+    FUZZ_CHECK(loss >= 0.0 && loss <= 1.0 && reported <= n);
+    (void)sfu_tcc_send_history_acked_bps(&hist, 500000);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,5 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(received == fb.received);
     /* one delta byte at least per received packet, inside the packet */
     FUZZ_CHECK(20 + 2 + (size_t)received <= n);
+    apply_to_history(&fb);
     return 0;
 }
