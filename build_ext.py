@@ -69,7 +69,8 @@ PACKET = _tree("rtp") + _files("util/common.c", "util/drop_reason.c")
 # the pure decision units of csrc/rtc (no clock, no I/O; `now` is an argument)
 UNITS = _files("rtc/seq_manager.c", "rtc/keyframe_request.c", "rtc/header_ext_rewrite.c",
                "rtc/rtp_stream_recv.c", "rtc/rtp_retransmission_buffer.c", "rtc/tcc_server.c",
-               "rtc/producer_activity.c", "rtc/tcc_send_history.c")
+               "rtc/producer_activity.c", "rtc/tcc_send_history.c",
+               "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c")
 
 MODULES = {
     # name: (cffi headers in cdef order, sources)
@@ -102,7 +103,7 @@ def _builder(name: str) -> FFI:
         include_dirs=[_path(INCLUDE), _path(CSRC)],
         extra_compile_args=_CFLAGS,
         extra_link_args=["-fsanitize=address,undefined"] if _SANITIZE else [],
-        libraries=["pthread"],
+        libraries=["pthread", "m"],
     )
     return b
 

@@ -92,4 +92,184 @@ uint64_t sfu_tcc_send_history_acked_bps(const sfu_tcc_send_history_t *h, int64_t
  * clock): sets *reported and returns lost / reported (0 when none) */
 double sfu_tcc_send_history_loss(const sfu_tcc_send_history_t *h, int64_t since_send_us, uint32_t *reported);
 
+/* ------------------------------------------------------------------ */
+/* Delay-based estimate (bwe_delay.c), after libwebrtc's goog_cc: packets
+ * sent within SFU_BWE_GROUP_US of each other form a group; the growth of
+ * one-way delay variation between groups goes through a trendline filter
+ * (least-squares slope over SFU_BWE_TRENDLINE_WINDOW smoothed points),
+ * compared with an adaptive threshold: overuse when above it for more than
+ * SFU_BWE_OVERUSE_TIME_US and still growing.  AIMD rate control answers:
+ * overuse -> 0.85 x the acknowledged bitrate; normal -> increase (8 %/s
+ * while the link capacity is unknown, about a packet per response time
+ * near it), never beyond 1.5 x the acknowledged bitrate + 10 kbit/s;
+ * underuse -> hold while the queue drains.                               */
+#define SFU_BWE_GROUP_US 5000
+#define SFU_BWE_TRENDLINE_WINDOW 20
+
+#define SFU_BWE_USAGE_NORMAL 0
+#define SFU_BWE_USAGE_UNDERUSING 1
+#define SFU_BWE_USAGE_OVERUSING 2
+
+#define SFU_BWE_RATE_HOLD 0
+#define SFU_BWE_RATE_INCREASE 1
+#define SFU_BWE_RATE_DECREASE 2
+
+typedef struct {
+    int64_t  first_send_us;    /* -1: no group yet */
+    int64_t  last_send_us;
+    int64_t  first_arrival_us;
+    int64_t  last_arrival_us;  /* the group's completion time */
+    uint64_t bytes;
+} sfu_bwe_group_t;
+
+typedef struct {
+    /* inter-arrival grouping */
+    sfu_bwe_group_t cur, prev;
+    uint32_t reordered;        /* consecutive groups whose arrival went back */
+    uint32_t _pad0;
+    /* trendline filter */
+    uint32_t num_deltas;
+    uint32_t points;           /* filled entries of x/y (<= SFU_BWE_TRENDLINE_WINDOW) */
+    uint32_t point_head;
+    uint32_t _pad1;
+    double   x[20];            /* SFU_BWE_TRENDLINE_WINDOW: arrival ms since the first delta */
+    double   y[20];            /* smoothed accumulated delay, ms */
+    int64_t  first_arrival_us; /* of the first delta, -1: none */
+    double   accumulated_ms;
+    double   smoothed_ms;
+    double   trend;            /* the last slope */
+    double   prev_trend;
+    /* overuse detector */
+    double   threshold;        /* ms-scaled, adaptive, 6..600 */
+    double   modified_trend;
+    double   time_over_ms;     /* -1: not over the threshold */
+    uint32_t overuse_count;
+    uint8_t  usage;            /* SFU_BWE_USAGE_* */
+    uint8_t  _pad2[3];
+    int64_t  threshold_update_us; /* -1: never */
+    /* AIMD rate control */
+    uint64_t bps;
+    uint64_t min_bps, max_bps;
+    uint8_t  rate_state;       /* SFU_BWE_RATE_* */
+    uint8_t  _pad3[7];
+    int64_t  rate_update_us;   /* last rate change decision, -1: none */
+    int64_t  last_decrease_us; /* -1: none */
+    double   capacity_kbps;    /* link capacity estimate at overuse, < 0: unknown */
+    double   capacity_dev;     /* its normalised variance */
+} sfu_bwe_delay_t;
+
+void sfu_bwe_delay_init(sfu_bwe_delay_t *d, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);
+/* one acknowledged packet, in sequence order: send time (sender's clock),
+ * arrival (receiver's), size; now_us the feedback's arrival at the sender */
+void sfu_bwe_delay_on_packet(sfu_bwe_delay_t *d, int64_t send_us, int64_t arrival_us, uint32_t size,
+                             int64_t now_us);
+/* after a feedback: rate control with the detector's usage, the acked
+ * bitrate (0: not known yet) and the round-trip time; returns the estimate */
+uint64_t sfu_bwe_delay_update(sfu_bwe_delay_t *d, uint64_t acked_bps, int64_t rtt_us, int64_t now_us);
+/* a probe measured probe_bps: the estimate jumps up to it (never down) */
+void sfu_bwe_delay_on_probe(sfu_bwe_delay_t *d, uint64_t probe_bps, int64_t now_us);
+
+/* ------------------------------------------------------------------ */
+/* Loss-based limit (bwe_loss.c), after libwebrtc's classic send-side
+ * estimation: loss above 10 % -> rate x (1 - loss / 2), at most once per
+ * 300 ms + RTT; below 2 % -> the limit grows 8 % a second until it reaches
+ * the delay-based estimate and stops limiting; in between, hold.
+ * The loss is measured over at least SFU_BWE_LOSS_MIN_PACKETS reported
+ * packets spanning at least SFU_BWE_LOSS_INTERVAL_US of send time, so 5 %
+ * random loss reads as 5 %, not as the odd burst of a short sample.      */
+#define SFU_BWE_LOSS_MIN_PACKETS 20
+#define SFU_BWE_LOSS_INTERVAL_US 1000000
+
+typedef struct {
+    uint64_t bps;              /* the limit, while limiting */
+    uint64_t min_bps, max_bps;
+    uint8_t  limiting;         /* loss cut the rate and it has not grown back yet */
+    uint8_t  _pad[7];
+    int64_t  last_update_us;   /* -1: none */
+    int64_t  last_decrease_us; /* -1: none */
+    double   loss;             /* the last loss fraction used */
+} sfu_bwe_loss_t;
+
+void sfu_bwe_loss_init(sfu_bwe_loss_t *l, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);
+/* a loss fraction measured now; other_bps is the estimate without this
+ * limit (delay-based, REMB); returns the limit (max_bps: not limiting) */
+uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps, int64_t rtt_us,
+                             int64_t now_us);
+
+/* ------------------------------------------------------------------ */
+/* Send-side bandwidth estimation of one subscriber transport
+ * (send_side_bwe.c): the history, the delay-based estimate and the loss
+ * limit over the transport-cc feedback, REMB as the fallback.  The
+ * estimate is min(delay-based, loss limit, REMB while fresh) within
+ * [min_bps, max_bps]; with no transport-cc feedback for
+ * SFU_BWE_FEEDBACK_TIMEOUT_US a fresh REMB (younger than
+ * SFU_BWE_REMB_TIMEOUT_US) alone sets it.                               */
+#define SFU_BWE_ACKED_WINDOW_US 500000
+#define SFU_BWE_FEEDBACK_TIMEOUT_US 2000000
+#define SFU_BWE_REMB_TIMEOUT_US 5000000
+
+#define SFU_BWE_LIMIT_START 0      /* nothing measured yet: the start rate */
+#define SFU_BWE_LIMIT_DELAY 1
+#define SFU_BWE_LIMIT_LOSS 2
+#define SFU_BWE_LIMIT_REMB 3
+#define SFU_BWE_LIMIT_MIN 4
+#define SFU_BWE_LIMIT_MAX 5
+
+typedef struct {
+    uint64_t estimate_bps;
+    uint64_t delay_bps;
+    uint64_t loss_bps;         /* the loss limit (max_bps: not limiting) */
+    uint64_t remb_bps;         /* the last REMB, 0: none */
+    uint64_t acked_bps;
+    int64_t  rtt_us;           /* 0: not known */
+    double   loss;             /* the last loss fraction measured */
+    uint8_t  usage;            /* SFU_BWE_USAGE_* */
+    uint8_t  rate_state;       /* SFU_BWE_RATE_* */
+    uint8_t  limited_by;       /* SFU_BWE_LIMIT_* */
+    uint8_t  _pad[5];
+    uint64_t feedback_packets; /* transport-cc feedback applied */
+    uint64_t feedback_rejected;/* ... rejected by the parser (feedback_rejects[] has the reasons) */
+    uint64_t unknown;          /* reported sequence numbers not in the history */
+    uint64_t remb_packets;
+} sfu_bwe_stats_t;
+
+typedef struct {
+    sfu_tcc_send_history_t history;
+    sfu_bwe_delay_t delay;
+    sfu_bwe_loss_t loss;
+    uint64_t min_bps, max_bps;
+    uint64_t estimate_bps;
+    uint64_t acked_bps;
+    uint64_t remb_bps;
+    int64_t  remb_us;          /* -1: none */
+    int64_t  feedback_us;      /* last feedback applied, -1: none */
+    int64_t  rtt_us;
+    int64_t  loss_mark_us;     /* loss is measured over packets sent after this */
+    double   loss_fraction;
+    uint8_t  limited_by;
+    uint8_t  _pad[7];
+    uint64_t remb_packets;
+    uint64_t feedback_rejected;
+    uint64_t feedback_rejects[9]; /* SFU_TCC_FB__COUNT, by reason */
+} sfu_send_side_bwe_t;
+
+void sfu_send_side_bwe_init(sfu_send_side_bwe_t *b, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);
+/* a packet of `size` bytes is sent now: the transport-wide sequence number to stamp on it */
+uint16_t sfu_send_side_bwe_on_sent(sfu_send_side_bwe_t *b, uint32_t size, uint8_t flags, int16_t cluster,
+                                   int64_t now_us);
+/* one transport-cc feedback packet arrived now: SFU_TCC_FB_OK, or the
+ * parser's reject reason (counted); results, when not NULL, receives the
+ * packets it reported (at most cap; *n_results set) for probe evaluation */
+int sfu_send_side_bwe_on_feedback(sfu_send_side_bwe_t *b, const uint8_t *buf, size_t len, int64_t now_us,
+                                  sfu_tcc_packet_result_t *results, uint32_t cap, uint32_t *n_results);
+/* a REMB (RFC draft-alvestrand-rmcat-remb) arrived now */
+void sfu_send_side_bwe_on_remb(sfu_send_side_bwe_t *b, uint64_t bps, int64_t now_us);
+/* a round-trip time measured otherwise (receiver reports) */
+void sfu_send_side_bwe_on_rtt(sfu_send_side_bwe_t *b, int64_t rtt_us);
+/* a probe cluster measured probe_bps (probe_controller.c) */
+void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int64_t now_us);
+/* the estimate now (REMB and feedback ageing applied) */
+uint64_t sfu_send_side_bwe_estimate(sfu_send_side_bwe_t *b, int64_t now_us);
+void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_stats_t *out);
+
 #endif

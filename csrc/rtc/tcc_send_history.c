@@ -124,7 +124,7 @@ uint64_t sfu_tcc_send_history_acked_bps(const sfu_tcc_send_history_t *h, int64_t
             break;
         if (e->state != SFU_TCC_STATE_RECEIVED)
             continue;
-        if (e->arrival_us < from) {
+        if (e->arrival_us <= from) {
             reached_start = 1;
             if (e->arrival_us < from - REORDER_SLACK_US)
                 break;
