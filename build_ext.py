@@ -70,7 +70,7 @@ PACKET = _tree("rtp") + _files("util/common.c", "util/drop_reason.c")
 UNITS = _files("rtc/seq_manager.c", "rtc/keyframe_request.c", "rtc/header_ext_rewrite.c",
                "rtc/rtp_stream_recv.c", "rtc/rtp_retransmission_buffer.c", "rtc/tcc_server.c",
                "rtc/producer_activity.c", "rtc/tcc_send_history.c",
-               "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c")
+               "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c", "rtc/probe_controller.c")
 
 MODULES = {
     # name: (cffi headers in cdef order, sources)

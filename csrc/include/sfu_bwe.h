@@ -195,6 +195,10 @@ void sfu_bwe_loss_init(sfu_bwe_loss_t *l, uint64_t start_bps, uint64_t min_bps, 
  * limit (delay-based, REMB); returns the limit (max_bps: not limiting) */
 uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps, int64_t rtt_us,
                              int64_t now_us);
+/* a probe got probe_bps through: the loss that set the limit is not there
+ * any more at that rate (as goog_cc's probe results reset its loss-based
+ * estimate); other_bps as above */
+void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other_bps);
 
 /* ------------------------------------------------------------------ */
 /* Send-side bandwidth estimation of one subscriber transport
@@ -271,5 +275,78 @@ void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int6
 /* the estimate now (REMB and feedback ageing applied) */
 uint64_t sfu_send_side_bwe_estimate(sfu_send_side_bwe_t *b, int64_t now_us);
 void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_stats_t *out);
+
+/* ------------------------------------------------------------------ */
+/* Probing (probe_controller.c): when to send a probe cluster (a burst at a
+ * target rate above the estimate: media tagged with the cluster id, padding
+ * for the rest) and what its feedback measured.  Clusters start: at the
+ * beginning (3x and 6x the start rate, as goog_cc); again at twice a
+ * result that reached 70 % of its target, while more is wanted; and every
+ * interval while the wanted rate (the allocator's) is above the estimate,
+ * the interval doubling after each probe that found nothing (up to
+ * SFU_PROBE_INTERVAL_MAX_US) and shortened after the estimate dropped.
+ * Never while the delay detector says overuse.  A cluster's result is
+ * min(send rate, receive rate) of its received packets, 0.95 x the
+ * receive rate when that is below 90 % of the send rate (the link was
+ * saturated), nothing when fewer than SFU_PROBE_MIN_PACKETS arrived.     */
+#define SFU_PROBE_CLUSTER_US 50000
+#define SFU_PROBE_MIN_PACKETS 5
+#define SFU_PROBE_INTERVAL_US 2000000
+#define SFU_PROBE_INTERVAL_MAX_US 30000000
+#define SFU_PROBE_CLUSTERS 4
+
+#define SFU_PROBE_FREE 0
+#define SFU_PROBE_SENDING 1
+#define SFU_PROBE_SENT 2           /* waiting for its feedback */
+
+typedef struct {
+    uint64_t target_bps;
+    int64_t  start_us;
+    int64_t  end_us;           /* sending ended */
+    int64_t  first_send_us, last_send_us;     /* of the received packets */
+    int64_t  first_arrival_us, last_arrival_us;
+    uint64_t sent_bytes;
+    uint64_t recv_bytes;
+    uint32_t sent_packets;
+    uint32_t reported;
+    uint32_t received;
+    uint16_t last_send_size;   /* size of the latest-sent received packet */
+    uint16_t first_arrival_size;
+    int16_t  id;
+    uint8_t  state;            /* SFU_PROBE_* */
+    uint8_t  _pad[5];
+} sfu_probe_cluster_t;
+
+typedef struct {
+    sfu_probe_cluster_t c[4];  /* SFU_PROBE_CLUSTERS */
+    int16_t  next_id;
+    int16_t  active;           /* index in c of the cluster being sent, -1: none */
+    uint8_t  initial_left;     /* start-up clusters not sent yet */
+    uint8_t  _pad[3];
+    uint64_t start_bps, max_bps;
+    uint64_t wanted_bps;       /* what the allocator would send (0: nothing more) */
+    uint64_t pending_bps;      /* the next cluster's target, 0: none queued */
+    uint64_t high_bps;         /* the estimate before it dropped */
+    int64_t  next_us;          /* next periodic probe */
+    int64_t  interval_us;
+    uint64_t last_result_bps;
+    uint64_t clusters;         /* started */
+    uint64_t results;          /* evaluated with a result */
+} sfu_probe_controller_t;
+
+void sfu_probe_controller_init(sfu_probe_controller_t *p, uint64_t start_bps, uint64_t max_bps, int64_t now_us);
+void sfu_probe_controller_set_wanted(sfu_probe_controller_t *p, uint64_t wanted_bps, int64_t now_us);
+/* the cluster id to tag a packet sent now with (-1: none), starting or
+ * ending a cluster as the rules say; estimate and usage are the estimator's */
+int16_t sfu_probe_controller_cluster(sfu_probe_controller_t *p, uint64_t estimate_bps, uint8_t usage,
+                                     int64_t now_us);
+/* a packet of the active cluster was sent */
+void sfu_probe_controller_on_sent(sfu_probe_controller_t *p, int16_t cluster, uint32_t size);
+/* bytes of padding to send now so the active cluster keeps its target rate */
+uint32_t sfu_probe_controller_padding(const sfu_probe_controller_t *p, int64_t now_us);
+/* the packets a feedback reported (sfu_send_side_bwe_on_feedback): returns
+ * the rate a cluster measured (for sfu_send_side_bwe_on_probe), 0: none */
+uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_tcc_packet_result_t *results,
+                                          uint32_t n, uint64_t estimate_bps, int64_t now_us);
 
 #endif

@@ -56,3 +56,12 @@ uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps,
     l->bps = (uint64_t)bps;
     return l->limiting ? l->bps : l->max_bps;
 }
+
+void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other_bps)
+{
+    if (!l->limiting || probe_bps <= l->bps)
+        return;
+    l->bps = probe_bps > l->max_bps ? l->max_bps : probe_bps;
+    if (l->bps >= other_bps)
+        l->limiting = 0;
+}

@@ -160,6 +160,7 @@ void sfu_send_side_bwe_on_rtt(sfu_send_side_bwe_t *b, int64_t rtt_us)
 void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int64_t now_us)
 {
     sfu_bwe_delay_on_probe(&b->delay, probe_bps, now_us);
+    sfu_bwe_loss_on_probe(&b->loss, probe_bps, b->delay.bps);
     compose(b, now_us);
 }
 

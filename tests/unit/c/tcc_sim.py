@@ -65,6 +65,32 @@ class Bwe:
         return self._stats
 
 
+class Probe:
+    """the C probe controller (probe_controller.c)"""
+
+    def __init__(self, start_bps: int, max_bps: int, now_us: int) -> None:
+        self.p = ffi.new("sfu_probe_controller_t *")
+        lib.sfu_probe_controller_init(self.p, start_bps, max_bps, now_us)
+
+    def set_wanted(self, bps: int, now_us: int) -> None:
+        lib.sfu_probe_controller_set_wanted(self.p, bps, now_us)
+
+    def cluster(self, estimate_bps: int, usage: int, now_us: int) -> int:
+        return lib.sfu_probe_controller_cluster(self.p, estimate_bps, usage, now_us)
+
+    def on_sent(self, cluster: int, size: int) -> None:
+        lib.sfu_probe_controller_on_sent(self.p, cluster, size)
+
+    def padding(self, now_us: int) -> int:
+        return lib.sfu_probe_controller_padding(self.p, now_us)
+
+    def on_feedback(self, results, estimate_bps: int, now_us: int) -> int:
+        arr = ffi.new("sfu_tcc_packet_result_t[]", max(len(results), 1))
+        for i, r in enumerate(results):
+            arr[i] = r
+        return lib.sfu_probe_controller_on_feedback(self.p, arr, len(results), estimate_bps, now_us)
+
+
 class Link:
     """a bottleneck: FIFO drained at rate_bps (changeable), tail drop above queue_bytes,
     one-way propagation delay, random loss (or Gilbert-Elliott bursts) after the queue"""
@@ -115,9 +141,10 @@ class Call:
     feedback reaches the sender one propagation delay later."""
 
     def __init__(self, link: Link, bwe: Bwe | None = None, source_bps: int = 3_000_000,
-                 packet_bytes: int = 1200, feedback_us: int = 50_000, tick_us: int = 1000) -> None:
+                 packet_bytes: int = 1200, feedback_us: int = 50_000, tick_us: int = 1000,
+                 probing: bool = True, start_bps: int = 300_000, max_bps: int = 10_000_000) -> None:
         self.link = link
-        self.bwe = bwe or Bwe()
+        self.bwe = bwe or Bwe(start_bps=start_bps, max_bps=max_bps)
         self.rx = Receiver()
         self.source_bps = source_bps
         self.packet_bytes = packet_bytes
@@ -131,9 +158,15 @@ class Call:
         self.samples: list[tuple[int, int, float]] = []  # (time us, estimate, queue delay us)
         self.feedback_log: list[tuple[int, bytes]] = []
         self.sent_log: list[tuple[int, int, int, int]] = []   # (time us, seq, size, flags)
-        self.extra = None                               # callable(call) -> [(size, flags, cluster)] per tick
+        self.probe = Probe(start_bps, max_bps, self.now) if probing else None
+        if self.probe:
+            self.probe.set_wanted(source_bps, self.now)
+        self.probe_results: list[tuple[int, int]] = []   # (time us, measured bps)
 
     def _send(self, size: int, flags: int = 0, cluster: int = -1) -> None:
+        if cluster >= 0:
+            flags |= lib.SFU_TCC_SENT_PROBE
+            self.probe.on_sent(cluster, size)
         seq = self.bwe.sent(size, self.now, flags, cluster)
         self.sent_log.append((self.now, seq, size, flags))
         at = self.link.send(size, self.now)
@@ -144,14 +177,17 @@ class Call:
         end = self.now + int(seconds * 1e6)
         next_sample = self.now
         while self.now < end:
-            rate = min(self.bwe.estimate(self.now), self.source_bps)
+            estimate = self.bwe.estimate(self.now)
+            cluster = self.probe.cluster(estimate, self.bwe.b.delay.usage, self.now) if self.probe else -1
+            rate = min(estimate, self.source_bps)
             self.budget = min(self.budget + rate * self.tick_us / 8e6, 4 * self.packet_bytes)
             while self.budget >= self.packet_bytes:
                 self.budget -= self.packet_bytes
-                self._send(self.packet_bytes)
-            if self.extra:
-                for size, flags, cluster in self.extra(self):
-                    self._send(size, flags, cluster)
+                self._send(self.packet_bytes, cluster=cluster)
+            if cluster >= 0:
+                # the rest of the cluster's rate is padding, in packets of up to packet_bytes
+                while (due := self.probe.padding(self.now)) >= 200:
+                    self._send(min(due, self.packet_bytes), lib.SFU_TCC_SENT_PADDING, cluster)
             # arrivals up to now go to the receiver's register
             due = [p for p in self.in_flight if p[0] <= self.now]
             if due:
@@ -172,7 +208,12 @@ class Call:
             self.now += self.tick_us
 
     def on_feedback(self, results: list) -> None:
-        """what a probe controller does with the reported packets (nothing here)"""
+        if not self.probe:
+            return
+        r = self.probe.on_feedback(results, self.bwe.estimate(self.now), self.now)
+        if r:
+            self.probe_results.append((self.now, r))
+            lib.sfu_send_side_bwe_on_probe(self.bwe.b, r, self.now)
 
     def estimates_between(self, t0_s: float, t1_s: float) -> list[int]:
         """the estimates sampled from t0_s to t1_s seconds into the run"""
