@@ -191,13 +191,15 @@ typedef struct {
 } sfu_bwe_loss_t;
 
 void sfu_bwe_loss_init(sfu_bwe_loss_t *l, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);
-/* a loss fraction measured now; other_bps is the estimate without this
- * limit (delay-based, REMB); returns the limit (max_bps: not limiting) */
-uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps, int64_t rtt_us,
-                             int64_t now_us);
-/* a probe got probe_bps through: the loss that set the limit is not there
- * any more at that rate (as goog_cc's probe results reset its loss-based
- * estimate); other_bps as above */
+/* a loss fraction measured now; sending_bps is what arrives (the acked
+ * bitrate, 0: not known), other_bps the estimate without this limit
+ * (delay-based, REMB); returns the limit (max_bps: not limiting) */
+uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t sending_bps, uint64_t other_bps,
+                             int64_t rtt_us, int64_t now_us);
+/* a probe got probe_bps through: unless the last loss measured is still
+ * above 10 %, the loss that set the limit is gone and the limit rises to
+ * probe_bps (as goog_cc's probe results reset its loss-based estimate);
+ * other_bps as above */
 void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other_bps);
 
 /* ------------------------------------------------------------------ */
@@ -288,7 +290,8 @@ void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_sta
  * Never while the delay detector says overuse.  A cluster's result is
  * min(send rate, receive rate) of its received packets, 0.95 x the
  * receive rate when that is below 90 % of the send rate (the link was
- * saturated), nothing when fewer than SFU_PROBE_MIN_PACKETS arrived.     */
+ * saturated), nothing when fewer than SFU_PROBE_MIN_PACKETS or less than
+ * 80 % of the reported packets arrived.                                 */
 #define SFU_PROBE_CLUSTER_US 50000
 #define SFU_PROBE_MIN_PACKETS 5
 #define SFU_PROBE_INTERVAL_US 2000000

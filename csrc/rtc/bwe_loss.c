@@ -24,8 +24,8 @@ void sfu_bwe_loss_init(sfu_bwe_loss_t *l, uint64_t start_bps, uint64_t min_bps, 
     l->last_decrease_us = -1;
 }
 
-uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps, int64_t rtt_us,
-                             int64_t now_us)
+uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t sending_bps, uint64_t other_bps,
+                             int64_t rtt_us, int64_t now_us)
 {
     double dt_s = l->last_update_us < 0 ? 0 : (double)(now_us - l->last_update_us) / 1e6;
     if (dt_s < 0)
@@ -39,8 +39,11 @@ uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps,
     if (loss > LOSS_HIGH) {
         int64_t gap = DECREASE_GAP_US + (rtt_us > 0 ? rtt_us : 0);
         if (l->last_decrease_us < 0 || now_us - l->last_decrease_us >= gap) {
-            /* from what is being sent, not from a limit above it */
-            bps = (bps < other ? bps : other) * (1 - 0.5 * loss);
+            /* from what is being sent, not from an estimate or a limit above it */
+            double from = bps < other ? bps : other;
+            if (sending_bps && (double)sending_bps < from)
+                from = (double)sending_bps;
+            bps = from * (1 - 0.5 * loss);
             l->last_decrease_us = now_us;
             l->limiting = 1;
         }
@@ -59,8 +62,8 @@ uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t other_bps,
 
 void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other_bps)
 {
-    if (!l->limiting || probe_bps <= l->bps)
-        return;
+    if (!l->limiting || probe_bps <= l->bps || l->loss > LOSS_HIGH)
+        return;                                   /* the loss is still there: the probe was lucky */
     l->bps = probe_bps > l->max_bps ? l->max_bps : probe_bps;
     if (l->bps >= other_bps)
         l->limiting = 0;

@@ -141,7 +141,7 @@ uint32_t sfu_probe_controller_padding(const sfu_probe_controller_t *p, int64_t n
 
 static uint64_t evaluate(const sfu_probe_cluster_t *c)
 {
-    if (c->received < SFU_PROBE_MIN_PACKETS)
+    if (c->received < SFU_PROBE_MIN_PACKETS || (uint64_t)c->received * 5 < (uint64_t)c->reported * 4)
         return 0;
     int64_t send_span = c->last_send_us - c->first_send_us;
     int64_t recv_span = c->last_arrival_us - c->first_arrival_us;

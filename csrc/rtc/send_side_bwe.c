@@ -97,7 +97,7 @@ static void update_loss(sfu_send_side_bwe_t *b, int64_t now_us)
     uint64_t other = b->delay.bps;
     if (remb_fresh(b, now_us) && b->remb_bps < other)
         other = b->remb_bps;
-    sfu_bwe_loss_update(&b->loss, loss, other, b->rtt_us, now_us);
+    sfu_bwe_loss_update(&b->loss, loss, b->acked_bps, other, b->rtt_us, now_us);
     b->loss_mark_us = newest->send_us;
 }
 

@@ -158,10 +158,12 @@ class Call:
         self.samples: list[tuple[int, int, float]] = []  # (time us, estimate, queue delay us)
         self.feedback_log: list[tuple[int, bytes]] = []
         self.sent_log: list[tuple[int, int, int, int]] = []   # (time us, seq, size, flags)
+        self.sent_clusters: list[int] = []
         self.probe = Probe(start_bps, max_bps, self.now) if probing else None
         if self.probe:
             self.probe.set_wanted(source_bps, self.now)
         self.probe_results: list[tuple[int, int]] = []   # (time us, measured bps)
+        self.feedback_estimates: list[tuple[int, int]] = []   # (time us, estimate after the feedback)
 
     def _send(self, size: int, flags: int = 0, cluster: int = -1) -> None:
         if cluster >= 0:
@@ -169,6 +171,7 @@ class Call:
             self.probe.on_sent(cluster, size)
         seq = self.bwe.sent(size, self.now, flags, cluster)
         self.sent_log.append((self.now, seq, size, flags))
+        self.sent_clusters.append(cluster)
         at = self.link.send(size, self.now)
         if at is not None:
             self.in_flight.append((at, seq))
@@ -208,12 +211,19 @@ class Call:
             self.now += self.tick_us
 
     def on_feedback(self, results: list) -> None:
-        if not self.probe:
-            return
-        r = self.probe.on_feedback(results, self.bwe.estimate(self.now), self.now)
-        if r:
-            self.probe_results.append((self.now, r))
-            lib.sfu_send_side_bwe_on_probe(self.bwe.b, r, self.now)
+        if self.probe:
+            r = self.probe.on_feedback(results, self.bwe.estimate(self.now), self.now)
+            if r:
+                self.probe_results.append((self.now, r))
+                lib.sfu_send_side_bwe_on_probe(self.bwe.b, r, self.now)
+        self.feedback_estimates.append((self.now, self.bwe.estimate(self.now)))
+
+    def trace(self) -> dict:
+        """what was sent and received, as tests/unit/c/traces/*.json hold it"""
+        return {
+            "sent": [[t, size, flags, c] for (t, _, size, flags), c in zip(self.sent_log, self.sent_clusters)],
+            "feedback": [[t, pkt.hex()] for t, pkt in self.feedback_log],
+        }
 
     def estimates_between(self, t0_s: float, t1_s: float) -> list[int]:
         """the estimates sampled from t0_s to t1_s seconds into the run"""

@@ -140,8 +140,8 @@ class Loss:
         self.l = ffi.new("sfu_bwe_loss_t *")
         lib.sfu_bwe_loss_init(self.l, start, 30_000, 10_000_000)
 
-    def update(self, loss: float, other: int, now: int, rtt: int = 50 * MS) -> int:
-        return lib.sfu_bwe_loss_update(self.l, loss, other, rtt, now)
+    def update(self, loss: float, other: int, now: int, rtt: int = 50 * MS, sending: int = 0) -> int:
+        return lib.sfu_bwe_loss_update(self.l, loss, sending, other, rtt, now)
 
 
 def test_low_and_middle_loss_do_not_limit():
@@ -158,6 +158,11 @@ def test_high_loss_cuts_by_half_the_loss():
     assert lo.update(0.05, 1_000_000, 2_400_000) == 810_000         # 2..10 %: hold
 
 
+def test_cut_from_what_is_sent_when_below_the_estimate():
+    lo = Loss()
+    assert lo.update(0.20, 3_000_000, 1_000_000, sending=1_000_000) == 900_000
+
+
 def test_limit_grows_back_and_stops_limiting():
     lo = Loss()
     lo.update(0.5, 1_000_000, 1_000_000)                            # 750k
@@ -167,3 +172,15 @@ def test_limit_grows_back_and_stops_limiting():
         got.append(lo.update(0.0, 1_000_000, now))
     assert got[0] == int(750_000 * 1.08 + 1000)
     assert got[-1] == 10_000_000                                    # reached 1 Mbit/s: no limit any more
+
+
+def test_probe_lifts_the_limit_unless_the_loss_is_still_high():
+    lo = Loss()
+    lo.update(0.5, 1_000_000, 1_000_000)                            # 750k, loss 50 % last seen
+    lib.sfu_bwe_loss_on_probe(lo.l, 900_000, 1_000_000)
+    assert lo.l.bps == 750_000 and lo.l.limiting
+    lo.update(0.0, 1_000_000, 1_100_000)                            # the loss is gone
+    lib.sfu_bwe_loss_on_probe(lo.l, 900_000, 1_000_000)
+    assert lo.l.bps == 900_000 and lo.l.limiting
+    lib.sfu_bwe_loss_on_probe(lo.l, 1_200_000, 1_000_000)           # above the delay-based: no limit
+    assert not lo.l.limiting

@@ -32,6 +32,13 @@ def run_cluster(p: Probe, now: int, estimate: int, usage: int = NORMAL, size: in
         now += MS
 
 
+def arm(p: Probe, slot: int, cid: int, sent: int = 10, target: int = 1_000_000, end_us: int = T0) -> None:
+    """a cluster that was sent and waits for its feedback"""
+    c = p.p.c[slot]
+    ffi.memmove(ffi.addressof(c), bytes(ffi.sizeof(c)), ffi.sizeof(c))
+    c.id, c.state, c.target_bps, c.sent_packets, c.end_us = cid, lib.SFU_PROBE_SENT, target, sent, end_us
+
+
 def results_for(cid: int, send_us: list[int], arrival_us: list[int | None], size: int = 1000):
     arr = []
     for i, (s, a) in enumerate(zip(send_us, arrival_us)):
@@ -96,6 +103,13 @@ def test_too_few_received_is_no_result():
     arrivals = [s + 40 * MS if i < 4 else None for i, s in enumerate(sends)]
     assert p.on_feedback(results_for(1, sends, arrivals), 100_000, T0 + 100 * MS) == 0
     assert p.p.c[0].state == lib.SFU_PROBE_FREE          # all reported: done, nothing measured
+    # 7 of 10 arrived: enough packets, but less than 80 %
+    arm(p, 0, 2)
+    arrivals = [None if i in (3, 6, 9) else s + 40 * MS for i, s in enumerate(sends)]
+    assert p.on_feedback(results_for(2, sends, arrivals), 100_000, T0 + 100 * MS) == 0
+    arrivals[3] = sends[3] + 40 * MS                        # 8 of 10
+    arm(p, 0, 5)
+    assert p.on_feedback(results_for(5, sends, arrivals), 100_000, T0 + 100 * MS) > 0
 
 
 def test_a_result_near_its_target_continues_higher():
