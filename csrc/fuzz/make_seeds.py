@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, rtcp_build).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -475,6 +475,22 @@ TCC_FEEDBACK_SEEDS = {
     "fb_header_only": b"\xff" + twcc(0, 1, 3, b"")[:20],
 }
 
+# ------------------------------------------------ transport-wide sequence number stamp ---
+# input: byte 0 picks the id (1 + b % 14), byte 1 the room past the packet, then an RTP packet
+
+TCC_STAMP_SEEDS = {
+    "stamp_no_extension": bytes([2, 8]) + RTP_SEEDS["rtp_opus"],
+    "stamp_no_room_to_add": bytes([2, 7]) + RTP_SEEDS["rtp_opus"],
+    "stamp_overwrite": bytes([4, 0]) + RTP_SEEDS["rtp_ext_one_byte"],           # id 5 holds 2 bytes
+    "stamp_into_padding": bytes([6, 0]) + RTP_SEEDS["rtp_ext_one_byte_padded"],
+    "stamp_grow_one_byte": bytes([1, 4]) + rtp(ext=one_byte_ext([(1, b"\xaa\xbb"), (4, b"\x01")]), payload=OPUS),
+    "stamp_two_byte": bytes([2, 4]) + RTP_SEEDS["rtp_ext_two_byte"],
+    "stamp_wrong_length_id": bytes([0, 0]) + rtp(ext=one_byte_ext([(1, b"\x01\x02\x03\x04")]), payload=OPUS),
+    "stamp_other_profile": bytes([2, 8]) + RTP_SEEDS["rtp_ext_other_profile"],
+    "stamp_csrcs_padding": bytes([9, 255]) + RTP_SEEDS["rtp_everything"],
+    "stamp_mtu": bytes([2, 255]) + RTP_SEEDS["rtp_mtu"][:1490],
+}
+
 # -------------------------------------------------------- RTCP builders ---
 # input: 28 bytes of SR / PLI fields, then 8-byte steps of receive statistics
 # (u16 LE seq, u32 LE ts, arrival step ms, ns); first byte 0xFF: an SR arrives
@@ -509,6 +525,7 @@ TARGETS = {
     "keyframe": KEYFRAME_SEEDS,
     "tcc": TCC_SEEDS,
     "tcc_feedback": TCC_FEEDBACK_SEEDS,
+    "tcc_seq_stamp": TCC_STAMP_SEEDS,
     "rtcp_build": RTCP_BUILD_SEEDS,
 }
 

@@ -104,6 +104,18 @@ int sfu_tcc_feedback_parse(const uint8_t *buf, size_t len, sfu_tcc_feedback_t *f
 const char *sfu_tcc_feedback_reject_name(int reason);
 
 /* ------------------------------------------------------------------ */
+/* Transport-wide sequence number stamp (csrc/rtp/tcc_seq_stamp.c): write
+ * `seq` as header extension `id` (1..14) of the packet pkt[0..len) whose
+ * sfu_rtp_parse() result is `rtp`: over the element with that id, else in
+ * padding inside the block, else growing the block by 4 bytes or adding
+ * one of 8, never past `cap`.  Returns the new length (len when the size
+ * did not change), or 0 when it could not be written (no room, an
+ * extension profile other than RFC 8285's, an unreadable block); `rtp` is
+ * stale once the length changed.                                         */
+uint32_t sfu_tcc_seq_stamp(uint8_t *pkt, uint32_t len, uint32_t cap, const sfu_rtp_t *rtp, uint8_t id,
+                           uint16_t seq);
+
+/* ------------------------------------------------------------------ */
 /* RTCP builders (csrc/rtp/rtcp_build.c): write one packet at b (which
  * has room for it) and return its length in bytes.                     */
 #define SFU_RTCP_SR_LEN 28
