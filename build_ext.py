@@ -74,7 +74,7 @@ UNITS = _files("rtc/seq_manager.c", "rtc/keyframe_request.c", "rtc/header_ext_re
 
 MODULES = {
     # name: (cffi headers in cdef order, sources)
-    "sfu._native": (["sfu_types.h", "sfu_packet.h", "sfu_srtp.h", "sfu_api.h"],
+    "sfu._native": (["sfu_types.h", "sfu_packet.h", "sfu_srtp.h", "sfu_bwe.h", "sfu_api.h"],
                     PACKET + _tree("util", "rtc", "loop")),
     "sfu._units": (["sfu_types.h", "sfu_packet.h", "sfu_units.h", "sfu_bwe.h"], PACKET + UNITS),
     "sfu.loadtest._engine": (["sfu_types.h", "sfu_packet.h", "sfu_srtp.h", "sfu_loadtest.h"],

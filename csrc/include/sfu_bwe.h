@@ -75,6 +75,9 @@ void sfu_tcc_send_history_init(sfu_tcc_send_history_t *h, uint16_t first_seq);
 /* a packet is sent now: returns the transport-wide sequence number to stamp on it */
 uint16_t sfu_tcc_send_history_add(sfu_tcc_send_history_t *h, uint32_t size, uint8_t flags, int16_t cluster,
                                   int64_t now_us);
+/* the number the next sfu_tcc_send_history_add will hand out (to stamp it
+ * before the packet's final size is known) */
+uint16_t sfu_tcc_send_history_next_seq(const sfu_tcc_send_history_t *h);
 /* the entry of a (16-bit) sequence number near the newest sent, or NULL */
 const sfu_tcc_sent_t *sfu_tcc_send_history_get(const sfu_tcc_send_history_t *h, uint16_t seq);
 /* apply one parsed feedback: marks packets received (with their arrival on
@@ -213,6 +216,8 @@ void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other
 #define SFU_BWE_ACKED_WINDOW_US 500000
 #define SFU_BWE_FEEDBACK_TIMEOUT_US 2000000
 #define SFU_BWE_REMB_TIMEOUT_US 5000000
+#define SFU_BWE_REPORT_INTERVAL_US 500000  /* an estimate is reported at most this often ... */
+#define SFU_BWE_REPORT_CHANGE_PERCENT 5     /* ... and only when it moved by more than this */
 
 #define SFU_BWE_LIMIT_START 0      /* nothing measured yet: the start rate */
 #define SFU_BWE_LIMIT_DELAY 1
@@ -234,9 +239,11 @@ typedef struct {
     uint8_t  limited_by;       /* SFU_BWE_LIMIT_* */
     uint8_t  _pad[5];
     uint64_t feedback_packets; /* transport-cc feedback applied */
-    uint64_t feedback_rejected;/* ... rejected by the parser (feedback_rejects[] has the reasons) */
+    uint64_t feedback_rejected;/* ... rejected by the parser */
     uint64_t unknown;          /* reported sequence numbers not in the history */
     uint64_t remb_packets;
+    uint64_t remb_rejected;    /* REMB whose SSRC list runs past its packet */
+    uint64_t feedback_rejects[9]; /* SFU_TCC_FB__COUNT: feedback_rejected by reason */
 } sfu_bwe_stats_t;
 
 typedef struct {
@@ -255,8 +262,11 @@ typedef struct {
     uint8_t  limited_by;
     uint8_t  _pad[7];
     uint64_t remb_packets;
+    uint64_t remb_rejected;
     uint64_t feedback_rejected;
     uint64_t feedback_rejects[9]; /* SFU_TCC_FB__COUNT, by reason */
+    uint64_t reported_bps;     /* the estimate last reported (sfu_send_side_bwe_report_due) */
+    int64_t  reported_us;      /* -1: never */
 } sfu_send_side_bwe_t;
 
 void sfu_send_side_bwe_init(sfu_send_side_bwe_t *b, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);
@@ -277,6 +287,10 @@ void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int6
 /* the estimate now (REMB and feedback ageing applied) */
 uint64_t sfu_send_side_bwe_estimate(sfu_send_side_bwe_t *b, int64_t now_us);
 void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_stats_t *out);
+/* 1 when the estimate should be reported now (and it counts as reported):
+ * something was measured, SFU_BWE_REPORT_INTERVAL_US passed since the last
+ * report, and the estimate moved by more than SFU_BWE_REPORT_CHANGE_PERCENT */
+int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us);
 
 /* ------------------------------------------------------------------ */
 /* Probing (probe_controller.c): when to send a probe cluster (a burst at a

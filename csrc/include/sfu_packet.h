@@ -57,6 +57,9 @@ int sfu_rtcp_validate(const uint8_t *buf, size_t len);
 /* Generic NACK (RTPFB fmt 1): expand the FCI pairs into lost sequence
  * numbers; returns how many were written (<= cap) or -SFU_DROP_BAD_RTCP */
 int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs, int cap);
+/* REMB (PSFB FMT 15, "REMB"): 1 and *bps set, 0 when pkt is not a REMB, or
+ * -SFU_DROP_BAD_RTCP when its SSRC list runs past the packet */
+int sfu_rtcp_remb_bps(const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t *bps);
 
 /* ------------------------------------------------------------------ */
 /* Transport-cc feedback parser (csrc/rtp/tcc_feedback.c;

@@ -25,6 +25,7 @@ void sfu_send_side_bwe_init(sfu_send_side_bwe_t *b, uint64_t start_bps, uint64_t
     b->feedback_us = -1;
     b->loss_mark_us = INT64_MIN;
     b->limited_by = SFU_BWE_LIMIT_START;
+    b->reported_us = -1;
 }
 
 uint16_t sfu_send_side_bwe_on_sent(sfu_send_side_bwe_t *b, uint32_t size, uint8_t flags, int16_t cluster,
@@ -188,4 +189,21 @@ void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_sta
     out->feedback_rejected = b->feedback_rejected;
     out->unknown = b->history.unknown;
     out->remb_packets = b->remb_packets;
+    out->remb_rejected = b->remb_rejected;
+    memcpy(out->feedback_rejects, b->feedback_rejects, sizeof(out->feedback_rejects));
+}
+
+int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us)
+{
+    if (b->feedback_us < 0 && b->remb_us < 0)
+        return 0;                                 /* nothing measured: the start rate is no news */
+    if (b->reported_us >= 0 && now_us - b->reported_us < SFU_BWE_REPORT_INTERVAL_US)
+        return 0;
+    uint64_t est = sfu_send_side_bwe_estimate(b, now_us);
+    uint64_t diff = est > b->reported_bps ? est - b->reported_bps : b->reported_bps - est;
+    if (b->reported_us >= 0 && diff * 100 <= b->reported_bps * SFU_BWE_REPORT_CHANGE_PERCENT)
+        return 0;
+    b->reported_bps = est;
+    b->reported_us = now_us;
+    return 1;
 }

@@ -36,6 +36,11 @@ uint16_t sfu_tcc_send_history_add(sfu_tcc_send_history_t *h, uint32_t size, uint
     return (uint16_t)seq;
 }
 
+uint16_t sfu_tcc_send_history_next_seq(const sfu_tcc_send_history_t *h)
+{
+    return (uint16_t)h->next_seq;
+}
+
 /* the unwrapped number of a 16-bit one, nearest to the newest sent */
 static int64_t unwrap(const sfu_tcc_send_history_t *h, uint16_t seq)
 {

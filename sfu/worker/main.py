@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
-from ..native import addr_to_c, check, ffi, lib, stats_dict, stream_stats_dict
+from ..native import addr_to_c, bwe_stats_dict, check, ffi, lib, stats_dict, stream_stats_dict
 from . import command_fields, messages, queue_records, shm
 from .channel import Channel
 from .webrtc import WebRtcSession
@@ -293,6 +293,15 @@ class Worker:
             raise errors.NotFoundError(f"transport {data[key]} not found")
         return t
 
+    def on_transport_stats(self, data: dict) -> dict:
+        """the send-side bandwidth estimate of the transport (None before it sent a numbered packet
+        or received a REMB) and the packets the transport-wide sequence number did not fit in"""
+        t = self._transport(data)
+        s = ffi.new("sfu_bwe_stats_t *")
+        unstamped = ffi.new("uint64_t *")
+        check(lib.sfu_loop_transport_bwe_stats(self.loop_ptr, t.id, s, unstamped), "transport stats")
+        return {"bwe": bwe_stats_dict(s) if s.estimate_bps else None, "bwe_unstamped": int(unstamped[0])}
+
     def on_transport_connect(self, data: dict) -> dict:
         t = self._transport(data)
         self._cmd(lib.SFU_CMD_TRANSPORT_CONNECT, id=t.id, addr=(data["ip"], int(data["port"])))
@@ -418,6 +427,8 @@ class Worker:
             elif rec.kind in queue_records.PRODUCER_EVENTS:
                 self._emit(queue_records.PRODUCER_EVENTS[rec.kind],
                            {"id": int(rec.transport_id), "producer_id": int(rec.arg)})
+            elif rec.kind == lib.SFU_REC_TRANSPORT_BWE:
+                self._emit("transport_bwe", {"id": int(rec.transport_id), **queue_records.bwe_fields(payload)})
             else:
                 try:
                     self._dispatch_packet(rec, addr, payload)

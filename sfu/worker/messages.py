@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-PROTOCOL_VERSION = 2   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
+PROTOCOL_VERSION = 3   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
+                       # 3: TRANSPORT_STATS, transport_bwe
 MAX_MESSAGE = 4 * 1024 * 1024
 
 # method -> required data fields
@@ -33,6 +34,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "TRANSPORT_ICE_RESTART": ("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),  # "" = unknown yet
     "TRANSPORT_SET_REMOTE_ICE": ("id", "ice_ufrag", "ice_pwd"),  # the remote side's (restarted) credentials
     "TRANSPORT_CLOSE": ("id",),
+    "TRANSPORT_STATS": ("id",),                       # {"bwe": send-side estimate (sfu_bwe_stats_t) or None}
     "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
     "PRODUCER_SET_REMOTE_WORKERS": ("id", "remote_workers"),   # workers with consumers of it
     "PRODUCER_CLOSE": ("id",),
@@ -60,6 +62,10 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # a local producer received nothing for 1 s / receives again (id: its transport)
     "producer_inactive": ("id", "producer_id"),
     "producer_active": ("id", "producer_id"),
+    # a subscriber transport's send-side estimate moved by > 5 % (at most every 500 ms): the
+    # TRANSPORT_STATS "bwe" fields, under the same names
+    "transport_bwe": ("id", "estimate_bps", "delay_bps", "loss_bps", "remb_bps", "acked_bps", "rtt_us", "loss",
+                      "usage", "rate_state", "limited_by"),
 }
 
 # error kinds carried in failed responses (mapped to exceptions by the caller)
