@@ -83,7 +83,7 @@ def bwe_stats_dict(s: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         name: int(getattr(s, name))
         for name in ("estimate_bps", "delay_bps", "loss_bps", "remb_bps", "acked_bps", "rtt_us",
-                     "feedback_packets", "feedback_rejected", "unknown", "remb_packets", "remb_rejected")
+                     "packets", "feedback_packets", "feedback_rejected", "unknown", "remb_packets", "remb_rejected")
     }
     out["loss"] = float(s.loss)
     out["usage"] = BWE_USAGE.get(int(s.usage), "invalid")

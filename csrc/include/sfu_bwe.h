@@ -60,6 +60,7 @@ typedef struct {
 
 typedef struct {
     int64_t  next_seq;         /* unwrapped number of the next packet sent */
+    uint64_t added;            /* packets entered */
     int64_t  ref_unwrapped;    /* receiver reference time of the last feedback, 64 ms units, unwrapped */
     int64_t  newest_reported;  /* highest sequence number any feedback covered, -1: none */
     int64_t  newest_arrival_us;/* latest arrival reported */
@@ -238,6 +239,7 @@ typedef struct {
     uint8_t  rate_state;       /* SFU_BWE_RATE_* */
     uint8_t  limited_by;       /* SFU_BWE_LIMIT_* */
     uint8_t  _pad[5];
+    uint64_t packets;          /* packets numbered (entered in the send history) */
     uint64_t feedback_packets; /* transport-cc feedback applied */
     uint64_t feedback_rejected;/* ... rejected by the parser */
     uint64_t unknown;          /* reported sequence numbers not in the history */

@@ -185,6 +185,7 @@ void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_sta
     out->usage = b->delay.usage;
     out->rate_state = b->delay.rate_state;
     out->limited_by = b->limited_by;
+    out->packets = b->history.added;
     out->feedback_packets = b->history.feedback_packets;
     out->feedback_rejected = b->feedback_rejected;
     out->unknown = b->history.unknown;

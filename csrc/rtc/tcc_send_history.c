@@ -25,6 +25,7 @@ uint16_t sfu_tcc_send_history_add(sfu_tcc_send_history_t *h, uint32_t size, uint
                                   int64_t now_us)
 {
     int64_t seq = h->next_seq++;
+    h->added++;
     sfu_tcc_sent_t *e = &h->e[seq & SLOT_MASK];
     e->seq = seq;
     e->send_us = now_us;

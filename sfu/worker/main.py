@@ -179,7 +179,18 @@ class Worker:
                 "cpu_system": t.system, "stats": stats_dict(s), "transports": len(self.transports),
                 "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
                 "stun_unrouted": self.stun_unrouted,
-                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None}}
+                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None},
+                "bwe": self._bwe_by_transport()}
+
+    def _bwe_by_transport(self) -> dict[str, dict]:
+        """the send-side estimate of every transport that has one (TRANSPORT_STATS "bwe")"""
+        out = {}
+        s = ffi.new("sfu_bwe_stats_t *")
+        unstamped = ffi.new("uint64_t *")
+        for tid in list(self.transports):
+            if lib.sfu_loop_transport_bwe_stats(self.loop_ptr, tid, s, unstamped) == lib.SFU_OK and s.estimate_bps:
+                out[str(tid)] = bwe_stats_dict(s)
+        return out
 
     def on_worker_shutdown(self, data: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -266,6 +277,16 @@ class Worker:
                             role, bool(data["sctp"]), list(data["open_channels"]))
         # transport-cc numbered media gets feedback; mid/rid name unknown SSRCs
         self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=s.id, header_extensions=command_fields.header_extension_ids(extmap))
+        return {}
+
+    def on_transport_set_header_extensions(self, data: dict) -> dict:
+        """the remote side's header extension ids, when they come later than its transport
+        parameters (a subscriber's answer): with the transport-cc id, every packet sent to it
+        is numbered for send-side bandwidth estimation"""
+        t = self._transport(data)
+        extmap = {str(k): int(v) for k, v in dict(data["extmap"]).items()}
+        self._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=t.id,
+                  header_extensions=command_fields.header_extension_ids(extmap))
         return {}
 
     def on_transport_ice_restart(self, data: dict) -> dict:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 PROTOCOL_VERSION = 3   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
-                       # 3: TRANSPORT_STATS, transport_bwe
+                       # 3: TRANSPORT_STATS, TRANSPORT_SET_HEADER_EXTENSIONS, transport_bwe
 MAX_MESSAGE = 4 * 1024 * 1024
 
 # method -> required data fields
@@ -34,6 +34,8 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "TRANSPORT_ICE_RESTART": ("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),  # "" = unknown yet
     "TRANSPORT_SET_REMOTE_ICE": ("id", "ice_ufrag", "ice_pwd"),  # the remote side's (restarted) credentials
     "TRANSPORT_CLOSE": ("id",),
+    "TRANSPORT_SET_HEADER_EXTENSIONS": ("id", "extmap"),   # the remote side's ids (a subscriber's answer):
+                                                      # the transport-cc id numbers what is sent to it
     "TRANSPORT_STATS": ("id",),                       # {"bwe": send-side estimate (sfu_bwe_stats_t) or None}
     "PRODUCER_CREATE": ("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
     "PRODUCER_SET_REMOTE_WORKERS": ("id", "remote_workers"),   # workers with consumers of it

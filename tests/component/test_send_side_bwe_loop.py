@@ -16,7 +16,7 @@ import pytest
 from helpers.in_process_worker import in_process_worker
 from helpers.net import udp_socket
 from sfu._units import ffi as uffi, lib as ulib
-from sfu.native import lib
+from sfu.protocol.sdp.extensions import EXT_MID, EXT_TWCC
 
 from .test_producer_activity_events import Events, wait_event
 
@@ -37,7 +37,8 @@ def setup(w, rtcp: bool = True) -> tuple:
     w.on_transport_connect({"id": 1, "ip": pub.getsockname()[0], "port": pub.getsockname()[1]})
     w.on_transport_create({"id": 2, "kind": "plain", "rtcp": rtcp})
     w.on_transport_connect({"id": 2, "ip": sub.getsockname()[0], "port": sub.getsockname()[1]})
-    w._cmd(lib.SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS, id=2, header_extensions={"transport_cc": SUB_TCC_ID})
+    # as for a subscriber's answer: its transport-cc id numbers what is sent to it
+    w.on_transport_set_header_extensions({"id": 2, "extmap": {EXT_TWCC: SUB_TCC_ID, EXT_MID: 1}})
     w.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
                           "remote_workers": []})
     # what the rooms ask for: the publisher's transport-wide id removed (map 0), the rest kept
@@ -110,7 +111,14 @@ def test_every_packet_is_numbered_by_the_subscriber_transport(worker):
     without = {n for k, (_, n) in enumerate(got) if k % 10 == 3}
     # the removed publisher element leaves room: same size as sent; without it the block grows a word
     assert with_room == {len(media(0, 1))} and without == {len(media(0, None)) + 4}
-    assert worker.on_transport_stats({"id": 2})["bwe_unstamped"] == 0
+    st = worker.on_transport_stats({"id": 2})
+    assert st["bwe_unstamped"] == 0
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline and not (st["bwe"] and st["bwe"]["packets"] == 40):
+        time.sleep(0.05)                         # the snapshot is refreshed every 100 ms
+        st = worker.on_transport_stats({"id": 2})
+    assert st["bwe"]["packets"] == 40 and st["bwe"]["limited_by"] == "start"
+    assert worker.on_worker_stats({})["bwe"]["2"]["packets"] == 40
 
 
 def test_no_numbers_without_the_extension_or_rtcp(worker):
