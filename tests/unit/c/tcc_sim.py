@@ -21,8 +21,8 @@ class Receiver:
     def record(self, seq: int, arrival_us: int) -> None:
         lib.sfu_tcc_server_record(self.t, seq & 0xFFFF, arrival_us)
 
-    def build(self) -> bytes:
-        n = lib.sfu_tcc_server_build(self.t, 5, 6, self._buf, FEEDBACK_CAP)
+    def build(self, cap: int = FEEDBACK_CAP) -> bytes:
+        n = lib.sfu_tcc_server_build(self.t, 5, 6, self._buf, min(cap, FEEDBACK_CAP))
         return bytes(ffi.buffer(self._buf, n))
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from sfu._units import ffi, lib
 
+from .tcc_sim import Receiver
+
 CAP = 4096
-MTU_CAP = lib.SFU_MTU - lib.SFU_SRTP_TRAILER_MAX
 
 
 def reason_name(r: int) -> str:
@@ -153,22 +154,6 @@ def test_reject_names_are_distinct():
 
 
 # ------------------------------------------------- round trip through tcc_server
-
-
-class Receiver:
-    """our receive side (tcc_server.c): record arrivals, build feedback packets"""
-
-    def __init__(self) -> None:
-        self.t = ffi.new("sfu_tcc_server_t *")
-        lib.sfu_tcc_server_init(self.t)
-
-    def record(self, seq: int, arrival_us: int) -> None:
-        lib.sfu_tcc_server_record(self.t, seq & 0xFFFF, arrival_us)
-
-    def build(self, cap: int = MTU_CAP) -> bytes:
-        buf = ffi.new("uint8_t[]", cap)
-        n = lib.sfu_tcc_server_build(self.t, 5, 6, buf, cap)
-        return bytes(ffi.buffer(buf, n))
 
 
 def test_round_trip_with_tcc_server():
