@@ -121,6 +121,20 @@ def test_every_packet_is_numbered_by_the_subscriber_transport(worker):
     assert worker.on_worker_stats({})["bwe"]["2"]["packets"] == 40
 
 
+def test_a_resend_is_a_new_packet_on_the_wire(worker):
+    """a NACKed packet goes out again with its own sequence number and the next transport-wide one"""
+    pub, sub, dest = setup(worker)
+    for i in range(5):
+        pub.sendto(media(i, 500 + i), dest)
+    first = [recv_media(sub) for _ in range(5)]
+    tcc = [read_tcc(d) for d in first]
+    nack = struct.pack("!BBHII", 0x81, 205, 3, 0x99, SUB_SSRC) + struct.pack("!HH", 102, 0)   # out seq 102
+    sub.sendto(nack, ("127.0.0.1", worker.mux_port))
+    again = recv_media(sub)
+    assert struct.unpack("!H", again[2:4])[0] == 102 and again[24:] == first[2][24:]
+    assert read_tcc(again) == (tcc[-1] + 1) & 0xFFFF
+
+
 def test_no_numbers_without_the_extension_or_rtcp(worker):
     pub, sub, dest = setup(worker, rtcp=False)
     pub.sendto(media(1, 9), dest)
