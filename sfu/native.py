@@ -74,7 +74,8 @@ BWE_USAGE = {lib.SFU_BWE_USAGE_NORMAL: "normal", lib.SFU_BWE_USAGE_UNDERUSING: "
 BWE_RATE_STATE = {lib.SFU_BWE_RATE_HOLD: "hold", lib.SFU_BWE_RATE_INCREASE: "increase",
                   lib.SFU_BWE_RATE_DECREASE: "decrease"}
 BWE_LIMITED_BY = {lib.SFU_BWE_LIMIT_START: "start", lib.SFU_BWE_LIMIT_DELAY: "delay", lib.SFU_BWE_LIMIT_LOSS: "loss",
-                  lib.SFU_BWE_LIMIT_REMB: "remb", lib.SFU_BWE_LIMIT_MIN: "min", lib.SFU_BWE_LIMIT_MAX: "max"}
+                  lib.SFU_BWE_LIMIT_REMB: "remb", lib.SFU_BWE_LIMIT_MIN: "min", lib.SFU_BWE_LIMIT_MAX: "max",
+                  lib.SFU_BWE_LIMIT_NO_FEEDBACK: "no_feedback"}
 
 
 def bwe_stats_dict(s: Any) -> dict[str, Any]:

@@ -213,10 +213,13 @@ void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other
  * estimate is min(delay-based, loss limit, REMB while fresh) within
  * [min_bps, max_bps]; with no transport-cc feedback for
  * SFU_BWE_FEEDBACK_TIMEOUT_US a fresh REMB (younger than
- * SFU_BWE_REMB_TIMEOUT_US) alone sets it.                               */
+ * SFU_BWE_REMB_TIMEOUT_US) alone sets it, and if there was feedback before
+ * and packets still go out, the delay-based estimate loses 20 % per
+ * SFU_BWE_TIMEOUT_STEP_US of silence (goog_cc's feedback timeout).       */
 #define SFU_BWE_ACKED_WINDOW_US 500000
 #define SFU_BWE_FEEDBACK_TIMEOUT_US 2000000
 #define SFU_BWE_REMB_TIMEOUT_US 5000000
+#define SFU_BWE_TIMEOUT_STEP_US 1000000
 #define SFU_BWE_REPORT_INTERVAL_US 500000  /* an estimate is reported at most this often ... */
 #define SFU_BWE_REPORT_CHANGE_PERCENT 5     /* ... and only when it moved by more than this */
 
@@ -226,6 +229,7 @@ void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other
 #define SFU_BWE_LIMIT_REMB 3
 #define SFU_BWE_LIMIT_MIN 4
 #define SFU_BWE_LIMIT_MAX 5
+#define SFU_BWE_LIMIT_NO_FEEDBACK 6 /* transport-cc feedback stopped: decaying */
 
 typedef struct {
     uint64_t estimate_bps;
@@ -269,6 +273,7 @@ typedef struct {
     uint64_t feedback_rejects[9]; /* SFU_TCC_FB__COUNT, by reason */
     uint64_t reported_bps;     /* the estimate last reported (sfu_send_side_bwe_report_due) */
     int64_t  reported_us;      /* -1: never */
+    int64_t  timeout_us;       /* last feedback-timeout decrease, -1: none */
 } sfu_send_side_bwe_t;
 
 void sfu_send_side_bwe_init(sfu_send_side_bwe_t *b, uint64_t start_bps, uint64_t min_bps, uint64_t max_bps);

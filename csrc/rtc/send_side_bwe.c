@@ -26,6 +26,7 @@ void sfu_send_side_bwe_init(sfu_send_side_bwe_t *b, uint64_t start_bps, uint64_t
     b->loss_mark_us = INT64_MIN;
     b->limited_by = SFU_BWE_LIMIT_START;
     b->reported_us = -1;
+    b->timeout_us = -1;
 }
 
 uint16_t sfu_send_side_bwe_on_sent(sfu_send_side_bwe_t *b, uint32_t size, uint8_t flags, int16_t cluster,
@@ -39,22 +40,38 @@ static int remb_fresh(const sfu_send_side_bwe_t *b, int64_t now_us)
     return b->remb_us >= 0 && now_us - b->remb_us < SFU_BWE_REMB_TIMEOUT_US;
 }
 
+/* feedback stopped although packets still go out: the link or the subscriber may be gone.
+ * As goog_cc's feedback timeout: 20 % less for each SFU_BWE_TIMEOUT_STEP_US of silence. */
+static void feedback_timeout(sfu_send_side_bwe_t *b, int64_t now_us)
+{
+    const sfu_tcc_send_history_t *h = &b->history;
+    const sfu_tcc_sent_t *newest = &h->e[(h->next_seq - 1) & (SFU_TCC_HISTORY_SLOTS - 1)];
+    if (newest->seq != h->next_seq - 1 || newest->send_us <= b->feedback_us)
+        return;                                   /* nothing sent since: nothing to be told about */
+    if (b->timeout_us >= 0 && now_us - b->timeout_us < SFU_BWE_TIMEOUT_STEP_US)
+        return;
+    b->timeout_us = now_us;
+    uint64_t bps = b->delay.bps * 4 / 5;
+    b->delay.bps = bps < b->min_bps ? b->min_bps : bps;
+}
+
 static void compose(sfu_send_side_bwe_t *b, int64_t now_us)
 {
     int have_tcc = b->feedback_us >= 0 && now_us - b->feedback_us < SFU_BWE_FEEDBACK_TIMEOUT_US;
     uint64_t est;
     uint8_t by;
-    if (have_tcc) {
-        est = b->delay.bps;
+    if (b->feedback_us >= 0) {
         by = SFU_BWE_LIMIT_DELAY;
+        if (!have_tcc) {
+            feedback_timeout(b, now_us);
+            by = SFU_BWE_LIMIT_NO_FEEDBACK;
+        }
+        est = b->delay.bps;
         uint64_t loss_limit = b->loss.limiting ? b->loss.bps : UINT64_MAX;
         if (loss_limit < est) {
             est = loss_limit;
             by = SFU_BWE_LIMIT_LOSS;
         }
-    } else if (b->feedback_us >= 0) {
-        est = b->estimate_bps;                    /* feedback stopped: keep the last estimate */
-        by = b->limited_by;
     } else {
         est = b->delay.bps;
         by = SFU_BWE_LIMIT_START;

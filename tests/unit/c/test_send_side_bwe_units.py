@@ -70,3 +70,29 @@ def test_rejected_feedback_is_counted_by_reason():
     assert r == lib.SFU_TCC_FB_TOO_SHORT
     assert b.b.feedback_rejects[lib.SFU_TCC_FB_TOO_SHORT] == 1 and b.stats(0).feedback_rejected == 1
     assert b.stats(0).feedback_packets == 0
+
+
+def test_silence_after_feedback_decays_the_estimate():
+    """feedback stops while packets go out: 20 % less per second once 2 s passed; back when it resumes"""
+    b, rx = Bwe(start_bps=800_000), Receiver()
+    now = _feed_clean(b, rx, 1.0, 1_000_000)
+    before = b.estimate(now)
+    assert b.stats(now).limited_by == lib.SFU_BWE_LIMIT_DELAY
+    got = []
+    for k in range(1, 8):                        # one packet every 100 ms, never acknowledged
+        for _ in range(10):
+            now += 100 * MS
+            b.sent(1200, now)
+            b.estimate(now)
+        got.append(b.estimate(now))
+    assert got[0] == before                      # 1 s of silence: nothing yet
+    assert b.stats(now).limited_by == lib.SFU_BWE_LIMIT_NO_FEEDBACK
+    assert got[-1] < 0.8 ** 4 * before and got[-1] >= 30_000
+    assert all(x >= y for x, y in zip(got, got[1:]))
+
+
+def test_silence_with_nothing_sent_keeps_the_estimate():
+    b, rx = Bwe(start_bps=800_000), Receiver()
+    now = _feed_clean(b, rx, 1.0, 1_000_000)
+    before = b.estimate(now)
+    assert b.estimate(now + 10_000_000) == before      # an idle transport is not a dead link
