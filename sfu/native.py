@@ -65,6 +65,37 @@ def addr_from_c(a: Any) -> tuple[str, int]:
     return str(ipaddress.IPv4Address(raw[:4])), int(a.port)
 
 
+TCC_FEEDBACK_REJECTS: tuple[str, ...] = tuple(
+    ffi.string(lib.sfu_tcc_feedback_reject_name(i)).decode() for i in range(lib.SFU_TCC_FB__COUNT)
+)
+
+# sfu_bwe.h's enumerations by name: SFU_BWE_USAGE_*, SFU_BWE_RATE_*, SFU_BWE_LIMIT_*
+BWE_USAGE = {lib.SFU_BWE_USAGE_NORMAL: "normal", lib.SFU_BWE_USAGE_UNDERUSING: "underusing",
+             lib.SFU_BWE_USAGE_OVERUSING: "overusing"}
+BWE_RATE_STATE = {lib.SFU_BWE_RATE_HOLD: "hold", lib.SFU_BWE_RATE_INCREASE: "increase",
+                  lib.SFU_BWE_RATE_DECREASE: "decrease"}
+BWE_LIMITED_BY = {lib.SFU_BWE_LIMIT_START: "start", lib.SFU_BWE_LIMIT_DELAY: "delay", lib.SFU_BWE_LIMIT_LOSS: "loss",
+                  lib.SFU_BWE_LIMIT_REMB: "remb", lib.SFU_BWE_LIMIT_MIN: "min", lib.SFU_BWE_LIMIT_MAX: "max",
+                  lib.SFU_BWE_LIMIT_NO_FEEDBACK: "no_feedback"}
+
+
+def bwe_stats_dict(s: Any) -> dict[str, Any]:
+    """sfu_bwe_stats_t -> dict under the C field names; enumerations by name, rejected
+    feedback by reason (zeros omitted)"""
+    out: dict[str, Any] = {
+        name: int(getattr(s, name))
+        for name in ("estimate_bps", "delay_bps", "loss_bps", "remb_bps", "acked_bps", "rtt_us",
+                     "packets", "feedback_packets", "feedback_rejected", "unknown", "remb_packets", "remb_rejected")
+    }
+    out["loss"] = float(s.loss)
+    out["usage"] = BWE_USAGE.get(int(s.usage), "invalid")
+    out["rate_state"] = BWE_RATE_STATE.get(int(s.rate_state), "invalid")
+    out["limited_by"] = BWE_LIMITED_BY.get(int(s.limited_by), "invalid")
+    out["feedback_rejects"] = {TCC_FEEDBACK_REJECTS[i]: int(s.feedback_rejects[i])
+                               for i in range(1, lib.SFU_TCC_FB__COUNT) if s.feedback_rejects[i]}
+    return out
+
+
 def stats_dict(s: Any) -> dict[str, Any]:
     """sfu_stats_t -> dict, drops keyed by reason name (zeros omitted)."""
     out: dict[str, Any] = {
@@ -90,4 +121,5 @@ def stream_stats_dict(s: Any) -> dict[str, int]:
 
 
 __all__ = ["ffi", "lib", "check", "addr_to_c", "addr_from_c", "stats_dict", "stream_stats_dict",
-           "DROP_REASONS", "PKT_CLASS"]
+           "bwe_stats_dict", "DROP_REASONS", "PKT_CLASS", "TCC_FEEDBACK_REJECTS", "BWE_USAGE", "BWE_RATE_STATE",
+           "BWE_LIMITED_BY"]

@@ -1,5 +1,6 @@
 /* fuzz_rtcp.c - sfu_rtcp_validate, the sfu_rtcp_next walk and
- * sfu_rtcp_nack_seqs on every RTPFB packet of a compound. */
+ * sfu_rtcp_nack_seqs on every RTPFB packet of a compound, sfu_rtcp_remb_bps
+ * on every PSFB one. */
 #include "../util/common.c"
 #include "../rtp/rtcp.c"
 #include "fuzz_common.h"
@@ -96,6 +97,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_touch(p, pkt.len);
         if (pkt.pt == 205)
             check_nack(data, &pkt);
+        if (pkt.pt == 206) {
+            uint64_t bps = 0;
+            int r = sfu_rtcp_remb_bps(data, &pkt, &bps);
+            FUZZ_CHECK(r == 0 || r == 1 || r == -SFU_DROP_BAD_RTCP);
+            if (r == 1)   /* a REMB: its SSRC list fits what is not padding */
+                FUZZ_CHECK(pkt.count == 15 && body >= 20 + 4 * (size_t)p[16] && memcmp(p + 12, "REMB", 4) == 0);
+        }
     }
     FUZZ_CHECK(rc == 0 || rc == -SFU_DROP_BAD_RTCP);
     /* validate accepts exactly what walks cleanly (at least one packet) */

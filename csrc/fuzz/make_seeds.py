@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, rtcp_build).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -432,6 +432,65 @@ TCC_SEEDS = {
     "tcc_full_window": tcc_rec(0) + tcc_rec(1023, 100) + tcc_build(3) + tcc_build(3),
 }
 
+# ------------------------------------------------ transport-cc feedback parser ---
+# input: byte 0 picks the cap (1 + byte * 8 entries), then one RTPFB FMT=15 packet
+
+
+def twcc(base: int, count: int, ref: int, body: bytes, pad: int = 0) -> bytes:
+    """transport-cc feedback: chunks + deltas in `body`, zero-aligned, optional RTCP padding"""
+    body += bytes(-len(body) % 4)
+    fci = struct.pack("!HH", base, count) + (ref & 0xFFFFFF).to_bytes(3, "big") + b"\x07" + body
+    return fb(205, 15, S2, S1, fci, pad)
+
+
+def run_chunk(symbol: int, length: int) -> bytes:
+    return struct.pack("!H", (symbol << 13) | length)
+
+
+def vector2(syms: list[int]) -> bytes:
+    v = 0xC000
+    for i, sym in enumerate(syms):
+        v |= sym << (12 - 2 * i)
+    return struct.pack("!H", v)
+
+
+def vector1(bits: list[int]) -> bytes:
+    v = 0x8000
+    for i, bit in enumerate(bits):
+        v |= bit << (13 - i)
+    return struct.pack("!H", v)
+
+
+TCC_FEEDBACK_SEEDS = {
+    "fb_run_received": b"\xff" + twcc(100, 20, 1000, run_chunk(1, 20) + bytes(range(20))),
+    "fb_run_lost": b"\xff" + twcc(65000, 8000, 5, run_chunk(0, 8000)),
+    "fb_vector1": b"\xff" + twcc(65530, 14, 0xFFFFFF, vector1([1, 0] * 7) + bytes([3] * 7)),
+    "fb_vector2_large": b"\xff" + twcc(7, 7, 2, vector2([1, 2, 0, 2, 1, 0, 2]) + b"\x10\xff\x00\x20\x01\x80\x00\x7f\xff"),
+    "fb_mixed": b"\xff" + twcc(1, 30, 77, run_chunk(0, 3) + vector2([1] * 7) + vector1([1] * 14) + run_chunk(1, 6)
+                               + bytes(27)),
+    "fb_padded": b"\xff" + twcc(9, 1, 3, run_chunk(1, 1) + b"\x04", pad=8),
+    "fb_small_cap": b"\x00" + twcc(0, 40, 3, run_chunk(1, 40) + bytes(40)),
+    "fb_bad_symbol": b"\xff" + twcc(0, 2, 3, run_chunk(3, 2) + b"\x01\x01"),
+    "fb_truncated_deltas": b"\xff" + twcc(0, 4, 3, vector2([2, 2, 2, 2]) + bytes(6)),
+    "fb_header_only": b"\xff" + twcc(0, 1, 3, b"")[:20],
+}
+
+# ------------------------------------------------ transport-wide sequence number stamp ---
+# input: byte 0 picks the id (1 + b % 14), byte 1 the room past the packet, then an RTP packet
+
+TCC_STAMP_SEEDS = {
+    "stamp_no_extension": bytes([2, 8]) + RTP_SEEDS["rtp_opus"],
+    "stamp_no_room_to_add": bytes([2, 7]) + RTP_SEEDS["rtp_opus"],
+    "stamp_overwrite": bytes([4, 0]) + RTP_SEEDS["rtp_ext_one_byte"],           # id 5 holds 2 bytes
+    "stamp_into_padding": bytes([6, 0]) + RTP_SEEDS["rtp_ext_one_byte_padded"],
+    "stamp_grow_one_byte": bytes([1, 4]) + rtp(ext=one_byte_ext([(1, b"\xaa\xbb"), (4, b"\x01")]), payload=OPUS),
+    "stamp_two_byte": bytes([2, 4]) + RTP_SEEDS["rtp_ext_two_byte"],
+    "stamp_wrong_length_id": bytes([0, 0]) + rtp(ext=one_byte_ext([(1, b"\x01\x02\x03\x04")]), payload=OPUS),
+    "stamp_other_profile": bytes([2, 8]) + RTP_SEEDS["rtp_ext_other_profile"],
+    "stamp_csrcs_padding": bytes([9, 255]) + RTP_SEEDS["rtp_everything"],
+    "stamp_mtu": bytes([2, 255]) + RTP_SEEDS["rtp_mtu"][:1490],
+}
+
 # -------------------------------------------------------- RTCP builders ---
 # input: 28 bytes of SR / PLI fields, then 8-byte steps of receive statistics
 # (u16 LE seq, u32 LE ts, arrival step ms, ns); first byte 0xFF: an SR arrives
@@ -465,6 +524,8 @@ TARGETS = {
     "header_ext_rewrite": EXT_REWRITE_SEEDS,
     "keyframe": KEYFRAME_SEEDS,
     "tcc": TCC_SEEDS,
+    "tcc_feedback": TCC_FEEDBACK_SEEDS,
+    "tcc_seq_stamp": TCC_STAMP_SEEDS,
     "rtcp_build": RTCP_BUILD_SEEDS,
 }
 

@@ -11,6 +11,7 @@
 #include "sfu_types.h"
 #include "sfu_packet.h"
 #include "sfu_srtp.h"
+#include "sfu_bwe.h"
 
 #define SFU_SLOT_DATA 1504      /* payload bytes in one shared-ring slot */
 
@@ -176,6 +177,7 @@ typedef struct {
 #define SFU_REC_UNKNOWN_SSRC 3     /* RTP (decrypted) for an unmapped SSRC: arg = ssrc, data = sfu_unknown_ssrc_t */
 #define SFU_REC_PRODUCER_INACTIVE 4 /* arg = producer id: nothing arrived for SFU_PRODUCER_INACTIVE_NS */
 #define SFU_REC_PRODUCER_ACTIVE 5  /* arg = producer id: packets again after SFU_REC_PRODUCER_INACTIVE */
+#define SFU_REC_TRANSPORT_BWE 6    /* data = sfu_bwe_stats_t: the transport's estimate moved (sfu_bwe.h) */
 
 /* data of SFU_REC_UNKNOWN_SSRC: what the packet says about itself, read
  * with the transport's header extension ids; followed by mid_len bytes of
@@ -232,5 +234,9 @@ typedef struct {
 
 int sfu_loop_producer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
 int sfu_loop_consumer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
+/* the send-side estimate of a transport as of the loop's last 100 ms tick
+ * (all zero before it sent a numbered packet or got a REMB) and how many
+ * packets the transport-wide sequence number did not fit in; SFU_ENOENT */
+int sfu_loop_transport_bwe_stats(sfu_loop_t *loop, uint32_t id, sfu_bwe_stats_t *out, uint64_t *unstamped);
 
 #endif

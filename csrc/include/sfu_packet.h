@@ -57,6 +57,66 @@ int sfu_rtcp_validate(const uint8_t *buf, size_t len);
 /* Generic NACK (RTPFB fmt 1): expand the FCI pairs into lost sequence
  * numbers; returns how many were written (<= cap) or -SFU_DROP_BAD_RTCP */
 int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs, int cap);
+/* REMB (PSFB FMT 15, "REMB"): 1 and *bps set, 0 when pkt is not a REMB, or
+ * -SFU_DROP_BAD_RTCP when its SSRC list runs past the packet */
+int sfu_rtcp_remb_bps(const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t *bps);
+
+/* ------------------------------------------------------------------ */
+/* Transport-cc feedback parser (csrc/rtp/tcc_feedback.c;
+ * draft-holmer-rmcat-transport-wide-cc-extensions-01 3.1): one RTPFB
+ * FMT=15 packet (buf/len: that packet, e.g. at sfu_rtcp_t.offset) into its
+ * header and one entry per reported sequence number.  Returns SFU_TCC_FB_OK
+ * or the reason it was rejected (sfu_tcc_feedback_reject_name); on a
+ * rejection nothing in pkts may be used.                                */
+typedef enum {
+    SFU_TCC_FB_OK = 0,
+    SFU_TCC_FB_TOO_SHORT = 1,        /* shorter than its header, one chunk, or its length field */
+    SFU_TCC_FB_NOT_TCC = 2,          /* not V=2, PT=205, FMT=15 */
+    SFU_TCC_FB_BAD_PADDING = 3,      /* padding count 0 or past the header */
+    SFU_TCC_FB_NO_PACKETS = 4,       /* packet status count 0 */
+    SFU_TCC_FB_TOO_MANY = 5,         /* status count larger than the caller's cap */
+    SFU_TCC_FB_CHUNKS_TRUNCATED = 6, /* the chunks end before status count symbols */
+    SFU_TCC_FB_BAD_SYMBOL = 7,       /* the reserved symbol 3 for a reported packet */
+    SFU_TCC_FB_DELTAS_TRUNCATED = 8, /* fewer receive delta bytes than the symbols say */
+    SFU_TCC_FB__COUNT = 9
+} sfu_tcc_feedback_reject_t;
+
+#define SFU_TCC_DELTA_UNIT_US 250
+#define SFU_TCC_REFERENCE_UNIT_US 64000
+
+typedef struct {
+    uint32_t sender_ssrc;
+    uint32_t media_ssrc;
+    uint16_t base_seq;         /* transport-wide sequence number of pkts[0] */
+    uint16_t status_count;     /* entries in pkts */
+    uint32_t reference_time;   /* 24 bits, SFU_TCC_REFERENCE_UNIT_US units, receiver's clock */
+    uint32_t received;         /* entries with status != 0 */
+    uint8_t  fb_count;         /* feedback packet count (8 bits) */
+    uint8_t  _pad[3];
+} sfu_tcc_feedback_t;
+
+typedef struct {
+    uint16_t seq;
+    uint8_t  status;           /* 0 not received, 1 small delta, 2 large delta */
+    uint8_t  _pad[5];
+    int64_t  arrival_offset_us;/* received: arrival - reference time (sum of the deltas); else 0 */
+} sfu_tcc_feedback_packet_t;
+
+int sfu_tcc_feedback_parse(const uint8_t *buf, size_t len, sfu_tcc_feedback_t *fb,
+                           sfu_tcc_feedback_packet_t *pkts, uint32_t cap);
+const char *sfu_tcc_feedback_reject_name(int reason);
+
+/* ------------------------------------------------------------------ */
+/* Transport-wide sequence number stamp (csrc/rtp/tcc_seq_stamp.c): write
+ * `seq` as header extension `id` (1..14) of the packet pkt[0..len) whose
+ * sfu_rtp_parse() result is `rtp`: over the element with that id, else in
+ * padding inside the block, else growing the block by 4 bytes or adding
+ * one of 8, never past `cap`.  Returns the new length (len when the size
+ * did not change), or 0 when it could not be written (no room, an
+ * extension profile other than RFC 8285's, an unreadable block); `rtp` is
+ * stale once the length changed.                                         */
+uint32_t sfu_tcc_seq_stamp(uint8_t *pkt, uint32_t len, uint32_t cap, const sfu_rtp_t *rtp, uint8_t id,
+                           uint16_t seq);
 
 /* ------------------------------------------------------------------ */
 /* RTCP builders (csrc/rtp/rtcp_build.c): write one packet at b (which

@@ -179,6 +179,7 @@ int sfu_loop_run(sfu_loop_t *l)
             l->next_tcc_ns = now + TCC_INTERVAL_NS;
             transport_rtcp_send_tcc_feedback(l);
             producers_check_activity(l, now);
+            transport_bwe_report(l, now);
         }
         sfu_udp_tx_flush(&l->tx);
         sfu_pipe_rings_publish(&l->rings);

@@ -14,10 +14,12 @@ static inline uint32_t consumer_clock(const struct consumer *c)
 }
 
 /* the copy of src the subscriber gets: its payload type, seq, ts, SSRC and
- * header extension ids, encrypted when the transport is secure; returns
- * the length, or -1 (counted) when SRTP fails */
+ * header extension ids, the transport's transport-wide sequence number
+ * (entered in its send history with `tcc_flags`), encrypted when the
+ * transport is secure; returns the length, or -1 (counted) when SRTP fails */
 static int consumer_rewrite(sfu_loop_t *l, struct consumer *c, uint8_t *b, const uint8_t *src, uint32_t len,
-                            const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts)
+                            const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts, uint8_t tcc_flags,
+                            uint64_t now)
 {
     memcpy(b, src, len);
     b[1] = (uint8_t)((src[1] & 0x80) | (c->payload_type & 0x7f));
@@ -26,12 +28,15 @@ static int consumer_rewrite(sfu_loop_t *l, struct consumer *c, uint8_t *b, const
     sfu_wr32(b + 8, c->ssrc);
     if (c->ext_rewrite && rtp->has_extension)
         sfu_header_ext_rewrite(b, rtp, c->ext_map);
-    int outlen = (int)len;
     struct transport *t = c->t;
+    int stamped = transport_bwe_stamp(t, b, &len, rtp);
+    int outlen = (int)len;
     if ((t->flags & SFU_TF_SRTP) && (!t->send_srtp || sfu_srtp_protect(t->send_srtp, b, &outlen) != 0)) {
         loop_drop(l, SFU_DROP_SRTP_PROTECT);
         return -1;
     }
+    if (stamped)
+        transport_bwe_sent(t, (uint32_t)outlen, tcc_flags, now);
     return outlen;
 }
 
@@ -60,7 +65,7 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     uint32_t out_ts;
     sfu_seq_manager_map(&c->seq, rtp->seq, rtp->ts, consumer_clock(c), now, &out_seq, &out_ts);
     struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    int outlen = consumer_rewrite(l, c, e->buf, pkt, len, rtp, out_seq, out_ts);
+    int outlen = consumer_rewrite(l, c, e->buf, pkt, len, rtp, out_seq, out_ts, SFU_TCC_SENT_MEDIA, now);
     if (outlen < 0) {
         c->stats.dropped++;
         return;
@@ -123,7 +128,7 @@ void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64
     }
     struct transport *t = c->t;
     struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    int outlen = consumer_rewrite(l, c, e->buf, src, len, &rtp, out_seq, h->out_ts);
+    int outlen = consumer_rewrite(l, c, e->buf, src, len, &rtp, out_seq, h->out_ts, SFU_TCC_SENT_RTX, now);
     if (outlen < 0)
         return;
     sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)outlen, &t->remote_sa, t->remote_salen);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include "sfu_api.h"
 #include "sfu_units.h"
+#include "sfu_bwe.h"
 
 #define MAX_RX_ADDRS 8             /* addresses a transport accepts packets from */
 #define SFU_SSRC 1                 /* sender SSRC of the SFU's own RTCP */
@@ -44,6 +45,12 @@ struct transport {
     uint64_t last_unknown_ns;
     sfu_header_ext_ids_t ext_ids;  /* header extension ids of incoming media */
     sfu_tcc_server_t *tcc;         /* transport-cc feedback state (publishers that use it) */
+    /* send-side bandwidth estimation (subscribers): allocated with the first
+     * packet stamped or REMB received; the stats snapshot is written by the
+     * loop thread and read by Python, both under the loop's mutex */
+    sfu_send_side_bwe_t *bwe;
+    sfu_bwe_stats_t bwe_snapshot;
+    uint64_t bwe_unstamped;        /* packets the sequence number did not fit in */
 };
 
 struct producer {
@@ -111,6 +118,13 @@ void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
 void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len);
 void transport_rtcp_send_reports(sfu_loop_t *l, uint64_t now);
 void transport_rtcp_send_tcc_feedback(sfu_loop_t *l);
+
+/* transport_bwe.c */
+int transport_bwe_stamp(struct transport *t, uint8_t *pkt, uint32_t *len, const sfu_rtp_t *rtp);
+void transport_bwe_sent(struct transport *t, uint32_t wire_len, uint8_t flags, uint64_t now_ns);
+void transport_bwe_on_feedback(struct transport *t, const uint8_t *pkt, uint32_t len, uint64_t now_ns);
+void transport_bwe_on_remb(struct transport *t, const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t now_ns);
+void transport_bwe_report(sfu_loop_t *l, uint64_t now_ns);
 
 /* producer.c */
 void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);

@@ -353,6 +353,7 @@ void transport_free(sfu_loop_t *l, struct transport *t)
     sfu_udp_tx_flush(&l->tx);
     sfu_idmap_del(&l->transports, t->id);
     free(t->tcc);
+    free(t->bwe);
     free(t->producers);
     free(t->consumers);
     free(t);

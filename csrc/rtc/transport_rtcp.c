@@ -1,6 +1,7 @@
 /* transport_rtcp.c - RTCP on a transport: what arrives (NACKs answered from
  * the retransmission buffer, sender reports noted for the receiver reports,
- * PLI/FIR passed to the publisher) and what the loop's timers send
+ * PLI/FIR passed to the publisher, transport-cc feedback and REMB to the
+ * send-side estimate) and what the loop's timers send
  * (SR to subscribers and RR to publishers once a second, transport-cc
  * feedback every 100 ms). */
 #include <time.h>
@@ -11,8 +12,10 @@
 #define RTCP_RTPFB 205
 #define RTCP_PSFB 206
 #define FMT_NACK 1
+#define FMT_TCC 15
 #define FMT_PLI 1
 #define FMT_FIR 4
+#define FMT_AFB 15                 /* application layer feedback: REMB */
 #define NACK_SEQS_MAX 256          /* sequence numbers one NACK packet may ask for */
 #define TCC_FEEDBACK_MAX 4         /* feedback packets per transport per timer tick */
 
@@ -62,6 +65,14 @@ void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
             int k = c ? sfu_rtcp_nack_seqs(buf, &pkt, seqs, NACK_SEQS_MAX) : 0;
             for (int i = 0; i < k; i++)
                 consumer_resend(l, c, seqs[i], now);
+            continue;
+        }
+        if (pkt.pt == RTCP_RTPFB && pkt.count == FMT_TCC) {    /* transport-cc feedback from a subscriber */
+            transport_bwe_on_feedback(t, buf + pkt.offset, pkt.len, now);
+            continue;
+        }
+        if (pkt.pt == RTCP_PSFB && pkt.count == FMT_AFB) {
+            transport_bwe_on_remb(t, buf, &pkt, now);
             continue;
         }
         if (pkt.pt == RTCP_SR && pkt.len >= SFU_RTCP_SR_LEN) {   /* from a publisher: for RR's LSR/DLSR */

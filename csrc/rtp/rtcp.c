@@ -104,3 +104,29 @@ int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs
     }
     return n;
 }
+
+/* REMB (draft-alvestrand-rmcat-remb-03 2.2): PSFB FMT=15, FCI "REMB", the
+ * SSRC count, a 6-bit exponent and an 18-bit mantissa, then the SSRCs */
+int sfu_rtcp_remb_bps(const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t *bps)
+{
+    if (pkt->pt != 206 || pkt->count != 15 || pkt->len < 20)
+        return 0;
+    const uint8_t *p = buf + pkt->offset;
+    if (memcmp(p + 12, "REMB", 4) != 0)
+        return 0;
+    size_t body = pkt->len;
+    if (p[0] & 0x20) {
+        uint8_t pad = p[pkt->len - 1];
+        if (pad > body - 4)
+            return -SFU_DROP_BAD_RTCP;
+        body -= pad;
+    }
+    uint8_t n_ssrc = p[16];
+    if (body < 20 + 4 * (size_t)n_ssrc)
+        return -SFU_DROP_BAD_RTCP;
+    uint8_t exp = p[17] >> 2;
+    uint64_t mantissa = ((uint64_t)(p[17] & 3) << 16) | sfu_rd16(p + 18);
+    /* 2^63 is beyond any link: saturate instead of shifting bits out */
+    *bps = exp > 45 ? UINT64_MAX : mantissa << exp;
+    return 1;
+}

@@ -234,6 +234,17 @@ class Transport:
         return {"producers": {p.id: await p.stats() for p in self.producers.values()},
                 "consumers": {c.id: await c.stats() for c in self.consumers.values()}}
 
+    async def set_header_extensions(self, extmap: dict[str, int]) -> None:
+        """the remote side's header extension ids by URI (a subscriber's answer); with the
+        transport-cc one, what is sent on this transport is numbered and estimated (bwe())"""
+        await self.worker.request("TRANSPORT_SET_HEADER_EXTENSIONS", {"id": self.id, "extmap": extmap})
+
+    async def bwe(self) -> dict | None:
+        """the send-side bandwidth estimate toward this transport's remote side (TRANSPORT_STATS
+        "bwe": estimate_bps, usage, loss, rtt_us, limited_by ...), None before there is one;
+        listeners also get it as the "transport_bwe" event when it moves by > 5 %"""
+        return (await self.worker.request("TRANSPORT_STATS", {"id": self.id}))["bwe"]
+
 
 class Producer:
     def __init__(self, transport: Transport, pid: int, kind: str, ssrc: int, payload_type: int) -> None:

@@ -170,8 +170,8 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             if pub is not None and len(pub.layers) > 1:
                 loop.create_task(self.events.layer_activity(self, pub, pid, event == "producer_active"))
         elif event == "transport_bwe" and peer is (self.publisher if self.single_pc else self.subscriber):
-            bitrate = data.get("bitrate")
-            self.downlink_bps = None if bitrate is None else int(bitrate)
+            bitrate = int(data.get("estimate_bps") or 0)
+            self.downlink_bps = bitrate or None
             self.events.downlink_estimate(self, self.downlink_bps)
         elif event == "closed":
             loop.create_task(self.events.participant_lost(self, "media worker died"))

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import errors, srtp
 from ..protocol.ice_lite import extract_local_ufrag
-from ..native import ffi, lib, stats_dict, stream_stats_dict
+from ..native import bwe_stats_dict, ffi, lib, stats_dict, stream_stats_dict
 from . import command_fields, messages, queue_records, shm
 from .channel import Channel
 from .native_loop import NativeLoop
@@ -159,7 +159,20 @@ class Worker:
                 "cpu_system": t.system, "stats": stats_dict(self.nl.stats()), "transports": len(self.transports),
                 "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
                 "stun_unrouted": self.stun_unrouted,
-                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None}}
+                "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None},
+                "bwe": self._bwe_by_transport()}
+
+    def _bwe_by_transport(self) -> dict[str, dict]:
+        """the send-side estimate of every transport that has one (TRANSPORT_STATS "bwe")"""
+        out = {}
+        for tid in list(self.transports):
+            try:
+                s, _ = self.nl.transport_bwe_stats(tid)
+            except errors.SfuError:
+                continue
+            if s.estimate_bps:
+                out[str(tid)] = bwe_stats_dict(s)
+        return out
 
     def on_worker_shutdown(self, data: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -248,6 +261,15 @@ class Worker:
         self.nl.transport_set_header_extensions(s.id, command_fields.header_extension_ids(extmap))
         return {}
 
+    def on_transport_set_header_extensions(self, data: dict) -> dict:
+        """the remote side's header extension ids, when they come later than its transport
+        parameters (a subscriber's answer): with the transport-cc id, every packet sent to it
+        is numbered for send-side bandwidth estimation"""
+        t = self._transport(data)
+        extmap = {str(k): int(v) for k, v in dict(data["extmap"]).items()}
+        self.nl.transport_set_header_extensions(t.id, command_fields.header_extension_ids(extmap))
+        return {}
+
     def on_transport_ice_restart(self, data: dict) -> dict:
         t = self._transport(data)
         s = self._webrtc(data)
@@ -272,6 +294,13 @@ class Worker:
         if t is None:
             raise errors.NotFoundError(f"transport {data[key]} not found")
         return t
+
+    def on_transport_stats(self, data: dict) -> dict:
+        """the send-side bandwidth estimate of the transport (None before it sent a numbered packet
+        or received a REMB) and the packets the transport-wide sequence number did not fit in"""
+        t = self._transport(data)
+        s, unstamped = self.nl.transport_bwe_stats(t.id)
+        return {"bwe": bwe_stats_dict(s) if s.estimate_bps else None, "bwe_unstamped": unstamped}
 
     def on_transport_connect(self, data: dict) -> dict:
         t = self._transport(data)
@@ -389,6 +418,8 @@ class Worker:
             elif rec.kind in queue_records.PRODUCER_EVENTS:
                 self._emit(queue_records.PRODUCER_EVENTS[rec.kind],
                            {"id": int(rec.transport_id), "producer_id": int(rec.arg)})
+            elif rec.kind == lib.SFU_REC_TRANSPORT_BWE:
+                self._emit("transport_bwe", {"id": int(rec.transport_id), **queue_records.bwe_fields(payload)})
             else:
                 try:
                     self._dispatch_packet(rec, addr, payload)

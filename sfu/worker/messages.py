@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PROTOCOL_VERSION = 2   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
+PROTOCOL_VERSION = 3   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
+                       # 3: TRANSPORT_STATS, TRANSPORT_SET_HEADER_EXTENSIONS, transport_bwe
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
@@ -57,6 +58,12 @@ REQUESTS: dict[str, Message] = {
                                      doc='new local credentials; the remote ones ("" = not known yet)'),
     "TRANSPORT_SET_REMOTE_ICE": Message(("id", "ice_ufrag", "ice_pwd"), doc="the remote side's restarted credentials"),
     "TRANSPORT_CLOSE": Message(("id",)),
+    "TRANSPORT_SET_HEADER_EXTENSIONS": Message(("id", "extmap"),
+                                               doc="the remote side's ids when they come after its transport "
+                                                   "parameters (a subscriber's answer): with the transport-cc id "
+                                                   "every packet sent to it is numbered"),
+    "TRANSPORT_STATS": Message(("id",), reply=("bwe", "bwe_unstamped"),
+                               doc="bwe: the send-side estimate (sfu_bwe_stats_t fields) or None"),
     "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"), ("codec",)),
     "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),
     "PRODUCER_CLOSE": Message(("id",)),
@@ -86,6 +93,10 @@ EVENTS: dict[str, Message] = {
                             doc="RTP of an SSRC no producer owns (mid/rid read in C)"),
     "producer_inactive": Message(("id", "producer_id"), doc="a local producer received nothing for 1 s (id: its transport)"),
     "producer_active": Message(("id", "producer_id"), doc="it receives again"),
+    "transport_bwe": Message(("id", "estimate_bps", "delay_bps", "loss_bps", "remb_bps", "acked_bps", "rtt_us",
+                              "loss", "usage", "rate_state", "limited_by"),
+                             doc="a transport's send-side estimate moved by > 5 % (at most every 500 ms); "
+                                 "the TRANSPORT_STATS bwe fields"),
 }
 
 # bodies of the HTTP plain-transport API (sfu.app), same field rules

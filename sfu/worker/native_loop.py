@@ -158,6 +158,14 @@ class NativeLoop:
         check(lib.sfu_loop_consumer_stats(self.ptr, cid, s), "consumer stats")
         return s
 
+    def transport_bwe_stats(self, tid: int) -> tuple[Any, int]:
+        """the transport's send-side estimate (sfu_bwe_stats_t) and how many packets the
+        transport-wide sequence number did not fit in"""
+        s = ffi.new("sfu_bwe_stats_t *")
+        unstamped = ffi.new("uint64_t *")
+        check(lib.sfu_loop_transport_bwe_stats(self.ptr, tid, s, unstamped), "transport stats")
+        return s, int(unstamped[0])
+
     def send_raw(self, socket_id: int, addr: Addr, data: bytes) -> None:
         """a datagram from Python (STUN, DTLS) out of the loop's socket"""
         lib.sfu_loop_send_raw(self.ptr, socket_id, addr_to_c(*addr), data, len(data))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..native import addr_from_c, ffi, lib
+from ..native import addr_from_c, bwe_stats_dict, ffi, lib
 
 HEADER = ffi.sizeof("sfu_py_rec_t")
 
@@ -38,3 +38,8 @@ def unknown_ssrc_fields(data: bytes) -> dict:
         out[key] = data[off:off + n].decode("ascii", "replace")
         off += n
     return out
+
+
+def bwe_fields(data: bytes) -> dict:
+    """the event fields of an SFU_REC_TRANSPORT_BWE record's data (sfu_bwe_stats_t)"""
+    return bwe_stats_dict(ffi.cast("sfu_bwe_stats_t *", ffi.from_buffer(data)))

@@ -58,7 +58,7 @@ def estimator(server, p):
     def estimate(bps: int | None) -> None:
         # what the worker's channel does with the data plane's event
         server.media._worker_event(p.subscriber.t.worker.index, "transport_bwe",
-                                   {"id": p.subscriber.t.id, "bitrate": bps})
+                                   {"id": p.subscriber.t.id, "estimate_bps": bps or 0})
     return estimate
 
 

@@ -40,6 +40,21 @@ def test_two_browsers_see_and_hear_each_other(lk, pc, server, tmp_path):
             (viewer, other, lkchecks.brief(a))
         assert a["concealedSamples"] < 0.2 * a["totalSamplesReceived"], (viewer, other, lkchecks.brief(a))
         assert a.get("audioLevel", 0) > 0.05, (viewer, other, lkchecks.brief(a))
+    if pc == "single-pc":
+        check_send_side_estimates(lk.env.server(server))
+
+
+def check_send_side_estimates(server) -> None:
+    """one PeerConnection negotiates transport-cc for what the server sends too: Chromium's
+    feedback about the numbered packets reaches the estimates, every sequence number it reports
+    is one we sent, none is rejected, and (on a clean link) next to nothing is lost"""
+    estimates = [b for w in server.stats()["workers"] for b in w.get("bwe", {}).values() if b["packets"]]
+    assert estimates, server.stats()["workers"]
+    print("\nsend-side estimates:", [{k: b[k] for k in ("estimate_bps", "acked_bps", "rtt_us", "loss", "packets",
+                                                          "feedback_packets", "limited_by")} for b in estimates])
+    for b in estimates:
+        assert b["feedback_packets"] > 0 and b["feedback_rejected"] == 0 and b["unknown"] == 0, b
+        assert b["loss"] < 0.05 and 0 < b["rtt_us"] < 500_000 and b["acked_bps"] > 0, b
 
 
 def mute_both_tracks(alice, bob, muted: bool) -> None:

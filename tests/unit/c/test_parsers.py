@@ -407,6 +407,45 @@ def test_nack_inside_compound():
     assert nack_seqs(pkt, index=2) == (3, [65534, 0, 1])
 
 
+def remb_bps(data: bytes, index: int = 0):
+    """(rc, bps) of sfu_rtcp_remb_bps on the index-th packet of a compound"""
+    buf = cbuf(data)
+    off = ffi.new("size_t *", 0)
+    pkt = ffi.new("sfu_rtcp_t *")
+    for _ in range(index + 1):
+        assert lib.sfu_rtcp_next(buf, len(data), off, pkt) == 1
+    bps = ffi.new("uint64_t *")
+    rc = lib.sfu_rtcp_remb_bps(buf, pkt, bps)
+    return rc, bps[0]
+
+
+def remb_with(exp: int, mantissa: int, ssrcs=(SSRC_A,), pad=0) -> bytes:
+    fci = b"REMB" + bytes([len(ssrcs), (exp << 2) | (mantissa >> 16)]) + struct.pack("!H", mantissa & 0xFFFF)
+    return fb(206, 15, SSRC_B, 0, fci + b"".join(struct.pack("!I", x) for x in ssrcs), pad)
+
+
+@pytest.mark.parametrize("exp,mantissa", [(0, 0), (0, 262143), (3, 187500), (20, 1), (45, 262143)])
+def test_remb_bitrate(exp, mantissa):
+    assert remb_bps(remb_with(exp, mantissa)) == (1, mantissa << exp)
+
+
+def test_remb_saturates_and_checks_its_ssrc_list():
+    assert remb_bps(remb_with(63, 1)) == (1, 2**64 - 1)
+    assert remb_bps(rr(SSRC_B) + remb_with(2, 1000, ssrcs=(1, 2, 3)), index=1) == (1, 4000)
+    short = bytearray(remb_with(2, 1000, ssrcs=(1,)))
+    short[16] = 2                                 # claims two SSRCs, holds one
+    assert remb_bps(bytes(short))[0] == -lib.SFU_DROP_BAD_RTCP
+    padded = bytearray(remb_with(2, 1000, ssrcs=(1,), pad=4))
+    padded[16] = 2                                # the second "SSRC" is padding
+    assert remb_bps(bytes(padded))[0] == -lib.SFU_DROP_BAD_RTCP
+
+
+@pytest.mark.parametrize("pkt", [fb(206, 1, SSRC_B, SSRC_A), fb(206, 15, SSRC_B, 0, b"ABCD" + bytes(4)),
+                                 fb(205, 15, SSRC_B, SSRC_A, bytes(8))], ids=["PLI", "AFB not REMB", "TWCC"])
+def test_remb_other_packets(pkt):
+    assert remb_bps(pkt)[0] == 0
+
+
 # ------------------------------------------------------------------- STUN
 
 USERNAME = b"remoteufrag:localufrag"

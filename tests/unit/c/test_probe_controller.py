@@ -1,0 +1,156 @@
+"""Probing (csrc/rtc/probe_controller.c): when clusters start (start-up at
+3x and 6x, continuing at twice a result that reached 70 % of its target,
+periodically while more is wanted, backing off when nothing is found,
+sooner after a drop, never during overuse), the padding that keeps a
+cluster at its target rate, and a cluster's result from its feedback."""
+
+from __future__ import annotations
+
+from sfu._units import ffi, lib
+
+from .tcc_sim import Probe
+
+MS = 1000
+NORMAL, OVER = lib.SFU_BWE_USAGE_NORMAL, lib.SFU_BWE_USAGE_OVERUSING
+T0 = 10_000_000
+
+
+def run_cluster(p: Probe, now: int, estimate: int, usage: int = NORMAL, size: int = 1000) -> tuple[int, int, int]:
+    """send the active cluster at its target (padding only) until it ends:
+    (cluster id, packets, bytes), the end time"""
+    cid = p.cluster(estimate, usage, now)
+    assert cid >= 0
+    packets = nbytes = 0
+    while True:
+        c = p.cluster(estimate, usage, now)
+        if c != cid:
+            return (cid, packets, nbytes), now, c
+        while p.padding(now) >= size:
+            p.on_sent(cid, size)
+            packets += 1
+            nbytes += size
+        now += MS
+
+
+def arm(p: Probe, slot: int, cid: int, sent: int = 10, target: int = 1_000_000, end_us: int = T0) -> None:
+    """a cluster that was sent and waits for its feedback"""
+    c = p.p.c[slot]
+    ffi.memmove(ffi.addressof(c), bytes(ffi.sizeof(c)), ffi.sizeof(c))
+    c.id, c.state, c.target_bps, c.sent_packets, c.end_us = cid, lib.SFU_PROBE_SENT, target, sent, end_us
+
+
+def results_for(cid: int, send_us: list[int], arrival_us: list[int | None], size: int = 1000):
+    arr = []
+    for i, (s, a) in enumerate(zip(send_us, arrival_us)):
+        r = ffi.new("sfu_tcc_packet_result_t *")
+        r.seq, r.send_us, r.arrival_us, r.size, r.cluster = i, s, -1 if a is None else a, size, cid
+        arr.append(r[0])
+    return arr
+
+
+def test_start_up_clusters_at_3x_and_6x():
+    p = Probe(300_000, 10_000_000, T0)
+    (cid, packets, nbytes), end, nxt = run_cluster(p, T0, 300_000)
+    c = p.p.c[0]
+    assert c.target_bps == 900_000 and c.state == lib.SFU_PROBE_SENT
+    # 50 ms at 900 kbit/s, give or take one 1000-byte packet
+    assert abs(nbytes - 900_000 * 0.05 / 8) <= 1000 and packets >= lib.SFU_PROBE_MIN_PACKETS
+    assert nxt >= 0 and p.p.c[1].target_bps == 1_800_000        # the second right after
+    run_cluster(p, end, 300_000)
+    assert p.cluster(300_000, NORMAL, end + 200 * MS) == -1          # nothing more wanted
+
+
+def test_no_probe_during_overuse():
+    p = Probe(300_000, 10_000_000, T0)
+    assert p.cluster(300_000, OVER, T0) == -1
+    assert p.cluster(300_000, NORMAL, T0) >= 0
+
+
+def test_targets_are_capped_at_max():
+    p = Probe(300_000, 1_000_000, T0)
+    _, _, nxt = run_cluster(p, T0, 300_000)
+    assert nxt >= 0 and p.p.c[0].target_bps == 900_000 and p.p.c[1].target_bps == 1_000_000   # not 1.8M
+
+
+def _skip_start_up(p: Probe, now: int, estimate: int) -> int:
+    for _ in range(2):
+        _, now, _ = run_cluster(p, now, estimate)
+    return now
+
+
+def test_result_from_feedback_unsaturated_and_saturated():
+    p = Probe(100_000, 10_000_000, T0)
+    # a 1 Mbit/s cluster: 10 packets of 1000 bytes 8 ms apart; arrivals keep the spacing
+    sends = [T0 + 8 * MS * i for i in range(10)]
+    p.p.c[0].id, p.p.c[0].state, p.p.c[0].target_bps, p.p.c[0].sent_packets = 3, lib.SFU_PROBE_SENT, 1_000_000, 10
+    p.p.c[0].end_us = T0 + 80 * MS
+    r = p.on_feedback(results_for(3, sends, [s + 40 * MS for s in sends]), 100_000, T0 + 200 * MS)
+    assert r == 1_000_000                                  # 9 packets' bytes over 72 ms, both ways
+    assert p.p.c[0].state == lib.SFU_PROBE_FREE
+    # the same sent into a 500 kbit/s link: arrivals 16 ms apart -> 0.95 x the receive rate
+    p.p.c[1].id, p.p.c[1].state, p.p.c[1].target_bps, p.p.c[1].sent_packets = 4, lib.SFU_PROBE_SENT, 1_000_000, 10
+    p.p.c[1].end_us = T0 + 80 * MS
+    r = p.on_feedback(results_for(4, sends, [T0 + 40 * MS + 16 * MS * i for i in range(10)]), 100_000,
+                      T0 + 400 * MS)
+    assert r == int(0.95 * 500_000)
+
+
+def test_too_few_received_is_no_result():
+    p = Probe(100_000, 10_000_000, T0)
+    sends = [T0 + 8 * MS * i for i in range(10)]
+    p.p.c[0].id, p.p.c[0].state, p.p.c[0].target_bps, p.p.c[0].sent_packets = 1, lib.SFU_PROBE_SENT, 1_000_000, 10
+    p.p.c[0].end_us = T0
+    arrivals = [s + 40 * MS if i < 4 else None for i, s in enumerate(sends)]
+    assert p.on_feedback(results_for(1, sends, arrivals), 100_000, T0 + 100 * MS) == 0
+    assert p.p.c[0].state == lib.SFU_PROBE_FREE          # all reported: done, nothing measured
+    # 7 of 10 arrived: enough packets, but less than 80 %
+    arm(p, 0, 2)
+    arrivals = [None if i in (3, 6, 9) else s + 40 * MS for i, s in enumerate(sends)]
+    assert p.on_feedback(results_for(2, sends, arrivals), 100_000, T0 + 100 * MS) == 0
+    arrivals[3] = sends[3] + 40 * MS                        # 8 of 10
+    arm(p, 0, 5)
+    assert p.on_feedback(results_for(5, sends, arrivals), 100_000, T0 + 100 * MS) > 0
+
+
+def test_a_result_near_its_target_continues_higher():
+    p = Probe(300_000, 10_000_000, T0)
+    p.set_wanted(5_000_000, T0)
+    (cid, packets, _), end, _ = run_cluster(p, T0, 300_000)
+    sends = [T0 + i * 50 * MS // packets for i in range(packets)]
+    r = p.on_feedback(results_for(cid, sends, [s + 30 * MS for s in sends]), 300_000, end + 50 * MS)
+    assert r > 0.7 * 900_000
+    assert p.p.pending_bps == 2 * r
+
+
+def test_periodic_probe_while_more_is_wanted_with_backoff():
+    p = Probe(300_000, 10_000_000, T0)
+    now = _skip_start_up(p, T0, 300_000)
+    for i in range(lib.SFU_PROBE_CLUSTERS):
+        p.p.c[i].state = lib.SFU_PROBE_FREE
+    assert p.cluster(600_000, NORMAL, now + 3_000_000) == -1        # nothing wanted beyond the estimate
+    p.set_wanted(2_000_000, now)
+    starts = []
+    t = now
+    while t < now + 40_000_000 and len(starts) < 4:
+        c = p.cluster(600_000, NORMAL, t)
+        if c >= 0 and (not starts or starts[-1][1] != c):
+            starts.append((t, c))
+            k = p.p.active
+            assert p.p.c[k].target_bps == 1_200_000                   # twice the estimate, below wanted
+            # each finds nothing (no feedback within the timeout)
+            _, t, _ = run_cluster(p, t, 600_000)
+            p.on_feedback([], 600_000, t + 1_100_000)
+        t += 10 * MS
+    gaps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
+    assert len(gaps) == 3 and gaps[0] < gaps[1] < gaps[2]            # the interval doubles
+
+
+def test_drop_brings_the_next_probe_forward():
+    p = Probe(300_000, 10_000_000, T0)
+    now = _skip_start_up(p, T0, 300_000)
+    p.set_wanted(3_000_000, now)
+    p.cluster(2_000_000, NORMAL, now)
+    p.p.next_us = now + 20_000_000
+    p.p.interval_us = 16_000_000
+    p.cluster(600_000, NORMAL, now + 100 * MS)                         # below 0.66 x 2 Mbit/s
+    assert p.p.next_us <= now + 100 * MS + 1_000_000 and p.p.interval_us == lib.SFU_PROBE_INTERVAL_US
