@@ -52,6 +52,7 @@ class Server:
         self.media = MediaService(self.pool)
         room_cfg = settings.room
         self.rooms = RoomService(self.media, keys=self.keys, auto_create=bool(room_cfg.get("auto_create", True)),
+                                 congestion_control=settings.congestion_control,
                                  defaults=RoomOptions(
                                      empty_timeout=int(room_cfg.get("empty_timeout", 300)),
                                      departure_timeout=int(room_cfg.get("departure_timeout", 20)),

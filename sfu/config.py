@@ -34,6 +34,10 @@ class Settings:
     log_level: str = "INFO"
     ring_slots: int = 4096
     single_pc: bool = True                # serve /rtc/v1 (one PeerConnection); else 404 -> clients use /rtc
+    # rtc.congestion_control.enabled: the stream allocator acts on each subscriber's send-side
+    # estimate.  Off by default: the estimate is measured and reported either way, but without
+    # probing on the wire it cannot find headroom again once it fell (see README)
+    congestion_control: bool = False
     redis: dict[str, Any] = field(default_factory=dict)
     room: dict[str, Any] = field(default_factory=dict)
 
@@ -102,6 +106,9 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
         s.udp_port = int(rtc["udp_port"])
     if "node_ip" in rtc:
         s.node_ip = str(rtc["node_ip"])
+    cc = rtc.get("congestion_control")
+    if isinstance(cc, dict) and "enabled" in cc:
+        s.congestion_control = bool(cc["enabled"])
     if "workers" in data:
         s.workers = int(data["workers"])
     if "ring_slots" in data:

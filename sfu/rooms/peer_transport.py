@@ -185,6 +185,11 @@ class PeerTransport:
                 await self.t.worker.request("TRANSPORT_SET_REMOTE_ICE", {"id": self.t.id, "ice_ufrag": ufrag,
                                                                          "ice_pwd": pwd})
                 self.remote_ufrag, self.remote_pwd = ufrag, pwd
+        # the ids the client answered with: its transport-cc id numbers what we send it, for the
+        # send-side estimate (every answer: a renegotiation may add the extension)
+        extmap = {e.uri: e.id for m in answer.media for e in m.extmaps()}
+        if extmap:
+            await self.t.set_header_extensions(extmap)
         self.pending_offer_id = None
         if self._answered is not None and not self._answered.done():
             self._answered.set_result(True)

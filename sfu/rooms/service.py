@@ -26,8 +26,10 @@ log = logging.getLogger("sfu.rooms")
 
 class RoomService:
     def __init__(self, media: MediaService, node_id: str = "", auto_create: bool = True,
-                 defaults: RoomOptions | None = None, keys: auth.KeyProvider | None = None) -> None:
+                 defaults: RoomOptions | None = None, keys: auth.KeyProvider | None = None,
+                 congestion_control: bool = False) -> None:
         self.media = media
+        self.congestion_control = congestion_control   # the allocator follows the estimates
         self.keys = keys
         self.node_id = node_id or "ND_" + secrets.token_hex(6)
         self.manager = RoomManager(media, auto_create=auto_create, defaults=defaults)
@@ -150,7 +152,8 @@ class RoomService:
         await self.layers.activity_changed(pub, producer_id, active)
 
     def downlink_estimate(self, p: Participant, bitrate: int | None) -> None:
-        self.allocator.set_estimate(p, bitrate)
+        if self.congestion_control:
+            self.allocator.set_estimate(p, bitrate)
 
     async def on_data(self, p: Participant, label: str, payload: bytes) -> None:
         await data.receive_data(p, label, payload)

@@ -20,7 +20,7 @@ from sfu.protocol import sdp
 from sfu.rooms import stream_allocator
 from sfu.rooms.track import Layer, Subscription, TrackPublication
 
-server = server_fixture()
+server = server_fixture(congestion_control=True)
 
 LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
 

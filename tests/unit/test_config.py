@@ -32,3 +32,11 @@ def test_redis_settings():
     assert redis_url({"url": "redis://h:1/0"}) == "redis://h:1/0"
     assert redis_url({"address": "h:1", "use_tls": True}) == "rediss://h:1/0"
     assert config.load(dev=True).redis == {}          # no redis: single node, no cluster
+
+
+def test_congestion_control_is_off_unless_configured(tmp_path):
+    from sfu import config
+    assert config.Settings().congestion_control is False
+    f = tmp_path / "c.yaml"
+    f.write_text("keys:\n  k: s\nrtc:\n  congestion_control:\n    enabled: true\n")
+    assert config.load(str(f)).congestion_control is True
