@@ -103,7 +103,7 @@ def stats_dict(s: Any) -> dict[str, Any]:
         for name in (
             "rx_packets", "rx_bytes", "rx_batches", "tx_packets", "tx_bytes", "tx_batches",
             "ring_tx", "ring_rx", "to_py", "wakeups", "iterations", "commands",
-            "nacks", "retransmits", "nack_misses", "rtcp_sent", "tx_gso",
+            "nacks", "retransmits", "nack_misses", "rtcp_sent", "tx_gso", "plis_throttled",
         )
     }
     out["drops"] = {DROP_REASONS[i]: int(s.drops[i]) for i in range(1, lib.SFU_DROP__COUNT) if s.drops[i]}

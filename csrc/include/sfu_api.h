@@ -219,6 +219,7 @@ typedef struct {
     uint64_t nack_misses;      /* ... no longer cached, or resent too often */
     uint64_t rtcp_sent;        /* SR, RR and PLI packets the loop generated */
     uint64_t tx_gso;           /* datagrams that left in multi-datagram UDP_SEGMENT sends */
+    uint64_t plis_throttled;   /* subscribers' PLI/FIR not passed on (paused, switching, too often) */
     uint64_t drops[24];        /* indexed by sfu_drop_reason_t */
 } sfu_stats_t;
 

@@ -73,6 +73,23 @@ typedef struct {
 /* 1: send a request now (remembered as the last one); 0: throttled */
 int sfu_keyframe_request_allow(sfu_keyframe_request_t *k, uint64_t now_ns);
 
+/* What one subscriber (one consumer) may ask for (keyframe_request.c), before
+ * its producer's throttle: a PLI/FIR at most once per interval, the interval
+ * 1 s, doubling up to 4 s while the subscriber keeps asking inside it, back
+ * to 1 s once it was quiet for two intervals.  A subscriber on a lossy link
+ * cannot make its publisher send key frames to everyone twice a second.   */
+#define SFU_SUBSCRIBER_PLI_INTERVAL_NS 1000000000ull
+#define SFU_SUBSCRIBER_PLI_MAX_INTERVAL_NS 4000000000ull
+
+typedef struct {
+    uint64_t last_ns;          /* last request let through, 0 = never */
+    uint64_t interval_ns;      /* current interval, 0 = not started */
+    uint32_t backed_off;       /* the interval grew since the last request let through */
+} sfu_subscriber_pli_t;
+
+/* 1: pass the subscriber's request on; 0: throttled.  now_ns must be > 0. */
+int sfu_subscriber_pli_allow(sfu_subscriber_pli_t *s, uint64_t now_ns);
+
 /* ------------------------------------------------------------------ */
 /* Header extension id rewrite (header_ext_rewrite.c): the ids of an
  * outgoing copy become the ids the subscriber negotiated; map[in] = out

@@ -82,6 +82,7 @@ struct consumer {
     uint8_t ext_rewrite;
     uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
     sfu_seq_manager_t seq;
+    sfu_subscriber_pli_t pli;      /* how often its subscriber's PLI/FIR are passed on */
     uint32_t sr_packets;           /* packets counted at the last SR */
     sfu_send_history_t *history;   /* out seq -> source packet, for NACKs (RTCP transports) */
     sfu_stream_stats_t stats;

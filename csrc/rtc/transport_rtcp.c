@@ -89,8 +89,15 @@ void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
             if (is_fir && pkt.len >= 20)          /* FIR: SSRC is in the FCI */
                 target = sfu_rd32(buf + pkt.offset + 12);
             struct consumer *c = transport_consumer(t, target);
-            if (c && c->p)
-                producer_keyframe_needed(l, c->p);
+            if (!c || !c->p)
+                continue;
+            /* a paused consumer decodes nothing from us, and one switching layers has
+             * asked for the new layer's key frame already: neither is passed on */
+            if (c->paused || c->target || !sfu_subscriber_pli_allow(&c->pli, now)) {
+                l->stats.plis_throttled++;
+                continue;
+            }
+            producer_keyframe_needed(l, c->p);
         }
     }
 }

@@ -405,3 +405,43 @@ def test_burst_fans_out_in_gso_runs(worker):
     assert datagrams == 2 * n
     # nearly all of them left as UDP_SEGMENT runs (the very first packets may trickle in alone)
     assert after["tx_gso"] - before["tx_gso"] > 0.8 * datagrams, after
+
+
+def _plis_arriving(s: socket.socket, wait: float) -> int:
+    s.settimeout(0.05)
+    n, end = 0, time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            d = s.recv(2048)
+        except socket.timeout:
+            continue
+        n += d[1] == 206
+    return n
+
+
+def test_one_subscriber_cannot_storm_the_publisher_with_plis(worker):
+    """a subscriber sending a PLI every 50 ms for 3 s is passed on 2 times (at 0 and after 2 s:
+    its interval doubled), a second subscriber's own PLI still goes through, and a paused
+    consumer's PLIs are not passed on at all"""
+    pub, a, b = udp_socket(), udp_socket(), udp_socket()
+    info = plain(worker, 1, pub)
+    plain(worker, 2, a)
+    plain(worker, 3, b)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 96, "kind": "video",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9)
+    consumer(worker, 21, 3, 10, ssrc=11, paused=True)
+    pub.sendto(rtp_packet(1, 0, 7), (info["ip"], info["port"]))
+    assert recv_rtp(a)[4] == 9
+    before = stats(worker).get("plis_throttled", 0)
+    storm = struct.pack("!BBHII", 0x81, 206, 2, 1, 9)
+    paused_pli = struct.pack("!BBHII", 0x81, 206, 2, 1, 11)
+    end, sent = time.monotonic() + 3.0, 0
+    while time.monotonic() < end:
+        a.sendto(storm, ("127.0.0.1", worker.mux_port))
+        b.sendto(paused_pli, ("127.0.0.1", worker.mux_port))
+        sent += 1
+        time.sleep(0.05)
+    got = _plis_arriving(pub, 0.3)
+    assert 1 <= got <= 2, got          # 2 when the run spans the 2 s boundary, as it should
+    assert stats(worker)["plis_throttled"] - before >= 2 * sent - 2

@@ -28,7 +28,7 @@ async def test_pli_from_remote_subscriber_reaches_publisher(pool2):
     assert got[1] == 206 and got[0] & 0x1F == 1 and struct.unpack("!I", got[8:12])[0] == 0x5151
     # FIR carries the media SSRC in its FCI
     fir = struct.pack("!BBHIIIB3x", 0x84, 206, 4, 77, 0, cons.ssrc, 1)
-    await asyncio.sleep(0.6)  # past the keyframe-request throttle
+    await asyncio.sleep(1.1)  # past both throttles: this subscriber once a second, the producer every 500 ms
     sub.sendto(fir, (ts.ip, ts.port))
     got = await asyncio.to_thread(pub.recv, 2048)
     assert got[1] == 206 and struct.unpack("!I", got[8:12])[0] == 0x5151

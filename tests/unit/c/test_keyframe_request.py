@@ -1,5 +1,5 @@
-"""The key frame request throttle (csrc/rtc/keyframe_request.c): at most one
-request per 500 ms, measured from the last request let through."""
+"""The key frame request throttles (csrc/rtc/keyframe_request.c): per producer at most one
+request per 500 ms; per subscriber once a second, backing off to 4 s while it keeps asking."""
 
 from __future__ import annotations
 
@@ -33,3 +33,22 @@ def test_interval_is_half_a_second():
     assert lib.sfu_keyframe_request_allow(k, T0)
     assert not lib.sfu_keyframe_request_allow(k, T0 + 500 * MS - 1)
     assert lib.sfu_keyframe_request_allow(k, T0 + 500 * MS)
+
+
+SUBSCRIBER_CASES = [
+    # (name, request times in ms after T0, which ones are passed on)
+    ("the first one goes out", [0], [1]),
+    ("a second one inside 1 s is dropped", [0, 500], [1, 0]),
+    ("one a second goes through", [0, 1000, 2000, 3000], [1, 1, 1, 1]),
+    ("asking inside the interval doubles it", [0, 100, 1000, 1999, 2000], [1, 0, 0, 0, 1]),
+    ("a storm every 100 ms settles at one per 4 s",
+     list(range(0, 14_001, 100)), [1 if t in (0, 2000, 6000, 10_000, 14_000) else 0 for t in range(0, 14_001, 100)]),
+    ("asking calmly never backs off", [0, 1500, 3000, 4500], [1, 1, 1, 1]),
+    ("quiet for two intervals: back to 1 s", [0, 100, 2000, 2100, 6000, 18_000, 19_000], [1, 0, 1, 0, 1, 1, 1]),
+]
+
+
+@pytest.mark.parametrize("name,times,want", SUBSCRIBER_CASES, ids=[c[0] for c in SUBSCRIBER_CASES])
+def test_subscriber_pli_throttle(name, times, want):
+    s = ffi.new("sfu_subscriber_pli_t *")
+    assert [lib.sfu_subscriber_pli_allow(s, T0 + t * MS) for t in times] == want
