@@ -176,20 +176,20 @@ class PeerTransport:
         if offer_id and offer_id != self.pending_offer_id:
             raise errors.ProtocolError(f"answer for offer {offer_id}, expected {self.pending_offer_id}")
         answer = sdp.SessionDescription.parse(answer_text)
+        # the ids the client answered with: its transport-cc id numbers what we send it, for the
+        # send-side estimate (every answer: a renegotiation may add the extension)
+        extmap = {e.uri: e.id for m in answer.media for e in m.extmaps()}
         if not self.remote_set:
             setup = answer.transport_attribute("setup") or "active"
-            await self._set_remote(answer, role_from_answer(setup).value, True, {})
+            await self._set_remote(answer, role_from_answer(setup).value, True, extmap)
         else:
             ufrag, pwd = answer.transport_attribute("ice-ufrag") or "", answer.transport_attribute("ice-pwd") or ""
             if ufrag and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
                 await self.t.worker.request("TRANSPORT_SET_REMOTE_ICE", {"id": self.t.id, "ice_ufrag": ufrag,
                                                                          "ice_pwd": pwd})
                 self.remote_ufrag, self.remote_pwd = ufrag, pwd
-        # the ids the client answered with: its transport-cc id numbers what we send it, for the
-        # send-side estimate (every answer: a renegotiation may add the extension)
-        extmap = {e.uri: e.id for m in answer.media for e in m.extmaps()}
-        if extmap:
-            await self.t.set_header_extensions(extmap)
+            if extmap:
+                await self.t.set_header_extensions(extmap)
         self.pending_offer_id = None
         if self._answered is not None and not self._answered.done():
             self._answered.set_result(True)
