@@ -40,6 +40,9 @@ def test_publish_subscribe_data_late_join_and_permissions(scenario):
     check_received(bob["tracks"]["alice/video"], color=[200, 30, 30], seconds=8)
     check_received(alice["tracks"]["bob/audio"], pitch=660, seconds=8)
     check_received(alice["tracks"]["bob/video"], color=[20, 40, 220], seconds=8)
+    # what is sent to bob and to alice carries transport-wide numbers and gets an estimate, with
+    # one PeerConnection (ids from the client's offer) and with two (ids from its answers)
+    assert r["bwe_transports"] >= 2, r["bwe_transports"]
     # data both ways, stamped with the sender's identity, reliable and lossy
     got_bob = {(d["from"], d["payload"]) for d in bob["data"]}
     got_alice = {(d["from"], d["payload"]) for d in alice["data"]}

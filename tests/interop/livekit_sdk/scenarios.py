@@ -65,6 +65,8 @@ def media(v1: bool = True) -> dict:
         time.sleep(1.0)
         alice = client(token("alice"), "both", 10, freq=440, color=[200, 30, 30])
         time.sleep(5.0)
+        # mid-call: the transports whose sent packets are numbered and estimated (send-side BWE)
+        bwe_transports = sum(len(w.get("bwe") or {}) for w in server.stats()["workers"])
         carol = client(token("carol"), "subscriber", 5)
         dave = client(token("dave", canPublish=False), "publish-denied", 3)
         eve = client(token("eve", canPublishData=False), "data", 3)      # her data must go nowhere
@@ -72,6 +74,7 @@ def media(v1: bool = True) -> dict:
         results = {"bob": result(bob), "alice": result(alice), "carol": result(carol), "dave": result(dave),
                    "eve": result(eve), "frank": result(frank)}
         results["server_stats"] = stats_brief(server)
+        results["bwe_transports"] = bwe_transports
     finally:
         results_log = server.stop()
     results["server_log_tail"] = results_log[-3000:]
