@@ -69,14 +69,15 @@ PACKET = _tree("rtp") + _files("util/common.c", "util/drop_reason.c")
 # the pure decision units of csrc/rtc (no clock, no I/O; `now` is an argument)
 UNITS = _files("rtc/seq_manager.c", "rtc/keyframe_request.c", "rtc/header_ext_rewrite.c",
                "rtc/rtp_stream_recv.c", "rtc/rtp_retransmission_buffer.c", "rtc/tcc_server.c",
-               "rtc/producer_activity.c", "rtc/tcc_send_history.c",
-               "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c", "rtc/probe_controller.c")
+               "rtc/producer_activity.c", "rtc/tcc_send_history.c", "rtc/nack_generator.c",
+               "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c", "rtc/probe_controller.c",
+               "rtc/pacer.c", "loop/tcp_framing.c")
 
 MODULES = {
     # name: (cffi headers in cdef order, sources)
     "sfu._native": (["sfu_types.h", "sfu_packet.h", "sfu_srtp.h", "sfu_bwe.h", "sfu_api.h"],
                     PACKET + _tree("util", "rtc", "loop")),
-    "sfu._units": (["sfu_types.h", "sfu_packet.h", "sfu_units.h", "sfu_bwe.h"], PACKET + UNITS),
+    "sfu._units": (["sfu_types.h", "sfu_packet.h", "sfu_units.h", "sfu_bwe.h", "sfu_tcp.h"], PACKET + UNITS),
     "sfu.loadtest._engine": (["sfu_types.h", "sfu_packet.h", "sfu_srtp.h", "sfu_loadtest.h"],
                              PACKET + _tree("tools") + _files("util/addr.c", "util/srtp.c")),
 }

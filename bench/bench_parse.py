@@ -108,22 +108,23 @@ int sfu_srtp_bind(uintptr_t protect, uintptr_t unprotect, uintptr_t protect_rtcp
 """
 
 
-def build_helper():
-    """compile (every run: the sources may have changed; ~1 s) and import the bench-only helper"""
+def build_helper(name: str = "_sfu_benchloop", source: str = HELPER_C, cdef: str = HELPER_CDEF,
+                 files: tuple[str, ...] = ("rtp/rtp.c", "rtp/demux.c", "util/srtp.c", "util/common.c"),
+                 out: str = OUT):
+    """compile (every run: the sources may have changed; ~1 s) and import a bench-only helper
+    module: `source` with the product's csrc `files`, compiled with the product's flags"""
     from cffi import FFI
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     csrc = os.path.join(ROOT, "csrc")
     ffi = FFI()
-    ffi.cdef(HELPER_CDEF)
-    ffi.set_source("_sfu_benchloop", HELPER_C,
-                   sources=[os.path.join(csrc, f) for f in ("rtp/rtp.c", "rtp/demux.c", "util/srtp.c",
-                                                            "util/common.c")],
+    ffi.cdef(cdef)
+    ffi.set_source(name, source, sources=[os.path.join(csrc, f) for f in files],
                    include_dirs=[os.path.join(csrc, "include"), csrc],
                    extra_compile_args=["-O2", "-std=gnu11", "-fno-strict-aliasing", "-D_GNU_SOURCE"])
-    ffi.compile(tmpdir=OUT, verbose=False)
-    sys.path.insert(0, OUT)
+    ffi.compile(tmpdir=out, verbose=False)
+    sys.path.insert(0, out)
     importlib.invalidate_caches()
-    return importlib.import_module("_sfu_benchloop")
+    return importlib.import_module(name)
 
 
 def rtp_packet(size: int, csrc: int = 0, ext_words: int = 0) -> bytes:

@@ -33,6 +33,10 @@ class NativeError(SfuError):
     """The C data plane refused a command."""
 
 
+class DrainingError(SfuError):
+    """The node is draining: it keeps its rooms until they end but starts no new one."""
+
+
 # -- the one error table -------------------------------------------------------------------
 # Every kind of failure once: its exception, its name on the worker channel (a failed
 # response's "kind"), and what the HTTP APIs answer for it (Twirp code and status, as
@@ -56,6 +60,7 @@ ERROR_KINDS: tuple[ErrorKind, ...] = (
     ErrorKind("InvalidArgument", ProtocolError, "invalid_argument", 400),
     ErrorKind("LimitReached", LimitReachedError, "resource_exhausted", 429),
     ErrorKind("WorkerDied", WorkerDiedError, "unavailable", 503),
+    ErrorKind("Draining", DrainingError, "unavailable", 503),
     ErrorKind("Native", NativeError, "internal", 500),
     ErrorKind("Error", SfuError, "internal", 500),            # last: any other failure
 )

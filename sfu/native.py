@@ -85,7 +85,9 @@ def bwe_stats_dict(s: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         name: int(getattr(s, name))
         for name in ("estimate_bps", "delay_bps", "loss_bps", "remb_bps", "acked_bps", "rtt_us",
-                     "packets", "feedback_packets", "feedback_rejected", "unknown", "remb_packets", "remb_rejected")
+                     "packets", "feedback_packets", "feedback_rejected", "unknown", "remb_packets", "remb_rejected",
+                     "probe_clusters", "probe_results", "probe_bps", "padding_packets", "pacing_bps", "pacer_queued",
+                     "pacer_delay_us")
     }
     out["loss"] = float(s.loss)
     out["usage"] = BWE_USAGE.get(int(s.usage), "invalid")
@@ -93,6 +95,8 @@ def bwe_stats_dict(s: Any) -> dict[str, Any]:
     out["limited_by"] = BWE_LIMITED_BY.get(int(s.limited_by), "invalid")
     out["feedback_rejects"] = {TCC_FEEDBACK_REJECTS[i]: int(s.feedback_rejects[i])
                                for i in range(1, lib.SFU_TCC_FB__COUNT) if s.feedback_rejects[i]}
+    out["pacer_drops"] = {"full": int(s.pacer_drops[lib.SFU_PACER_DROP_FULL]),
+                          "late": int(s.pacer_drops[lib.SFU_PACER_DROP_LATE])}
     return out
 
 
@@ -104,6 +108,8 @@ def stats_dict(s: Any) -> dict[str, Any]:
             "rx_packets", "rx_bytes", "rx_batches", "tx_packets", "tx_bytes", "tx_batches",
             "ring_tx", "ring_rx", "to_py", "wakeups", "iterations", "commands",
             "nacks", "retransmits", "nack_misses", "rtcp_sent", "tx_gso", "plis_throttled",
+            "nacks_sent", "nack_recovered", "nack_lost", "rtx_received", "rtx_sent",
+            "nack_padding", "padding_sent", "paced", "plis_received", "firs_received", "plis_sent",
         )
     }
     out["drops"] = {DROP_REASONS[i]: int(s.drops[i]) for i in range(1, lib.SFU_DROP__COUNT) if s.drops[i]}

@@ -9,6 +9,7 @@
 #include "../rtp/codecs/vp8.c"
 #include "../rtp/codecs/vp9.c"
 #include "../rtp/codecs/h264.c"
+#include "../rtp/codecs/av1.c"
 #include "../rtp/rtcp.c"
 #include "../tools/loadtest.c"
 #include "fuzz_common.h"

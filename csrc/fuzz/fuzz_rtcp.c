@@ -1,5 +1,6 @@
 /* fuzz_rtcp.c - sfu_rtcp_validate, the sfu_rtcp_next walk and
- * sfu_rtcp_nack_seqs on every RTPFB packet of a compound, sfu_rtcp_remb_bps
+ * sfu_rtcp_nack_seqs on every RTPFB packet of a compound, sfu_rtcp_report_ssrcs
+ * on every packet, sfu_rtcp_remb_bps
  * on every PSFB one. */
 #include "../util/common.c"
 #include "../rtp/rtcp.c"
@@ -97,6 +98,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_touch(p, pkt.len);
         if (pkt.pt == 205)
             check_nack(data, &pkt);
+        uint32_t ssrcs[31];
+        int nr = sfu_rtcp_report_ssrcs(data, &pkt, ssrcs, 31);
+        if (pkt.pt != 200 && pkt.pt != 201) {
+            FUZZ_CHECK(nr == 0);
+        } else if (nr >= 0) {   /* the blocks fit what is not padding; each starts with its SSRC */
+            FUZZ_CHECK(nr == pkt.count);
+            for (int i = 0; i < nr; i++)
+                FUZZ_CHECK(ssrcs[i] == sfu_rd32(p + (pkt.pt == 200 ? 28 : 8) + 24 * i));
+        } else {
+            FUZZ_CHECK(nr == -SFU_DROP_BAD_RTCP && (p[0] & 0x20));
+        }
         if (pkt.pt == 206) {
             uint64_t bps = 0;
             int r = sfu_rtcp_remb_bps(data, &pkt, &bps);

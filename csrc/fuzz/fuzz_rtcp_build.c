@@ -1,7 +1,8 @@
 /* fuzz_rtcp_build.c - the RTCP the data plane builds, round-tripped through
  * the RTCP parser: a sender report, a receiver report whose block comes from
  * receive statistics fed arbitrary packets, and a PLI, alone and as one
- * compound packet.  Input: 28 bytes of SR/PLI fields, then steps of 8 bytes
+ * compound packet, and a generic NACK asking for the steps' sequence
+ * numbers.  Input: 28 bytes of SR/PLI fields, then steps of 8 bytes
  * (sequence number, timestamp, arrival step) for the receive statistics;
  * a step whose first byte is 0xFF is a sender report arriving instead. */
 #include "../util/common.c"
@@ -46,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sfu_rtp_stream_recv_init(&rx, (f[0] & 1) ? 48000 : 90000);
     uint64_t now = 1000000000ull;
     int fed = 0;
+    uint16_t seqs[SFU_MTU / 8];
     for (size_t i = 28; i + 8 <= size; i += 8) {
         const uint8_t *s = data + i;
         now += (uint64_t)s[6] * 1000000 + s[7];
@@ -54,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         sfu_rtp_stream_recv_update(&rx, (uint16_t)(s[0] | (s[1] << 8)), rd32le(s + 2), now);
-        fed++;
+        seqs[fed++] = (uint16_t)(s[0] | (s[1] << 8));
     }
     uint8_t block[SFU_REPORT_BLOCK_LEN];
     int bn = sfu_rtp_stream_recv_report_block(&rx, media, now + 5, block);
@@ -78,5 +80,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const uint8_t pt_all[] = {200, 201, 206};
     walk(compound, sizeof compound, pt_all, 3);
+
+    /* the NACK asks for the sequence numbers it says it covers, in order */
+    uint8_t nack[SFU_MTU];
+    uint32_t cap = 16 + f[1] % (sizeof nack - 15), used = 0;
+    uint32_t nn = sfu_rtcp_build_nack(nack, cap, ssrc, media, seqs, (uint32_t)fed, &used);
+    FUZZ_CHECK(nn <= cap && used <= (uint32_t)fed && (nn == 0) == (fed == 0));
+    if (nn) {
+        static const uint8_t pt_nack[] = {205};
+        walk(nack, nn, pt_nack, 1);
+        FUZZ_CHECK(used > 0 && (used == (uint32_t)fed || nn + 4 > cap));
+        sfu_rtcp_t np;
+        size_t noff = 0;
+        FUZZ_CHECK(sfu_rtcp_next(nack, nn, &noff, &np) == 1 && np.count == 1 && np.media_ssrc == media);
+        uint16_t back[SFU_MTU / 8];
+        int k = sfu_rtcp_nack_seqs(nack, &np, back, SFU_MTU / 8);
+        FUZZ_CHECK(k == (int)used && memcmp(back, seqs, used * sizeof back[0]) == 0);
+    }
     return 0;
 }

@@ -1,10 +1,13 @@
-/* fuzz_rtp.c - sfu_rtp_parse and sfu_rtp_find_ext on arbitrary datagrams. */
+/* fuzz_rtp.c - sfu_rtp_parse, sfu_rtp_find_ext and sfu_rtp_audio_level on
+ * arbitrary datagrams. */
 #include "../util/common.c"
 #include "../rtp/rtp.c"
+#include "../rtp/audio_level.c"
 #include "../rtp/codecs/keyframe.c"
 #include "../rtp/codecs/vp8.c"
 #include "../rtp/codecs/vp9.c"
 #include "../rtp/codecs/h264.c"
+#include "../rtp/codecs/av1.c"
 #include "fuzz_common.h"
 
 static int is_rtp_reason(int rc)
@@ -59,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint16_t off = 0xdead;
         int n = sfu_rtp_find_ext(data, &rtp, id, &off);
         FUZZ_CHECK(n >= -1);
+        int level = sfu_rtp_audio_level(data, &rtp, id);      /* its first byte, if it has one */
+        FUZZ_CHECK(n >= 1 ? level == data[off] : level == -1);
         if (n < 0) {
             FUZZ_CHECK(off == 0xdead);
             continue;
@@ -80,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int codec = 0; codec <= SFU_CODEC_AV1 + 1; codec++) {
         int k = sfu_rtp_is_keyframe(data, &rtp, codec);
         FUZZ_CHECK(k == -1 || k == 0 || k == 1);
-        FUZZ_CHECK((k == -1) == !(codec == SFU_CODEC_VP8 || codec == SFU_CODEC_VP9 || codec == SFU_CODEC_H264));
+        FUZZ_CHECK((k == -1) == !(codec == SFU_CODEC_VP8 || codec == SFU_CODEC_VP9 || codec == SFU_CODEC_H264 ||
+                                  codec == SFU_CODEC_AV1));
     }
     return 0;
 }

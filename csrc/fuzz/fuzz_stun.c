@@ -1,4 +1,4 @@
-/* fuzz_stun.c - sfu_stun_check on arbitrary datagrams. */
+/* fuzz_stun.c - sfu_stun_check on arbitrary datagrams, and the split of the USERNAME it found. */
 #include "../util/common.c"
 #include "../rtp/stun.c"
 #include "fuzz_common.h"
@@ -22,5 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK((size_t)uoff + ulen <= size);
     FUZZ_CHECK(sfu_rd16(data + uoff - 4) == 0x0006 && sfu_rd16(data + uoff - 2) == ulen);
     fuzz_touch(data + uoff, ulen);
+    int n = sfu_stun_local_ufrag_len(data + uoff, ulen);
+    FUZZ_CHECK(n == -1 || (n > 0 && (size_t)n + 1 < ulen && data[uoff + n] == ':'));
+    for (int i = 0; i < n; i++)
+        FUZZ_CHECK(data[uoff + i] != ':');
     return 0;
 }

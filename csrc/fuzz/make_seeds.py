@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build, rtx, nack_generator, rtp_padding, tcp_framing).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -98,6 +98,9 @@ RTP_SEEDS = {
         payload=VP8,
     ),
     "rtp_ext_two_byte_appbits": rtp(ext=two_byte_ext([(3, b"\x01\x02")], appbits=5)),
+    # RFC 6464 audio level (V=1, -12 dBov) as browsers send it with opus, and in the two-byte form
+    "rtp_audio_level": rtp(ext=one_byte_ext([(1, b"\x8c"), (3, b"\x00\x01")]), payload=OPUS),
+    "rtp_audio_level_two_byte": rtp(ext=two_byte_ext([(1, b"\x8c\x00"), (2, b"")]), payload=OPUS),
     "rtp_ext_other_profile": rtp(ext=(0xABCD, b"\x01\x02\x03\x04"), payload=OPUS),
     "rtp_ext_empty": rtp(ext=(0xBEDE, b""), payload=OPUS),
     "rtp_padding": rtp(payload=OPUS, pad=4),
@@ -404,6 +407,10 @@ KEYFRAME_SEEDS = {
     "h264_stap_a_short": bytes([0x18, 0x00, 0x09, 0x67]),
     "h264_fu_a_idr_start": bytes([0x7C, 0x85]) + bytes(30),
     "h264_fu_a_middle": bytes([0x7C, 0x05]) + bytes(30),
+    # AV1 aggregation header Z|Y|W W|N: a sequence header OBU then a frame, N=1
+    "av1_new_sequence": bytes([0x28, 0x0A, 0x0B, 0x00, 0x00, 0x00]) + bytes(20),
+    "av1_continuation": bytes([0x88]) + bytes(20),
+    "av1_delta": bytes([0x10, 0x32]) + bytes(20),
     "empty": b"",
 }
 
@@ -512,7 +519,76 @@ RTCP_BUILD_SEEDS = {
     "build_short": bytes([1, 2, 3]),
 }
 
+# ----------------------------------------------------------------- RTX ---
+# input: a publisher's RTX packet (RFC 4588): the OSN, then the original payload
+
+
+RTX_SEEDS = {
+    "rtx_vp8": rtp(pt=97, seq=7, ssrc=0x22222222, payload=struct.pack("!H", 4242) + b"\x90\x80\x01" + bytes(40)),
+    "rtx_osn_wrap": rtp(pt=97, seq=65535, ssrc=0x22222222, marker=True, payload=b"\xff\xff\x10\x00"),
+    "rtx_extension_csrcs": rtp(pt=97, csrcs=(1, 2), ext=one_byte_ext([(3, b"\x01\x02\x03")]),
+                               payload=b"\x00\x05" + bytes(20)),
+    "rtx_padded": rtp(pt=97, payload=b"\x00\x09" + bytes(10), pad=4),
+    "rtx_padding_only": rtp(pt=97, pad=224),
+    "rtx_osn_only": rtp(pt=97, payload=b"\x00\x01"),
+    "rtx_half_osn": rtp(pt=97, payload=b"\x00"),
+}
+
+# ------------------------------------------------------ NACK generator ---
+# input: 4-byte steps (op, u16 LE seq, ms to advance); op % 3: 0 packet, 1 repaired, 2 timer (RTT op ms)
+
+
+def nack_step(op: int, seq: int = 0, ms: int = 0) -> bytes:
+    return struct.pack("<BHB", op, seq & 0xFFFF, ms)
+
+
+def nack_packets(*seqs: int, ms: int = 5) -> bytes:
+    return b"".join(nack_step(0, s, ms) for s in seqs)
+
+
+NACK_GEN_SEEDS = {
+    "nack_holes_and_repairs": nack_packets(100, 101, 104, 105) + nack_step(2) + nack_step(1, 102, 30)
+    + nack_step(101, 0, 101) + nack_step(1, 103),
+    "nack_wrap": nack_packets(65534, 65535, 2, 3) + nack_step(2, 0, 20) + nack_packets(0, 1),
+    "nack_retries_until_lost": nack_packets(10, 12) + b"".join(nack_step(20, 0, 100) for _ in range(12)),
+    "nack_window_and_jumps": nack_packets(0, 50, 120, 620, 620 + 3000, 50) + nack_step(2, 0, 255),
+    "nack_reorder_and_duplicates": nack_packets(7, 9, 8, 8, 9, 6, 10),
+}
+
+# --------------------------------------------------------- RTP padding ---
+# input: pt, seq, ts, ssrc (big-endian), pad_len and cap (u16 LE), the transport-cc ext id
+
+
+def padding_fields(pad_len: int, cap: int, pt: int = 96, seq: int = 0xFFFF, ts: int = 90000, ssrc: int = 0x1234,
+                   ext_id: int = 2) -> bytes:
+    """the input of fuzz_rtp_padding.c"""
+    return struct.pack(">BHII", pt, seq, ts, ssrc) + struct.pack("<HH", pad_len, cap) + bytes([ext_id])
+
+
+RTP_PADDING_SEEDS = {
+    "padding_probe": padding_fields(255, 1500),
+    "padding_one_byte": padding_fields(1, 13),
+    "padding_no_room": padding_fields(200, 211),
+    "padding_too_long": padding_fields(256, 1500),
+    "padding_zero": padding_fields(0, 1500),
+    "padding_marker_pt": padding_fields(17, 400, pt=0xFF, ext_id=13),
+}
+
 # ------------------------------------------------------------- output ---
+
+def tcp_framed(*frames: bytes) -> bytes:
+    return b"".join(struct.pack("!H", len(f)) + f for f in frames)
+
+
+# first byte: the read sizes; then an RFC 4571 stream
+TCP_FRAMING_SEEDS = {
+    "tcp_stun_rtp": bytes([1]) + tcp_framed(STUN_SEEDS["stun_binding_request"] if "stun_binding_request" in STUN_SEEDS
+                                            else next(iter(STUN_SEEDS.values())), RTP_SEEDS["rtp_opus"]),
+    "tcp_empty_and_mtu": bytes([200]) + b"\0\0" + tcp_framed(RTP_SEEDS["rtp_mtu"][:1400]) + b"\0\0",
+    "tcp_oversized_truncated": bytes([7]) + tcp_framed(b"abc") + struct.pack("!H", 4000) + b"x" * 500,
+    "tcp_half_frame": bytes([3]) + tcp_framed(RTP_SEEDS["rtp_opus"])[:-5],
+    "tcp_many_small": bytes([255]) + tcp_framed(*[bytes([i]) * (i % 7 + 1) for i in range(150)]),
+}
 
 TARGETS = {
     "rtp": RTP_SEEDS,
@@ -527,6 +603,10 @@ TARGETS = {
     "tcc_feedback": TCC_FEEDBACK_SEEDS,
     "tcc_seq_stamp": TCC_STAMP_SEEDS,
     "rtcp_build": RTCP_BUILD_SEEDS,
+    "rtx": RTX_SEEDS,
+    "nack_generator": NACK_GEN_SEEDS,
+    "rtp_padding": RTP_PADDING_SEEDS,
+    "tcp_framing": TCP_FRAMING_SEEDS,
 }
 
 

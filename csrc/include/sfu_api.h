@@ -95,11 +95,12 @@ typedef enum {
     SFU_CMD_TRANSPORT_CONNECT = 4, /* id, addr: send to addr (and accept from it) */
     SFU_CMD_TRANSPORT_SET_SRTP = 5,   /* id, recv_srtp, send_srtp */
     SFU_CMD_TRANSPORT_CLOSE = 6,   /* id */
-    SFU_CMD_PRODUCER_CREATE = 7,   /* id, transport_id, ssrc, payload_type, kind, codec, remote_workers */
+    SFU_CMD_PRODUCER_CREATE = 7,   /* id, transport_id, ssrc, payload_type, kind, codec, remote_workers,
+                                      rtx_ssrc, rtx_payload_type */
     SFU_CMD_PRODUCER_CLOSE = 8,    /* id */
     SFU_CMD_PRODUCER_SET_REMOTE_WORKERS = 9, /* id, remote_workers */
     SFU_CMD_CONSUMER_CREATE = 10,  /* id, transport_id, producer_id, ssrc, payload_type, seq_start,
-                                      ts_offset, paused, ext_rewrite, ext_map */
+                                      ts_offset, paused, ext_rewrite, ext_map, rtx_ssrc, rtx_payload_type */
     SFU_CMD_CONSUMER_CLOSE = 11,   /* id */
     SFU_CMD_CONSUMER_SET_PAUSED = 12, /* id, paused (resuming a video consumer asks for a key frame) */
     SFU_CMD_REMOTE_PRODUCER_CREATE = 13, /* id, worker, ssrc, kind, codec: a producer living on
@@ -109,7 +110,16 @@ typedef enum {
     SFU_CMD_CONSUMER_SET_PRODUCER = 16, /* id, producer_id: switch source (simulcast layer) */
     SFU_CMD_TRANSPORT_ADD_ADDR = 17, /* id, addr: also accept packets from addr (another ICE pair) */
     SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS = 18, /* id, header_extensions: ids of incoming media */
-    SFU_CMD_CONSUMER_REQUEST_KEY_FRAME = 19 /* id: ask its (video) producer's publisher, throttled */
+    SFU_CMD_CONSUMER_REQUEST_KEY_FRAME = 19, /* id: ask its (video) producer's publisher, throttled */
+    SFU_CMD_PRODUCER_SET_RTX = 20, /* id, rtx_ssrc, rtx_payload_type: its publisher's RTX stream (a
+                                      simulcast layer's, learnt from its repaired rid) */
+    SFU_CMD_CONSUMER_SET_RTX = 21, /* id, rtx_ssrc, rtx_payload_type: resend as RTX on it (the
+                                      subscriber's answer accepted rtx); rtx_ssrc 0 = plain copies */
+    SFU_CMD_TRANSPORT_SET_ICE_UFRAG = 22, /* id, ice_ufrag, ice_ufrag_len: our ICE ufrag for it; a STUN
+                                      request from an address no transport knows is passed on only
+                                      when its USERNAME names one (RFC 8445 7.3), else dropped */
+    SFU_CMD_TRANSPORT_SET_WANTED_BITRATE = 23 /* id, bitrate: what the stream allocator would send; the first
+                                                 turns on pacing and probing (congestion control) */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
@@ -125,10 +135,12 @@ typedef struct {
     uint8_t rid;                   /* sdes:rtp-stream-id (RFC 8852) */
     uint8_t repaired_rid;          /* sdes:repaired-rtp-stream-id (RFC 8852) */
     uint8_t abs_send_time;         /* not read yet */
-    uint8_t audio_level;           /* not read yet (RFC 6464) */
+    uint8_t audio_level;           /* RFC 6464: counted per audio producer (active speakers) */
     uint8_t dependency_descriptor; /* not read yet */
     uint8_t _pad;
 } sfu_header_ext_ids_t;
+
+#define SFU_ICE_UFRAG_MAX 64   /* ours are 4..32 characters (sfu.protocol.ice_lite.generate_ufrag) */
 
 typedef struct {
     uint32_t type;             /* SFU_CMD_* */
@@ -138,6 +150,7 @@ typedef struct {
     uint32_t producer_id;
     uint32_t worker;           /* remote producer: its worker; peer reset: the restarted worker */
     uint32_t ssrc;
+    uint32_t rtx_ssrc;         /* producer: its publisher's RTX stream; consumer: resend as RTX on it; 0 = none */
     uint32_t flags;            /* transport: SFU_TF_* */
     int32_t  fd;
     uint8_t  payload_type;
@@ -150,8 +163,12 @@ typedef struct {
     uint8_t  ext_rewrite;      /* consumer: 1 = rewrite header extension ids with ext_map */
     uint8_t  ext_map[16];      /* consumer: incoming id (1..14) -> outgoing id, 0 = remove */
     sfu_header_ext_ids_t header_extensions;   /* transport */
-    uint8_t  _pad1[7];
+    uint8_t  rtx_payload_type; /* producer, consumer: of the RTX stream */
+    uint8_t  ice_ufrag_len;    /* transport: bytes of ice_ufrag */
+    uint8_t  _pad1[5];
+    char     ice_ufrag[SFU_ICE_UFRAG_MAX];  /* transport: our ICE username fragment (not NUL-terminated) */
     uint64_t remote_workers;   /* producer: bitmask of the other workers with consumers of it */
+    uint64_t bitrate;          /* transport: wanted bit/s */
     void    *recv_srtp;        /* transport: srtp_t decrypting what the remote sends */
     void    *send_srtp;        /* transport: srtp_t encrypting what we send */
     sfu_addr_t addr;
@@ -220,7 +237,18 @@ typedef struct {
     uint64_t rtcp_sent;        /* SR, RR and PLI packets the loop generated */
     uint64_t tx_gso;           /* datagrams that left in multi-datagram UDP_SEGMENT sends */
     uint64_t plis_throttled;   /* subscribers' PLI/FIR not passed on (paused, switching, too often) */
-    uint64_t drops[24];        /* indexed by sfu_drop_reason_t */
+    uint64_t nacks_sent;       /* sequence numbers asked of publishers (each retry counts) */
+    uint64_t nack_recovered;   /* ... missing ones that arrived after all (retransmitted or late) */
+    uint64_t nack_lost;        /* ... given up (too many retries, too old, too many missing) */
+    uint64_t rtx_received;     /* publisher RTX packets unwrapped into their stream */
+    uint64_t rtx_sent;         /* retransmits sent to subscribers as RTX (the rest are plain copies) */
+    uint64_t nack_padding;     /* NACKed sequence numbers of padding (probes): nothing to resend */
+    uint64_t padding_sent;     /* padding-only packets sent (probes) */
+    uint64_t paced;            /* packets that waited in a transport's pacer */
+    uint64_t plis_received;    /* PLIs from subscribers (passed on or throttled) */
+    uint64_t firs_received;    /* FIRs from subscribers (passed on or throttled) */
+    uint64_t plis_sent;        /* PLIs sent to publishers (after the per-producer throttle) */
+    uint64_t drops[30];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
 } sfu_stats_t;
 
 void sfu_loop_get_stats(sfu_loop_t *loop, sfu_stats_t *out);
@@ -234,6 +262,16 @@ typedef struct {
 } sfu_stream_stats_t;
 
 int sfu_loop_producer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
+
+/* the RFC 6464 audio levels a local audio producer received, counted since it
+ * was created (active speaker detection compares two reads); SFU_ENOENT */
+#define SFU_AUDIO_LOUD_DBOV 35         /* a packet at or above -35 dBov is "loud" */
+typedef struct {
+    uint64_t packets;                  /* packets that carried a level */
+    uint64_t loud;                     /* of those, at most SFU_AUDIO_LOUD_DBOV -dBov */
+    uint64_t loud_dbov_sum;            /* the loud packets' -dBov, summed */
+} sfu_audio_level_stats_t;
+int sfu_loop_producer_audio_level(sfu_loop_t *loop, uint32_t id, sfu_audio_level_stats_t *out);
 int sfu_loop_consumer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
 /* the send-side estimate of a transport as of the loop's last 100 ms tick
  * (all zero before it sent a numbered packet or got a REMB) and how many

@@ -1,7 +1,8 @@
 /*
  * sfu_bwe.h - send-side bandwidth estimation of one subscriber transport:
  * the pure units behind it (csrc/rtc/tcc_send_history.c, bwe_delay.c,
- * bwe_loss.c, probe_controller.c, send_side_bwe.c).
+ * bwe_loss.c, probe_controller.c, send_side_bwe.c) and the pacer in front
+ * of what it sends (pacer.c).
  *
  * The transport stamps a transport-wide sequence number on every packet it
  * sends (the history hands them out), the subscriber's transport-cc
@@ -250,6 +251,15 @@ typedef struct {
     uint64_t remb_packets;
     uint64_t remb_rejected;    /* REMB whose SSRC list runs past its packet */
     uint64_t feedback_rejects[9]; /* SFU_TCC_FB__COUNT: feedback_rejected by reason */
+    /* congestion control (the transport driver's pacer and probes; 0 while off) */
+    uint64_t probe_clusters;   /* probe clusters started */
+    uint64_t probe_results;    /* ... that measured a rate */
+    uint64_t probe_bps;        /* the last rate measured, 0: none */
+    uint64_t padding_packets;  /* padding-only packets sent for probes */
+    uint64_t pacing_bps;       /* the pacer's rate, 0: passing through */
+    uint64_t pacer_queued;     /* packets waiting in the pacer */
+    uint64_t pacer_delay_us;   /* how long the oldest of them has waited */
+    uint64_t pacer_drops[2];   /* SFU_PACER_DROP_*: full, late */
 } sfu_bwe_stats_t;
 
 typedef struct {
@@ -316,8 +326,10 @@ int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us);
 #define SFU_PROBE_CLUSTER_US 50000
 #define SFU_PROBE_MIN_PACKETS 5
 #define SFU_PROBE_INTERVAL_US 2000000
-#define SFU_PROBE_INTERVAL_MAX_US 30000000
+#define SFU_PROBE_INTERVAL_MAX_US 5000000
 #define SFU_PROBE_CLUSTERS 4
+#define SFU_PROBE_BURST_PACKETS 16
+#define SFU_PROBE_STARTUP_US 5000000
 
 #define SFU_PROBE_FREE 0
 #define SFU_PROBE_SENDING 1
@@ -356,6 +368,7 @@ typedef struct {
     uint64_t last_result_bps;
     uint64_t clusters;         /* started */
     uint64_t results;          /* evaluated with a result */
+    int64_t  init_us;          /* when probing was turned on */
 } sfu_probe_controller_t;
 
 void sfu_probe_controller_init(sfu_probe_controller_t *p, uint64_t start_bps, uint64_t max_bps, int64_t now_us);
@@ -368,9 +381,91 @@ int16_t sfu_probe_controller_cluster(sfu_probe_controller_t *p, uint64_t estimat
 void sfu_probe_controller_on_sent(sfu_probe_controller_t *p, int16_t cluster, uint32_t size);
 /* bytes of padding to send now so the active cluster keeps its target rate */
 uint32_t sfu_probe_controller_padding(const sfu_probe_controller_t *p, int64_t now_us);
+/* the transport driver's question every millisecond or so: how many padding
+ * packets of packet_bytes (on the wire) to send now, at most
+ * SFU_PROBE_BURST_PACKETS, tagged with *cluster (-1: none; media sent
+ * meanwhile is tagged too).  No cluster starts while nothing can carry its
+ * padding (can_pad 0: no video stream at a frame boundary); while packets
+ * wait in the pacer (busy) a cluster goes on with media only */
+uint32_t sfu_probe_controller_padding_packets(sfu_probe_controller_t *p, uint64_t estimate_bps, uint8_t usage,
+                                              int can_pad, int busy, uint32_t packet_bytes, int64_t now_us,
+                                              int16_t *cluster);
+/* the cluster being sent, -1: none */
+int16_t sfu_probe_controller_active(const sfu_probe_controller_t *p);
+/* 1 while the start-up clusters are not all sent and evaluated, at most
+ * SFU_PROBE_STARTUP_US after init: the estimate before them says little
+ * (the transport driver holds its first report back meanwhile) */
+int sfu_probe_controller_starting(const sfu_probe_controller_t *p, int64_t now_us);
 /* the packets a feedback reported (sfu_send_side_bwe_on_feedback): returns
  * the rate a cluster measured (for sfu_send_side_bwe_on_probe), 0: none */
 uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_tcc_packet_result_t *results,
                                           uint32_t n, uint64_t estimate_bps, int64_t now_us);
+
+/* ------------------------------------------------------------------ */
+/* Pacer of one subscriber transport (pacer.c): a leaky bucket at the
+ * pacing rate (SFU_PACER_FACTOR_PERCENT of the estimate, as goog_cc's
+ * 2.5x) in front of what the transport sends.  Audio never waits: it goes
+ * at once and its bytes are charged to the budget.  Retransmissions and
+ * video wait in two FIFOs, retransmissions first; padding goes only when
+ * both are empty (the driver asks sfu_pacer_queued).  The budget grows at
+ * the rate up to SFU_PACER_BURST_US of it (so a frame's packets still
+ * leave together, in one GSO send); a packet may go while it is positive.
+ * What waits drains within SFU_PACER_DRAIN_US: the rate rises to that,
+ * up to SFU_PACER_DRAIN_MAX_FACTOR x (a key frame is late, not lost).  A
+ * packet that waited SFU_PACER_MAX_DELAY_US all the same is dropped
+ * (late); a full queue drops its oldest video, else its oldest
+ * retransmission (full).  Rate 0: everything passes through.            */
+#define SFU_PACER_SLOTS 256
+#define SFU_PACER_FACTOR_PERCENT 250
+#define SFU_PACER_BURST_US 20000
+#define SFU_PACER_MAX_DELAY_US 500000
+#define SFU_PACER_DRAIN_US 400000
+#define SFU_PACER_DRAIN_MAX_FACTOR 4
+
+#define SFU_PACE_AUDIO 0
+#define SFU_PACE_RTX 1
+#define SFU_PACE_VIDEO 2
+
+#define SFU_PACER_DROP_FULL 0
+#define SFU_PACER_DROP_LATE 1
+
+typedef struct {
+    int64_t  enqueued_us;
+    uint16_t size;
+    uint8_t  cls;              /* SFU_PACE_* */
+    uint8_t  _pad[5];
+} sfu_pacer_item_t;
+
+typedef struct {
+    sfu_pacer_item_t item[256];  /* SFU_PACER_SLOTS, by handle */
+    uint16_t fifo[2][256];     /* handles waiting: [0] retransmissions, [1] video */
+    uint16_t head[2];
+    uint16_t count[2];
+    uint16_t free_slots[256];
+    uint16_t n_free;
+    uint8_t  _pad[6];
+    uint64_t rate_bps;         /* 0: pass through */
+    int64_t  budget;           /* bytes that may go now; negative: owed */
+    int64_t  last_us;          /* budget last grown */
+    uint64_t queued_bytes;     /* waiting now */
+    uint64_t sent;             /* packets let through (at once or after waiting) */
+    uint64_t queued;           /* packets that had to wait */
+    uint64_t drops[2];         /* SFU_PACER_DROP_* */
+} sfu_pacer_t;
+
+void sfu_pacer_init(sfu_pacer_t *p, int64_t now_us);
+/* the pacing rate from now on (0: pass through) */
+void sfu_pacer_set_rate(sfu_pacer_t *p, uint64_t bps, int64_t now_us);
+/* a packet of class cls (SFU_PACE_*) is to be sent now: 1 = send it now
+ * (its bytes charged); 0 = it waits in slot *handle, where the caller keeps
+ * it until sfu_pacer_next hands that handle out */
+int sfu_pacer_enqueue(sfu_pacer_t *p, uint8_t cls, uint32_t size, int64_t now_us, uint16_t *handle);
+/* 1 and the handle of the next packet to send now (its slot is free once
+ * the caller copied it out), 0 when none may go yet; late ones are dropped */
+int sfu_pacer_next(sfu_pacer_t *p, int64_t now_us, uint16_t *handle);
+/* packets waiting */
+uint32_t sfu_pacer_queued(const sfu_pacer_t *p);
+/* how long the oldest waiting packet has waited (0: none) */
+int64_t sfu_pacer_delay_us(const sfu_pacer_t *p, int64_t now_us);
 
 #endif

@@ -37,6 +37,9 @@ int sfu_rtp_is_keyframe(const uint8_t *buf, const sfu_rtp_t *rtp, int codec);
 /* find header extension `id` (one-byte or two-byte form); returns value
  * length (>= 0) and sets *val_off, or -1 when absent/malformed */
 int sfu_rtp_find_ext(const uint8_t *buf, const sfu_rtp_t *rtp, int id, uint16_t *val_off);
+/* the RFC 6464 audio level byte of extension `id` (voice flag << 7 | -dBov),
+ * or -1 when absent or malformed (csrc/rtp/audio_level.c) */
+int sfu_rtp_audio_level(const uint8_t *buf, const sfu_rtp_t *rtp, int id);
 
 /* ------------------------------------------------------------------ */
 /* RTCP compound walker.                                                */
@@ -57,6 +60,10 @@ int sfu_rtcp_validate(const uint8_t *buf, size_t len);
 /* Generic NACK (RTPFB fmt 1): expand the FCI pairs into lost sequence
  * numbers; returns how many were written (<= cap) or -SFU_DROP_BAD_RTCP */
 int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs, int cap);
+/* the source SSRCs of an SR's or RR's report blocks (at most cap): how
+ * many were written, 0 for other packets, -SFU_DROP_BAD_RTCP when the
+ * blocks run past the packet (its padding excluded) */
+int sfu_rtcp_report_ssrcs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint32_t *ssrcs, int cap);
 /* REMB (PSFB FMT 15, "REMB"): 1 and *bps set, 0 when pkt is not a REMB, or
  * -SFU_DROP_BAD_RTCP when its SSRC list runs past the packet */
 int sfu_rtcp_remb_bps(const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t *bps);
@@ -119,6 +126,16 @@ uint32_t sfu_tcc_seq_stamp(uint8_t *pkt, uint32_t len, uint32_t cap, const sfu_r
                            uint16_t seq);
 
 /* ------------------------------------------------------------------ */
+/* Padding-only RTP packet (csrc/rtp/rtp_padding.c): P bit set, marker
+ * clear, pad_len (1..SFU_RTP_PADDING_MAX) bytes of payload that are all
+ * padding.  Returns the length (12 + pad_len), or 0 when pad_len is out
+ * of range or cap too small.                                            */
+#define SFU_RTP_PADDING_MAX 255
+
+uint32_t sfu_rtp_build_padding(uint8_t *b, size_t cap, uint8_t payload_type, uint16_t seq, uint32_t ts,
+                               uint32_t ssrc, uint32_t pad_len);
+
+/* ------------------------------------------------------------------ */
 /* RTCP builders (csrc/rtp/rtcp_build.c): write one packet at b (which
  * has room for it) and return its length in bytes.                     */
 #define SFU_RTCP_SR_LEN 28
@@ -133,13 +150,42 @@ uint32_t sfu_rtcp_build_sr(uint8_t *b, uint32_t ssrc, uint64_t ntp, uint32_t rtp
 uint32_t sfu_rtcp_build_rr(uint8_t *b, uint32_t sender_ssrc, const uint8_t *block);
 /* picture loss indication (RFC 4585 6.3.1) */
 uint32_t sfu_rtcp_build_pli(uint8_t *b, uint32_t sender_ssrc, uint32_t media_ssrc);
+/* generic NACK (RFC 4585 6.2.1) asking for seqs[0..n) in their order: a
+ * sequence number joins the current PID/BLP pair when it is 1..16 after
+ * the PID and after the one before it, else it starts a new pair.  Writes
+ * as many pairs as fit in cap bytes, sets *used to the sequence numbers
+ * they cover and returns the length; 0 when n is 0 or cap < 16.         */
+uint32_t sfu_rtcp_build_nack(uint8_t *b, uint32_t cap, uint32_t sender_ssrc, uint32_t media_ssrc,
+                             const uint16_t *seqs, uint32_t n, uint32_t *used);
 /* NTP timestamp (RFC 5905, 32.32) of a CLOCK_REALTIME time in ns */
 uint64_t sfu_ntp_from_unix_ns(uint64_t unix_ns);
+
+/* ------------------------------------------------------------------ */
+/* RTX (RFC 4588, csrc/rtp/rtx.c): a retransmission on its own SSRC and
+ * payload type whose payload starts with the original sequence number
+ * (OSN).                                                                */
+
+/* restore the original packet in place: pkt[0..*len) with sfu_rtp_parse()
+ * result `rtx` becomes the packet of media_ssrc / media_pt with sequence
+ * number OSN (marker, timestamp, extensions and padding kept), 2 bytes
+ * shorter; *out is its parse.  Returns SFU_DROP_NONE, SFU_DROP_RTX_PADDING
+ * (no media: the sender's padding or probe) or SFU_DROP_BAD_RTX (a payload
+ * too short to hold the OSN); the packet is unchanged on a drop.        */
+int sfu_rtx_unwrap(uint8_t *pkt, uint32_t *len, const sfu_rtp_t *rtx, uint32_t media_ssrc, uint8_t media_pt,
+                   sfu_rtp_t *out);
+/* the RTX packet of src (parsed as `rtp`) into dst: src's header with
+ * ssrc, pt and seq replaced and no padding, then `osn`, then src's
+ * payload.  Returns its length, or 0 when it does not fit in cap.       */
+uint32_t sfu_rtx_wrap(uint8_t *dst, uint32_t cap, const uint8_t *src, const sfu_rtp_t *rtp, uint16_t osn,
+                      uint32_t ssrc, uint8_t pt, uint16_t seq);
 
 /* ------------------------------------------------------------------ */
 /* STUN header check (RFC 5389): magic cookie, length, attribute TLVs.  */
 /* returns SFU_DROP_NONE or SFU_DROP_BAD_STUN; on success sets *username
  * offset/len (len 0 when absent) */
 int sfu_stun_check(const uint8_t *buf, size_t len, uint16_t *username_off, uint16_t *username_len);
+/* the recipient's part of a STUN USERNAME "<recipient ufrag>:<sender ufrag>" (RFC 8445 7.2.2):
+ * its length, or -1 when there is no colon or either part is empty */
+int sfu_stun_local_ufrag_len(const uint8_t *username, size_t len);
 
 #endif

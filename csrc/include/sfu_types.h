@@ -68,7 +68,13 @@ typedef enum {
     SFU_DROP_RING_UNKNOWN_PRODUCER = 21, /* ring packet for a producer this worker does not know */
     SFU_DROP_SEND_FAILED = 22,     /* sendmmsg error for this datagram */
     SFU_DROP_TRANSPORT_CLOSED = 23,/* packet for a transport being removed */
-    SFU_DROP__COUNT = 24
+    SFU_DROP_RTX_PADDING = 24,     /* publisher RTX without media (its padding / probes) */
+    SFU_DROP_BAD_RTX = 25,         /* publisher RTX too short for its original sequence number */
+    SFU_DROP_RTX_DUPLICATE = 26,   /* publisher RTX of a packet that was not missing */
+    SFU_DROP_STUN_UNKNOWN_UFRAG = 27, /* STUN from an unknown address whose USERNAME names no ICE ufrag of ours */
+    SFU_DROP_PACER_FULL = 28,      /* a transport's pacer queue was full: its oldest video went */
+    SFU_DROP_PACER_LATE = 29,      /* waited in a transport's pacer longer than SFU_PACER_MAX_DELAY_US */
+    SFU_DROP__COUNT = 30
 } sfu_drop_reason_t;
 
 const char *sfu_drop_reason_name(int reason);

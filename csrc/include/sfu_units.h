@@ -26,7 +26,13 @@
  * sent; so does a jump of SFU_SEQ_MAX_DROPOUT or more ahead, or of
  * SFU_SEQ_MAX_MISORDER or more back, from the newest input sent (RFC 3550
  * A.1's limits: a publisher restart or a long gap).  After a source switch (simulcast layer) the timestamps also
- * continue, by the time elapsed since the newest packet sent.            */
+ * continue, by the time elapsed since the newest packet sent.
+ *
+ * Padding (probes, sfu_seq_manager_pad) takes the next output sequence
+ * numbers, only at a frame boundary (the newest packet sent had the marker
+ * bit), with the newest timestamp sent; the media after it moves up by as
+ * many, and a late packet from before the latest padding keeps the number
+ * it would have had, so the output stays contiguous without duplicates.   */
 #define SFU_SEQ_MAX_DROPOUT 3000
 #define SFU_SEQ_MAX_MISORDER 100
 
@@ -34,15 +40,20 @@ typedef struct {
     uint16_t seq_start;        /* output sequence number of the first packet */
     uint16_t seq_off;
     uint32_t ts_off;
-    uint16_t last_out_seq;     /* newest output sequence number sent */
+    uint16_t last_out_seq;     /* newest output sequence number sent (padding included) */
     uint16_t _pad0;
     uint32_t last_out_ts;      /* ... its output timestamp */
     uint64_t last_out_ns;      /* ... when it was sent */
     uint64_t sent;             /* packets sent (sfu_seq_manager_sent calls) */
+    uint64_t padded;           /* padding packets numbered (sfu_seq_manager_pad) */
+    uint16_t pad_in;           /* the first input after the latest padding; older inputs ... */
+    uint16_t pad_prev_off;     /* ... keep this offset */
+    uint8_t  pad_base;         /* pad_in / pad_prev_off are set */
+    uint8_t  frame_end;        /* the newest packet sent had the marker bit */
     uint8_t  started;          /* seq_off fixed by the first packet */
     uint8_t  resync;           /* the next packet re-bases seq_off */
     uint8_t  ts_resync;        /* the next packet re-bases ts_off (new source) */
-    uint8_t  _pad1[5];
+    uint8_t  _pad1[7];
 } sfu_seq_manager_t;
 
 void sfu_seq_manager_init(sfu_seq_manager_t *m, uint16_t seq_start, uint32_t ts_offset);
@@ -51,8 +62,13 @@ void sfu_seq_manager_init(sfu_seq_manager_t *m, uint16_t seq_start, uint32_t ts_
  * clock rate, used only to continue the timestamps after a source switch */
 void sfu_seq_manager_map(sfu_seq_manager_t *m, uint16_t in_seq, uint32_t in_ts, uint32_t clock_hz,
                          uint64_t now_ns, uint16_t *out_seq, uint32_t *out_ts);
-/* the mapped packet (out_seq, out_ts) was sent at now_ns */
-void sfu_seq_manager_sent(sfu_seq_manager_t *m, uint16_t out_seq, uint32_t out_ts, uint64_t now_ns);
+/* the mapped packet (out_seq, out_ts, its marker bit) was sent at now_ns */
+void sfu_seq_manager_sent(sfu_seq_manager_t *m, uint16_t out_seq, uint32_t out_ts, int marker, uint64_t now_ns);
+/* a padding packet is to follow the newest packet sent: 1 and its sequence
+ * number and timestamp (counted as sent), or 0 when not at a frame
+ * boundary (nothing sent yet, the newest had no marker bit); also while
+ * paused (a resync pending: the next packet continues after the padding) */
+int sfu_seq_manager_pad(sfu_seq_manager_t *m, uint16_t *out_seq, uint32_t *out_ts);
 /* packets were skipped (paused consumer): the next one continues the output */
 void sfu_seq_manager_resync(sfu_seq_manager_t *m);
 /* the consumer follows another source from the next packet on */
@@ -63,15 +79,24 @@ uint32_t sfu_seq_manager_ts_at(const sfu_seq_manager_t *m, uint32_t clock_hz, ui
 /* ------------------------------------------------------------------ */
 /* Key frame request throttle of one producer (keyframe_request.c): at most
  * one PLI (or cross-worker request) per SFU_KEYFRAME_REQUEST_INTERVAL_NS,
- * however many subscribers ask.  now_ns must be > 0.                    */
+ * however many subscribers ask.  A request inside the interval is held, not
+ * lost: it goes out when the interval ends (sfu_keyframe_request_due) unless
+ * a key frame came first.  Without that, a new subscriber whose first ask
+ * lands just after another's waits for its own next ask, seconds later once
+ * its backoff grows.  now_ns must be > 0.                               */
 #define SFU_KEYFRAME_REQUEST_INTERVAL_NS 500000000
 
 typedef struct {
     uint64_t last_ns;          /* last request let through, 0 = never */
+    uint32_t held;             /* a request came inside the interval: send it when it ends */
 } sfu_keyframe_request_t;
 
-/* 1: send a request now (remembered as the last one); 0: throttled */
+/* 1: send a request now (remembered as the last one); 0: held for later */
 int sfu_keyframe_request_allow(sfu_keyframe_request_t *k, uint64_t now_ns);
+/* 1: the held request is due now (sent: remembered as the last one) */
+int sfu_keyframe_request_due(sfu_keyframe_request_t *k, uint64_t now_ns);
+/* a key frame arrived: what was held is answered */
+void sfu_keyframe_request_answered(sfu_keyframe_request_t *k);
 
 /* What one subscriber (one consumer) may ask for (keyframe_request.c), before
  * its producer's throttle: a PLI/FIR at most once per interval, the interval
@@ -172,6 +197,9 @@ typedef struct {
     sfu_sent_packet_t e[512];  /* SFU_SEND_HISTORY_SLOTS */
 } sfu_send_history_t;
 
+/* the producer id of a padding packet's entry: NACKs for it are not answered */
+#define SFU_PADDING_PRODUCER 0
+
 void sfu_send_history_put(sfu_send_history_t *h, uint16_t out_seq, uint16_t in_seq, uint32_t out_ts,
                           uint32_t producer_id);
 /* the entry of out_seq, or NULL when overwritten / never sent */
@@ -227,5 +255,59 @@ void sfu_producer_activity_init(sfu_producer_activity_t *a, uint64_t now_ns);
 int sfu_producer_activity_on_packet(sfu_producer_activity_t *a, uint64_t now_ns);
 /* timer: 1 when an active producer received nothing for SFU_PRODUCER_INACTIVE_NS */
 int sfu_producer_activity_check(sfu_producer_activity_t *a, uint64_t now_ns);
+
+/* ------------------------------------------------------------------ */
+/* NACK generator of one received video stream (nack_generator.c): the
+ * sequence numbers missing from what the publisher sent, asked for again
+ * (RFC 4585 generic NACK) at most once per RTT (SFU_NACK_DEFAULT_RTT_NS
+ * when not known, never more often than SFU_NACK_MIN_INTERVAL_NS), given
+ * up after SFU_NACK_MAX_RETRIES requests or SFU_NACK_MAX_AGE_NS.  Only
+ * the SFU_NACK_LIST_MAX sequence numbers behind the newest are tracked: a
+ * packet SFU_SEQ_MAX_MISORDER or more behind would be taken for a
+ * restart by the consumers' rewriting (seq_manager.c), so older ones are
+ * given up.  The same rule restarts the tracking: a packet that far
+ * behind, or SFU_SEQ_MAX_DROPOUT or more ahead.  Every missing sequence
+ * number ends as recovered or lost (or is still in the list); the driver
+ * asks for a key frame when `lost` moved.                               */
+#define SFU_NACK_LIST_MAX 99       /* SFU_SEQ_MAX_MISORDER - 1 */
+#define SFU_NACK_MAX_RETRIES 10
+#define SFU_NACK_MAX_AGE_NS 1000000000
+#define SFU_NACK_DEFAULT_RTT_NS 100000000
+#define SFU_NACK_MIN_INTERVAL_NS 20000000
+
+/* what a packet was to the generator (sfu_nack_generator_on_packet) */
+#define SFU_NACK_NEWEST 0          /* newer than any before (the holes before it are missing) */
+#define SFU_NACK_FILLED 1          /* one of the missing */
+#define SFU_NACK_OLD 2             /* older than the newest and not missing: a duplicate */
+#define SFU_NACK_RESET 3           /* too far from the newest: tracking starts over at it */
+
+typedef struct {
+    uint16_t seq;
+    uint8_t  retries;          /* NACKs sent for it */
+    uint8_t  _pad[5];
+    uint64_t missing_ns;       /* when it was found missing */
+    uint64_t sent_ns;          /* last NACK, 0 = none yet */
+} sfu_nack_entry_t;
+
+typedef struct {
+    uint8_t  started;
+    uint8_t  _pad;
+    uint16_t max_seq;          /* newest sequence number received */
+    uint32_t n;                /* entries in `missing`, oldest first */
+    uint64_t requested;        /* sequence numbers put in NACKs (each retry counts) */
+    uint64_t recovered;        /* missing ones that arrived */
+    uint64_t lost;             /* missing ones given up */
+    sfu_nack_entry_t missing[99];     /* SFU_NACK_LIST_MAX */
+} sfu_nack_generator_t;
+
+void sfu_nack_generator_init(sfu_nack_generator_t *g);
+/* a packet arrived; `repaired` (an RTX packet) only fills a hole, it never
+ * moves the newest sequence number.  Returns SFU_NACK_*. */
+int sfu_nack_generator_on_packet(sfu_nack_generator_t *g, uint16_t seq, int repaired, uint64_t now_ns);
+/* the sequence numbers to ask for at now_ns (oldest first, at most cap)
+ * into out, counted as requested; first gives up those past their retries
+ * or age.  rtt_ns 0 = not known. */
+uint32_t sfu_nack_generator_due(sfu_nack_generator_t *g, uint64_t now_ns, uint64_t rtt_ns, uint16_t *out,
+                                uint32_t cap);
 
 #endif

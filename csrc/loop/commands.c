@@ -64,6 +64,16 @@ static int transport_set_header_extensions_cmd(sfu_loop_t *l, void *obj, const s
     return transport_set_header_extensions(obj, &c->header_extensions);
 }
 
+static int transport_set_ice_ufrag_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    return transport_set_ice_ufrag(l, obj, c->ice_ufrag, c->ice_ufrag_len);
+}
+
+static int transport_set_wanted_bitrate_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    return transport_set_wanted_bitrate(l, obj, c->bitrate);
+}
+
 static int transport_close(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
     transport_free(l, obj);
@@ -100,6 +110,14 @@ static int producer_set_remote_workers_cmd(sfu_loop_t *l, void *obj, const sfu_c
     return SFU_OK;
 }
 
+static int producer_set_rtx_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    struct producer *p = obj;
+    if (!p->t)
+        return SFU_ENOENT;             /* only a local producer receives its publisher's RTX */
+    return producer_set_rtx(p, c->rtx_ssrc, c->rtx_payload_type);
+}
+
 static int consumer_create_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
     struct transport *t = sfu_idmap_get(&l->transports, c->transport_id);
@@ -123,6 +141,12 @@ static int consumer_set_producer_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *
 {
     struct producer *np = sfu_idmap_get(&l->producers, c->producer_id);
     return np ? consumer_set_producer(l, obj, np) : SFU_ENOENT;
+}
+
+static int consumer_set_rtx_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    consumer_set_rtx(obj, c->rtx_ssrc, c->rtx_payload_type);
+    return SFU_OK;
 }
 
 static int consumer_request_key_frame_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
@@ -152,10 +176,13 @@ static const struct {
     [SFU_CMD_TRANSPORT_ADD_ADDR] = {BY_TRANSPORT, transport_add_addr_cmd},
     [SFU_CMD_TRANSPORT_SET_SRTP] = {BY_TRANSPORT, transport_set_srtp_cmd},
     [SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS] = {BY_TRANSPORT, transport_set_header_extensions_cmd},
+    [SFU_CMD_TRANSPORT_SET_ICE_UFRAG] = {BY_TRANSPORT, transport_set_ice_ufrag_cmd},
+    [SFU_CMD_TRANSPORT_SET_WANTED_BITRATE] = {BY_TRANSPORT, transport_set_wanted_bitrate_cmd},
     [SFU_CMD_TRANSPORT_CLOSE] = {BY_TRANSPORT, transport_close},
     [SFU_CMD_PRODUCER_CREATE] = {BY_NONE, producer_create_cmd},
     [SFU_CMD_PRODUCER_CLOSE] = {BY_PRODUCER, producer_close},
     [SFU_CMD_PRODUCER_SET_REMOTE_WORKERS] = {BY_PRODUCER, producer_set_remote_workers_cmd},
+    [SFU_CMD_PRODUCER_SET_RTX] = {BY_PRODUCER, producer_set_rtx_cmd},
     [SFU_CMD_REMOTE_PRODUCER_CREATE] = {BY_NONE, remote_producer_create_cmd},
     [SFU_CMD_REMOTE_PRODUCER_CLOSE] = {BY_PRODUCER, producer_close},
     [SFU_CMD_CONSUMER_CREATE] = {BY_NONE, consumer_create_cmd},
@@ -163,6 +190,7 @@ static const struct {
     [SFU_CMD_CONSUMER_SET_PAUSED] = {BY_CONSUMER, consumer_set_paused_cmd},
     [SFU_CMD_CONSUMER_SET_PRODUCER] = {BY_CONSUMER, consumer_set_producer_cmd},
     [SFU_CMD_CONSUMER_REQUEST_KEY_FRAME] = {BY_CONSUMER, consumer_request_key_frame_cmd},
+    [SFU_CMD_CONSUMER_SET_RTX] = {BY_CONSUMER, consumer_set_rtx_cmd},
     [SFU_CMD_PEER_RESET] = {BY_NONE, peer_reset},
 };
 

@@ -5,9 +5,10 @@
  * worker's UDP sockets, commands and ring wake-ups, receives datagrams in
  * batches (udp_io.c) and routes them (rtc/transport.c), reads the rings
  * from other workers (pipe_rings.c), runs the timers (reports, transport-cc
- * feedback, producer activity), then sends what the iteration queued,
- * publishes the rings and wakes Python (control_queue.c).  It spins for a
- * while when idle before it sleeps.
+ * feedback, producer activity, NACKs to publishers, the pacers and probes of the
+ * transports with congestion control: every millisecond), then sends what the
+ * iteration queued, publishes the rings and wakes Python (control_queue.c).  It
+ * spins for a while when idle before it sleeps.
  *
  * Threading: all forwarding state is owned by the loop thread.  Python
  * changes it only through sfu_loop_command() (commands.c). */
@@ -18,9 +19,12 @@
 #include "util/sfu_common.h"
 #include "loop/loop_internal.h"
 
+_Static_assert(sizeof(((sfu_stats_t *)0)->drops) / sizeof(uint64_t) == SFU_DROP__COUNT, "a counter per drop reason");
+
 #define SPIN_ITERATIONS 200        /* empty polls before the loop sleeps */
 #define REPORT_INTERVAL_NS 1000000000ull   /* SR / RR period */
 #define TCC_INTERVAL_NS 100000000ull       /* transport-cc feedback and producer activity period */
+#define NACK_INTERVAL_NS 20000000ull       /* NACKs to publishers: at most this often */
 #define SOCKET_BATCHES 4           /* receive batches from one busy socket before the others */
 
 sfu_loop_t *sfu_loop_new(const sfu_loop_config_t *cfg)
@@ -45,7 +49,7 @@ sfu_loop_t *sfu_loop_new(const sfu_loop_config_t *cfg)
     if (l->epfd < 0 || l->cmd_fd < 0 || rx || tx || pyq ||
         sfu_idmap_init(&l->sockets, 16) || sfu_idmap_init(&l->transports, 64) ||
         sfu_idmap_init(&l->producers, 64) || sfu_idmap_init(&l->consumers, 256) ||
-        sfu_idmap_init(&l->addrs, 64))
+        sfu_idmap_init(&l->addrs, 64) || sfu_idmap_init(&l->ufrags, 64))
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->cmd_fd, &ev) < 0)
@@ -88,6 +92,8 @@ void sfu_loop_free(sfu_loop_t *l)
     sfu_idmap_free(&l->producers);
     sfu_idmap_free(&l->consumers);
     sfu_idmap_free(&l->addrs);
+    sfu_idmap_free(&l->ufrags);
+    free(l->paced);
     if (l->epfd >= 0) close(l->epfd);
     if (l->cmd_fd >= 0) close(l->cmd_fd);
     pthread_mutex_destroy(&l->mu);
@@ -137,7 +143,11 @@ int sfu_loop_run(sfu_loop_t *l)
         int slept = 0;
         if (idle >= SPIN_ITERATIONS) {
             if (!sfu_pipe_rings_prepare_sleep(&l->rings)) {
-                timeout = (int)(REPORT_INTERVAL_NS / 1000000ull);   /* wake for the reports */
+                /* wake for the reports, the NACK timer while packets are missing, the
+                 * held key frame requests, or the next millisecond of pacing */
+                uint64_t wait = l->nack_waiting ? NACK_INTERVAL_NS
+                              : l->keyframe_held ? TCC_INTERVAL_NS : REPORT_INTERVAL_NS;
+                timeout = l->pacing_busy ? 1 : (int)(wait / 1000000ull);
                 slept = 1;
             }
         }
@@ -175,12 +185,18 @@ int sfu_loop_run(sfu_loop_t *l)
             l->next_report_ns = now + REPORT_INTERVAL_NS;
             transport_rtcp_send_reports(l, now);
         }
+        if (now >= l->next_nack_ns && l->nack_waiting) {
+            l->next_nack_ns = now + NACK_INTERVAL_NS;
+            producers_send_nacks(l, now);
+        }
         if (now >= l->next_tcc_ns) {
             l->next_tcc_ns = now + TCC_INTERVAL_NS;
             transport_rtcp_send_tcc_feedback(l);
             producers_check_activity(l, now);
+            producers_send_held_requests(l, now);
             transport_bwe_report(l, now);
         }
+        transport_pace(l, now);
         sfu_udp_tx_flush(&l->tx);
         sfu_pipe_rings_publish(&l->rings);
         sfu_control_queue_notify(&l->pyq);
@@ -206,6 +222,16 @@ int sfu_loop_producer_stats(sfu_loop_t *l, uint32_t id, sfu_stream_stats_t *out)
     struct producer *p = sfu_idmap_get(&l->producers, id);
     if (p)
         *out = p->stats;
+    pthread_mutex_unlock(&l->mu);
+    return p ? SFU_OK : SFU_ENOENT;
+}
+
+int sfu_loop_producer_audio_level(sfu_loop_t *l, uint32_t id, sfu_audio_level_stats_t *out)
+{
+    pthread_mutex_lock(&l->mu);
+    struct producer *p = sfu_idmap_get(&l->producers, id);
+    if (p)
+        *out = p->audio_level;
     pthread_mutex_unlock(&l->mu);
     return p ? SFU_OK : SFU_ENOENT;
 }

@@ -30,6 +30,7 @@ struct sfu_loop {
 
     sfu_idmap_t sockets, transports, producers, consumers;
     sfu_idmap_t addrs;             /* (socket, remote address) -> transport */
+    sfu_idmap_t ufrags;            /* hash of our ICE ufrag -> transport (rtc/ice_ufrag_map.c) */
 
     sfu_pipe_rings_t rings;
     sfu_udp_rx_t rx;
@@ -39,6 +40,13 @@ struct sfu_loop {
 
     uint64_t next_report_ns;       /* SR / RR */
     uint64_t next_tcc_ns;          /* transport-cc feedback, producer activity */
+    uint64_t next_nack_ns;         /* NACKs to publishers */
+    int nack_waiting;              /* a NACK generator has missing packets: wake for its timer */
+    int keyframe_held;             /* a key frame request is held: wake for the 100 ms timer */
+    uint64_t next_pace_ns;         /* pacers and probes */
+    struct transport **paced;      /* transports with congestion control on */
+    uint32_t n_paced, cap_paced;
+    int pacing_busy;               /* a pacer holds packets or a probe runs: wake within a millisecond */
     sfu_stats_t stats;
 };
 

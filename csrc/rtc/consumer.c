@@ -1,8 +1,9 @@
 /* consumer.c - consumers: sending a producer's packet as the subscriber's
  * stream (SSRC, payload type, sequence numbers and timestamps from the seq
- * manager, header extension ids, SRTP once per consumer), resending on NACK
- * (retransmission buffer), switching to another producer at its key frame
- * (simulcast layers), and their lifecycle. */
+ * manager, header extension ids; then the transport's pacer, numbering and
+ * SRTP: transport_pacing.c), resending on NACK (retransmission buffer; as RTX
+ * when the subscriber negotiated it), padding for probes, switching to another
+ * producer at its key frame (simulcast layers), and their lifecycle. */
 #include <stdlib.h>
 #include "util/sfu_common.h"
 #include "util/ptr_array.h"
@@ -13,13 +14,11 @@ static inline uint32_t consumer_clock(const struct consumer *c)
     return (c->p && c->p->kind == SFU_KIND_AUDIO) ? 48000 : 90000;
 }
 
-/* the copy of src the subscriber gets: its payload type, seq, ts, SSRC and
- * header extension ids, the transport's transport-wide sequence number
- * (entered in its send history with `tcc_flags`), encrypted when the
- * transport is secure; returns the length, or -1 (counted) when SRTP fails */
-static int consumer_rewrite(sfu_loop_t *l, struct consumer *c, uint8_t *b, const uint8_t *src, uint32_t len,
-                            const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts, uint8_t tcc_flags,
-                            uint64_t now)
+/* the copy of src the subscriber gets (plaintext, before the transport
+ * numbers and encrypts it): its payload type, seq, ts, SSRC and header
+ * extension ids */
+static void consumer_rewrite(struct consumer *c, uint8_t *b, const uint8_t *src, uint32_t len,
+                             const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts)
 {
     memcpy(b, src, len);
     b[1] = (uint8_t)((src[1] & 0x80) | (c->payload_type & 0x7f));
@@ -28,16 +27,11 @@ static int consumer_rewrite(sfu_loop_t *l, struct consumer *c, uint8_t *b, const
     sfu_wr32(b + 8, c->ssrc);
     if (c->ext_rewrite && rtp->has_extension)
         sfu_header_ext_rewrite(b, rtp, c->ext_map);
-    struct transport *t = c->t;
-    int stamped = transport_bwe_stamp(t, b, &len, rtp);
-    int outlen = (int)len;
-    if ((t->flags & SFU_TF_SRTP) && (!t->send_srtp || sfu_srtp_protect(t->send_srtp, b, &outlen) != 0)) {
-        loop_drop(l, SFU_DROP_SRTP_PROTECT);
-        return -1;
-    }
-    if (stamped)
-        transport_bwe_sent(t, (uint32_t)outlen, tcc_flags, now);
-    return outlen;
+}
+
+static inline uint8_t consumer_pace_class(const struct consumer *c)
+{
+    return (c->p && c->p->kind == SFU_KIND_AUDIO) ? SFU_PACE_AUDIO : SFU_PACE_VIDEO;
 }
 
 static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt, uint32_t len,
@@ -65,13 +59,12 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     uint32_t out_ts;
     sfu_seq_manager_map(&c->seq, rtp->seq, rtp->ts, consumer_clock(c), now, &out_seq, &out_ts);
     struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    int outlen = consumer_rewrite(l, c, e->buf, pkt, len, rtp, out_seq, out_ts, SFU_TCC_SENT_MEDIA, now);
-    if (outlen < 0) {
+    consumer_rewrite(c, e->buf, pkt, len, rtp, out_seq, out_ts);
+    if (transport_send_rtp(l, t, e, len, rtp, consumer_pace_class(c), SFU_TCC_SENT_MEDIA, now) < 0) {
         c->stats.dropped++;
         return;
     }
-    sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)outlen, &t->remote_sa, t->remote_salen);
-    sfu_seq_manager_sent(&c->seq, out_seq, out_ts, now);
+    sfu_seq_manager_sent(&c->seq, out_seq, out_ts, rtp->marker, now);
     if (c->history)
         sfu_send_history_put(c->history, out_seq, rtp->seq, out_ts, c->p->id);
     c->stats.packets++;
@@ -109,11 +102,36 @@ void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct producer *p, c
     }
 }
 
+/* the RTX packet (RFC 4588) of src for the subscriber, in the clear (the transport numbers
+ * and encrypts it): on its RTX SSRC and payload type with the RTX stream's next sequence
+ * number, the output sequence number it repairs as OSN, its output timestamp and header
+ * extension ids; a plain copy when the OSN does not fit in the MTU (*as_rtx stays 0).
+ * Returns the length */
+static uint32_t consumer_rtx_packet(struct consumer *c, uint8_t *b, const uint8_t *src, uint32_t src_len,
+                                    const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts, int *as_rtx)
+{
+    uint32_t len = sfu_rtx_wrap(b, SFU_MTU, src, rtp, out_seq, c->rtx_ssrc, c->rtx_payload_type, c->rtx_seq);
+    if (!len) {
+        consumer_rewrite(c, b, src, src_len, rtp, out_seq, out_ts);
+        return src_len;
+    }
+    c->rtx_seq++;
+    sfu_wr32(b + 4, out_ts);
+    if (c->ext_rewrite && rtp->has_extension)
+        sfu_header_ext_rewrite(b, rtp, c->ext_map);   /* the header layout is src's */
+    *as_rtx = 1;
+    return len;
+}
+
 /* answer a NACK for one of consumer c's output sequence numbers */
 void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64_t now)
 {
     l->stats.nacks++;
     sfu_sent_packet_t *h = c->history ? sfu_send_history_get(c->history, out_seq) : NULL;
+    if (h && h->producer_id == SFU_PADDING_PRODUCER) {
+        l->stats.nack_padding++;              /* a probe: nothing worth sending again */
+        return;
+    }
     if (!sfu_resend_allowed(h, now)) {
         l->stats.nack_misses++;
         return;
@@ -128,12 +146,45 @@ void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64
     }
     struct transport *t = c->t;
     struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    int outlen = consumer_rewrite(l, c, e->buf, src, len, &rtp, out_seq, h->out_ts, SFU_TCC_SENT_RTX, now);
-    if (outlen < 0)
+    int as_rtx = 0;
+    uint32_t outlen = len;
+    if (c->rtx_ssrc)
+        outlen = consumer_rtx_packet(c, e->buf, src, len, &rtp, out_seq, h->out_ts, &as_rtx);
+    else
+        consumer_rewrite(c, e->buf, src, len, &rtp, out_seq, h->out_ts);
+    if (transport_send_rtp(l, t, e, outlen, &rtp, SFU_PACE_RTX, SFU_TCC_SENT_RTX, now) < 0)
         return;
-    sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)outlen, &t->remote_sa, t->remote_salen);
+    if (as_rtx)
+        l->stats.rtx_sent++;
     sfu_resend_done(h, now);
     l->stats.retransmits++;
+}
+
+/* ------------------------------------------------------------------ */
+/* padding (probes: transport_pacing.c) */
+
+/* 1 when padding may follow what c sent last: a video stream at a frame boundary that the
+ * subscriber has reported on (as LiveKit's downtrack: a report is proof that the receiver
+ * has set the stream up).  Paused too: with every video paused for bandwidth, only probes
+ * can show that the link has room again */
+int consumer_can_pad(const struct consumer *c)
+{
+    return c->p && c->p->kind == SFU_KIND_VIDEO && c->receiver_reported && c->seq.frame_end;
+}
+
+/* a padding-only packet of pad_len bytes on c's stream into buf (plaintext,
+ * not numbered yet), taking c's next sequence number; 0 when c is not at a
+ * frame boundary.  Its history entry says padding, so a NACK for it is not
+ * answered. */
+uint32_t consumer_build_padding(struct consumer *c, uint8_t *buf, uint32_t pad_len)
+{
+    uint16_t seq;
+    uint32_t ts;
+    if (!sfu_seq_manager_pad(&c->seq, &seq, &ts))
+        return 0;
+    if (c->history)
+        sfu_send_history_put(c->history, seq, 0, ts, SFU_PADDING_PRODUCER);
+    return sfu_rtp_build_padding(buf, SFU_MTU, c->payload_type, seq, ts, c->ssrc, pad_len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -157,6 +208,8 @@ int consumer_create(sfu_loop_t *l, struct transport *t, struct producer *p, cons
     memcpy(k->ext_map, c->ext_map, sizeof(k->ext_map));
     k->ext_map[0] = 0;
     k->ext_map[15] = 0;
+    consumer_set_rtx(k, c->rtx_ssrc, c->rtx_payload_type);
+    k->rtx_seq = (uint16_t)(c->seq_start ^ 0x8000);   /* any start will do: its own numbering */
     if (t->flags & SFU_TF_RTCP) {
         k->history = calloc(1, sizeof(*k->history));
         if (!k->history || producer_want_cache(p) != SFU_OK) {
@@ -199,6 +252,12 @@ void consumer_request_key_frame(sfu_loop_t *l, struct consumer *c)
         producer_keyframe_needed(l, c->p);
 }
 
+void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload_type)
+{
+    c->rtx_ssrc = rtx_ssrc;
+    c->rtx_payload_type = rtx_ssrc ? rtx_payload_type : 0;
+}
+
 int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np)
 {
     if (c->target == np)
@@ -212,8 +271,7 @@ int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np
     if ((c->history && producer_want_cache(np) != SFU_OK) ||
         PUSH(np->consumers, np->n_consumers, np->cap_consumers, c))
         return SFU_ENOMEM;
-    if (!c->seq.started || c->paused || np->kind != SFU_KIND_VIDEO || np->codec == SFU_CODEC_OTHER ||
-        np->codec == SFU_CODEC_AV1) {
+    if (!c->seq.started || c->paused || np->kind != SFU_KIND_VIDEO || np->codec == SFU_CODEC_OTHER) {
         consumer_switch(c, np);                 /* nothing to wait for */
     } else {
         c->target = np;                         /* switch at np's next key frame */

@@ -1,16 +1,34 @@
 /* keyframe_request.c - key frame request throttles (sfu_units.h): per
  * producer, subscribers' PLI/FIR, layer switches and new consumers all ask
- * and the publisher hears at most one request per interval; per subscriber,
- * its own PLI/FIR with a growing interval. */
+ * and the publisher hears at most one request per interval (one asked inside
+ * it is held until the interval ends); per subscriber, its own PLI/FIR with a
+ * growing interval. */
 #include "util/sfu_common.h"
 #include "sfu_units.h"
 
 int sfu_keyframe_request_allow(sfu_keyframe_request_t *k, uint64_t now_ns)
 {
-    if (k->last_ns && now_ns - k->last_ns < SFU_KEYFRAME_REQUEST_INTERVAL_NS)
+    if (k->last_ns && now_ns - k->last_ns < SFU_KEYFRAME_REQUEST_INTERVAL_NS) {
+        k->held = 1;
+        return 0;
+    }
+    k->last_ns = now_ns;
+    k->held = 0;
+    return 1;
+}
+
+int sfu_keyframe_request_due(sfu_keyframe_request_t *k, uint64_t now_ns)
+{
+    if (!k->held || now_ns - k->last_ns < SFU_KEYFRAME_REQUEST_INTERVAL_NS)
         return 0;
     k->last_ns = now_ns;
+    k->held = 0;
     return 1;
+}
+
+void sfu_keyframe_request_answered(sfu_keyframe_request_t *k)
+{
+    k->held = 0;
 }
 
 int sfu_subscriber_pli_allow(sfu_subscriber_pli_t *s, uint64_t now_ns)

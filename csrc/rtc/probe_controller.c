@@ -28,6 +28,7 @@ void sfu_probe_controller_init(sfu_probe_controller_t *p, uint64_t start_bps, ui
     p->initial_left = 2;
     p->interval_us = SFU_PROBE_INTERVAL_US;
     p->next_us = now_us + SFU_PROBE_INTERVAL_US;
+    p->init_us = now_us;
     for (int i = 0; i < SFU_PROBE_CLUSTERS; i++)
         p->c[i].id = -1;
 }
@@ -221,4 +222,39 @@ uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_t
         }
     }
     return best;
+}
+
+int16_t sfu_probe_controller_active(const sfu_probe_controller_t *p)
+{
+    return p->active >= 0 ? p->c[p->active].id : -1;
+}
+
+int sfu_probe_controller_starting(const sfu_probe_controller_t *p, int64_t now_us)
+{
+    if (now_us - p->init_us >= SFU_PROBE_STARTUP_US)
+        return 0;
+    if (p->initial_left)
+        return 1;
+    for (int i = 0; i < SFU_PROBE_CLUSTERS; i++)
+        if (p->c[i].state != SFU_PROBE_FREE)
+            return 1;                         /* the second start-up cluster, sent or waiting for feedback */
+    return 0;
+}
+
+uint32_t sfu_probe_controller_padding_packets(sfu_probe_controller_t *p, uint64_t estimate_bps, uint8_t usage,
+                                              int can_pad, int busy, uint32_t packet_bytes, int64_t now_us,
+                                              int16_t *cluster)
+{
+    if (p->active < 0 && !can_pad) {
+        /* a cluster started now would be media only: too little to measure */
+        *cluster = -1;
+        return 0;
+    }
+    int16_t id = sfu_probe_controller_cluster(p, estimate_bps, usage, now_us);
+    *cluster = id;
+    if (id < 0 || !can_pad || busy || !packet_bytes)
+        return 0;
+    uint32_t due = sfu_probe_controller_padding(p, now_us);
+    uint32_t n = (due + packet_bytes - 1) / packet_bytes;
+    return n > SFU_PROBE_BURST_PACKETS ? SFU_PROBE_BURST_PACKETS : n;
 }

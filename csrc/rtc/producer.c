@@ -2,7 +2,8 @@
  * batched consumer by consumer, and once onto the ring of every other
  * worker with consumers), key frame requests to their publisher (local:
  * a PLI; remote: over the ring to the owning worker), their activity, and
- * their lifecycle. */
+ * their lifecycle.  Loss recovery toward the publisher (NACKs, its RTX) is
+ * producer_recovery.c. */
 #include <stdlib.h>
 #include "util/sfu_common.h"
 #include "util/ptr_array.h"
@@ -11,7 +12,7 @@
 #define CACHE_SLOTS_VIDEO 512
 #define CACHE_SLOTS_AUDIO 128
 
-static void producer_send_pli(sfu_loop_t *l, struct producer *p);
+static inline void producer_note_keyframe(struct producer *p, const uint8_t *pkt, const sfu_rtp_t *rtp);
 
 /* ------------------------------------------------------------------ */
 /* fan-out */
@@ -67,6 +68,17 @@ void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint
     if (SFU_UNLIKELY(sfu_producer_activity_on_packet(&p->activity, now)))
         sfu_control_queue_push(&l->pyq, SFU_REC_PRODUCER_ACTIVE, p->t->sock->id, p->t->id, 0, p->id, NULL,
                                NULL, 0);
+    if (p->nack)
+        producer_recovery_on_media(l, p, rtp->seq, now);
+    producer_forward(l, p, pkt, len, rtp, now);
+}
+
+/* a packet of local producer p (received or repaired) to its cache, the
+ * other workers and its consumers */
+void producer_forward(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
+                      uint64_t now)
+{
+    producer_note_keyframe(p, pkt, rtp);
     if (p->cache.data)
         sfu_packet_cache_put(&p->cache, rtp->seq, pkt, len);
     if (p->remote_workers)
@@ -89,41 +101,77 @@ void producer_on_ring_message(void *loop, const sfu_ring_msg_t *m, const uint8_t
             loop_drop(l, rc);
             return;
         }
+        producer_note_keyframe(p, data, &rtp);
         if (p->cache.data)
             sfu_packet_cache_put(&p->cache, rtp.seq, data, m->len);
         if (p->n_consumers)
             fanout_add(l, p, data, m->len, &rtp);   /* the slot stays valid until fanout_flush */
     } else if (m->kind == SFU_RING_RTCP_TO_PRODUCER && p->t) {
-        producer_send_pli(l, p);
+        producer_keyframe_needed(l, p);
     }
 }
 
 /* ------------------------------------------------------------------ */
 /* key frames */
 
-/* a PLI for producer p to its publisher (p lives on this worker) */
-static void producer_send_pli(sfu_loop_t *l, struct producer *p)
-{
-    struct transport *t = p->t;
-    if (!t->has_remote || !sfu_keyframe_request_allow(&p->keyframe_request, sfu_now_ns()))
-        return;
-    struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    transport_send_rtcp(l, t, e, sfu_rtcp_build_pli(e->buf, SFU_SSRC, p->ssrc));
-}
-
-/* a consumer of p needs a key frame: ask p's publisher (throttled) */
-void producer_keyframe_needed(sfu_loop_t *l, struct producer *p)
+/* ask p's publisher for a key frame now: a PLI when p lives on this worker,
+ * else a request over the ring to the worker where it does */
+static void producer_send_keyframe_request(sfu_loop_t *l, struct producer *p, uint64_t now)
 {
     if (p->t) {
-        producer_send_pli(l, p);
-        return;
+        struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
+        transport_send_rtcp(l, p->t, e, sfu_rtcp_build_pli(e->buf, SFU_SSRC, p->ssrc));
+        l->stats.plis_sent++;
+    } else {
+        sfu_pipe_rings_put_keyframe_request(&l->rings, p->worker, p->id, now);
     }
-    /* the producer lives on another worker: ask it over the ring */
-    if (!sfu_pipe_rings_out(&l->rings, p->worker))
+}
+
+static int producer_can_request(sfu_loop_t *l, const struct producer *p)
+{
+    return p->t ? p->t->has_remote : sfu_pipe_rings_out(&l->rings, p->worker) != NULL;
+}
+
+/* a consumer of p needs a key frame: ask p's publisher, at most once per
+ * interval (a request inside it is held, see producers_send_held_requests) */
+void producer_keyframe_needed(sfu_loop_t *l, struct producer *p)
+{
+    if (!producer_can_request(l, p))
         return;
     uint64_t now = sfu_now_ns();
     if (sfu_keyframe_request_allow(&p->keyframe_request, now))
-        sfu_pipe_rings_put_keyframe_request(&l->rings, p->worker, p->id, now);
+        producer_send_keyframe_request(l, p, now);
+    else
+        l->keyframe_held = 1;
+}
+
+/* loop timer: the held key frame requests whose interval has ended */
+void producers_send_held_requests(sfu_loop_t *l, uint64_t now)
+{
+    if (!l->keyframe_held)
+        return;
+    int still = 0;
+    for (uint32_t i = 0; i < l->producers.cap; i++) {
+        if (!sfu_idmap_live(&l->producers, i))
+            continue;
+        struct producer *p = l->producers.vals[i];
+        if (!p->keyframe_request.held)
+            continue;
+        if (!producer_can_request(l, p))
+            p->keyframe_request.held = 0;     /* nobody to ask: forget it */
+        else if (sfu_keyframe_request_due(&p->keyframe_request, now))
+            producer_send_keyframe_request(l, p, now);
+        else
+            still = 1;
+    }
+    l->keyframe_held = still;
+}
+
+/* a packet of video producer p: a key frame answers a held request */
+static inline void producer_note_keyframe(struct producer *p, const uint8_t *pkt, const sfu_rtp_t *rtp)
+{
+    if (SFU_UNLIKELY(p->keyframe_request.held) && sfu_rtp_is_keyframe(pkt, rtp, p->codec) == 1)
+        sfu_keyframe_request_answered(&p->keyframe_request);
 }
 
 /* ------------------------------------------------------------------ */
@@ -177,10 +225,17 @@ int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c)
     p->remote_workers = other_workers(l, c->remote_workers);
     sfu_rtp_stream_recv_init(&p->recv, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
     sfu_producer_activity_init(&p->activity, sfu_now_ns());
-    if (sfu_idmap_put(&l->producers, p->id, p) || PUSH(t->producers, t->n_producers, t->cap_producers, p)) {
+    int rc = c->rtx_ssrc ? producer_set_rtx(p, c->rtx_ssrc, c->rtx_payload_type) : SFU_OK;
+    if (rc == SFU_OK && p->kind == SFU_KIND_VIDEO && (t->flags & SFU_TF_RTCP))
+        rc = producer_recovery_init(p);
+    if (rc == SFU_OK && (sfu_idmap_put(&l->producers, p->id, p) ||
+                         PUSH(t->producers, t->n_producers, t->cap_producers, p)))
+        rc = SFU_ENOMEM;
+    if (rc != SFU_OK) {
         sfu_idmap_del(&l->producers, p->id);
+        producer_recovery_free(p);
         free(p);
-        return SFU_ENOMEM;
+        return rc;
     }
     return SFU_OK;
 }
@@ -233,6 +288,7 @@ void producer_free(sfu_loop_t *l, struct producer *p)
         REMOVE(p->t->producers, p->t->n_producers, p);
     sfu_idmap_del(&l->producers, p->id);
     sfu_packet_cache_free(&p->cache);
+    producer_recovery_free(p);
     free(p->consumers);
     free(p);
 }

@@ -51,6 +51,11 @@ struct transport {
     sfu_send_side_bwe_t *bwe;
     sfu_bwe_stats_t bwe_snapshot;
     uint64_t bwe_unstamped;        /* packets the sequence number did not fit in */
+    char ice_ufrag[SFU_ICE_UFRAG_MAX];   /* our ICE ufrag for it (rtc/ice_ufrag_map.c) */
+    uint8_t ice_ufrag_len;               /* 0: none (a plain transport) */
+    /* congestion control (transport_pacing.c): the pacer and the probes,
+     * from the stream allocator's first wanted bitrate on */
+    struct transport_cc *cc;
 };
 
 struct producer {
@@ -68,7 +73,11 @@ struct producer {
     sfu_rtp_stream_recv_t recv;    /* for receiver reports (local producers) */
     sfu_packet_cache_t cache;      /* answers NACKs of its consumers (allocated on demand) */
     sfu_producer_activity_t activity;   /* local producers */
+    uint32_t rtx_ssrc;             /* its publisher's RTX stream (RFC 4588), 0 = none */
+    uint8_t rtx_payload_type;
+    sfu_nack_generator_t *nack;    /* local video producers on RTCP transports */
     sfu_stream_stats_t stats;
+    sfu_audio_level_stats_t audio_level;  /* local audio producers */
 };
 
 struct consumer {
@@ -81,10 +90,14 @@ struct consumer {
     uint8_t paused;
     uint8_t ext_rewrite;
     uint8_t ext_map[16];           /* publisher's extension id -> subscriber's, 0 = remove */
+    uint8_t receiver_reported;     /* a report block of the subscriber named its SSRC: it knows the stream */
     sfu_seq_manager_t seq;
     sfu_subscriber_pli_t pli;      /* how often its subscriber's PLI/FIR are passed on */
     uint32_t sr_packets;           /* packets counted at the last SR */
     sfu_send_history_t *history;   /* out seq -> source packet, for NACKs (RTCP transports) */
+    uint32_t rtx_ssrc;             /* resends go out as RTX on it (the subscriber negotiated rtx), 0 = copies */
+    uint8_t rtx_payload_type;
+    uint16_t rtx_seq;              /* the RTX stream's own sequence numbers */
     sfu_stream_stats_t stats;
 };
 
@@ -104,6 +117,7 @@ typedef struct {
 void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint32_t len,
                               const struct sockaddr_storage *from);
 struct producer *transport_producer(struct transport *t, uint32_t ssrc);
+struct producer *transport_rtx_producer(struct transport *t, uint32_t rtx_ssrc);
 struct consumer *transport_consumer(struct transport *t, uint32_t ssrc);
 int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c);
 int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a);
@@ -114,6 +128,11 @@ void transport_free(sfu_loop_t *l, struct transport *t);
 int sock_open(sfu_loop_t *l, const sfu_cmd_t *c);
 void sock_close(sfu_loop_t *l, struct sock *s);
 
+/* ice_ufrag_map.c */
+int transport_set_ice_ufrag(sfu_loop_t *l, struct transport *t, const char *ufrag, size_t len);
+void transport_forget_ice_ufrag(sfu_loop_t *l, struct transport *t);
+struct transport *transport_by_stun_username(sfu_loop_t *l, const uint8_t *username, size_t len);
+
 /* transport_rtcp.c */
 void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len);
 void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len);
@@ -121,23 +140,49 @@ void transport_rtcp_send_reports(sfu_loop_t *l, uint64_t now);
 void transport_rtcp_send_tcc_feedback(sfu_loop_t *l);
 
 /* transport_bwe.c */
+sfu_send_side_bwe_t *transport_bwe(struct transport *t);
 int transport_bwe_stamp(struct transport *t, uint8_t *pkt, uint32_t *len, const sfu_rtp_t *rtp);
-void transport_bwe_sent(struct transport *t, uint32_t wire_len, uint8_t flags, uint64_t now_ns);
+void transport_bwe_sent(struct transport *t, uint32_t wire_len, uint8_t flags, int16_t cluster, uint64_t now_ns);
 void transport_bwe_on_feedback(struct transport *t, const uint8_t *pkt, uint32_t len, uint64_t now_ns);
 void transport_bwe_on_remb(struct transport *t, const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t now_ns);
 void transport_bwe_report(sfu_loop_t *l, uint64_t now_ns);
 
+/* transport_pacing.c */
+int transport_set_wanted_bitrate(sfu_loop_t *l, struct transport *t, uint64_t bps);
+int transport_send_rtp(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len, const sfu_rtp_t *rtp,
+                       uint8_t pace_class, uint8_t tcc_flags, uint64_t now_ns);
+void transport_pace(sfu_loop_t *l, uint64_t now_ns);
+void transport_pacing_on_feedback(struct transport *t, const sfu_tcc_packet_result_t *results, uint32_t n,
+                                  uint64_t now_ns);
+void transport_pacing_stats(const struct transport *t, int64_t now_us, sfu_bwe_stats_t *out);
+int transport_pacing_starting(const struct transport *t, int64_t now_us);
+void transport_pacing_estimate_changed(struct transport *t, uint64_t now_ns);
+void transport_pacing_free(sfu_loop_t *l, struct transport *t);
+
 /* producer.c */
+/* count a local audio producer's packet's RFC 6464 level (extension `id`) */
+void producer_observe_audio_level(struct producer *p, const uint8_t *buf, const sfu_rtp_t *rtp, int id);
 void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);
+void producer_forward(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
+                      uint64_t now);
 void producer_on_ring_message(void *loop, const sfu_ring_msg_t *m, const uint8_t *data);
 void fanout_flush(void *loop);
 void producer_keyframe_needed(sfu_loop_t *l, struct producer *p);
+void producers_send_held_requests(sfu_loop_t *l, uint64_t now);
 int producer_want_cache(struct producer *p);
 int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c);
 int remote_producer_create(sfu_loop_t *l, const sfu_cmd_t *c);
 void producer_set_remote_workers(sfu_loop_t *l, struct producer *p, uint64_t workers);
 void producer_free(sfu_loop_t *l, struct producer *p);
 void producers_check_activity(sfu_loop_t *l, uint64_t now);
+
+/* producer_recovery.c */
+int producer_recovery_init(struct producer *p);
+void producer_recovery_free(struct producer *p);
+int producer_set_rtx(struct producer *p, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
+void producer_recovery_on_media(sfu_loop_t *l, struct producer *p, uint16_t seq, uint64_t now);
+void producer_on_rtx(sfu_loop_t *l, struct producer *p, uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);
+void producers_send_nacks(sfu_loop_t *l, uint64_t now);
 
 /* consumer.c */
 void consumer_on_packet(sfu_loop_t *l, struct consumer *c, struct producer *p, const uint8_t *pkt, uint32_t len,
@@ -148,5 +193,8 @@ int consumer_create(sfu_loop_t *l, struct transport *t, struct producer *p, cons
 void consumer_set_paused(sfu_loop_t *l, struct consumer *c, int paused);
 int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np);
 void consumer_request_key_frame(sfu_loop_t *l, struct consumer *c);
+void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
+int consumer_can_pad(const struct consumer *c);
+uint32_t consumer_build_padding(struct consumer *c, uint8_t *buf, uint32_t pad_len);
 void consumer_free(sfu_loop_t *l, struct consumer *c);
 #endif

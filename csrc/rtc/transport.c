@@ -96,6 +96,14 @@ struct producer *transport_producer(struct transport *t, uint32_t ssrc)
     return NULL;
 }
 
+struct producer *transport_rtx_producer(struct transport *t, uint32_t rtx_ssrc)
+{
+    for (uint32_t i = 0; i < t->n_producers; i++)
+        if (t->producers[i]->rtx_ssrc == rtx_ssrc)
+            return t->producers[i];
+    return NULL;
+}
+
 struct consumer *transport_consumer(struct transport *t, uint32_t ssrc)
 {
     for (uint32_t i = 0; i < t->n_consumers; i++)
@@ -137,20 +145,21 @@ static void report_unknown_ssrc(sfu_loop_t *l, struct transport *t, const uint8_
                            rec, n);
 }
 
-static void transport_on_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len,
-                             const sfu_addr_t *from)
+/* decrypt in place (SRTP transports); 0, or the drop reason (counted) */
+static int transport_unprotect_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, int *n)
 {
-    int n = (int)len;
-    if (t->flags & SFU_TF_SRTP) {
-        if (!t->recv_srtp) {
-            loop_drop(l, SFU_DROP_NO_SRTP);
-            return;
-        }
-        if (sfu_srtp_unprotect(t->recv_srtp, buf, &n) != 0) {
-            loop_drop(l, SFU_DROP_SRTP_UNPROTECT);
-            return;
-        }
-    }
+    if (!(t->flags & SFU_TF_SRTP))
+        return 0;
+    int rc = !t->recv_srtp ? SFU_DROP_NO_SRTP : sfu_srtp_unprotect(t->recv_srtp, buf, n) ? SFU_DROP_SRTP_UNPROTECT : 0;
+    if (rc)
+        loop_drop(l, rc);
+    return rc;
+}
+
+/* an RTP packet in the clear (decrypted already, or a transport without SRTP) */
+static void transport_on_plain_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, int n,
+                                   const sfu_addr_t *from)
+{
     sfu_rtp_t rtp;
     int rc = sfu_rtp_parse(buf, (size_t)n, &rtp);
     if (rc) {
@@ -163,6 +172,10 @@ static void transport_on_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, u
             sfu_tcc_server_record(t->tcc, sfu_rd16(buf + off), sfu_now_ns() / 1000);
     }
     struct producer *p = transport_producer(t, rtp.ssrc);
+    if (!p && rtp.ssrc && (p = transport_rtx_producer(t, rtp.ssrc))) {
+        producer_on_rtx(l, p, buf, (uint32_t)n, &rtp);
+        return;
+    }
     if (!p) {
         loop_drop(l, SFU_DROP_UNKNOWN_SSRC);
         if (t->flags & SFU_TF_TO_PY_ALL) {
@@ -176,6 +189,8 @@ static void transport_on_rtp(sfu_loop_t *l, struct transport *t, uint8_t *buf, u
         }
         return;
     }
+    if (p->kind == SFU_KIND_AUDIO && t->ext_ids.audio_level)
+        producer_observe_audio_level(p, buf, &rtp, t->ext_ids.audio_level);
     producer_on_rtp(l, p, buf, (uint32_t)n, &rtp);
 }
 
@@ -191,12 +206,29 @@ void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint3
     struct transport *t = sfu_idmap_get(&l->addrs, addr_key(s->id, &from));
     if (t && !transport_has_addr(t, &from))
         t = NULL;
-    if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP) &&
-        transport_add_addr(l, s->comedia, &from) == SFU_OK) {
-        t = s->comedia;            /* learn the sender as the transport's remote */
-        s->comedia = NULL;
-        transport_set_remote(t, &from);
-        sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
+    int n = (int)len;
+    if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP)) {
+        struct transport *c = s->comedia;
+        /* with SRTP, only a packet that authenticates names the remote: a forged one from
+         * anywhere else must not take the stream (RTCP waits for the first RTP packet) */
+        if (c->flags & SFU_TF_SRTP) {
+            if (cls == SFU_PKT_RTCP) {
+                loop_drop(l, SFU_DROP_UNKNOWN_SOURCE);
+                return;
+            }
+            if (transport_unprotect_rtp(l, c, buf, &n))
+                return;
+        }
+        if (transport_add_addr(l, c, &from) == SFU_OK) {
+            t = c;                     /* learn the sender as the transport's remote */
+            s->comedia = NULL;
+            transport_set_remote(t, &from);
+            sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
+            if (cls == SFU_PKT_RTP && (t->flags & SFU_TF_SRTP)) {
+                transport_on_plain_rtp(l, t, buf, n, &from);     /* decrypted above */
+                return;
+            }
+        }
     }
     switch (cls) {
     case SFU_PKT_RTP:
@@ -204,7 +236,8 @@ void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint3
             loop_drop(l, SFU_DROP_UNKNOWN_SOURCE);
             return;
         }
-        transport_on_rtp(l, t, buf, len, &from);
+        if (transport_unprotect_rtp(l, t, buf, &n) == 0)
+            transport_on_plain_rtp(l, t, buf, n, &from);
         return;
     case SFU_PKT_RTCP:
         if (!t) {
@@ -220,7 +253,13 @@ void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint3
             loop_drop(l, rc);
             return;
         }
-        sfu_control_queue_push(&l->pyq, SFU_REC_PACKET, s->id, t ? t->id : 0, cls, 0, &from, buf, len);
+        /* first contact: only a check naming one of our ufrags goes on, so a flood of STUN
+         * from strangers costs the loop, not the control plane that sets up new calls */
+        if (!t && !(t = transport_by_stun_username(l, buf + uoff, ulen))) {
+            loop_drop(l, SFU_DROP_STUN_UNKNOWN_UFRAG);
+            return;
+        }
+        sfu_control_queue_push(&l->pyq, SFU_REC_PACKET, s->id, t->id, cls, 0, &from, buf, len);
         return;
     }
     case SFU_PKT_DTLS:
@@ -311,11 +350,17 @@ int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
 int transport_set_srtp(sfu_loop_t *l, struct transport *t, void *recv_srtp, void *send_srtp)
 {
     sfu_udp_tx_flush(&l->tx);      /* nothing queued may refer to the old session */
+    int first_keys = send_srtp && !t->send_srtp;
     t->recv_srtp = recv_srtp;
     t->send_srtp = send_srtp;
     /* a plain transport given keys carries SRTP from now on */
     if (recv_srtp || send_srtp)
         t->flags |= SFU_TF_SRTP;
+    /* the key frames sent before the handshake ended never reached the subscriber:
+     * its video consumers ask again (throttled per producer) */
+    for (uint32_t i = 0; first_keys && i < t->n_consumers; i++)
+        if (!t->consumers[i]->paused)
+            consumer_request_key_frame(l, t->consumers[i]);
     return SFU_OK;
 }
 
@@ -347,11 +392,13 @@ void transport_free(sfu_loop_t *l, struct transport *t)
     while (t->n_producers)
         producer_free(l, t->producers[t->n_producers - 1]);
     transport_forget_addrs(l, t);
+    transport_forget_ice_ufrag(l, t);
     if (t->sock && t->sock->comedia == t)
         t->sock->comedia = NULL;
     /* a datagram for this transport may still sit in the tx batch */
     sfu_udp_tx_flush(&l->tx);
     sfu_idmap_del(&l->transports, t->id);
+    transport_pacing_free(l, t);
     free(t->tcc);
     free(t->bwe);
     free(t->producers);

@@ -2,8 +2,9 @@
  * transport (sfu_bwe.h): every packet sent to it carries a transport-wide
  * sequence number (the transport's id for the transport-cc extension) and
  * is entered in the send history; the subscriber's transport-cc feedback
- * and REMB feed the estimator; the loop's 100 ms timer refreshes the stats
- * snapshot Python reads and queues a transport_bwe record when the
+ * and REMB feed the estimator (and, with congestion control on, the probe
+ * controller: transport_pacing.c); the loop's 100 ms timer refreshes the
+ * stats snapshot Python reads and queues a transport_bwe record when the
  * estimate moved enough (sfu_send_side_bwe_report_due). */
 #include <stdlib.h>
 #include "util/sfu_common.h"
@@ -13,7 +14,10 @@
 #define BWE_MIN_BPS 50000
 #define BWE_MAX_BPS 50000000
 
-static sfu_send_side_bwe_t *bwe_of(struct transport *t)
+/* what a feedback reported, for the probe controller (one loop per thread) */
+static __thread sfu_tcc_packet_result_t fb_results[SFU_TCC_HISTORY_SLOTS];
+
+sfu_send_side_bwe_t *transport_bwe(struct transport *t)
 {
     if (!t->bwe) {
         t->bwe = malloc(sizeof(*t->bwe));
@@ -29,7 +33,7 @@ int transport_bwe_stamp(struct transport *t, uint8_t *pkt, uint32_t *len, const 
 {
     if (!t->ext_ids.transport_cc || !(t->flags & SFU_TF_RTCP))
         return 0;
-    sfu_send_side_bwe_t *b = bwe_of(t);
+    sfu_send_side_bwe_t *b = transport_bwe(t);
     if (!b)
         return 0;
     uint16_t seq = sfu_tcc_send_history_next_seq(&b->history);
@@ -42,15 +46,25 @@ int transport_bwe_stamp(struct transport *t, uint8_t *pkt, uint32_t *len, const 
     return 1;
 }
 
-void transport_bwe_sent(struct transport *t, uint32_t wire_len, uint8_t flags, uint64_t now_ns)
+void transport_bwe_sent(struct transport *t, uint32_t wire_len, uint8_t flags, int16_t cluster, uint64_t now_ns)
 {
-    sfu_send_side_bwe_on_sent(t->bwe, wire_len, flags, -1, (int64_t)(now_ns / 1000));
+    sfu_send_side_bwe_on_sent(t->bwe, wire_len, flags, cluster, (int64_t)(now_ns / 1000));
 }
 
 void transport_bwe_on_feedback(struct transport *t, const uint8_t *pkt, uint32_t len, uint64_t now_ns)
 {
-    if (t->bwe)   /* feedback about packets we never numbered has nothing to match */
-        sfu_send_side_bwe_on_feedback(t->bwe, pkt, len, (int64_t)(now_ns / 1000), NULL, 0, NULL);
+    if (!t->bwe)  /* feedback about packets we never numbered has nothing to match */
+        return;
+    int64_t now_us = (int64_t)(now_ns / 1000);
+    if (!t->cc) {
+        sfu_send_side_bwe_on_feedback(t->bwe, pkt, len, now_us, NULL, 0, NULL);
+        return;
+    }
+    uint32_t n = 0;
+    if (sfu_send_side_bwe_on_feedback(t->bwe, pkt, len, now_us, fb_results, SFU_TCC_HISTORY_SLOTS, &n) ==
+            SFU_TCC_FB_OK && n)
+        transport_pacing_on_feedback(t, fb_results, n, now_ns);
+    transport_pacing_estimate_changed(t, now_ns);
 }
 
 void transport_bwe_on_remb(struct transport *t, const uint8_t *buf, const sfu_rtcp_t *pkt, uint64_t now_ns)
@@ -59,13 +73,14 @@ void transport_bwe_on_remb(struct transport *t, const uint8_t *buf, const sfu_rt
     int r = sfu_rtcp_remb_bps(buf, pkt, &bps);
     if (r == 0 || !t->n_consumers)
         return;
-    sfu_send_side_bwe_t *b = bwe_of(t);
+    sfu_send_side_bwe_t *b = transport_bwe(t);
     if (!b)
         return;
     if (r < 0)
         b->remb_rejected++;
     else
         sfu_send_side_bwe_on_remb(b, bps, (int64_t)(now_ns / 1000));
+    transport_pacing_estimate_changed(t, now_ns);
 }
 
 void transport_bwe_report(sfu_loop_t *l, uint64_t now_ns)
@@ -79,9 +94,14 @@ void transport_bwe_report(sfu_loop_t *l, uint64_t now_ns)
             continue;
         sfu_bwe_stats_t s;
         sfu_send_side_bwe_stats(t->bwe, now_us, &s);
+        transport_pacing_stats(t, now_us, &s);
         pthread_mutex_lock(&l->mu);
         t->bwe_snapshot = s;
         pthread_mutex_unlock(&l->mu);
+        /* the first report waits for the start-up probes: an allocator acting on the start rate
+         * would move a subscriber that can take everything down first */
+        if (transport_pacing_starting(t, now_us))
+            continue;
         if (sfu_send_side_bwe_report_due(t->bwe, now_us))
             sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_BWE, t->sock->id, t->id, 0, 0, NULL,
                                    (const uint8_t *)&s, sizeof(s));

@@ -9,6 +9,7 @@
 #include "loop/loop_internal.h"
 
 #define RTCP_SR 200
+#define RTCP_RR 201
 #define RTCP_RTPFB 205
 #define RTCP_PSFB 206
 #define FMT_NACK 1
@@ -35,6 +36,20 @@ void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e,
     }
     sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)n, &t->remote_sa, t->remote_salen);
     l->stats.rtcp_sent++;
+}
+
+/* a subscriber's report blocks name the streams it knows: padding may follow on them */
+static void on_report_blocks(sfu_loop_t *l, struct transport *t, const uint8_t *buf, const sfu_rtcp_t *pkt)
+{
+    uint32_t ssrcs[31];                    /* RC is 5 bits */
+    int n = sfu_rtcp_report_ssrcs(buf, pkt, ssrcs, 31);
+    if (n < 0)
+        loop_drop(l, SFU_DROP_BAD_RTCP);
+    for (int i = 0; i < n; i++) {
+        struct consumer *c = transport_consumer(t, ssrcs[i]);
+        if (c)
+            c->receiver_reported = 1;
+    }
 }
 
 void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_t len)
@@ -75,6 +90,8 @@ void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
             transport_bwe_on_remb(t, buf, &pkt, now);
             continue;
         }
+        if ((pkt.pt == RTCP_SR || pkt.pt == RTCP_RR) && pkt.count)
+            on_report_blocks(l, t, buf, &pkt);
         if (pkt.pt == RTCP_SR && pkt.len >= SFU_RTCP_SR_LEN) {   /* from a publisher: for RR's LSR/DLSR */
             struct producer *p = transport_producer(t, pkt.sender_ssrc);
             if (p)
@@ -85,6 +102,10 @@ void transport_on_rtcp(sfu_loop_t *l, struct transport *t, uint8_t *buf, uint32_
         int is_pli = pkt.pt == RTCP_PSFB && pkt.count == FMT_PLI;
         int is_fir = pkt.pt == RTCP_PSFB && pkt.count == FMT_FIR;
         if (is_pli || is_fir) {
+            if (is_pli)
+                l->stats.plis_received++;
+            else
+                l->stats.firs_received++;
             uint32_t target = pkt.media_ssrc;
             if (is_fir && pkt.len >= 20)          /* FIR: SSRC is in the FCI */
                 target = sfu_rd32(buf + pkt.offset + 12);

@@ -74,6 +74,27 @@ int sfu_rtcp_validate(const uint8_t *buf, size_t len)
     return SFU_DROP_NONE;
 }
 
+int sfu_rtcp_report_ssrcs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint32_t *ssrcs, int cap)
+{
+    size_t first = pkt->pt == RTCP_SR ? 28 : pkt->pt == RTCP_RR ? 8 : 0;
+    if (!first)
+        return 0;
+    const uint8_t *p = buf + pkt->offset;
+    size_t body = pkt->len;
+    if (p[0] & 0x20) {                       /* padding is not a report block */
+        uint8_t pad = p[pkt->len - 1];
+        if (pad > body - 4)
+            return -SFU_DROP_BAD_RTCP;
+        body -= pad;
+    }
+    if (body < first + 24 * (size_t)pkt->count)
+        return -SFU_DROP_BAD_RTCP;
+    int n = 0;
+    for (int i = 0; i < pkt->count && n < cap; i++)
+        ssrcs[n++] = sfu_rd32(p + first + 24 * (size_t)i);
+    return n;
+}
+
 int sfu_rtcp_nack_seqs(const uint8_t *buf, const sfu_rtcp_t *pkt, uint16_t *seqs, int cap)
 {
     if (pkt->pt != RTCP_RTPFB || pkt->count != 1 || pkt->len < 12)

@@ -6,6 +6,14 @@
 #define STUN_MAGIC 0x2112A442u
 #define STUN_ATTR_USERNAME 0x0006
 
+int sfu_stun_local_ufrag_len(const uint8_t *username, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (username[i] == ':')
+            return i > 0 && i + 1 < len ? (int)i : -1;
+    return -1;
+}
+
 int sfu_stun_check(const uint8_t *buf, size_t len, uint16_t *username_off, uint16_t *username_len)
 {
     *username_off = 0;

@@ -26,6 +26,12 @@ static const char *const drop_names[SFU_DROP__COUNT] = {
     [SFU_DROP_RING_UNKNOWN_PRODUCER] = "ring_unknown_producer",
     [SFU_DROP_SEND_FAILED] = "send_failed",
     [SFU_DROP_TRANSPORT_CLOSED] = "transport_closed",
+    [SFU_DROP_RTX_PADDING] = "rtx_padding",
+    [SFU_DROP_BAD_RTX] = "bad_rtx",
+    [SFU_DROP_RTX_DUPLICATE] = "rtx_duplicate",
+    [SFU_DROP_STUN_UNKNOWN_UFRAG] = "stun_unknown_ufrag",
+    [SFU_DROP_PACER_FULL] = "pacer_full",
+    [SFU_DROP_PACER_LATE] = "pacer_late",
 };
 
 const char *sfu_drop_reason_name(int reason)

@@ -98,6 +98,7 @@ class JobRecord:
         self.error = ""
         self.reason = agent.JSR_UNSPECIFIED
         self.started_at = 0
+        self.queued_at = 0.0     # monotonic s when its assignment began (the service's clock)
         self.ended_at = 0
         self.updated_at = _ms()
         self.attempts = 0                  # availability requests sent, over all rounds

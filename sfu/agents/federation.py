@@ -63,6 +63,7 @@ class JobHost(Protocol):
     keys: auth.KeyProvider
     availability_timeout: float
     stopping: bool
+    draining: bool
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
 
@@ -105,7 +106,8 @@ class Federation:
     def _local_ads(self) -> list[dict[str, Any]]:
         return [{"id": w.id, "agent_name": w.agent_name, "namespace": w.namespace, "type": w.job_type,
                  "status": w.status, "load": w.load, "jobs": w.job_count}
-                for w in self.dispatcher.workers.values() if not w.node and not w.closed]
+                for w in self.dispatcher.workers.values()
+                if not w.node and not w.closed and not self.host.draining]
 
     def workers_changed(self) -> None:
         """a worker here registered, left or changed availability"""

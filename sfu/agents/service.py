@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from aiohttp import web
 from livekit.protocol import agent, agent_dispatch, models
@@ -64,8 +64,11 @@ class AgentService:
         self.availability_timeout = AVAILABILITY_TIMEOUT
         self.register_timeout = REGISTER_TIMEOUT
         self._assigning: dict[str, asyncio.Task] = {}    # job id -> its assignment task
+        # called with the seconds from a job's creation to its assignment (the metrics' histogram)
+        self.on_job_assigned: Callable[[float], None] | None = None
         self._tasks: set[asyncio.Task] = set()
         self.stopping = False
+        self.draining = False
         self._publishers: set[str] = set()                 # participant sids that got publisher jobs
         self.federation: Federation | None = None          # when running multi-node
         rooms.manager.on_created(self._room_created)
@@ -81,6 +84,13 @@ class AgentService:
         self.stopping = False
         if self.federation is not None:
             self.federation.start()
+
+    def drain(self) -> None:
+        """no new workers here (they connect to another node), and none of the workers here
+        offered to other nodes' rooms; the jobs of this node's rooms go on"""
+        self.draining = True
+        if self.federation is not None:
+            self.federation.workers_changed()
 
     async def stop(self) -> None:
         self.stopping = True
@@ -216,6 +226,8 @@ class AgentService:
     def _launch(self, job: JobRecord) -> None:
         if self.stopping or job.state != PENDING or job.id in self._assigning:
             return
+        if not job.queued_at:
+            job.queued_at = time.monotonic()
         t = asyncio.get_running_loop().create_task(self._assign(job))
         self._assigning[job.id] = t
 
@@ -269,6 +281,8 @@ class AgentService:
             return      # the worker's disconnect put the job back to pending
         log.info("job %s (%r, room %s) assigned to worker %s as %s", job.id, job.agent_name, job.dispatch.room,
                  w.id, answer.identity)
+        if self.on_job_assigned is not None:
+            self.on_job_assigned(time.monotonic() - job.queued_at)
 
     def asking(self, job: JobRecord, w: WorkerInfo) -> None:
         """the job is offered to `w` now, with the room as it is now (participants, metadata)"""
@@ -297,6 +311,8 @@ class AgentService:
             return web.Response(status=e.status, text=str(e))
         if not claims.video.agent:
             return web.Response(status=403, text="the token needs the video.agent grant")
+        if self.draining:      # before the upgrade: the worker retries and its load balancer picks another node
+            return web.Response(status=503, text="this node is draining")
         ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
         conn = WorkerConnection(ws, request.remote or "")

@@ -160,6 +160,15 @@ class RoomClient(_TwirpClient):
         return await self.call("UpdateRoomMetadata", room_pb.UpdateRoomMetadataRequest(room=room, metadata=metadata),
                                models.Room, **self._admin(room))
 
+    async def perform_rpc(self, room: str, destination_identity: str, method: str, payload: str = "",
+                          response_timeout_ms: int = 0) -> str:
+        """call `method` registered by the participant; its answer (TwirpError on an RPC error:
+        meta["rpc_code"])"""
+        req = room_pb.PerformRpcRequest(room=room, destination_identity=destination_identity, method=method,
+                                        payload=payload, response_timeout_ms=response_timeout_ms)
+        res = await self.call("PerformRpc", req, room_pb.PerformRpcResponse, **self._admin(room))
+        return res.payload
+
 
 class AgentDispatchClient(_TwirpClient):
     """livekit.AgentDispatchService"""

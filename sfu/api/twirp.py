@@ -26,7 +26,9 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from livekit.protocol import agent_dispatch, models, room as room_pb, rtc
 
-from .. import auth, errors
+from .. import auth, errors, limits
+from ..rooms import data
+from ..rooms.server_rpc import RpcFailed
 from ..rooms.room import RoomOptions
 
 if TYPE_CHECKING:
@@ -39,8 +41,6 @@ log = logging.getLogger("sfu.api")
 
 ROOM_SERVICE = "livekit.RoomService"
 DISPATCH_SERVICE = "livekit.AgentDispatchService"
-MAX_METADATA = 512 * 1024
-MAX_ATTRIBUTES = 64 * 1024
 
 # Twirp error code -> HTTP status
 STATUS = {
@@ -63,6 +63,7 @@ REPLY_TYPES: dict[tuple[str, str], type[Message]] = {
     (ROOM_SERVICE, "UpdateSubscriptions"): room_pb.UpdateSubscriptionsResponse,
     (ROOM_SERVICE, "SendData"): room_pb.SendDataResponse,
     (ROOM_SERVICE, "UpdateRoomMetadata"): models.Room,
+    (ROOM_SERVICE, "PerformRpc"): room_pb.PerformRpcResponse,
     (DISPATCH_SERVICE, "CreateDispatch"): agent_dispatch.AgentDispatch,
     (DISPATCH_SERVICE, "DeleteDispatch"): agent_dispatch.AgentDispatch,
     (DISPATCH_SERVICE, "ListDispatch"): agent_dispatch.ListAgentDispatchResponse,
@@ -160,6 +161,7 @@ class TwirpServer:
             (ROOM_SERVICE, "SendData"): Method(room_pb.SendDataRequest, self.send_data, "admin"),
             (ROOM_SERVICE, "UpdateRoomMetadata"): Method(room_pb.UpdateRoomMetadataRequest,
                                                          self.update_room_metadata, "admin"),
+            (ROOM_SERVICE, "PerformRpc"): Method(room_pb.PerformRpcRequest, self.perform_rpc, "admin"),
             (DISPATCH_SERVICE, "CreateDispatch"): Method(agent_dispatch.CreateAgentDispatchRequest,
                                                          self.create_dispatch, "admin"),
             (DISPATCH_SERVICE, "DeleteDispatch"): Method(agent_dispatch.DeleteAgentDispatchRequest,
@@ -312,7 +314,7 @@ class TwirpServer:
     async def create_room(self, req: room_pb.CreateRoomRequest) -> models.Room:
         if not req.name:
             raise TwirpError("invalid_argument", "name is required")
-        if len(req.metadata.encode()) > MAX_METADATA:
+        if len(req.metadata.encode()) > limits.MAX_METADATA:
             raise TwirpError("invalid_argument", "metadata exceeds the size limit")
         mgr = self.rooms.manager
         existing = mgr.get(req.name)
@@ -371,10 +373,9 @@ class TwirpServer:
         return room_pb.MuteRoomTrackResponse(track=pub.info)
 
     async def update_participant(self, req: room_pb.UpdateParticipantRequest) -> models.ParticipantInfo:
-        if len(req.metadata.encode()) > MAX_METADATA:
-            raise TwirpError("invalid_argument", "metadata exceeds the size limit")
-        if sum(len(k) + len(v) for k, v in req.attributes.items()) > MAX_ATTRIBUTES:
-            raise TwirpError("invalid_argument", "attributes exceed the size limit")
+        problem = limits.participant_fields_problem(req.metadata, req.name, dict(req.attributes))
+        if problem:
+            raise TwirpError("invalid_argument", problem)
         p = self._participant(req.room, req.identity)
         await self.rooms.admin_update_participant(
             p, metadata=req.metadata or None, name=req.name or None, attributes=dict(req.attributes),
@@ -395,11 +396,27 @@ class TwirpServer:
         if req.HasField("topic"):
             user.topic = req.topic
         pkt = models.DataPacket(kind=req.kind, user=user, destination_identities=req.destination_identities)
+        problem = data.too_large(pkt)
+        if problem:
+            raise TwirpError("invalid_argument", problem)
         await self.rooms.deliver_data(r, pkt, sender=None)
         return room_pb.SendDataResponse()
 
+    async def perform_rpc(self, req: room_pb.PerformRpcRequest) -> room_pb.PerformRpcResponse:
+        """call a method the participant registered (its SDK's register_rpc_method) and return
+        its answer; an RPC error comes back as Twirp `unknown` with the RPC code in meta"""
+        if not req.destination_identity or not req.method:
+            raise TwirpError("invalid_argument", "destination_identity and method are required")
+        r = self._room(req.room)
+        try:
+            payload = await self.rooms.rpc.perform(r, req.destination_identity, req.method, req.payload,
+                                                   req.response_timeout_ms)
+        except RpcFailed as e:
+            raise TwirpError("unknown", e.message, {"rpc_code": str(e.code), "rpc_data": e.data}) from None
+        return room_pb.PerformRpcResponse(payload=payload)
+
     async def update_room_metadata(self, req: room_pb.UpdateRoomMetadataRequest) -> models.Room:
-        if len(req.metadata.encode()) > MAX_METADATA:
+        if len(req.metadata.encode()) > limits.MAX_METADATA:
             raise TwirpError("invalid_argument", "metadata exceeds the size limit")
         r = self._room(req.room)
         await self.rooms.update_room_metadata(r, req.metadata)

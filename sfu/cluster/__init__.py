@@ -2,6 +2,7 @@
 relay, forwarded API calls and agent jobs for workers on other nodes.  Only
 used when `redis` is configured."""
 
+from .inbox_signature import signing_key
 from .node import Cluster, ClusterUnavailable
 
-__all__ = ["Cluster", "ClusterUnavailable"]
+__all__ = ["Cluster", "ClusterUnavailable", "signing_key"]

@@ -32,6 +32,7 @@ from .. import errors
 from ..api.twirp import map_error
 from ..signaling.connection import Connection
 from .registry import AGENT_WORKERS, HEARTBEAT, NodeRecord, NodeStats, Registry
+from .inbox_signature import sign, verify
 from .relay import MAXLEN, RelayConnection, inbox, relay_front
 from .room_map import ROOM_NODE, LockTimeout, RoomMap
 
@@ -63,7 +64,7 @@ class Cluster:
 
     def __init__(self, url: str, node_id: str, rooms: RoomService, pool: WorkerPool | None = None, http_url: str = "",
                  signal: SignalServer | None = None, twirp: TwirpServer | None = None,
-                 agents: AgentService | None = None) -> None:
+                 agents: AgentService | None = None, signing_key: bytes = b"") -> None:
         # a command on a connection Redis dropped (e.g. a restart) is retried on a new one; a
         # retried write that had gone through is harmless: relay entries carry sequence numbers,
         # inbox entries ids, and the rest are idempotent
@@ -71,6 +72,8 @@ class Cluster:
                                        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
                                        retry_on_error=[RedisConnectionError, RedisTimeoutError])
         self.node_id = node_id
+        self.signing_key = signing_key  # inbox entries (inbox_signature.signing_key of the API keys)
+        self.unsigned_dropped = 0       # inbox entries that did not verify
         self.rooms = rooms              # RoomService
         self.pool = pool                # WorkerPool (stats)
         self.signal = signal            # SignalServer: runs relayed sessions
@@ -146,6 +149,14 @@ class Cluster:
                 st.packets_per_s = round(max(0, tx - self._tx_last[1]) / (now - self._tx_last[0]), 1)
             self._tx_last = (now, tx)
         return st
+
+    async def drain(self) -> None:
+        """tell the other nodes at once: no new rooms here"""
+        self.registry.record.draining = True
+        try:
+            await self.registry.heartbeat(await self.stats())
+        except (RedisError, OSError) as e:
+            log.warning("could not announce the drain in redis: %s", e)
 
     async def _beat(self) -> None:
         await self.registry.heartbeat(await self.stats())
@@ -231,7 +242,7 @@ class Cluster:
     async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Connection) -> str:
         self.relayed_out += 1
         fields = {"token": token, "query": orjson.dumps(query), "v1": int(v1)}
-        return await relay_front(self.redis, self.node_id, host, fields, conn, self.alive)
+        return await relay_front(self.redis, self.node_id, host, fields, conn, self.alive, self.signing_key)
 
     # -- forwarded API calls -----------------------------------------------------------------------
     async def call(self, node: str, service: str, method: str, body: bytes,
@@ -249,8 +260,8 @@ class Cluster:
     async def post(self, node: str, fields: dict[str, Any]) -> str:
         """add an entry to `node`'s inbox; returns its id"""
         rid = self._new_id()
-        await self.redis.xadd(inbox(node), {**fields, "id": rid, "origin": self.node_id,
-                                            "ts": int(time.time() * 1000)}, maxlen=MAXLEN, approximate=True)
+        entry = sign({**fields, "id": rid, "origin": self.node_id, "ts": int(time.time() * 1000)}, self.signing_key)
+        await self.redis.xadd(inbox(node), entry, maxlen=MAXLEN, approximate=True)
         return rid
 
     async def request(self, node: str, fields: dict[str, Any], timeout: float = RPC_TIMEOUT) -> bytes:
@@ -349,6 +360,12 @@ class Cluster:
                     self._dispatch(eid, f)
 
     def _dispatch(self, eid: Any, f: dict[bytes, bytes]) -> None:
+        if not verify(f, self.signing_key):
+            self.unsigned_dropped += 1
+            if self.unsigned_dropped in (1, 10, 100) or self.unsigned_dropped % 1000 == 0:
+                log.warning("inbox: %d entries not signed by a node with our API keys dropped (entry %s from %r)",
+                            self.unsigned_dropped, eid, f.get(b"origin", b"?")[:40])
+            return
         ident = (f.get(b"sid") or f.get(b"id") or b"").decode()
         if not ident or ident in self._seen:
             return

@@ -47,6 +47,7 @@ class NodeRecord:
     started: int = 0
     updated: int = 0            # ms since the epoch
     stats: NodeStats = field(default_factory=NodeStats)
+    draining: bool = False      # keeps its rooms, gets no new one
 
     def encode(self) -> bytes:
         return orjson.dumps(asdict(self))

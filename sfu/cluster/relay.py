@@ -28,6 +28,7 @@ from livekit.protocol import models, rtc
 
 from .. import errors
 from ..signaling.connection import Connection, leave_response
+from .inbox_signature import sign
 
 log = logging.getLogger("sfu.cluster")
 
@@ -177,15 +178,15 @@ class RelayConnection:
 
 
 async def relay_front(redis: Any, me: str, host: str, open_fields: dict[str, Any], conn: Connection,
-                      peer_alive: Callable[[str], Awaitable[bool]]) -> str:
+                      peer_alive: Callable[[str], Awaitable[bool]], signing_key: bytes = b"") -> str:
     """Run the front side of a relayed session for the signal connection
     `conn` (a SignalConnection); returns why it ended."""
     sid = secrets.token_hex(12)
     up_key, down_key = stream_keys(sid)
     up = StreamWriter(redis, up_key)
     down = StreamReader(redis, down_key)
-    await redis.xadd(inbox(host), {"t": "open", "sid": sid, "origin": me, "ts": int(time.time() * 1000),
-                                   **open_fields},
+    await redis.xadd(inbox(host), sign({"t": "open", "sid": sid, "origin": me, "ts": int(time.time() * 1000),
+                                        **open_fields}, signing_key),
                      maxlen=MAXLEN, approximate=True)
 
     async def pump_up() -> str:

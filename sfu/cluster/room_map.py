@@ -71,12 +71,15 @@ class RoomMap:
             cur = await self.node_of(room)
             if cur in alive:
                 return cur  # type: ignore[return-value]
-            counts: dict[str, int] = {n: 0 for n in alive}
+            # a draining node keeps the rooms it has; new ones go to the others (to it only if
+            # every node drains: its refusal is then the answer)
+            open_ = {n: r for n, r in alive.items() if not r.draining} or alive
+            counts: dict[str, int] = {n: 0 for n in open_}
             for v in await self.redis.hvals(ROOM_NODE):
                 n = v.decode()
                 if n in counts:
                     counts[n] += 1
-            pick = min(alive, key=lambda n: (counts[n], alive[n].stats.cpu, n))
+            pick = min(open_, key=lambda n: (counts[n], open_[n].stats.cpu, n))
             await self.redis.hset(ROOM_NODE, room, pick)
             return pick
         finally:

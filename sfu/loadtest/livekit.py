@@ -15,6 +15,7 @@ import random
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import Callable
 
 import aiohttp
 from livekit.protocol import models
@@ -151,13 +152,15 @@ class Participant:
     """One simulated participant: a signal WebSocket and its PeerConnections."""
 
     def __init__(self, url: str, token: str, identity: str, bind_ip: str, *,
-                 auto_subscribe: bool, publish: list[TrackPlan] | None = None) -> None:
+                 auto_subscribe: bool, publish: list[TrackPlan] | None = None,
+                 on_data: Callable[[str, bytes], None] | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.identity = identity
         self.bind_ip = bind_ip
         self.auto_subscribe = auto_subscribe
         self.publish_plan = publish or []
+        self.on_data = on_data          # data channel messages on the subscriber PC (label, DataPacket bytes)
         self.join: lk.JoinResponse | None = None
         self.publisher: Peer | None = None
         self.subscriber: Peer | None = None
@@ -258,6 +261,7 @@ class Participant:
         first = self.subscriber is None
         if first:
             self.subscriber = Peer(self.bind_ip)
+            self.subscriber.on_data = self.on_data
         answer, recv = build_subscriber_answer(self.subscriber, offer.sdp)
         await self.send(lk.SignalRequest(answer=lk.SessionDescription(type="answer", sdp=answer, id=offer.id)))
         for r in recv:

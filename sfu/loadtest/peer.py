@@ -8,6 +8,10 @@ or a full-ICE server such as Janus):
   and consent refreshes (RFC 7675) on the selected pair every ``CONSENT_INTERVAL``.
 * DTLS 1.2 with the role the SDP setup attributes give, fingerprint verified, DTLS-SRTP
   keys exported into two :class:`sfu.srtp.Session` objects for the C packet engine.
+* Data channels, when ``on_data`` is set before connecting: the SCTP association (the same
+  aiortc stack the server runs, ``sfu.protocol.sctp``) accepts the channels the remote opens
+  and hands every message to ``on_data(label, data)``.  Only for a peer whose socket stays
+  here (the engine's receiver does not pass DTLS application data back).
 
 Media never passes through here: after :meth:`Peer.connect` the socket is handed to the
 engine's receiver thread (``sfu.loadtest.engine``), which queues STUN and DTLS datagrams
@@ -22,6 +26,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from aioice import stun
 
@@ -144,6 +149,8 @@ class Peer:
         self._reading = False
         self._keepalive: asyncio.Task | None = None
         self._closed = False
+        self.on_data: Callable[[str, bytes], None] | None = None
+        self.sctp = None                              # sfu.protocol.sctp.SctpDataChannels once DTLS is up
 
     # ------------------------------------------------------------------ SDP
 
@@ -310,7 +317,12 @@ class Peer:
                 self.profile = ev.profile.openssl_name
                 self.tx = srtp.Session(self.profile, ev.local_key, outbound=True)
                 self.rx = srtp.Session(self.profile, ev.remote_key, outbound=False)
+                if self.on_data is not None:
+                    self._start_sctp()
                 self._connected.set()
+            elif isinstance(ev, dtlsmod.DtlsData):
+                if self.sctp is not None:
+                    self.sctp.receive(ev.data)
             elif isinstance(ev, dtlsmod.DtlsFailed):
                 self._failed = f"DTLS failed: {ev.reason}"
                 self._connected.set()
@@ -319,6 +331,22 @@ class Peer:
             self._dtls_timer = None
         if out.deadline is not None and not self._closed:
             self._dtls_timer = loop.call_at(out.deadline, self._dtls_timeout)
+
+    def _start_sctp(self) -> None:
+        from ..protocol.sctp import SctpDataChannels
+
+        assert self.dtls is not None and self.on_data is not None
+        on_data = self.on_data
+
+        def send(packet: bytes) -> None:
+            if self.dtls is not None and not self._closed:
+                self._dtls_output(self.dtls.send(asyncio.get_running_loop().time(), packet))
+
+        def message(channel, data: str | bytes) -> None:
+            on_data(channel.label, data.encode() if isinstance(data, str) else data)
+
+        self.sctp = SctpDataChannels(self.dtls.role, send, on_message=message)
+        asyncio.get_running_loop().create_task(self.sctp.start())
 
     def _dtls_timeout(self) -> None:
         self._dtls_timer = None
@@ -352,6 +380,11 @@ class Peer:
             self._keepalive.cancel()
         if self._dtls_timer is not None:
             self._dtls_timer.cancel()
+        if self.sctp is not None:
+            try:
+                asyncio.get_running_loop().create_task(self.sctp.close())
+            except RuntimeError:
+                pass
         try:
             self.detach()
         except RuntimeError:

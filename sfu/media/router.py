@@ -112,6 +112,9 @@ class Router:
         info = await w.request("TRANSPORT_CREATE", {"id": tid, "kind": kind, **extra})
         t = Transport(self, w, tid, kind, info["ip"], int(info["port"]))
         t.fingerprint = info.get("fingerprint", "")
+        ips = getattr(svc.pool, "announced_ips", None)
+        if kind == "webrtc" and ips and info["ip"] == ips[0]:     # on the worker's shared port
+            t.ips = list(ips)
         self.transports[tid] = t
         svc.transports[tid] = t
         return t
@@ -130,6 +133,7 @@ class Transport:
         self.id = tid
         self.kind = kind
         self.ip = ip
+        self.ips = [ip]              # WebRTC: one host candidate per announced address, on `port`
         self.port = port
         self.remote: tuple[str, int] | None = None
         self.fingerprint = ""
@@ -154,24 +158,31 @@ class Transport:
         await self.worker.request("TRANSPORT_SET_SRTP", {"id": self.id, "profile": profile,
                                                          "recv_key": recv_key.hex(), "send_key": send_key.hex()})
 
-    async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "") -> Producer:
-        """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame"""
+    async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "", rtx_ssrc: int = 0,
+                      rtx_payload_type: int = 0) -> Producer:
+        """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame; `rtx_ssrc` and
+        `rtx_payload_type`: the publisher's RTX stream (RFC 4588), 0 = none (yet)"""
         self._check()
         if kind not in ("audio", "video"):
             raise ValueError("kind must be audio or video")
         pid = self.router.service.next_id()
-        await self.worker.request("PRODUCER_CREATE", {
-            "id": pid, "transport_id": self.id, "ssrc": ssrc, "payload_type": payload_type,
-            "kind": kind, "codec": codec, "remote_workers": []})
+        req = {"id": pid, "transport_id": self.id, "ssrc": ssrc, "payload_type": payload_type,
+               "kind": kind, "codec": codec, "remote_workers": []}
+        if rtx_ssrc:
+            req.update(rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
+        await self.worker.request("PRODUCER_CREATE", req)
         p = Producer(self, pid, kind, ssrc, payload_type)
         p.codec = codec
+        p.rtx_ssrc = rtx_ssrc
         self.producers[pid] = p
         return p
 
     async def consume(self, producer: Producer, payload_type: int | None = None, ssrc: int | None = None,
-                      paused: bool = False, ext_map: dict[str, int] | None = None) -> Consumer:
+                      paused: bool = False, ext_map: dict[str, int] | None = None, rtx_ssrc: int = 0,
+                      rtx_payload_type: int = 0) -> Consumer:
         """`ext_map`: header extension ids, publisher's -> this transport's (others removed);
-        None forwards extensions unchanged (plain RTP)."""
+        None forwards extensions unchanged (plain RTP).  `rtx_ssrc` / `rtx_payload_type`: the
+        subscriber negotiated rtx, NACKs are answered as RTX on them (0: plain copies)."""
         self._check()
         if producer.closed:
             raise errors.InvalidStateError(f"producer {producer.id} closed")
@@ -189,12 +200,15 @@ class Transport:
                "paused": paused}
         if ext_map is not None:
             req["ext_map"] = ext_map
+        if rtx_ssrc:
+            req.update(rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
         try:
             await self.worker.request("CONSUMER_CREATE", req)
         except BaseException:
             if w != producer.worker.index:
                 await producer.remove_remote(self.worker)
             raise
+        c.rtx_ssrc = rtx_ssrc
         self.consumers[cid] = c
         producer.consumers[cid] = c
         return c
@@ -239,6 +253,11 @@ class Transport:
         transport-cc one, what is sent on this transport is numbered and estimated (bwe())"""
         await self.worker.request("TRANSPORT_SET_HEADER_EXTENSIONS", {"id": self.id, "extmap": extmap})
 
+    async def set_wanted_bitrate(self, bitrate: int) -> None:
+        """what the stream allocator would send here (bit/s): the data plane paces this
+        transport and probes its downlink when the estimate is below it (from the first call on)"""
+        await self.worker.request("TRANSPORT_SET_WANTED_BITRATE", {"id": self.id, "bitrate": int(bitrate)})
+
     async def bwe(self) -> dict | None:
         """the send-side bandwidth estimate toward this transport's remote side (TRANSPORT_STATS
         "bwe": estimate_bps, usage, loss, rtt_us, limited_by ...), None before there is one;
@@ -256,8 +275,16 @@ class Producer:
         self.consumers: dict[int, Consumer] = {}
         self.remote_refs: dict[int, int] = {}   # worker index -> consumers there
         self.codec = ""
+        self.rtx_ssrc = 0              # the publisher's RTX stream, 0 = none known
         self.closed = False
         self._remotes_lock = asyncio.Lock()
+
+    async def set_rtx(self, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        """the publisher's RTX stream, learnt after the producer was created (a simulcast layer's
+        repaired rid)"""
+        await self.worker.request("PRODUCER_SET_RTX", {"id": self.id, "rtx_ssrc": rtx_ssrc,
+                                                       "rtx_payload_type": rtx_payload_type})
+        self.rtx_ssrc = rtx_ssrc
 
     @property
     def worker(self) -> WorkerHandle:
@@ -349,6 +376,10 @@ class Producer:
     async def stats(self) -> dict:
         return await self.worker.request("PRODUCER_STATS", {"id": self.id})
 
+    async def audio_level(self) -> dict:
+        """the RFC 6464 levels received so far: packets, loud, loud_dbov_sum"""
+        return await self.worker.request("PRODUCER_AUDIO_LEVEL", {"id": self.id})
+
 
 class Consumer:
     def __init__(self, transport: Transport, producer: Producer, cid: int, ssrc: int, payload_type: int,
@@ -361,6 +392,7 @@ class Consumer:
         self.seq_start = seq_start
         self.ts_offset = ts_offset
         self.paused = paused
+        self.rtx_ssrc = 0              # resends as RTX on it, 0 = plain copies
         self.closed = False
 
     async def pause(self) -> None:
@@ -374,6 +406,14 @@ class Consumer:
             raise errors.InvalidStateError(f"consumer {self.id} closed")
         await self.transport.worker.request("CONSUMER_SET_PAUSED", {"id": self.id, "paused": paused})
         self.paused = paused
+
+    async def set_rtx(self, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        """answer the subscriber's NACKs as RTX on rtx_ssrc (0: plain copies)"""
+        if self.closed:
+            raise errors.InvalidStateError(f"consumer {self.id} closed")
+        await self.transport.worker.request("CONSUMER_SET_RTX", {"id": self.id, "rtx_ssrc": rtx_ssrc,
+                                                                 "rtx_payload_type": rtx_payload_type})
+        self.rtx_ssrc = rtx_ssrc
 
     async def request_key_frame(self) -> None:
         """ask the publisher of a video producer for a key frame (throttled by the data plane)"""

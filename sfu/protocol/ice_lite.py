@@ -193,6 +193,12 @@ class CandidatePair:
     nominated: bool = False
 
 
+# why a check was refused or dropped: a fixed set, so counters keyed by it stay bounded whatever
+# a peer sends (a reason never carries the packet's content)
+ERROR_REASONS = ("malformed", "missing_fingerprint", "missing_credentials", "unknown_local_ufrag",
+                 "remote_ufrag_mismatch", "bad_integrity", "role_conflict")
+
+
 @dataclass(slots=True)
 class IceStats:
     requests_ok: int = 0
@@ -201,7 +207,7 @@ class IceStats:
     bad_request: int = 0  # answered 400
     unauthorized: int = 0  # answered 401
     role_conflict: int = 0  # answered 487
-    errors_by_reason: dict[str, int] = field(default_factory=dict)
+    errors_by_reason: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
 
 
 class IceLiteAgent:
@@ -270,7 +276,7 @@ class IceLiteAgent:
         try:
             request = parse_stun(data)
         except StunError as exc:
-            self._count("malformed", str(exc))
+            self._count("malformed")
             self.stats.malformed += 1
             out.deadline = self._deadline()
             return out
@@ -310,27 +316,27 @@ class IceLiteAgent:
     def _handle_binding_request(self, now: float, request: stun.Message, data: bytes, addr: Addr, out: Output) -> None:
         attrs = request.attributes
         if "FINGERPRINT" not in attrs:
-            self._reply_error(request, addr, 400, "Bad Request", "missing FINGERPRINT", out)
+            self._reply_error(request, addr, 400, "Bad Request", "missing_fingerprint", out)
             return
         username = attrs.get("USERNAME")
         if username is None or "MESSAGE-INTEGRITY" not in attrs:
-            self._reply_error(request, addr, 400, "Bad Request", "missing USERNAME or MESSAGE-INTEGRITY", out)
+            self._reply_error(request, addr, 400, "Bad Request", "missing_credentials", out)
             return
         local, sep, remote = username.partition(":")
         if not sep or local != self.local_ufrag:
-            self._reply_error(request, addr, 401, "Unauthorized", "unknown local ufrag", out)
+            self._reply_error(request, addr, 401, "Unauthorized", "unknown_local_ufrag", out)
             return
         if self.remote_ufrag is not None and remote != self.remote_ufrag:
-            self._reply_error(request, addr, 401, "Unauthorized", "remote ufrag mismatch", out)
+            self._reply_error(request, addr, 401, "Unauthorized", "remote_ufrag_mismatch", out)
             return
         if not request.check_message_integrity(self.local_pwd.encode()):
-            self._reply_error(request, addr, 401, "Unauthorized", "bad MESSAGE-INTEGRITY", out)
+            self._reply_error(request, addr, 401, "Unauthorized", "bad_integrity", out)
             return
         if "ICE-CONTROLLED" in attrs:
             # A lite agent must stay controlled (RFC 8445 section 6.1.1), so it always asks the
             # full peer to switch to controlling, whatever the tie-breakers say.
             self._reply_error(
-                request, addr, 487, "Role Conflict", "peer claims controlled role", out, authenticated=True
+                request, addr, 487, "Role Conflict", "role_conflict", out, authenticated=True
             )
             return
 
@@ -386,7 +392,7 @@ class IceLiteAgent:
             self.stats.unauthorized += 1
         elif code == 487:
             self.stats.role_conflict += 1
-        self._count(f"{code}", detail)
+        self._count(detail)
         response = stun.Message(
             message_method=stun.Method.BINDING,
             message_class=stun.Class.ERROR,
@@ -400,9 +406,9 @@ class IceLiteAgent:
             response.add_fingerprint()
         out.transmits.append(Transmit(bytes(response), addr))
 
-    def _count(self, kind: str, detail: str) -> None:
-        key = f"{kind}: {detail}"
-        self.stats.errors_by_reason[key] = self.stats.errors_by_reason.get(key, 0) + 1
+    def _count(self, reason: str) -> None:
+        assert reason in ERROR_REASONS, reason
+        self.stats.errors_by_reason[reason] += 1
 
     def _set_state(self, state: IceState, reason: str, out: Output) -> None:
         if state != self.state:

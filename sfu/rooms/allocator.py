@@ -3,6 +3,8 @@ bandwidth estimate, it measures the bitrates of the layers it subscribes to
 (sfu.rooms.layer_bitrate), lets sfu.rooms.stream_allocator decide, applies the decisions to
 the consumers (a layer switch, a pause or a resume) and tells the subscriber which tracks
 paused or resumed (StreamStateUpdate).  Subscribers without an estimate are left alone.
+It also tells the data plane what the subscriber would want (`set_wanted_bitrate`, when it
+moved by more than WANTED_CHANGE): the downlink is paced and probed from then on.
 
 The estimate is an input: `set_estimate(subscriber, bits_per_s)` (None: no estimate any
 more; the subscriptions go back to their unconstrained layers at the next tick).
@@ -10,7 +12,6 @@ more; the subscriptions go back to their unconstrained layers at the next tick).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from livekit.protocol import rtc
 
 from .. import errors
 from .layer_bitrate import BitrateMeter
+from .periodic import Periodic
 from .stream_allocator import DISABLED, NO_ESTIMATE, NO_LAYERS, Decision, Demand, LayerState, StreamAllocator
 from .subscriptions import switch_layer
 from .track import Subscription
@@ -27,6 +29,7 @@ from .track import Subscription
 log = logging.getLogger("sfu.rooms")
 
 TICK = 0.5     # s between two allocations of a subscriber
+WANTED_CHANGE = 0.1   # the wanted bitrate is passed on when it moved by more than this fraction
 
 
 class Subscriber(Protocol):
@@ -40,12 +43,15 @@ class Subscriber(Protocol):
 
     async def send(self, msg: rtc.SignalResponse) -> None: ...
 
+    async def set_wanted_bitrate(self, bitrate: int) -> None: ...
+
 
 @dataclass(eq=False)
 class Downlink:
     subscriber: Subscriber
     estimate: int | None
     allocator: StreamAllocator = field(default_factory=StreamAllocator)
+    wanted: int = 0           # the wanted bitrate last passed on
 
 
 class Allocator:
@@ -56,7 +62,8 @@ class Allocator:
         self.tick_interval = tick
         self.meter = BitrateMeter()
         self.downlinks: dict[int, Downlink] = {}     # id(subscriber) -> its downlink
-        self._task: asyncio.Task | None = None
+        self._timer = Periodic(tick, self.tick, "stream allocation")
+        self.start, self.stop = self._timer.start, self._timer.stop
 
     def set_estimate(self, subscriber: Subscriber, bps: int | None) -> None:
         """the bandwidth estimate of the subscriber's downlink, bits/s (None: unknown)"""
@@ -69,27 +76,6 @@ class Allocator:
 
     def forget(self, subscriber: Subscriber) -> None:
         self.downlinks.pop(id(subscriber), None)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_interval)
-            try:
-                await self.tick()
-            except Exception:        # one bad tick must not end the allocation of everyone
-                log.exception("stream allocation")
 
     async def tick(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
@@ -126,6 +112,12 @@ class Allocator:
                 await apply(by_sid[sid], dec, now)
             except errors.SfuError as e:
                 log.debug("%s: allocation of %s: %s", d.subscriber.identity, sid, e)
+        if alloc.wanted and abs(alloc.wanted - d.wanted) > WANTED_CHANGE * d.wanted and not d.subscriber.closed:
+            try:
+                await d.subscriber.set_wanted_bitrate(alloc.wanted)
+                d.wanted = alloc.wanted
+            except errors.SfuError as e:
+                log.debug("%s: wanted bitrate: %s", d.subscriber.identity, e)
         states = [(sid, rtc.StreamState.PAUSED) for sid in alloc.paused] + \
                  [(sid, rtc.StreamState.ACTIVE) for sid in alloc.resumed]
         if not states or d.subscriber.closed:

@@ -6,16 +6,29 @@ the participants they are for.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from google.protobuf.message import DecodeError
 from livekit.protocol import models
 
+from ..protocol import sdp
 from .participant import Participant
+from .peer_transport import send_data_to_many
 from .room import Room
 
 log = logging.getLogger("sfu.rooms")
 
 DATA_LABELS = ("_reliable", "_lossy")
+
+
+def too_large(pkt: models.DataPacket) -> str:
+    """why `pkt` cannot go out on a data channel ("" if it can): one SCTP message carries one
+    DataPacket, at most our SDP's a=max-message-size"""
+    size = pkt.ByteSize()
+    if size > sdp.DEFAULT_MAX_MESSAGE_SIZE:
+        return (f"data packet of {size} bytes exceeds the data channel's "
+                f"{sdp.DEFAULT_MAX_MESSAGE_SIZE}-byte message limit")
+    return ""
 
 
 def decode_data_packet(data: bytes) -> models.DataPacket | None:
@@ -27,17 +40,22 @@ def decode_data_packet(data: bytes) -> models.DataPacket | None:
     return pkt
 
 
-async def receive_data(p: Participant, label: str, data: bytes) -> None:
-    """a DataPacket from a client: stamp the sender, forward to the others"""
+async def receive_data(p: Participant, label: str, data: bytes,
+                       taken: Callable[[models.DataPacket], bool] | None = None) -> None:
+    """a DataPacket from a client: stamp the sender, forward to the others (unless `taken`
+    takes it: answers to the server's own RPC calls)"""
     if label not in DATA_LABELS:
-        return
-    if not p.grants.canPublishData:
         return
     pkt = decode_data_packet(data)
     if pkt is None:
         log.debug("%s: undecodable data packet dropped", p.identity)
         return
+    if taken is not None and taken(pkt):
+        return
+    if not p.grants.canPublishData:
+        return
     await deliver_data(p.room, pkt, sender=p, label=label)
+    p.room.emit("data_received", (p, pkt, label))     # stamped with the sender by now
 
 
 async def deliver_data(room: Room, pkt: models.DataPacket, sender: Participant | None = None,
@@ -55,12 +73,10 @@ async def deliver_data(room: Room, pkt: models.DataPacket, sender: Participant |
         pkt.user.participant_identity = pkt.participant_identity
         pkt.user.participant_sid = pkt.participant_sid
     payload = pkt.SerializeToString()
-    sent = 0
-    for q in data_recipients(room, pkt, sender):
-        peer = q.data_pc
-        if peer is not None and await peer.send_data(label, payload):
-            sent += 1
-    return sent
+    if visible:
+        await room.announce_now(sender)     # a viewer still in the update batch: known first
+    peers = [q.data_pc for q in data_recipients(room, pkt, sender)]
+    return await send_data_to_many([peer for peer in peers if peer is not None], label, payload)
 
 
 def data_recipients(room: Room, pkt: models.DataPacket, sender: Participant | None = None) -> list[Participant]:

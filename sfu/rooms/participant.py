@@ -22,15 +22,19 @@ from ..ids import new_sid
 from ..protocol import sdp
 from ..signaling.connection import Connection, leave_response
 from ..signaling.join import JoinParams
+from .connection_quality import LinkState
+from .data_inbox import DataInbox
 from .events import ParticipantEvents
 from .peer_transport import PeerTransport
 from .publisher import Publishing
 from .room import Room
 from .single_pc import SinglePeerConnection
+from .subscription_permission import SubscriptionPermission
 from .subscriptions import Subscribing
 from .track import SOURCE_NAMES, Subscription, TrackPublication
 
 log = logging.getLogger("sfu.participant")
+WORKER_DIED = "media worker died"   # why a participant is lost when its transports' worker died
 
 
 class Participant(Publishing, Subscribing, SinglePeerConnection):
@@ -61,6 +65,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self._subscriber_primary = self.grants.canSubscribe and self.protocol > 2 and not self.single_pc
         self.sends: dict[str, Subscription] = {}      # single PC: mid -> subscription sent on it
         self.waiting: list[Subscription] = []         # single PC: subscriptions without an m-line yet
+        self.subscription_permission = SubscriptionPermission()   # who may subscribe to its tracks
         self.last_offer: sdp.SessionDescription | None = None
         self._sections_requested = False
         self.auto_subscribe = params.auto_subscribe
@@ -78,6 +83,11 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self.last_ping = time.monotonic()
         self._negotiating = False
         self.downlink_bps: int | None = None   # the data plane's estimate of what it can receive
+        self.downlink_loss: float | None = None      # and the loss and RTT it measured on the way
+        self.downlink_rtt_ms: float | None = None
+        self.data_inbox = DataInbox(lambda label, payload: self.events.on_data(self, label, payload))
+        self._info_cache = models.ParticipantInfo()     # to_proto, and what it was built from
+        self._info_cache_key: tuple | None = None
 
     # -- views -----------------------------------------------------------------------------
     @property
@@ -111,13 +121,32 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         return perm
 
     def to_proto(self) -> models.ParticipantInfo:
-        return models.ParticipantInfo(
-            sid=self.sid, identity=self.identity, state=self.state, name=self.name, metadata=self.metadata,
-            attributes=self.attributes, joined_at=int(self.joined_at), joined_at_ms=int(self.joined_at * 1000),
-            version=self.version, permission=self.permission(), kind=self.kind,
-            is_publisher=any(t.published for t in self.tracks.values()),
-            tracks=[t.info for t in self.tracks.values() if t.published],
-            disconnect_reason=self.disconnect_reason, client_protocol=int(self.client.client_protocol))
+        """this participant's ParticipantInfo (a copy: the caller may change it).  Built once
+        per change of what it holds: a JoinResponse into a room of 1,000 lists 1,000 of
+        them, and building one costs ~10x copying it."""
+        key = self._info_key()
+        if key != self._info_cache_key:
+            self._info_cache = models.ParticipantInfo(
+                sid=self.sid, identity=self.identity, state=self.state, name=self.name, metadata=self.metadata,
+                attributes=self.attributes, joined_at=int(self.joined_at), joined_at_ms=int(self.joined_at * 1000),
+                version=self.version, permission=self.permission(), kind=self.kind,
+                is_publisher=any(t.published for t in self.tracks.values()),
+                tracks=[t.info for t in self.tracks.values() if t.published],
+                disconnect_reason=self.disconnect_reason, client_protocol=int(self.client.client_protocol))
+            self._info_cache_key = key
+        out = models.ParticipantInfo()
+        out.CopyFrom(self._info_cache)
+        return out
+
+    def _info_key(self) -> tuple:
+        """everything to_proto reads that can change (track infos are changed in place, so
+        their content is part of it; only publishers have any)"""
+        g = self.grants
+        return (self.version, self.state, self.disconnect_reason, self.name, self.metadata,
+                tuple(self.attributes.items()),
+                (g.canSubscribe, g.canPublish, g.canPublishData, g.hidden, g.recorder, g.canUpdateOwnMetadata,
+                 g.agent, g.canSubscribeMetrics, g.canManageAgentSession, tuple(g.canPublishSources)),
+                tuple((t.published, t.info.SerializeToString()) for t in self.tracks.values()))
 
     def bump(self) -> None:
         self.version += 1
@@ -154,6 +183,13 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             self.publisher.on_event = lambda e, d: self._on_peer_event(self.publisher, e, d)
         return self.publisher
 
+    async def set_wanted_bitrate(self, bitrate: int) -> None:
+        """what the stream allocator would send to this participant (bit/s): its downlink
+        transport is paced and probed toward it (sfu.rooms.allocator)"""
+        peer = self.publisher if self.single_pc else self.subscriber
+        if peer is not None and not peer.t.closed:
+            await peer.t.set_wanted_bitrate(bitrate)
+
     def _on_peer_event(self, peer: PeerTransport | None, event: str, data: dict) -> None:
         if peer is None or self.closed:
             return
@@ -161,7 +197,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         if event == "webrtc_state":
             loop.create_task(self._on_peer_state(peer, data["state"], data.get("reason", "")))
         elif event == "data_message":
-            loop.create_task(self.events.on_data(self, data["label"], base64.b64decode(data["data"])))
+            self.data_inbox.push(data["label"], base64.b64decode(data["data"]))
         elif event == "unknown_ssrc" and peer is self.publisher:
             loop.create_task(self._on_unknown_ssrc(data))
         elif event in ("producer_inactive", "producer_active") and peer is self.publisher:
@@ -172,9 +208,12 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         elif event == "transport_bwe" and peer is (self.publisher if self.single_pc else self.subscriber):
             bitrate = int(data.get("estimate_bps") or 0)
             self.downlink_bps = bitrate or None
+            self.downlink_loss = float(data["loss"]) if data.get("loss") is not None else None
+            rtt_us = int(data.get("rtt_us") or 0)
+            self.downlink_rtt_ms = rtt_us / 1000 if rtt_us > 0 else None
             self.events.downlink_estimate(self, self.downlink_bps)
         elif event == "closed":
-            loop.create_task(self.events.participant_lost(self, "media worker died"))
+            loop.create_task(self.events.participant_lost(self, WORKER_DIED))
 
     async def _on_peer_state(self, peer: PeerTransport, state: str, reason: str) -> None:
         log.info("%s/%s %s PC %s %s", self.room.name, self.identity, peer.role, state, reason)
@@ -185,6 +224,13 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             await self.events.participant_active(self)
         elif state == "failed":
             await self.events.participant_lost(self, f"{peer.role} transport failed: {reason}")
+
+    def link_state(self) -> LinkState:
+        """what its connection quality is rated from (sfu.rooms.connection_quality)"""
+        primary = self.subscriber if self.subscriber_primary else self.publisher
+        connected = (not self.closed and self.state == models.ParticipantInfo.ACTIVE and primary is not None
+                     and primary.state == "connected")
+        return LinkState(connected, self.downlink_loss, self.downlink_rtt_ms)
 
     # -- permissions ---------------------------------------------------------------------------
     async def set_permission(self, perm: models.ParticipantPermission) -> None:
@@ -214,11 +260,14 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
                     await self.unsubscribe(pub)
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    async def disconnect(self, reason: int, send_leave: bool = True) -> None:
+    async def disconnect(self, reason: int, send_leave: bool = True,
+                         action: int = rtc.LeaveRequest.DISCONNECT) -> None:
+        """leave the room; with action RECONNECT the client is asked to join again at once
+        (the SDKs' full reconnect: new session, new PeerConnections, its tracks republished)"""
         if self.closed:
             return
         if send_leave and self.conn is not None:
-            await self.send(leave_response(reason))
+            await self.send(leave_response(reason, action))
             await self.conn.close(1000, "disconnected")
         await self.events.remove_participant(self, reason)
 

@@ -16,14 +16,16 @@ import base64
 import itertools
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from .. import errors
 from ..media import Router, Transport
 from ..protocol import sdp
-from ..protocol.dtls import answer_setup, role_for_local_setup, role_from_answer
+from ..protocol.dtls import answer_setup, parse_fingerprint, role_for_local_setup, role_from_answer
 from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates
+from .early_data import EarlyData
 
 log = logging.getLogger("sfu.peer")
 
@@ -60,13 +62,22 @@ class PeerTransport:
         self.answer: sdp.Answer | None = None
         # subscriber
         self.slots: list[Slot] = []
+        self.remote_answer: sdp.SessionDescription | None = None   # the client's last answer
         self._mids = itertools.count()
         self._offer_ids = itertools.count(1)
         self.version = 0
         self.pending_offer_id: int | None = None
+        # (track sid, ssrc) of the outstanding offer's tracks, and of the last answered one's
+        self._offered: set[tuple[str, int]] = set()
+        self._signaled: set[tuple[str, int]] = set()
         self._answered: asyncio.Future | None = None
         self.needs_negotiation = False
         self.session_id = secrets.randbits(62)   # o= line: one session across renegotiations
+        # data channels the worker reported open, and what waits for one to open
+        self.open_labels: set[str] = set()
+        self.early = EarlyData()
+        self._flushing: set[str] = set()
+        self.closed = False
         transport.listeners.append(self._on_transport_event)
 
     @classmethod
@@ -81,12 +92,18 @@ class PeerTransport:
             self.state = data["state"]
             if self.state == "connected":
                 self.connected.set()
+        elif event == "data_channel":
+            label = str(data["label"])
+            self.open_labels.add(label)
+            if self.early.pending(label) and label not in self._flushing:
+                self._flushing.add(label)
+                asyncio.get_running_loop().create_task(self._flush(label))
         if self.on_event is not None:
             self.on_event(event, data)
 
     def params(self, setup: str) -> sdp.TransportParams:
         return sdp.TransportParams(ice_ufrag=self.ice_ufrag, ice_pwd=self.ice_pwd, fingerprint=self.t.fingerprint,
-                                   setup=setup, candidates=host_candidates([(self.t.ip, self.t.port)]))
+                                   setup=setup, candidates=host_candidates([(ip, self.t.port) for ip in self.t.ips]))
 
     async def _set_remote(self, desc: sdp.SessionDescription, dtls_role: str, sctp: bool,
                           extmap: dict[str, int]) -> None:
@@ -95,6 +112,8 @@ class PeerTransport:
         fps = desc.fingerprints()
         if not ufrag or not pwd or not fps:
             raise sdp.SdpError("remote description lacks ice-ufrag, ice-pwd or fingerprint")
+        for fp in fps:      # here, so a bad one is this request's error, not the media worker's
+            parse_fingerprint(fp)
         self.remote_ufrag, self.remote_pwd = ufrag, pwd
         await self.t.worker.request("TRANSPORT_SET_REMOTE_PARAMS", {
             "id": self.t.id, "ice_ufrag": ufrag, "ice_pwd": pwd, "fingerprints": fps, "dtls_role": dtls_role,
@@ -112,19 +131,23 @@ class PeerTransport:
         self.remote_ufrag, self.remote_pwd = remote_ufrag, remote_pwd
 
     # -- publisher: answer the client's offer ------------------------------------------
-    async def answer_offer(self, offer_text: str, send_tracks: dict[str, sdp.SendTrack] | None = None) -> sdp.Answer:
+    async def answer_offer(self, offer_text: str, send_tracks: dict[str, sdp.SendTrack] | None = None,
+                           video_codecs: dict[str, str] | None = None) -> sdp.Answer:
+        """`video_codecs`: mid -> the codec its track asked for (first in the answer)"""
         offer = sdp.SessionDescription.parse(offer_text)
         ufrag, pwd = offer.transport_attribute("ice-ufrag") or "", offer.transport_attribute("ice-pwd") or ""
         if self.remote_set and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
             await self.restart_ice(ufrag, pwd)    # the client restarted ICE
         setup = answer_setup(offer.transport_attribute("setup") or "actpass", "active")
-        answer = sdp.build_answer(offer, self.params(setup), send_tracks=send_tracks)
-        if not self.remote_set:
-            extmap: dict[str, int] = {}
-            for m in answer.media:
-                extmap.update(m.extmaps)
-            sctp = any(m.accepted and m.kind == "application" for m in answer.media)
-            await self._set_remote(offer, role_for_local_setup(setup).value, sctp, extmap)
+        answer = sdp.build_answer(offer, self.params(setup), send_tracks=send_tracks,
+                                  preferred_video_codecs=video_codecs)
+        # every offer's parameters apply: a renegotiation may add the data channel m-line (media
+        # first, then data) or header extensions
+        extmap: dict[str, int] = {}
+        for m in answer.media:
+            extmap.update(m.extmaps)
+        sctp = any(m.accepted and m.kind == "application" for m in answer.media)
+        await self._set_remote(offer, role_for_local_setup(setup).value, sctp, extmap)
         self.answer = answer
         return answer
 
@@ -149,6 +172,22 @@ class PeerTransport:
                 s.track = None
                 self.needs_negotiation = True
 
+    def answered_codecs(self, track_sid: str) -> list[sdp.Codec]:
+        """the codecs the client's last answer accepted on the track's m-line"""
+        slot = next((s for s in self.slots if s.track is not None and s.track.track_sid == track_sid), None)
+        media = next((m for m in self.remote_answer.media if m.mid == slot.mid), None) \
+            if slot is not None and self.remote_answer is not None else None
+        return media.codecs() if media is not None and media.port != 0 else []
+
+    def _mid_of(self, track_sid: str) -> str | None:
+        return next((s.mid for s in self.slots if s.track is not None and s.track.track_sid == track_sid), None)
+
+    def signaled(self, track_sid: str, ssrc: int) -> bool:
+        """the client applied a description that names the track with this SSRC: packets on it
+        reach that track (before, libwebrtc sees an unsignaled SSRC, which it may bind to a
+        default stream that no track of the SDK reads)"""
+        return (track_sid, ssrc) in self._signaled
+
     def has_track(self, track_sid: str) -> bool:
         return any(s.track is not None and s.track.track_sid == track_sid for s in self.slots)
 
@@ -161,6 +200,7 @@ class PeerTransport:
                 tracks.append(sdp.SendTrack(kind=s.kind, participant_sid="-", track_sid="-", ssrc=0,
                                             mid=s.mid, active=False))
         self.version += 1
+        self._offered = {(t.track_sid, t.ssrc) for t in tracks if t.active}
         desc = sdp.build_subscriber_offer(tracks, self.params("actpass"), data_channel=True,
                                           data_channel_mid="data", data_channel_first=True,
                                           session_id=self.session_id, version=self.version)
@@ -176,6 +216,7 @@ class PeerTransport:
         if offer_id and offer_id != self.pending_offer_id:
             raise errors.ProtocolError(f"answer for offer {offer_id}, expected {self.pending_offer_id}")
         answer = sdp.SessionDescription.parse(answer_text)
+        self.remote_answer = answer
         # the ids the client answered with: its transport-cc id numbers what we send it, for the
         # send-side estimate (every answer: a renegotiation may add the extension)
         extmap = {e.uri: e.id for m in answer.media for e in m.extmaps()}
@@ -191,6 +232,8 @@ class PeerTransport:
             if extmap:
                 await self.t.set_header_extensions(extmap)
         self.pending_offer_id = None
+        self._signaled = {(sid, ssrc) for sid, ssrc in self._offered
+                          if any(m.port != 0 for m in answer.media if m.mid == self._mid_of(sid))}
         if self._answered is not None and not self._answered.done():
             self._answered.set_result(True)
 
@@ -206,16 +249,60 @@ class PeerTransport:
 
     # -- data -----------------------------------------------------------------------
     async def send_data(self, label: str, data: bytes) -> bool:
-        if self.state != "connected":
-            return False
+        """send on a data channel; before the channel first opened (and while what waited for
+        it goes out), the packet waits for it (sfu.rooms.early_data)"""
+        return await send_data_to_many([self], label, data) == 1
+
+    def _kept_for_later(self, label: str, data: bytes) -> bool | None:
+        """None: the channel is open, send now; else whether the packet was kept for when it opens"""
+        if label not in self.open_labels or label in self._flushing:
+            if self.closed:
+                return False
+            return self.early.push(label, data, time.monotonic())
+        return None
+
+    async def _flush(self, label: str) -> None:
         try:
-            r = await self.t.worker.request("TRANSPORT_SEND_DATA", {"id": self.t.id, "label": label,
-                                                                    "data": base64.b64encode(data).decode()})
-        except errors.SfuError:
-            return False
-        return bool(r.get("sent"))
+            while (data := self.early.pop(label, time.monotonic())) is not None:
+                await send_now(self.t.worker, [self], label, data)
+        finally:
+            self._flushing.discard(label)
 
     async def close(self) -> None:
+        self.closed = True
         if self._answered is not None and not self._answered.done():
             self._answered.cancel()
         await self.t.close()
+
+
+async def send_data_to_many(peers: list[PeerTransport], label: str, data: bytes) -> int:
+    """send one payload on the `label` channel of every peer: one worker request per worker
+    for all the peers whose channel is open there (a chat message to 1,000 costs as many
+    requests as there are workers, not 1,000), the others keep it until theirs opens.
+    Returns how many took it."""
+    taken = 0
+    by_worker: dict[int, tuple[object, list[PeerTransport]]] = {}
+    for peer in peers:
+        kept = peer._kept_for_later(label, data)
+        if kept is None:
+            by_worker.setdefault(id(peer.t.worker), (peer.t.worker, []))[1].append(peer)
+        else:
+            taken += kept
+    if by_worker:
+        sent = await asyncio.gather(*(send_now(w, ps, label, data) for w, ps in by_worker.values()))
+        taken += sum(sent)
+    return taken
+
+
+async def send_now(worker, peers: list[PeerTransport], label: str, data: bytes) -> int:
+    """one TRANSPORT_SEND_DATA for the connected peers of one worker; how many channels took it"""
+    ids = [p.t.id for p in peers if p.state == "connected"]
+    if not ids:
+        return 0
+    try:
+        r = await worker.request("TRANSPORT_SEND_DATA", {"ids": ids, "label": label,
+                                                         "data": base64.b64encode(data).decode()})
+    except errors.SfuError as e:
+        log.warning("data for %d transports not sent: %s", len(ids), e)
+        return 0
+    return len(r.get("sent") or ())

@@ -12,6 +12,7 @@ from livekit.protocol import models, rtc
 from .. import auth, errors
 from ..ids import new_sid
 from ..protocol import sdp
+from .codec_preference import VIDEO_MIMES, preferred_codecs, requested_codec
 from .events import ParticipantEvents
 from .layer_activity import LayerActivity
 from .peer_transport import PeerTransport
@@ -59,6 +60,10 @@ class Publishing:
         info.layers.extend(layers)
         info.simulcast = len(layers) > 1
         pub = TrackPublication(sid=sid, cid=req.cid, kind=kind, info=info, participant=self)
+        codec = requested_codec(req.simulcast_codecs[0].codec) if kind == "video" and req.simulcast_codecs else None
+        if codec is not None:     # the client reads its codec back here (and falls back if it differs)
+            pub.requested_codec = codec
+            info.codecs.append(models.SimulcastCodecInfo(mime_type=VIDEO_MIMES[codec], cid=req.cid, layers=layers))
         self.pending[req.cid] = pub
         await self.send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=req.cid, track=info)))
 
@@ -69,7 +74,7 @@ class Publishing:
         send_tracks: dict[str, sdp.SendTrack] = {}
         if self.single_pc:
             send_tracks = await self._place_sends(sdp.SessionDescription.parse(desc.sdp))
-        answer = await pub_pc.answer_offer(desc.sdp, send_tracks)
+        answer = await pub_pc.answer_offer(desc.sdp, send_tracks, self._codec_preferences(desc.sdp))
         reply = rtc.SessionDescription(type="answer", sdp=answer.sdp.serialize(), id=desc.id)
         for mid, sub in self.sends.items():
             reply.mid_to_track_id[mid] = sub.track.sid
@@ -80,6 +85,14 @@ class Publishing:
             await self._announce_sends()
             if self.waiting:
                 self.request_sections()
+
+    def _codec_preferences(self, offer_text: str) -> dict[str, str]:
+        """mid -> the video codec its track uses (bound tracks, renegotiated) or asked for"""
+        wanted = {p.cid: p.codec.mime for p in self.tracks.values() if p.kind == "video" and p.codec}
+        wanted.update({p.cid: p.requested_codec for p in self.pending.values() if p.requested_codec})
+        if not wanted:
+            return {}
+        return preferred_codecs(sdp.SessionDescription.parse(offer_text), wanted)
 
     async def _bind_tracks(self, answer: sdp.Answer) -> None:
         """map offered m-lines to announced tracks and create producers; a bound
@@ -103,9 +116,14 @@ class Publishing:
                 continue
             pub.mid = info.mid
             pub.codec = info.codecs[0] if info.codecs else None
+            pub.rtx_pt = next((c.pt for c in info.codecs if pub.codec and c.mime == "rtx" and c.apt == pub.codec.pt),
+                              0)
+            pub.rtx_ssrcs = dict(info.ssrcs.rtx)
             pub.extmap = dict(info.extmaps)
             pub.info.mid = info.mid
             pub.info.mime_type = f"{info.kind}/{pub.codec.name}" if pub.codec else ""
+            if pub.info.codecs:
+                pub.info.codecs[0].mime_type, pub.info.codecs[0].mid = pub.info.mime_type, info.mid
             pub.expected_rids = list(info.rids)
             pub.declared_ssrcs = set(info.ssrcs.ssrcs)
             self.tracks[pub.sid] = pub
@@ -118,9 +136,10 @@ class Publishing:
 
     async def _on_unknown_ssrc(self, data: dict) -> None:
         mid, rid, ssrc = data.get("mid") or "", data.get("rid") or "", int(data["ssrc"])
-        if data.get("rrid"):
-            return        # retransmissions of a layer: not forwarded yet
         pub = next((t for t in self.tracks.values() if t.mid == mid), None) if mid else None
+        if data.get("rrid"):
+            await self._add_layer_rtx(pub, data["rrid"], ssrc, int(data["payload_type"]))
+            return
         if pub is None or (pub.expected_rids and rid not in pub.expected_rids):
             return
         if not pub.expected_rids and pub.declared_ssrcs:
@@ -135,9 +154,11 @@ class Publishing:
     async def _add_layer(self, pub: TrackPublication, rid: str, ssrc: int) -> None:
         assert self.publisher is not None
         pt = pub.codec.pt if pub.codec else 96
+        rtx_ssrc = pub.rtx_ssrcs.get(ssrc, 0) if pub.rtx_pt else 0
         pub.adding.add(rid)     # an unknown_ssrc event may arrive while the producer is created
         try:
-            producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "")
+            producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "",
+                                                      rtx_ssrc=rtx_ssrc, rtx_payload_type=pub.rtx_pt)
         except errors.AlreadyExistsError:
             return
         finally:
@@ -150,6 +171,17 @@ class Publishing:
             await self.events.track_published(self, pub)
         else:
             await self.events.layer_added(self, pub)
+
+    async def _add_layer_rtx(self, pub: TrackPublication | None, rrid: str, ssrc: int, payload_type: int) -> None:
+        """a layer's RTX stream, named by its repaired rid (rid-based simulcast declares no FID
+        groups): its producer unwraps the retransmissions from now on"""
+        layer = pub.layers.get(rrid) if pub is not None else None
+        if layer is None or not pub.rtx_pt or payload_type != pub.rtx_pt or layer.producer.rtx_ssrc:
+            return        # its media first (the SSRC is reported again), or not an rtx we negotiated
+        try:
+            await layer.producer.set_rtx(ssrc, payload_type)
+        except (errors.AlreadyExistsError, errors.NotFoundError):
+            pass
 
     async def unpublish(self, pub: TrackPublication) -> None:
         self.tracks.pop(pub.sid, None)

@@ -20,6 +20,7 @@ from livekit.protocol import agent_dispatch, models
 from .. import errors
 from ..ids import new_sid
 from ..media import MediaService, Router
+from .participant_updates import BATCH_INTERVAL, UpdateBatch
 from .track import Member, TrackPublication
 
 log = logging.getLogger("sfu.rooms")
@@ -53,6 +54,7 @@ class Room:
         self.ever_joined = False
         self.last_departure: float | None = None
         self._listeners: list[Callable[[str, Any], None]] = []
+        self.updates = UpdateBatch()     # ParticipantUpdates about subscriber-only participants
 
     # -- views -----------------------------------------------------------------
     def to_proto(self) -> models.Room:
@@ -117,6 +119,33 @@ class Room:
             if q is not exclude and not q.closed:
                 await q.send_participant_update(infos)
 
+    async def broadcast_participant(self, p: Member, exclude: Member | None = None) -> None:
+        """p's ParticipantInfo to the room: now for a publisher or a participant leaving, with
+        the next batch for a subscriber-only one (sfu.rooms.participant_updates); p itself
+        (unless excluded) hears of it at once either way"""
+        info = p.to_proto()
+        now = self.updates.push(info)
+        if now:
+            await self.broadcast(now, exclude)
+        elif p is not exclude and not p.closed and self.participants.get(p.identity) is p:
+            await p.send_participant_update([info])
+
+    async def announce_now(self, p: Member) -> None:
+        """p's queued ParticipantUpdate, sent at once (p is about to reach the others)"""
+        info = self.updates.take_one(p.identity)
+        if info is not None:
+            await self.broadcast([info], exclude=p)
+
+    async def flush_updates(self) -> None:
+        """the batched ParticipantUpdates, one message per participant (not its own info)"""
+        infos = self.updates.take()
+        if not infos:
+            return
+        for q in list(self.participants.values()):
+            mine = [i for i in infos if i.identity != q.identity]
+            if mine and not q.closed:
+                await q.send_participant_update(mine)
+
     def should_close(self, now: float) -> bool:
         humans = [p for p in self.participants.values() if not p.dependent]
         if humans:
@@ -148,17 +177,22 @@ class RoomManager:
         self.defaults = defaults or RoomOptions()
         self.rooms: dict[str, Room] = {}
         self._reaper: asyncio.Task | None = None
+        self._batcher: asyncio.Task | None = None
         self._created_listeners: list[Callable[[Room], None]] = []
+        self.draining = False      # the node is going away: its rooms go on, no new one starts
 
     def on_created(self, fn: Callable[[Room], None]) -> None:
         self._created_listeners.append(fn)
 
     def start(self) -> None:
         self._reaper = asyncio.get_running_loop().create_task(self._reap())
+        self._batcher = asyncio.get_running_loop().create_task(self._send_batches())
 
     async def stop(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
+        if self._batcher is not None:
+            self._batcher.cancel()
         for r in list(self.rooms.values()):
             await r.close(models.DisconnectReason.SERVER_SHUTDOWN)
 
@@ -169,6 +203,8 @@ class RoomManager:
         r = self.rooms.get(name)
         if r is not None and not r.closed:
             return r, False
+        if self.draining:
+            raise errors.DrainingError(f"this node is draining: room {name} cannot start here")
         opts = options or RoomOptions(**vars(self.defaults))
         r = Room(self, name, opts, self.media.router(name))
         self.rooms[name] = r
@@ -177,9 +213,25 @@ class RoomManager:
             fn(r)
         return r, True
 
+    def participant_count(self) -> int:
+        """participants other than agents and other dependents, in every room (what a drain waits for)"""
+        return sum(1 for r in self.rooms.values() if not r.closed
+                   for p in r.participants.values() if not p.dependent)
+
     def get(self, name: str) -> Room | None:
         r = self.rooms.get(name)
         return r if r is not None and not r.closed else None
+
+    async def _send_batches(self) -> None:
+        while True:
+            await asyncio.sleep(BATCH_INTERVAL)
+            for r in list(self.rooms.values()):
+                if r.closed:
+                    continue
+                try:
+                    await r.flush_updates()
+                except Exception:        # one room's failure must not stop the others' updates
+                    log.exception("room %s: batched participant updates", r.name)
 
     async def _reap(self) -> None:
         while True:

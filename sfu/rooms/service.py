@@ -1,7 +1,8 @@
 """The rooms service of this node: it owns the rooms (RoomManager), the participants' signal
-sessions (Sessions), the simulcast layer tracker, the stream allocator, and what happens
-when a participant changes (ParticipantEvents: broadcasts, auto-subscribe, teardown); and it
-serves the room operations of the server API (sfu.api.twirp).
+sessions (Sessions), the simulcast layer tracker, the stream allocator, the connection quality
+and active speaker reports, and what happens when a participant changes (ParticipantEvents:
+broadcasts, auto-subscribe, teardown); and it serves the room operations of the server API
+(sfu.api.twirp).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import secrets
 
 from livekit.protocol import models, rtc
 
-from .. import auth
+from .. import auth, errors
 from ..media import MediaService
 from . import data
 from .allocator import Allocator
 from .layer_tracker import LayerTracker
-from .participant import Participant
+from .participant import WORKER_DIED, Participant
+from .dynacast_reporter import DynacastReporter
+from .quality_reporter import QualityReporter
+from .speaker_reporter import SpeakerReporter
 from .room import Room, RoomManager, RoomOptions
+from .server_rpc import ServerRpc
 from .session import Sessions
 from .track import TrackPublication
 
@@ -36,12 +41,25 @@ class RoomService:
         self.sessions = Sessions(self.manager, self, self.node_id, keys)
         self.layers = LayerTracker()
         self.allocator = Allocator()
+        self.rpc = ServerRpc()           # PerformRpc: calls from the server to a participant
+        self.quality = QualityReporter(self.open_rooms)
+        self.speakers = SpeakerReporter(self.open_rooms)
+        self.dynacast = DynacastReporter(self.open_rooms)
 
     def start(self) -> None:
         self.manager.start()
         self.allocator.start()
+        self.quality.start()
+        self.speakers.start()
+        self.dynacast.start()
+
+    def open_rooms(self) -> list[Room]:
+        return [r for r in self.manager.rooms.values() if not r.closed]
 
     async def stop(self) -> None:
+        await self.dynacast.stop()
+        await self.speakers.stop()
+        await self.quality.stop()
         await self.allocator.stop()
         await self.manager.stop()
 
@@ -93,16 +111,24 @@ class RoomService:
     # -- participant events (sfu.rooms.events.ParticipantEvents) -------------------------------------
     async def participant_changed(self, p: Participant) -> None:
         if not p.hidden:
-            await p.room.broadcast([p.to_proto()])
+            await p.room.broadcast_participant(p)
         else:
             await p.send_participant_update([p.to_proto()])
 
     async def participant_active(self, p: Participant) -> None:
+        p.room.emit("participant_active", p)
         await self.participant_changed(p)
         if p.auto_subscribe:
             for pub in p.room.all_tracks():
                 if pub.participant is not p and pub.published:
                     await p.subscribe(pub)
+        if self.congestion_control:
+            # its downlink is paced and probed from the start (the allocator says how much it
+            # wants once there is an estimate); after the subscriptions, which must not wait
+            try:
+                await p.set_wanted_bitrate(0)
+            except errors.SfuError as e:
+                log.debug("%s: congestion control: %s", p.identity, e)
 
     async def track_published(self, p: Participant, pub: TrackPublication) -> None:
         log.info("%s/%s published %s %s (%s)", p.room.name, p.identity, pub.kind, pub.sid, pub.info.mime_type)
@@ -113,6 +139,8 @@ class RoomService:
                 await q.subscribe(pub)
 
     async def track_unpublished(self, p: Participant, pub: TrackPublication) -> None:
+        if pub.published:
+            p.room.emit("track_unpublished", pub)
         for sub in list(pub.subscriptions.values()):
             await sub.subscriber.unsubscribe(pub)
         await self.participant_changed(p)
@@ -121,6 +149,11 @@ class RoomService:
         if p.closed:
             return
         log.info("%s/%s lost: %s", p.room.name, p.identity, why)
+        if why == WORKER_DIED:
+            # its transports' keys died with the worker, so its PeerConnections cannot be resumed:
+            # it joins again at once, on a live worker, and republishes
+            await p.disconnect(models.DisconnectReason.MEDIA_FAILURE, action=rtc.LeaveRequest.RECONNECT)
+            return
         await p.disconnect(models.DisconnectReason.MEDIA_FAILURE if "failed" in why
                            else models.DisconnectReason.UNKNOWN_REASON)
 
@@ -135,6 +168,8 @@ class RoomService:
         self.allocator.forget(p)
         room = p.room
         for pub in list(p.tracks.values()):
+            if pub.published:       # its tracks end with it (webhooks say so, as LiveKit's do)
+                room.emit("track_unpublished", pub)
             for sub in list(pub.subscriptions.values()):
                 await sub.subscriber.unsubscribe(pub)
         for pub in room.all_tracks():
@@ -142,7 +177,7 @@ class RoomService:
         await p.close_transports()
         room.remove(p)
         if not p.hidden:
-            await room.broadcast([p.to_proto()])
+            await room.broadcast_participant(p)     # DISCONNECTED: at once
         log.info("%s left %s (%s)", p.identity, room.name, models.DisconnectReason.Name(reason))
 
     async def layer_added(self, p: Participant, pub: TrackPublication) -> None:
@@ -156,4 +191,4 @@ class RoomService:
             self.allocator.set_estimate(p, bitrate)
 
     async def on_data(self, p: Participant, label: str, payload: bytes) -> None:
-        await data.receive_data(p, label, payload)
+        await data.receive_data(p, label, payload, taken=self.rpc.take)

@@ -9,18 +9,20 @@ import asyncio
 import logging
 import os
 import time
+from typing import Any, Callable, Sequence
 
 from google.protobuf import json_format
 from livekit.protocol import models, rtc
 from livekit.protocol import room as room_pb
 
-from .. import __version__, auth, errors
+from .. import auth, errors, limits
 from ..protocol.common import ProtocolError as WireError
 from ..signaling.connection import Connection, leave_response, pong, read_requests
 from ..signaling.join import JoinError, JoinParams
 from .events import ParticipantEvents
 from .participant import Participant
 from .room import Room, RoomManager, RoomOptions
+from .server_info import LIVEKIT_FEATURE_LEVEL, server_info
 
 log = logging.getLogger("sfu.rooms")
 
@@ -28,7 +30,6 @@ REFRESH_INTERVAL = 300
 PING_INTERVAL = 5
 PING_TIMEOUT = 15
 RESUME_WINDOW = 15.0          # a participant whose signal dropped may resume this long
-PROTOCOL_VERSION = 16
 
 
 class Sessions:
@@ -41,10 +42,18 @@ class Sessions:
         self.node_id = node_id
         self.keys = keys
         self._lost_tasks: dict[str, asyncio.Task] = {}
+        # identity -> the ICE servers (objects with urls, username, credential) its JoinResponse and
+        # ReconnectResponse hand out; set by the server's wiring (sfu.ice_servers)
+        self.ice_servers_for: Callable[[str], Sequence[Any]] | None = None
+
+    def ice_servers(self, identity: str) -> list[rtc.ICEServer]:
+        if self.ice_servers_for is None:
+            return []
+        return [rtc.ICEServer(urls=list(s.urls), username=s.username, credential=s.credential)
+                for s in self.ice_servers_for(identity)]
 
     def server_info(self) -> models.ServerInfo:
-        return models.ServerInfo(edition=models.ServerInfo.Standard, version=__version__,
-                                 protocol=PROTOCOL_VERSION, node_id=self.node_id, agent_protocol=1)
+        return server_info(self.node_id)
 
     def options_from_token(self, claims: auth.Claims) -> RoomOptions | None:
         """the room options a joining token's `roomConfig` asks for (agents, timeouts ...), if any"""
@@ -63,10 +72,13 @@ class Sessions:
                            metadata=rc.metadata, agents=list(rc.agents))
 
     # -- join ----------------------------------------------------------------------------------
-    def check_join(self, params: JoinParams) -> None:
+    def check_join(self, params: JoinParams, placed_here: bool = True) -> None:
         room = self.manager.get(params.room)
         if room is None and not (self.manager.auto_create or params.claims.video.roomCreate):
-            raise JoinError(404, f"room {params.room} does not exist")
+            # LiveKit's words: livekit-client reads a 404 from validate without them as "no /rtc/v1"
+            raise JoinError(404, f"requested room does not exist: {params.room}")
+        if room is None and placed_here and self.manager.draining:
+            raise JoinError(503, f"this node is draining: room {params.room} cannot start here")
         if room is not None:
             try:
                 room.check_can_join(params.identity)
@@ -87,9 +99,9 @@ class Sessions:
                 return
             await self._resume(p, conn)
         else:
-            if room is None:
-                room, _ = self.manager.create(params.room, self.options_from_token(params.claims))
             try:
+                if room is None:
+                    room, _ = self.manager.create(params.room, self.options_from_token(params.claims))
                 room.check_can_join(params.identity)
             except errors.SfuError as e:
                 await conn.send(leave_response(models.DisconnectReason.JOIN_FAILURE))
@@ -129,17 +141,17 @@ class Sessions:
         others = [q.to_proto() for q in room.others(p) if not q.hidden]
         join = rtc.JoinResponse(
             room=room.to_proto(), participant=p.to_proto(), other_participants=others,
-            server_version=__version__, server_info=self.server_info(),
+            server_version=LIVEKIT_FEATURE_LEVEL, server_info=self.server_info(),
             subscriber_primary=p.subscriber_primary, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
             client_configuration=models.ClientConfiguration(resume_connection=models.ClientConfigSetting.ENABLED),
-            sif_trailer=os.urandom(8))
+            sif_trailer=os.urandom(8), ice_servers=self.ice_servers(p.identity))
         join.enabled_publish_codecs.extend([
             models.Codec(mime="audio/opus"), models.Codec(mime="audio/red"), models.Codec(mime="video/VP8"),
             models.Codec(mime="video/H264"), models.Codec(mime="video/VP9"), models.Codec(mime="video/AV1")])
         await p.send(rtc.SignalResponse(join=join))
         log.info("%s joined %s as %s (protocol %d)", p.identity, room.name, p.sid, p.protocol)
         if not p.hidden:
-            await room.broadcast([p.to_proto()], exclude=p)
+            await room.broadcast_participant(p, exclude=p)
         if p.subscriber_primary and p.subscriber is not None:
             p.subscriber.needs_negotiation = True
             p.schedule_negotiation()
@@ -154,7 +166,7 @@ class Sessions:
         if old is not None and old is not conn:
             await old.close(1000, "resumed elsewhere")
         await p.send(rtc.SignalResponse(reconnect=rtc.ReconnectResponse(
-            server_info=self.server_info(),
+            server_info=self.server_info(), ice_servers=self.ice_servers(p.identity),
             client_configuration=models.ClientConfiguration(resume_connection=models.ClientConfigSetting.ENABLED))))
         await p.send_participant_update([q.to_proto() for q in p.room.participants.values() if not q.hidden])
         await p.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=p.room.to_proto())))
@@ -248,7 +260,15 @@ class Sessions:
                 await p.conn.close(1000, "left")
         elif which == "update_metadata":
             await self.update_metadata(p, req.update_metadata)
-        elif which in ("sync_state", "update_layers", "subscription_permission", "simulate",
+        elif which in ("publish_data_track_request", "unpublish_data_track_request"):
+            # data tracks are not implemented: say so at once (the client surfaces the error
+            # instead of timing out), echoing the request as LiveKit's RequestResponse does
+            field = "publish_data_track" if which.startswith("publish") else "unpublish_data_track"
+            await p.request_response(rtc.RequestResponse.UNSUPPORTED_TYPE, "data tracks are not supported by this server",
+                                     **{field: getattr(req, which)})
+        elif which == "subscription_permission":
+            await p.set_subscription_permission(req.subscription_permission)
+        elif which in ("sync_state", "update_layers", "simulate",
                        "update_audio_track", "update_video_track"):
             log.debug("%s: %s not acted on", p.identity, which)
         else:
@@ -258,6 +278,10 @@ class Sessions:
         if not p.grants.canUpdateOwnMetadata:
             await p.request_response(rtc.RequestResponse.NOT_ALLOWED, "no permission to update metadata",
                                      request_id=req.request_id)
+            return
+        problem = limits.participant_fields_problem(req.metadata, req.name, dict(req.attributes))
+        if problem:      # as the server API refuses it; nothing of it is applied
+            await p.request_response(rtc.RequestResponse.LIMIT_EXCEEDED, problem, request_id=req.request_id)
             return
         if req.metadata:
             p.metadata = req.metadata

@@ -6,13 +6,15 @@ client is asked for more when all are taken.  Mixed into sfu.rooms.participant.P
 from __future__ import annotations
 
 import asyncio
+import random
 
 from livekit.protocol import rtc
 
 from ..protocol import sdp
+from .codec_preference import send_codec
 from .peer_transport import PeerTransport
 from .layer_selector import select_layer
-from .subscriptions import consumer_ext_map, request_key_frame
+from .subscriptions import consumer_ext_map, request_key_frame, rtx_codec
 from .track import Subscription
 
 
@@ -52,20 +54,25 @@ class SinglePeerConnection:
                 self.waiting.remove(sub)
                 self.sends[mid] = sub
         return {mid: sdp.SendTrack(kind=sub.track.kind, participant_sid=sub.track.participant.sid,
-                                   track_sid=sub.track.sid, ssrc=sub.ssrc, cname=sub.track.participant.sid)
+                                   track_sid=sub.track.sid, ssrc=sub.ssrc, rtx_ssrc=sub.rtx_ssrc or None,
+                                   cname=sub.track.participant.sid)
                 for mid, sub in self.sends.items() if sub.consumer is not None}
 
     async def _start_send(self, sub: Subscription, media: sdp.MediaSection) -> bool:
         pub = sub.track
         layer = select_layer(pub.layers.values(), sub.target_quality)
-        name = (pub.codec.name if pub.codec else "").lower()
-        codec = next((c for c in media.codecs() if c.name.lower() == name), None)
+        codec = send_codec(media.codecs(), pub.codec)
         if layer is None or codec is None or self.publisher is None:
             return False
         out_ext = {e.uri: e.id for e in media.extmaps()}
+        # our answer accepts the rtx the client offered for the codec (sdp.select_video_codecs)
+        rtx = rtx_codec(media.codecs(), codec.pt) if pub.kind == "video" else None
+        sub.rtx_ssrc = (sub.rtx_ssrc or random.randint(1, 0xFFFFFFFF)) if rtx is not None else 0
+        sub.signaled = True            # the answer we are building names it
         sub.consumer = await self.publisher.t.consume(
             layer.producer, payload_type=codec.pt, paused=sub.forwarding_paused, ssrc=sub.ssrc or None,
-            ext_map=consumer_ext_map(pub.extmap, out_ext))
+            ext_map=consumer_ext_map(pub.extmap, out_ext), rtx_ssrc=sub.rtx_ssrc,
+            rtx_payload_type=rtx.pt if rtx is not None else 0)
         sub.layer, sub.ssrc = layer, sub.consumer.ssrc
         return True
 

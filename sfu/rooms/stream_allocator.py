@@ -15,6 +15,10 @@ when a downgrade undoes an upgrade within FAILED_UPGRADE_WINDOW.
 
 Without an estimate (None) every subscription gets the layer sfu.rooms.layer_selector picks
 and nothing is paused: what the server does when it knows nothing of the downlink.
+
+With an estimate the allocation also says what it would want (`wanted`: every track's best
+layer, with the upgrade margin): the data plane probes the downlink while the estimate is
+below that (csrc/rtc/probe_controller.c).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Allocation:
     paused: list[str] = field(default_factory=list)     # paused for bandwidth since the last allocation
     resumed: list[str] = field(default_factory=list)    # forwarding again after such a pause
     used: int = 0                                        # bits/s allocated
+    wanted: int = 0      # bits/s the estimate would need for every track's best layer (upgrade margin included)
 
 
 def layer_cost(layer: LayerState, kind: str = "video") -> int:
@@ -179,6 +184,8 @@ class StreamAllocator:
                 if used + delta <= limit:
                     level[d.key] = k
                     used += delta
+        best = sum(c[-1] for c in costs.values()) + sum(dec.bitrate for dec in decisions.values())
+        wanted = int(best * (1 + UPGRADE_MARGIN))
         if any(level[d.key] < base[d.key] for d in video):
             self._start_hold(now)
         if any(level[d.key] > base[d.key] for d in video):
@@ -191,7 +198,7 @@ class StreamAllocator:
             quality = c[max(i, 0)].quality
             decisions[d.key] = Decision(d.key, quality, i < 0, reason, costs[d.key][i] if i >= 0 else 0)
             self._level[d.key] = quality if i >= 0 else None
-        return Allocation({d.key: decisions[d.key] for d in demands}, used=used)
+        return Allocation({d.key: decisions[d.key] for d in demands}, used=used, wanted=wanted)
 
     def _base_index(self, d: Demand, cands: list[LayerState]) -> int:
         # first seen: where it is, or its lowest layer

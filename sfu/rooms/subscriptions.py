@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
 from livekit.protocol import models, rtc
@@ -17,7 +18,9 @@ from ..protocol import sdp
 from .peer_transport import PeerTransport
 from .room import Room
 from .keyframe_limit import INTERVAL as KEY_FRAME_INTERVAL
+from .codec_preference import subscriber_codec
 from .layer_selector import layer_to_move_to, select_layer
+from .subscription_permission import SubscriptionPermission
 from .track import Layer, Subscription, TrackPublication
 
 log = logging.getLogger("sfu.participant")
@@ -31,7 +34,10 @@ class Subscribing:
     `subscriptions` (by subscriber identity) and the subscriber PC."""
 
     room: Room
+    sid: str
     identity: str
+    tracks: dict[str, TrackPublication]
+    subscription_permission: SubscriptionPermission
     grants: auth.VideoGrant
     single_pc: bool
     closed: bool
@@ -47,6 +53,12 @@ class Subscribing:
         if not self.grants.canSubscribe or send_pc is None or self.closed:
             return
         if pub.participant.identity in pub.subscriptions or self.identity in pub.subscriptions:
+            return
+        if not pub.participant.subscription_permission.allows(self.identity, self.sid, pub.sid):
+            if self.identity not in pub.refused:      # told once; subscribed if the publisher allows it later
+                pub.refused.add(self.identity)
+                await self.send(rtc.SignalResponse(subscription_permission_update=rtc.SubscriptionPermissionUpdate(
+                    participant_sid=pub.participant.sid, track_sid=pub.sid, allowed=False)))
             return
         sub = Subscription(track=pub, subscriber=self)
         if self.downlink_bps is not None:
@@ -67,6 +79,8 @@ class Subscribing:
         if layer is None or self.subscriber is None:
             return
         codec = SEND_CODECS.get((pub.codec.name if pub.codec else "").lower())
+        if codec is not None:
+            codec = subscriber_codec(codec, pub.codec)
         if codec is None:
             await self.send(rtc.SignalResponse(subscription_response=rtc.SubscriptionResponse(
                 track_sid=pub.sid, err=models.SubscriptionError.SE_CODEC_UNSUPPORTED)))
@@ -76,10 +90,16 @@ class Subscribing:
                                                    paused=sub.forwarding_paused,
                                                    ssrc=sub.ssrc or None, ext_map=consumer_ext_map(pub.extmap, out_ext))
         sub.consumer, sub.layer, sub.ssrc = consumer, layer, consumer.ssrc
+        codecs = [codec]
+        if pub.kind == "video":        # offered with rtx; resends use it once the answer accepts it
+            codecs.append(sdp.rtx_for(codec))
+            sub.rtx_ssrc = sub.rtx_ssrc or random.randint(1, 0xFFFFFFFF)
         if not self.subscriber.has_track(pub.sid):
             self.subscriber.add_track(sdp.SendTrack(
                 kind=pub.kind, participant_sid=pub.participant.sid, track_sid=pub.sid, ssrc=consumer.ssrc,
-                codecs=[codec], cname=pub.participant.sid))
+                rtx_ssrc=sub.rtx_ssrc or None, codecs=codecs, cname=pub.participant.sid))
+        elif self.subscriber.signaled(pub.sid, consumer.ssrc):
+            await self._start_forwarding(sub)
         self.schedule_negotiation()
 
     def subscriptions(self) -> list[Subscription]:
@@ -120,18 +140,43 @@ class Subscribing:
                 if not await peer.wait_answer():
                     log.warning("%s: subscriber answer timed out", self.identity)
                     return
+                await self._use_answered_rtx()
                 await self._announce_subscriptions()
         finally:
             self._negotiating = False
+
+    async def _use_answered_rtx(self) -> None:
+        """resend as RTX to the subscriptions whose m-line the answer accepted rtx on"""
+        assert self.subscriber is not None
+        for pub in list(self.room.all_tracks()):
+            sub = pub.subscriptions.get(self.identity)
+            c = sub.consumer if sub is not None else None
+            if c is None or c.closed or not sub.rtx_ssrc:
+                continue
+            rtx = rtx_codec(self.subscriber.answered_codecs(pub.sid), c.payload_type)
+            want = sub.rtx_ssrc if rtx is not None else 0
+            if c.rtx_ssrc != want:
+                await c.set_rtx(want, rtx.pt if rtx is not None else 0)
 
     async def _announce_subscriptions(self) -> None:
         for pub in list(self.room.all_tracks()):
             sub = pub.subscriptions.get(self.identity)
             if sub is not None and sub.consumer is not None and not sub.announced and \
-                    self.subscriber is not None and self.subscriber.has_track(pub.sid):
+                    self.subscriber is not None and self.subscriber.signaled(pub.sid, sub.ssrc):
                 sub.announced = True   # tells the publisher someone receives its track
                 await pub.participant.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=pub.sid)))
-                await request_key_frame(sub)
+                await self._start_forwarding(sub)
+
+    async def _start_forwarding(self, sub: Subscription) -> None:
+        """the client knows the subscription's SSRC now: its consumer may forward (resuming
+        asks the publisher for a key frame)"""
+        sub.signaled = True
+        c = sub.consumer
+        if c is not None and not c.closed and c.paused and not sub.forwarding_paused:
+            await c.resume()
+            sub.key_frames.asked(time.monotonic())
+        else:
+            await request_key_frame(sub)
 
     async def handle_answer(self, desc: rtc.SessionDescription) -> None:
         if self.subscriber is None:
@@ -151,7 +196,30 @@ class Subscribing:
             if req.subscribe:
                 await self.subscribe(pub)
             else:
+                pub.refused.discard(self.identity)
                 await self.unsubscribe(pub)
+
+    async def set_subscription_permission(self, req: rtc.SubscriptionPermission) -> None:
+        """who may subscribe to this participant's tracks: subscriptions it no longer allows end
+        (the subscriber is told), ones refused before that it allows now are made"""
+        self.subscription_permission = perm = SubscriptionPermission.from_proto(req)
+        for pub in list(self.tracks.values()):
+            for ident, sub in list(pub.subscriptions.items()):
+                q = sub.subscriber
+                if not perm.allows(ident, q.sid, pub.sid):
+                    await q.unsubscribe(pub)
+                    pub.refused.add(ident)
+                    await q.send(rtc.SignalResponse(subscription_permission_update=rtc.SubscriptionPermissionUpdate(
+                        participant_sid=self.sid, track_sid=pub.sid, allowed=False)))
+            for ident in list(pub.refused):
+                q = self.room.participants.get(ident)
+                if q is None or q.closed:
+                    pub.refused.discard(ident)
+                elif perm.allows(ident, q.sid, pub.sid):
+                    pub.refused.discard(ident)
+                    await q.send(rtc.SignalResponse(subscription_permission_update=rtc.SubscriptionPermissionUpdate(
+                        participant_sid=self.sid, track_sid=pub.sid, allowed=True)))
+                    await q.subscribe(pub)
 
     async def update_track_settings(self, req: rtc.UpdateTrackSettings) -> None:
         for sid in req.track_sids:
@@ -175,6 +243,11 @@ class Subscribing:
             paused = sub.forwarding_paused
             if sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
+
+
+def rtx_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:
+    """the rtx codec (RFC 4588) repairing `payload_type` among negotiated codecs"""
+    return next((c for c in codecs if c.mime == "rtx" and c.apt == payload_type), None)
 
 
 async def switch_layer(sub: Subscription, layer: Layer, why: str, now: float | None = None) -> None:

@@ -16,6 +16,7 @@ from ..media import Consumer, Producer
 from ..protocol import sdp
 from .keyframe_limit import KeyFrameLimit
 from .layer_activity import LayerActivity
+from .subscription_permission import SubscriptionPermission
 
 QUALITY_BY_RID = {"q": models.VideoQuality.LOW, "h": models.VideoQuality.MEDIUM, "f": models.VideoQuality.HIGH,
                   "": models.VideoQuality.HIGH}
@@ -33,6 +34,7 @@ class Member(Protocol):
     identity: str
     closed: bool
     tracks: dict[str, TrackPublication]
+    subscription_permission: SubscriptionPermission
 
     @property
     def hidden(self) -> bool: ...
@@ -69,6 +71,9 @@ class TrackPublication:
     participant: Member
     mid: str = ""
     codec: sdp.Codec | None = None   # as negotiated with the publisher
+    rtx_pt: int = 0                  # its rtx payload type (apt = codec), 0 = not negotiated
+    rtx_ssrcs: dict[int, int] = field(default_factory=dict)  # media ssrc -> rtx ssrc (the offer's FID groups)
+    requested_codec: str = ""        # video: the codec name the AddTrackRequest asked for
     extmap: dict[str, int] = field(default_factory=dict)
     expected_rids: list[str] = field(default_factory=list)
     layers: dict[str, Layer] = field(default_factory=dict)      # rid ("" without simulcast) -> layer
@@ -76,6 +81,9 @@ class TrackPublication:
     adding: set[str] = field(default_factory=set)           # layers whose producer is being created
     server_muted: bool = False       # muted through the server API: forwarding paused
     subscriptions: dict[str, Subscription] = field(default_factory=dict)   # subscriber identity
+    # participants that asked for it and were refused by its publisher's subscription
+    # permission (identities): subscribed when the permission lets them
+    refused: set[str] = field(default_factory=set)
 
     @property
     def published(self) -> bool:
@@ -92,11 +100,15 @@ class Subscription:
     consumer: Consumer | None = None
     layer: Layer | None = None
     ssrc: int = 0
+    rtx_ssrc: int = 0                            # its RTX stream (video), 0 = none
     disabled: bool = False
     quality: int = models.VideoQuality.HIGH      # at most, as asked (UpdateTrackSettings)
     priority: int = 0                            # as asked; 0 = by source
     size: int = 0                                # width * height asked; 0 = not given
     announced: bool = False
+    # the subscriber applied a description naming its SSRC; until then nothing is forwarded
+    # (single PC: our answer names it as the consumer starts)
+    signaled: bool = False
     key_frames: KeyFrameLimit = field(default_factory=KeyFrameLimit)   # asked on its behalf
     # set by the stream allocator while the subscriber's downlink has an estimate
     allocated: int | None = None                 # the highest quality that fits; None = no limit
@@ -109,5 +121,5 @@ class Subscription:
 
     @property
     def forwarding_paused(self) -> bool:
-        """its consumer forwards nothing: turned off, server-muted, or no room for it"""
-        return self.disabled or self.track.server_muted or self.bandwidth_paused
+        """its consumer forwards nothing: not signaled yet, turned off, server-muted, or no room for it"""
+        return not self.signaled or self.disabled or self.track.server_muted or self.bandwidth_paused

@@ -31,8 +31,9 @@ class SessionHost(Protocol):
     """Where a verified join goes (sfu.rooms.session.Sessions): the signal layer knows
     rooms only through this."""
 
-    def check_join(self, params: JoinParams) -> None:
-        """raise JoinError when the join cannot succeed (validate and WebSocket upgrade)"""
+    def check_join(self, params: JoinParams, placed_here: bool = True) -> None:
+        """raise JoinError when the join cannot succeed (validate and WebSocket upgrade);
+        placed_here: a room not yet open would start on this node (no cluster placement)"""
 
     async def run_session(self, params: JoinParams, conn: Connection) -> None:
         """the participant's whole signal session on `conn`"""
@@ -46,6 +47,9 @@ class SignalRoute(Protocol):
     async def route(self, room: str) -> str: ...
 
     async def relay(self, host: str, token: str, query: dict[str, str], v1: bool, conn: Connection) -> str: ...
+
+
+V1_DISABLED = "single peer connection signalling not enabled"
 
 
 class SignalServer:
@@ -67,7 +71,7 @@ class SignalServer:
     def _params(self, request: web.Request, v1: bool) -> JoinParams:
         claims = verify_token(self.keys, request.headers, request.query)
         params = parse_v1(claims, request.query) if v1 else parse_v0(claims, request.query)
-        self.sessions.check_join(params)
+        self.sessions.check_join(params, placed_here=self.cluster is None)
         return params
 
     async def _validate(self, request: web.Request, v1: bool) -> web.Response:
@@ -82,6 +86,10 @@ class SignalServer:
         return await self._validate(request, False)
 
     async def validate_v1(self, request: web.Request) -> web.Response:
+        if not self.v1_enabled:
+            # as /rtc/v1 itself: livekit-client asks validate why /rtc/v1 failed and falls back
+            # to /rtc on a 404 (unless its text says the room does not exist)
+            return web.Response(status=404, text=V1_DISABLED, headers={"Access-Control-Allow-Origin": "*"})
         return await self._validate(request, True)
 
     # -- connections -----------------------------------------------------------
@@ -91,7 +99,7 @@ class SignalServer:
     async def handle_v1(self, request: web.Request) -> web.StreamResponse:
         if not self.v1_enabled:
             # the clients fall back to /rtc on a 404
-            return web.Response(status=404, text="single peer connection signalling not enabled")
+            return web.Response(status=404, text=V1_DISABLED)
         return await self._handle(request, v1=True)
 
     async def _handle(self, request: web.Request, v1: bool) -> web.StreamResponse:
@@ -109,7 +117,7 @@ class SignalServer:
                 return web.Response(status=503, text=str(e))
         ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=MAX_SIGNAL_MESSAGE, compress=True)
         await ws.prepare(request)
-        conn = SignalConnection(ws, request.remote or "")
+        conn = SignalConnection(ws, request.remote or "", request.transport)
         self.connections += 1
         try:
             if host is not None and host != self.cluster.node_id:

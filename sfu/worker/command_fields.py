@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..native import lib
-from ..protocol.sdp.extensions import EXT_MID, EXT_REPAIRED_RID, EXT_RID, EXT_TWCC
+from ..protocol.sdp.extensions import EXT_AUDIO_LEVEL, EXT_MID, EXT_REPAIRED_RID, EXT_RID, EXT_TWCC
 from . import messages
 
 # header extensions the data plane reads in incoming media: URI -> (sfu_header_ext_ids_t field, highest id)
 DATA_PLANE_EXTENSIONS = {EXT_TWCC: ("transport_cc", 14), EXT_MID: ("mid", 255), EXT_RID: ("rid", 255),
-                         EXT_REPAIRED_RID: ("repaired_rid", 255)}
+                         EXT_REPAIRED_RID: ("repaired_rid", 255), EXT_AUDIO_LEVEL: ("audio_level", 255)}
 
 CODECS = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
           "av1": lib.SFU_CODEC_AV1}
@@ -38,6 +38,14 @@ def kind(name: Any) -> int:
 def codec(name: Any) -> int:
     """SFU_CODEC_* of a codec name (SFU_CODEC_OTHER when its key frames are not recognised)"""
     return CODECS.get(str(name or "").lower(), lib.SFU_CODEC_OTHER)
+
+
+def rtx(data: dict) -> tuple[int, int]:
+    """(rtx_ssrc, rtx_payload_type) of a request (0, 0 when it has no RTX stream)"""
+    ssrc, pt = int(data.get("rtx_ssrc") or 0), int(data.get("rtx_payload_type") or 0)
+    if not 0 <= ssrc <= 0xFFFFFFFF or not 0 <= pt <= 127:
+        raise messages.SchemaError("rtx_ssrc must fit 32 bits and rtx_payload_type 7")
+    return (ssrc, pt) if ssrc else (0, 0)
 
 
 def remote_workers(workers: Iterable[int], n_workers: int, me: int) -> int:

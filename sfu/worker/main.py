@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from .. import errors, srtp
-from ..protocol.ice_lite import extract_local_ufrag
+from ..protocol.ice_lite import ERROR_REASONS as ICE_ERROR_REASONS, extract_local_ufrag
 from ..native import bwe_stats_dict, ffi, lib, stats_dict, stream_stats_dict
 from . import command_fields, messages, queue_records, shm
 from .channel import Channel
@@ -102,6 +102,7 @@ class Worker:
         self.queue_wakeups = 0   # times the loop's queue woke this thread
         self.queue_records = 0   # records taken from it
         self.stun_unrouted = 0   # STUN for no known ICE ufrag
+        self.ice_errors_closed = dict.fromkeys(ICE_ERROR_REASONS, 0)   # of transports gone already
 
     # -- setup -------------------------------------------------------------
     def start_native(self) -> None:
@@ -158,9 +159,18 @@ class Worker:
         return {"worker": self.worker_id, "pid": os.getpid(), "cpu_user": t.user,
                 "cpu_system": t.system, "stats": stats_dict(self.nl.stats()), "transports": len(self.transports),
                 "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
-                "stun_unrouted": self.stun_unrouted,
+                "stun_unrouted": self.stun_unrouted, "ice_errors": self._ice_errors(),
                 "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None},
                 "bwe": self._bwe_by_transport()}
+
+    def _ice_errors(self) -> dict[str, int]:
+        """checks refused or dropped by the ICE agents of this worker, by reason, since it started"""
+        out = dict(self.ice_errors_closed)
+        for t in self.transports.values():
+            if t.webrtc is not None:
+                for k, v in t.webrtc.ice.stats.errors_by_reason.items():
+                    out[k] += v
+        return out
 
     def _bwe_by_transport(self) -> dict[str, dict]:
         """the send-side estimate of every transport that has one (TRANSPORT_STATS "bwe")"""
@@ -214,6 +224,12 @@ class Worker:
                 self.nl.transport_close(tid)
                 del self.transports[tid]
                 raise errors.AlreadyExistsError("ICE ufrag in use")
+            try:
+                self.nl.transport_set_ice_ufrag(tid, ufrag)
+            except errors.SfuError:
+                self.nl.transport_close(tid)
+                del self.transports[tid]
+                raise
             t.webrtc = self._webrtc_session(t, ufrag, pwd)
             self.by_ufrag[ufrag] = t
             return {"ip": ip, "port": port, "fingerprint": WebRtcSession.fingerprint()}
@@ -270,12 +286,23 @@ class Worker:
         self.nl.transport_set_header_extensions(t.id, command_fields.header_extension_ids(extmap))
         return {}
 
+    def on_transport_set_wanted_bitrate(self, data: dict) -> dict:
+        """what the stream allocator would send on this transport (bit/s); the first turns on
+        its pacer and probes (congestion control)"""
+        t = self._transport(data)
+        bitrate = int(data["bitrate"])
+        if bitrate < 0:
+            raise messages.SchemaError("bitrate must be >= 0")
+        self.nl.transport_set_wanted_bitrate(t.id, bitrate)
+        return {}
+
     def on_transport_ice_restart(self, data: dict) -> dict:
         t = self._transport(data)
         s = self._webrtc(data)
         ufrag = str(data["ice_ufrag"])
         if ufrag in self.by_ufrag and self.by_ufrag[ufrag] is not t:
             raise errors.AlreadyExistsError("ICE ufrag in use")
+        self.nl.transport_set_ice_ufrag(t.id, ufrag)
         self.by_ufrag.pop(s.ice.local_ufrag, None)
         s.ice_restart(ufrag, str(data["ice_pwd"]), str(data["remote_ufrag"]) or None, str(data["remote_pwd"]) or None)
         self.by_ufrag[ufrag] = t
@@ -286,8 +313,13 @@ class Worker:
         return {}
 
     def on_transport_send_data(self, data: dict) -> dict:
-        s = self._webrtc(data)
-        return {"sent": s.send_data(str(data["label"]), base64.b64decode(data["data"]))}
+        label, payload = str(data["label"]), base64.b64decode(data["data"])
+        sent = []
+        for tid in data["ids"]:
+            t = self.transports.get(int(tid))
+            if t is not None and t.webrtc is not None and t.webrtc.send_data(label, payload):
+                sent.append(int(tid))
+        return {"sent": sent}
 
     def _transport(self, data: dict, key: str = "id") -> WorkerTransport:
         t = self.transports.get(int(data[key]))
@@ -325,6 +357,8 @@ class Worker:
         if t.webrtc is not None:
             await t.webrtc.close()
             self.by_ufrag.pop(t.webrtc.ice.local_ufrag, None)
+            for k, v in t.webrtc.ice.stats.errors_by_reason.items():
+                self.ice_errors_closed[k] += v
         self.nl.transport_close(t.id)
         if t.socket_id != MUX_SOCKET_ID:
             self.nl.socket_close(t.socket_id)
@@ -339,7 +373,15 @@ class Worker:
         self._transport(data, "transport_id")
         self.nl.producer_create(int(data["id"]), int(data["transport_id"]), int(data["ssrc"]),
                                 int(data["payload_type"]), command_fields.kind(data["kind"]),
-                                command_fields.codec(data.get("codec")), self._mask(data["remote_workers"]))
+                                command_fields.codec(data.get("codec")), self._mask(data["remote_workers"]),
+                                *command_fields.rtx(data))
+        return {}
+
+    def on_producer_set_rtx(self, data: dict) -> dict:
+        rtx_ssrc, rtx_payload_type = command_fields.rtx(data)
+        if not rtx_ssrc:
+            raise messages.SchemaError("rtx_ssrc must be 1..2^32-1")
+        self.nl.producer_set_rtx(int(data["id"]), rtx_ssrc, rtx_payload_type)
         return {}
 
     def on_producer_set_remote_workers(self, data: dict) -> dict:
@@ -352,6 +394,10 @@ class Worker:
 
     def on_producer_stats(self, data: dict) -> dict:
         return stream_stats_dict(self.nl.producer_stats(int(data["id"])))
+
+    def on_producer_audio_level(self, data: dict) -> dict:
+        s = self.nl.producer_audio_level(int(data["id"]))
+        return {"packets": int(s.packets), "loud": int(s.loud), "loud_dbov_sum": int(s.loud_dbov_sum)}
 
     def on_remote_producer_create(self, data: dict) -> dict:
         self.nl.remote_producer_create(int(data["id"]), int(data["worker"]), int(data["ssrc"]),
@@ -373,7 +419,8 @@ class Worker:
                 table[int(k)] = int(v)
         self.nl.consumer_create(int(data["id"]), int(data["transport_id"]), int(data["producer_id"]),
                                 int(data["ssrc"]), int(data["payload_type"]), int(data["seq_start"]),
-                                int(data["ts_offset"]), bool(data["paused"]), table if ext is not None else None)
+                                int(data["ts_offset"]), bool(data["paused"]), table if ext is not None else None,
+                                *command_fields.rtx(data))
         return {}
 
     def on_consumer_set_paused(self, data: dict) -> dict:
@@ -382,6 +429,10 @@ class Worker:
 
     def on_consumer_set_producer(self, data: dict) -> dict:
         self.nl.consumer_set_producer(int(data["id"]), int(data["producer_id"]))
+        return {}
+
+    def on_consumer_set_rtx(self, data: dict) -> dict:
+        self.nl.consumer_set_rtx(int(data["id"]), *command_fields.rtx(data))
         return {}
 
     def on_consumer_request_key_frame(self, data: dict) -> dict:

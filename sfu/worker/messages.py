@@ -23,8 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PROTOCOL_VERSION = 3   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
+PROTOCOL_VERSION = 7   # 2: PRODUCER_SET_REMOTE_WORKERS, recv_key/send_key, CONSUMER_REQUEST_KEY_FRAME, producer events
                        # 3: TRANSPORT_STATS, TRANSPORT_SET_HEADER_EXTENSIONS, transport_bwe
+                       # 4: rtx_ssrc/rtx_payload_type (PRODUCER_CREATE, CONSUMER_CREATE), PRODUCER_SET_RTX,
+                       #    CONSUMER_SET_RTX
+                       # 5: PRODUCER_AUDIO_LEVEL, the ssrc-audio-level extension id
+                       # 6: TRANSPORT_SET_WANTED_BITRATE
+                       # 7: TRANSPORT_SEND_DATA to many transports ("ids", reply "sent": ids)
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
@@ -52,8 +57,10 @@ REQUESTS: dict[str, Message] = {
     "TRANSPORT_SET_SRTP": Message(("id", "profile", "recv_key", "send_key"), doc="hex master key + salt each"),
     "TRANSPORT_SET_REMOTE_PARAMS": Message(("id", "ice_ufrag", "ice_pwd", "fingerprints", "dtls_role", "sctp",
                                             "open_channels", "extmap"), doc="webrtc: from the remote SDP"),
-    "TRANSPORT_SEND_DATA": Message(("id", "label", "data"), reply=("sent",),
-                                   doc="webrtc: base64 payload on a data channel"),
+    "TRANSPORT_SEND_DATA": Message(("ids", "label", "data"), reply=("sent",),
+                                   doc="webrtc: one base64 payload on the data channel of each transport "
+                                       "(a message to many); sent: the ids whose channel took it "
+                                       "(an id gone or not open is skipped, not an error)"),
     "TRANSPORT_ICE_RESTART": Message(("id", "ice_ufrag", "ice_pwd", "remote_ufrag", "remote_pwd"),
                                      doc='new local credentials; the remote ones ("" = not known yet)'),
     "TRANSPORT_SET_REMOTE_ICE": Message(("id", "ice_ufrag", "ice_pwd"), doc="the remote side's restarted credentials"),
@@ -62,21 +69,34 @@ REQUESTS: dict[str, Message] = {
                                                doc="the remote side's ids when they come after its transport "
                                                    "parameters (a subscriber's answer): with the transport-cc id "
                                                    "every packet sent to it is numbered"),
+    "TRANSPORT_SET_WANTED_BITRATE": Message(("id", "bitrate"),
+                                            doc="what the stream allocator would send on this transport "
+                                                "(bit/s); the first turns on its pacer and probes"),
     "TRANSPORT_STATS": Message(("id",), reply=("bwe", "bwe_unstamped"),
                                doc="bwe: the send-side estimate (sfu_bwe_stats_t fields) or None"),
-    "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"), ("codec",)),
+    "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
+                               ("codec", "rtx_ssrc", "rtx_payload_type"),
+                               doc="rtx_ssrc/rtx_payload_type: the publisher's RTX stream (RFC 4588), if any"),
+    "PRODUCER_SET_RTX": Message(("id", "rtx_ssrc", "rtx_payload_type"),
+                                doc="its publisher's RTX stream once known (a simulcast layer's repaired rid)"),
     "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),
     "PRODUCER_CLOSE": Message(("id",)),
     "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes")),
+    "PRODUCER_AUDIO_LEVEL": Message(("id",), reply=("packets", "loud", "loud_dbov_sum"),
+                                    doc="RFC 6464 levels received so far (sfu_audio_level_stats_t)"),
     "REMOTE_PRODUCER_CREATE": Message(("id", "worker", "ssrc", "kind"), ("codec",),
                                       doc="a producer of another worker whose packets arrive on the ring"),
     "REMOTE_PRODUCER_CLOSE": Message(("id",)),
     "CONSUMER_CREATE": Message(("id", "transport_id", "producer_id", "ssrc", "payload_type",
-                                "seq_start", "ts_offset", "paused"), ("ext_map",),
-                               doc="ext_map: {incoming header extension id: outgoing id}; absent = unchanged"),
+                                "seq_start", "ts_offset", "paused"), ("ext_map", "rtx_ssrc", "rtx_payload_type"),
+                               doc="ext_map: {incoming header extension id: outgoing id}; absent = unchanged; "
+                                   "rtx_ssrc/rtx_payload_type: NACKs are answered as RTX on them"),
     "CONSUMER_SET_PAUSED": Message(("id", "paused")),
     "CONSUMER_SET_PRODUCER": Message(("id", "producer_id"), doc="switch source (a simulcast layer)"),
     "CONSUMER_REQUEST_KEY_FRAME": Message(("id",), doc="ask the (video) publisher, throttled"),
+    "CONSUMER_SET_RTX": Message(("id", "rtx_ssrc", "rtx_payload_type"),
+                                doc="NACKs are answered as RTX on them (the subscriber's answer accepted rtx); "
+                                    "rtx_ssrc 0: plain copies"),
     "CONSUMER_CLOSE": Message(("id",)),
     "CONSUMER_STATS": Message(("id",), reply=("packets", "bytes")),
     "PEER_RESET": Message(("worker",), doc="that worker restarted: drop what it queued for us"),
@@ -105,7 +125,11 @@ PLAIN_API: dict[str, Message] = {
     "connect": Message(("ip", "port")),
     "srtp": Message(("profile", "recv_key", "send_key")),
     "produce": Message(("kind", "ssrc", "payload_type"), reply=("producer_id",)),
-    "consume": Message(("producer_id",), ("payload_type",), ("consumer_id", "ssrc", "payload_type")),
+    # a producer of the room's plain transports, or a participant's track (its top layer;
+    # the answer then has its codec, and a video consumer asks for a key frame at once)
+    "consume": Message((), ("producer_id", "track_sid", "payload_type", "paused"),
+                       ("consumer_id", "ssrc", "payload_type", "kind", "codec")),
+    "publish": Message(("producer_id", "identity", "codec"), ("name", "participant_name"), ("track_sid",)),
 }
 
 

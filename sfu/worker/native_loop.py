@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .. import errors
 from ..native import addr_to_c, check, ffi, lib
 
 Addr = tuple[str, int]
@@ -70,6 +71,17 @@ class NativeLoop:
     def transport_create(self, tid: int, socket_id: int, flags: int) -> None:
         self._command(lib.SFU_CMD_TRANSPORT_CREATE, "TRANSPORT_CREATE", id=tid, socket_id=socket_id, flags=flags)
 
+    def transport_set_ice_ufrag(self, tid: int, ufrag: str) -> None:
+        """our ICE ufrag for the transport: a STUN check from a new address reaches us only
+        when its USERNAME names it"""
+        raw = ufrag.encode()
+        if not 0 < len(raw) <= lib.SFU_ICE_UFRAG_MAX:
+            raise errors.ProtocolError(f"ICE ufrag of {len(raw)} bytes")
+        c = ffi.new("sfu_cmd_t *")
+        c.type, c.id, c.ice_ufrag_len = lib.SFU_CMD_TRANSPORT_SET_ICE_UFRAG, tid, len(raw)
+        ffi.memmove(c.ice_ufrag, raw, len(raw))
+        check(lib.sfu_loop_command(self.ptr, c), "TRANSPORT_SET_ICE_UFRAG")
+
     def transport_connect(self, tid: int, addr: Addr) -> None:
         """send to addr (and accept from it)"""
         self._addressed(lib.SFU_CMD_TRANSPORT_CONNECT, "TRANSPORT_CONNECT", tid, addr)
@@ -90,13 +102,23 @@ class NativeLoop:
             setattr(c.header_extensions, name, ext_id)
         check(lib.sfu_loop_command(self.ptr, c), "TRANSPORT_SET_HEADER_EXTENSIONS")
 
+    def transport_set_wanted_bitrate(self, tid: int, bitrate: int) -> None:
+        self._command(lib.SFU_CMD_TRANSPORT_SET_WANTED_BITRATE, "TRANSPORT_SET_WANTED_BITRATE", id=tid,
+                      bitrate=bitrate)
+
     def transport_close(self, tid: int) -> None:
         self._command(lib.SFU_CMD_TRANSPORT_CLOSE, "TRANSPORT_CLOSE", id=tid)
 
     def producer_create(self, pid: int, transport_id: int, ssrc: int, payload_type: int, kind: int, codec: int,
-                        remote_workers: int) -> None:
+                        remote_workers: int, rtx_ssrc: int = 0, rtx_payload_type: int = 0) -> None:
+        """rtx_ssrc: the publisher's RTX stream (0 = none)"""
         self._command(lib.SFU_CMD_PRODUCER_CREATE, "PRODUCER_CREATE", id=pid, transport_id=transport_id, ssrc=ssrc,
-                      payload_type=payload_type, kind=kind, codec=codec, remote_workers=remote_workers)
+                      payload_type=payload_type, kind=kind, codec=codec, remote_workers=remote_workers,
+                      rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
+
+    def producer_set_rtx(self, pid: int, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        self._command(lib.SFU_CMD_PRODUCER_SET_RTX, "PRODUCER_SET_RTX", id=pid, rtx_ssrc=rtx_ssrc,
+                      rtx_payload_type=rtx_payload_type)
 
     def producer_set_remote_workers(self, pid: int, remote_workers: int) -> None:
         self._command(lib.SFU_CMD_PRODUCER_SET_REMOTE_WORKERS, "PRODUCER_SET_REMOTE_WORKERS", id=pid,
@@ -113,12 +135,15 @@ class NativeLoop:
         self._command(lib.SFU_CMD_REMOTE_PRODUCER_CLOSE, "REMOTE_PRODUCER_CLOSE", id=pid)
 
     def consumer_create(self, cid: int, transport_id: int, producer_id: int, ssrc: int, payload_type: int,
-                        seq_start: int, ts_offset: int, paused: bool, ext_map: list[int] | None) -> None:
-        """ext_map: outgoing header extension id by incoming id (0 = remove), None = leave them"""
+                        seq_start: int, ts_offset: int, paused: bool, ext_map: list[int] | None, rtx_ssrc: int = 0,
+                        rtx_payload_type: int = 0) -> None:
+        """ext_map: outgoing header extension id by incoming id (0 = remove), None = leave them;
+        rtx_ssrc: NACKs are answered as RTX on it (0 = plain copies)"""
         c = ffi.new("sfu_cmd_t *")
         c.type, c.id, c.transport_id, c.producer_id = lib.SFU_CMD_CONSUMER_CREATE, cid, transport_id, producer_id
         c.ssrc, c.payload_type, c.paused = ssrc, payload_type, 1 if paused else 0
         c.seq_start, c.ts_offset = seq_start & 0xFFFF, ts_offset & 0xFFFFFFFF
+        c.rtx_ssrc, c.rtx_payload_type = rtx_ssrc, rtx_payload_type
         if ext_map is not None:
             c.ext_rewrite = 1
             for i, out in enumerate(ext_map):
@@ -131,6 +156,11 @@ class NativeLoop:
     def consumer_set_producer(self, cid: int, producer_id: int) -> None:
         """switch source (a simulcast layer); output seq/ts stay continuous"""
         self._command(lib.SFU_CMD_CONSUMER_SET_PRODUCER, "CONSUMER_SET_PRODUCER", id=cid, producer_id=producer_id)
+
+    def consumer_set_rtx(self, cid: int, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        """NACKs answered as RTX on rtx_ssrc (0: plain copies)"""
+        self._command(lib.SFU_CMD_CONSUMER_SET_RTX, "CONSUMER_SET_RTX", id=cid, rtx_ssrc=rtx_ssrc,
+                      rtx_payload_type=rtx_payload_type)
 
     def consumer_request_key_frame(self, cid: int) -> None:
         self._command(lib.SFU_CMD_CONSUMER_REQUEST_KEY_FRAME, "CONSUMER_REQUEST_KEY_FRAME", id=cid)
@@ -151,6 +181,11 @@ class NativeLoop:
     def producer_stats(self, pid: int) -> Any:
         s = ffi.new("sfu_stream_stats_t *")
         check(lib.sfu_loop_producer_stats(self.ptr, pid, s), "producer stats")
+        return s
+
+    def producer_audio_level(self, pid: int) -> Any:
+        s = ffi.new("sfu_audio_level_stats_t *")
+        check(lib.sfu_loop_producer_audio_level(self.ptr, pid, s), "producer audio level")
         return s
 
     def consumer_stats(self, cid: int) -> Any:

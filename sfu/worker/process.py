@@ -80,6 +80,7 @@ class WorkerPool:
         self.n = n_workers
         self.listen_ip = listen_ip
         self.announced_ip = announced_ip or listen_ip
+        self.announced_ips: list[str] = [self.announced_ip]   # every host candidate of a WebRTC transport
         self.base_port = base_port
         self.ring_slots = ring_slots
         self.restart = restart

@@ -37,6 +37,25 @@ class SharedRings:
                             raise RuntimeError("ring init failed")
             del base
 
+    def fill(self) -> dict[tuple[int, int], tuple[int, int]]:
+        """(from worker, to worker) -> (messages published and not yet read, slots); read
+        without locking (the ring's positions are atomics)"""
+        out: dict[tuple[int, int], tuple[int, int]] = {}
+        if self._map is None:
+            return out
+        base = ffi.from_buffer(self._map)
+        try:
+            for a in range(self.n_workers):
+                for b in range(self.n_workers):
+                    if a != b:
+                        r = lib.sfu_ring_attach(base + lib.sfu_shm_ring_offset(self.n_workers, self.ring_slots, a, b),
+                                                self.ring_slots)
+                        if r != ffi.NULL:
+                            out[(a, b)] = (int(lib.sfu_ring_pending(r)), self.ring_slots)
+        finally:
+            del base
+        return out
+
     def close(self) -> None:
         if self._map is not None:
             self._map.close()

@@ -64,13 +64,18 @@ class WebRtcSession:
     # -- configuration from the main process ------------------------------------
     def set_remote_params(self, ufrag: str, pwd: str, fingerprints: list[str], dtls_role: str,
                           sctp: bool, open_channels: list[dict]) -> None:
+        """from every remote description: the first creates DTLS; a later one may add the data
+        channel m-line (a publisher that negotiated media first), which starts SCTP at once if
+        DTLS is already up; an association, once there, stays"""
         self.ice.set_remote_credentials(ufrag, pwd)
-        self.want_sctp = sctp
+        self.want_sctp = self.want_sctp or sctp
         self.open_channels = list(open_channels)
         if self.dtls is None:
             self.dtls = DtlsTransport(DtlsRole(dtls_role), fingerprints)
             if self.dtls.role == DtlsRole.CLIENT and self.ice.selected is not None:
                 self.apply("dtls", self.dtls.start(self.loop.time()))
+        elif self.want_sctp and self.sctp is None and self.dtls.state == DtlsState.CONNECTED and not self.closed:
+            self._start_sctp()
 
     def ice_restart(self, ufrag: str, pwd: str, remote_ufrag: str | None, remote_pwd: str | None) -> None:
         self.apply("ice", self.ice.restart(self.loop.time(), remote_ufrag, remote_pwd, ufrag, pwd))
@@ -174,9 +179,16 @@ class WebRtcSession:
             c = self.sctp.open_channel(ch["label"], ordered=ch.get("ordered", True),
                                        max_retransmits=ch.get("max_retransmits"))
             self.channels[c.label] = c
+            # the main process learns that it may send on it, as for the peer's channels
+            c.on("open", lambda c=c: self._channel_open(c))
+            if c.readyState == "open":
+                self._channel_open(c)
 
     def _on_channel(self, channel: Any) -> None:
         self.channels.setdefault(channel.label, channel)
+        self._channel_open(channel)
+
+    def _channel_open(self, channel: Any) -> None:
         self._emit("data_channel", {"id": self.id, "label": channel.label, "ordered": bool(channel.ordered),
                                     "max_retransmits": channel.maxRetransmits})
 

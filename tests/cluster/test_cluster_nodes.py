@@ -152,3 +152,32 @@ async def test_redis_restart_nodes_reregister(nodes, redis_proc):
         assert st["node_id"] == b.id and st["redis_connected"] and st["relayed_sessions_out"] >= 1
     finally:
         await c.aclose()
+
+
+async def test_inbox_entries_not_signed_with_the_api_keys_are_ignored(nodes, r):
+    """whoever can write to Redis cannot act through a node's inbox without an API secret"""
+    from livekit.protocol import room as room_pb
+
+    from sfu.cluster.inbox_signature import sign, signing_key
+
+    a, b = nodes
+    async with api(b) as cb:
+        await cb.create_room("kept")
+    body = room_pb.DeleteRoomRequest(room="kept").SerializeToString()
+    forged = {"t": "rpc", "svc": "livekit.RoomService", "m": "DeleteRoom", "b": body, "origin": a.id,
+              "ts": int(time.time() * 1000)}
+    await r.xadd(f"sfu:inbox:{b.id}", {**forged, "id": "x:1"})                                  # unsigned
+    await r.xadd(f"sfu:inbox:{b.id}", sign({**forged, "id": "x:2"}, signing_key({"devkey": "guess"})))   # wrong key
+    await asyncio.sleep(1.5)
+    async with api(b) as cb:
+        assert "kept" in [x.name for x in await cb.list_rooms()]
+    # signed with the cluster's keys, the same entry is acted on (what a node's forwarded call is)
+    await r.xadd(f"sfu:inbox:{b.id}", sign({**forged, "id": "x:3"}, signing_key({"devkey": "secret"})))
+    for _ in range(40):
+        async with api(b) as cb:
+            if "kept" not in [x.name for x in await cb.list_rooms()]:
+                break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("a signed DeleteRoom was not acted on")
+    assert "not signed by a node with our API keys" in b.log_tail(100_000)

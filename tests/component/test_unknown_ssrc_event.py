@@ -87,11 +87,13 @@ async def events(w: Worker, count: int, timeout: float = 2.0) -> list[dict]:
 
 def test_extension_ids_from_the_remote_extmap():
     extmap = {MID_URI: 4, RID_URI: 10, RRID_URI: 11, TWCC_URI: 3, EXT_AUDIO_LEVEL: 1}
-    assert header_extension_ids(extmap) == {"transport_cc": 3, "mid": 4, "rid": 10, "repaired_rid": 11}
+    assert header_extension_ids(extmap) == {"transport_cc": 3, "mid": 4, "rid": 10, "repaired_rid": 11,
+                                            "audio_level": 1}
     # transport-cc feedback needs a one-byte id; mid/rid may use two-byte ids
     assert header_extension_ids({TWCC_URI: 20, MID_URI: 20}) == {"transport_cc": 0, "mid": 20, "rid": 0,
-                                                                 "repaired_rid": 0}
-    assert header_extension_ids({}) == {"transport_cc": 0, "mid": 0, "rid": 0, "repaired_rid": 0}
+                                                                 "repaired_rid": 0, "audio_level": 0}
+    assert header_extension_ids({}) == {"transport_cc": 0, "mid": 0, "rid": 0, "repaired_rid": 0,
+                                        "audio_level": 0}
 
 
 async def test_mid_rid_and_payload_type_read_in_c(setup):

@@ -35,7 +35,8 @@ class ServerProcess:
 
     def __init__(self, *args: str, host: str = "127.0.0.1", port: int | None = None, udp_port: int | None = None,
                  workers: int = 1, redis: str | None = None, log_level: str = "INFO",
-                 log_path: str | None = None, ns: "NetNamespace | None" = None) -> None:
+                 log_path: str | None = None, ns: "NetNamespace | None" = None, prefix: tuple[str, ...] = (),
+                 bind: str | None = None, node_ip: str | None = None) -> None:
         self.host = host
         self.ns = ns
         self.port = port or self._inside(free_port, host)
@@ -48,7 +49,11 @@ class ServerProcess:
             os.close(fd)
         self.log_path = log_path
         self._tail = ""
-        cmd = [sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", host, "--node-ip", host,
+        # bind / node_ip: `host` unless given ("" leaves --node-ip out: the server picks its addresses)
+        bind = host if bind is None else bind
+        node_ip = host if node_ip is None else node_ip
+        cmd = [*prefix, sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", bind,
+               *(["--node-ip", node_ip] if node_ip else []),
                "--port", str(self.port), "--udp-port", str(self.udp_port), "--workers", str(workers),
                "--log-level", log_level, *(["--redis", redis] if redis else []), *args]
         spawn = ns.popen if ns is not None else subprocess.Popen
@@ -119,15 +124,22 @@ class ServerProcess:
         except OSError:              # a temporary log is gone after stop()
             return self._tail[-n:]
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> str:
-        """signal it (if still running) and wait, killing it after `timeout`; the tail of its log"""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10, drain: bool = False) -> str:
+        """signal it (if still running) and wait, killing it after `timeout`; the tail of its log.
+        A SIGTERM drains (the rooms go on while participants stay): unless `drain`, a second
+        SIGTERM half a second later stops it at once"""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout if drain or sig != signal.SIGTERM else 0.5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                if not drain and sig == signal.SIGTERM:
+                    self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
         self._tail = self.log_tail(6000)
         if self._own_log:
             with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,8 @@ network namespace (see tests/interop/livekit_sdk/scenarios.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from helpers import scenario_runner
@@ -69,6 +71,21 @@ def test_publish_subscribe_data_late_join_and_permissions(scenario):
         assert w["drops"].get("no_srtp", 0) < 50, w
     print("\njoin ms:", {k: round(v["join_ms"]) for k, v in (("bob", bob), ("alice", alice), ("carol", carol))},
           "first frame ms (carol):", {k: v["first_ms"] and round(v["first_ms"]) for k, v in carol["tracks"].items()})
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("scenario", ["rpc", "rpc_v0"])
+def test_rpc_both_ways(scenario):
+    """perform_rpc / register_rpc_method: the SDK gates RPC on the server's version; each
+    participant calls the other and gets the callee's answer"""
+    r = run_scenario(scenario)
+    for me, other in (("alice", "bob"), ("bob", "alice")):
+        who = r[me]
+        assert who.get("rc") == 0 and "connect_error" not in who, who
+        calls = [a for a in who["actions_done"] if a["do"] == "rpc"]
+        assert calls == [{"t": calls[0]["t"], "do": "rpc", "track": other, "response": json.dumps(
+            {"by": other, "caller": me, "payload": f"ping from {me}"})}], who["actions_done"]
+        assert who["rpc_received"] == [{"from": other, "payload": f"ping from {other}"}], who
 
 
 @pytest.mark.timeout(300)

@@ -20,8 +20,14 @@ BASE = {"sfu", "errors"}
 ALLOWED: dict[str, set[str]] = {
     "sfu": set(),
     "errors": set(),
-    "config": set(),
+    "config": {"config_schema"},
+    "config_schema": set(),
     "ids": set(),
+    "limits": set(),
+    "http_guard": set(),
+    "netaddr": set(),                        # which local addresses are announced
+    "ice_servers": set(),                    # the ICE servers handed to clients (pure)
+    "turn": set(),                           # coturn, configured and supervised
     "wire": {"errors"},
     "auth": {"errors"},
     "native": {"errors"},
@@ -30,13 +36,17 @@ ALLOWED: dict[str, set[str]] = {
     "worker": BASE | {"native", "srtp", "protocol"},
     "media": BASE | {"worker"},
     "signaling": BASE | {"auth", "wire"},    # knows rooms only through its SessionHost protocol
-    "rooms": BASE | {"ids", "auth", "protocol", "media", "signaling"},
+    "rooms": BASE | {"ids", "auth", "limits", "protocol", "media", "signaling"},
     "agents": BASE | {"ids", "auth", "wire", "rooms"},   # the cluster only through a protocol
-    "api": BASE | {"auth", "rooms"},         # agents and the cluster only through protocols
+    "api": BASE | {"auth", "limits", "rooms"},         # agents and the cluster only through protocols
     "cluster": BASE | {"signaling", "rooms", "api", "agents", "worker"},
+    "webhooks": BASE | {"auth", "rooms"},
+    "metrics": set(),                        # a snapshot in, metric families out
     "loadtest": BASE | {"auth", "native", "srtp", "protocol"},
-    "app": BASE | {"config", "auth", "worker", "media", "signaling", "rooms", "agents", "api", "cluster"},
-    "cli": BASE | {"config", "auth", "app", "api", "loadtest"},
+    "app": BASE | {"config", "auth", "http_guard", "netaddr", "ice_servers", "turn", "native", "worker", "media", "signaling", "rooms", "agents", "api", "cluster",
+                   "webhooks", "metrics"},
+    "control": BASE | {"config", "auth", "app", "api", "media", "rooms", "webhooks"},   # the public Python API
+    "cli": BASE | {"config", "auth", "app", "api", "loadtest", "control"},
 }
 
 # outside sfu: modules a part must not import (the sans-IO rule); (file, module) pairs exempt

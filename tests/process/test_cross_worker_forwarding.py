@@ -63,8 +63,12 @@ async def test_consumers_close_updates_remote_workers(pool2):
 async def test_control_packets_wake_python_per_batch_not_per_packet(pool1):
     """A burst of STUN datagrams reaches the worker's Python side in few wake-ups."""
     w = pool1.workers[0]
+    await w.request("TRANSPORT_CREATE", {"id": 1, "kind": "webrtc", "ice_ufrag": "burst", "ice_pwd": "p" * 24})
     peer = udp_socket()
-    stun = [struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12)) for _ in range(2000)]
+    # checks naming the transport's ufrag (others are dropped in C), integrity not checked here
+    username = struct.pack("!HH", 0x0006, 7) + b"burst:x\x00"
+    stun = [struct.pack("!HHI12s", 0x0001, len(username), 0x2112A442, os.urandom(12)) + username
+            for _ in range(2000)]
     for m in stun:
         peer.sendto(m, (w.ip, w.port))
     for _ in range(100):

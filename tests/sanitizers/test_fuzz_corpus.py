@@ -30,7 +30,7 @@ FUZZ = os.path.join(ROOT, "csrc", "fuzz")
 INCLUDE = os.path.join(ROOT, "csrc", "include")
 CSRC = os.path.join(ROOT, "csrc")
 CORPUS = os.path.join(FUZZ, "corpus")
-TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest", "header_ext_rewrite", "keyframe", "tcc", "tcc_feedback", "tcc_seq_stamp", "rtcp_build")
+TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest", "header_ext_rewrite", "keyframe", "tcc", "tcc_feedback", "tcc_seq_stamp", "rtcp_build", "rtx", "nack_generator", "rtp_padding", "tcp_framing")
 MTU = 1500
 
 MUTATIONS_PER_FILE = 256         # seeded random mutations of each corpus file
@@ -112,6 +112,18 @@ def test_corpus_present():
         assert any(os.path.basename(f).startswith("seed-") for f in files), f"no seeds for {t}"
         for f in files:
             assert os.path.getsize(f) <= MTU, f
+
+
+def test_committed_seeds_are_what_the_generator_writes(tmp_path):
+    """csrc/fuzz/make_seeds.py runs, and its output is the committed seed-* files"""
+    subprocess.run(["python3", os.path.join(FUZZ, "make_seeds.py"), str(tmp_path)], check=True,
+                   capture_output=True)
+    for t in TARGETS:
+        committed = {os.path.basename(f): open(f, "rb").read() for f in _corpus_files(t)
+                     if os.path.basename(f).startswith("seed-")}
+        fresh_dir = tmp_path / t
+        fresh = {f.name: f.read_bytes() for f in fresh_dir.iterdir()} if fresh_dir.exists() else {}
+        assert committed == fresh, f"{t}: regenerate with python3 csrc/fuzz/make_seeds.py"
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -74,6 +74,14 @@ async def test_auth_and_bad_input(server):
     assert st == 403
     st, _ = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, token("r", roomJoin=True))
     assert st == 403
+    # roomAdmin is for one room, as in the Twirp API: an empty room in the grant is no wildcard
+    st, body = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, token("", roomAdmin=True))
+    assert st == 403 and body["code"] == "permission_denied"
+    # every room's transports and client addresses need roomList, not a room's admin grant
+    st, _ = await call(server, "GET", "/sfu/v1/stats", tok=token("r", roomAdmin=True))
+    assert st == 403
+    st, _ = await call(server, "GET", "/sfu/v1/stats", tok=token("", roomAdmin=True))
+    assert st == 403
     tok = token("r", roomAdmin=True)
     st, body = await call(server, "POST", "/sfu/v1/plain/transports", tok=tok, raw=b"{not json")
     assert st == 400 and body["code"] == "invalid_argument"
@@ -93,3 +101,48 @@ async def test_auth_and_bad_input(server):
     # the server still works after all of that
     st, text = await call(server, "GET", "/")
     assert st == 200 and text == "OK"
+
+
+async def test_publish_a_producer_and_consume_the_track_by_sid(server):
+    tok = token("r", roomAdmin=True)
+    st, t1 = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r", "comedia": True}, tok)
+    st, p = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/produce",
+                       {"kind": "audio", "ssrc": 77, "payload_type": 111}, tok)
+    st, pub = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/publish",
+                         {"producer_id": p["producer_id"], "identity": "radio", "codec": "opus", "name": "mic"}, tok)
+    assert st == 200 and pub["track_sid"].startswith("TR_")
+    room = server.rooms.manager.get("r")
+    assert [t.sid for t in room.participants["radio"].tracks.values()] == [pub["track_sid"]]
+    st, t2 = await call(server, "POST", "/sfu/v1/plain/transports", {"room": "r"}, tok)
+    st, c = await call(server, "POST", f"/sfu/v1/plain/transports/{t2['id']}/consume",
+                       {"track_sid": pub["track_sid"], "paused": True}, tok)
+    assert st == 200 and c["kind"] == "audio" and c["payload_type"] == 111
+    assert c["codec"] == {"name": "opus", "clock_rate": 48000, "channels": 2,
+                          "fmtp": "minptime=10;useinbandfec=1"}
+    for action in ("resume", "pause", "key_frame"):
+        st, _ = await call(server, "POST", f"/sfu/v1/plain/consumers/{c['consumer_id']}/{action}", tok=tok)
+        assert st == 200, action
+    st, stats = await call(server, "GET", f"/sfu/v1/plain/transports/{t2['id']}/stats", tok=tok)
+    assert st == 200 and list(stats["consumers"]) == [str(c["consumer_id"])]
+    # errors: neither a producer nor a track, an unknown track, consumer, codec; another room's admin
+    st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{t2['id']}/consume", {}, tok)
+    assert st == 400 and body["code"] == "invalid_argument"
+    st, _ = await call(server, "POST", f"/sfu/v1/plain/transports/{t2['id']}/consume", {"track_sid": "TR_x"}, tok)
+    assert st == 404
+    st, _ = await call(server, "POST", "/sfu/v1/plain/consumers/999999/pause", tok=tok)
+    assert st == 404
+    st, _ = await call(server, "POST", f"/sfu/v1/plain/consumers/{c['consumer_id']}/pause",
+                       tok=token("other", roomAdmin=True))
+    assert st == 403
+    st, p2 = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/produce",
+                        {"kind": "audio", "ssrc": 78, "payload_type": 111}, tok)
+    st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/publish",
+                          {"producer_id": p2["producer_id"], "identity": "radio", "codec": "mp3"}, tok)
+    assert st == 400 and "codec" in body["msg"]
+    st, _ = await call(server, "POST", f"/sfu/v1/plain/transports/{t1['id']}/publish",
+                       {"producer_id": p["producer_id"], "identity": "radio2", "codec": "opus"}, tok)
+    assert st == 409 and "radio2" not in room.participants      # one track per producer
+    # the ingress participant removed: its transport is closed
+    await room.participants["radio"].disconnect(0)
+    st, _ = await call(server, "GET", f"/sfu/v1/plain/transports/{t1['id']}/stats", tok=tok)
+    assert st == 404

@@ -18,6 +18,7 @@ from helpers.app_server import server_fixture
 from helpers.signal_client import Client
 from helpers.tokens import join_token, kp
 from sfu.auth import VideoGrant
+from sfu.rooms.server_info import LIVEKIT_FEATURE_LEVEL
 
 server = server_fixture(room={"empty_timeout": 2, "departure_timeout": 1, "max_participants": 3})
 
@@ -35,6 +36,9 @@ async def test_join_response_has_what_clients_need(server):
         assert j.participant.permission.can_publish and j.participant.permission.can_subscribe
         assert j.ping_interval > 0 and j.ping_timeout > j.ping_interval
         assert j.server_info.protocol > 0 and j.server_version
+        # the LiveKit feature level clients gate on (RPC needs >= 1.8.0), ours in debug_info
+        assert j.server_version == j.server_info.version == LIVEKIT_FEATURE_LEVEL
+        assert j.server_info.debug_info.startswith("sfu ")
         assert j.subscriber_primary
         offer = (await a.next("offer")).offer   # the subscriber PC starts with a data channel
         assert offer.type == "offer" and "m=application" in offer.sdp and "a=ice-lite" in offer.sdp
@@ -214,3 +218,30 @@ async def test_v1_join_with_offer_gets_join_then_answer(server):
                 m = await ws.receive(timeout=1.0)
                 assert lk.SignalResponse.FromString(m.data).WhichOneof("message") != "offer"
         await ws.close()
+
+
+async def test_validate_answers_like_the_path_it_validates():
+    """livekit-client asks /rtc/v1/validate why /rtc/v1 failed: a 404 without "requested room does
+    not exist" makes it fall back to /rtc; so validate must say 404 when /rtc/v1 is not served, and
+    a missing room must be told in LiveKit's words (else the client would fall back for it)"""
+    from helpers.app_server import running_server
+    join = lk.JoinRequest()
+    join.client_info.protocol = 16
+    jr = lk.WrappedJoinRequest(join_request=join.SerializeToString())
+    q = "join_request=" + base64.urlsafe_b64encode(jr.SerializeToString()).decode()
+    for single_pc in (False, True):
+        async with running_server(single_pc=single_pc, room={"auto_create": False}) as srv, \
+                aiohttp.ClientSession() as s:
+            base = f"http://127.0.0.1:{srv.settings.port}"
+            auth = {"Authorization": f"Bearer {tok('x', roomCreate=True)}"}
+            async with s.get(f"{base}/rtc/v1/validate?{q}", headers=auth) as r:
+                assert (r.status, await r.text()) == ((200, "success") if single_pc else
+                                                      (404, "single peer connection signalling not enabled"))
+            async with s.get(f"{base}/rtc/v1", headers=auth) as r:     # served: not a WebSocket upgrade
+                assert (r.status, await r.text()) == (404, "WebSocket upgrade required" if single_pc else
+                                                      "single peer connection signalling not enabled")
+            async with s.get(f"{base}/rtc/validate", headers=auth) as r:
+                assert (r.status, await r.text()) == (200, "success")
+            no_create = {"Authorization": f"Bearer {tok('x')}"}
+            async with s.get(f"{base}/rtc/validate", headers=no_create) as r:
+                assert r.status == 404 and "requested room does not exist" in await r.text()

@@ -42,7 +42,8 @@ async def publish_simulcast(alice) -> TrackPublication:
 async def subscribe(bob, pub: TrackPublication) -> Subscription:
     layer = pub.layers["f"]
     consumer = await bob.subscriber.t.consume(layer.producer, payload_type=96)
-    sub = Subscription(track=pub, subscriber=bob, consumer=consumer, layer=layer, ssrc=consumer.ssrc)
+    sub = Subscription(track=pub, subscriber=bob, consumer=consumer, layer=layer, ssrc=consumer.ssrc,
+                       signaled=True)
     pub.subscriptions[bob.identity] = sub
     return sub
 

@@ -20,6 +20,7 @@ from livekit.protocol import rtc as lk
 
 from helpers.app_server import server_fixture
 from helpers.commands import run
+from helpers.data_peer import DataPeer, RecordingWorker
 from helpers.signal_client import Client
 from helpers.tokens import join_token, kp
 from sfu.api import AgentDispatchClient, RoomClient, TwirpError
@@ -154,7 +155,8 @@ async def test_mute_published_track(server):
                 self.paused = False
 
         watcher = SimpleNamespace(identity="watcher")
-        pub.subscriptions["watcher"] = Subscription(track=pub, subscriber=watcher, consumer=FakeConsumer())
+        pub.subscriptions["watcher"] = Subscription(track=pub, subscriber=watcher, consumer=FakeConsumer(),
+                                                       signaled=True)
         try:
             track = await api.mute_published_track("r", "pub", sid, muted=True)
             assert track.sid == sid and track.muted
@@ -189,18 +191,9 @@ async def test_mute_published_track(server):
             pub.subscriptions.pop("watcher", None)
 
 
-class DataPeer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, models.DataPacket]] = []
-
-    async def send_data(self, label: str, data: bytes) -> bool:
-        self.sent.append((label, models.DataPacket.FromString(data)))
-        return True
-
-
-def fake_participant(identity: str, hidden: bool = False) -> SimpleNamespace:
+def fake_participant(identity: str, hidden: bool = False, worker: RecordingWorker | None = None) -> SimpleNamespace:
     return SimpleNamespace(identity=identity, sid="PA_" + identity, closed=False, hidden=hidden,
-                           data_pc=DataPeer(), grants=SimpleNamespace(canPublishData=True))
+                           data_pc=DataPeer(worker), grants=SimpleNamespace(canPublishData=True))
 
 
 async def test_send_data_delivery(server):
@@ -209,12 +202,14 @@ async def test_send_data_delivery(server):
     async with RoomClient(url(server), "devkey", "secret") as api:
         await api.create_room("d")
         room = server.rooms.manager.get("d")
-        people = {i: fake_participant(i) for i in ("a", "b", "c")}
+        worker = RecordingWorker()      # all three on one media worker
+        people = {i: fake_participant(i, worker=worker) for i in ("a", "b", "c")}
         for p in people.values():
             p.room = room
         room.participants.update(people)
         try:
             await api.send_data("d", b"to-all", topic="news")
+            assert worker.requests == 1          # one request for the three recipients, not three
             for p in people.values():
                 [(label, pkt)] = p.data_pc.sent
                 assert label == "_reliable" and pkt.user.payload == b"to-all" and pkt.user.topic == "news"
@@ -225,6 +220,11 @@ async def test_send_data_delivery(server):
             label, pkt = people["b"].data_pc.sent.pop()
             assert label == "_lossy" and pkt.kind == models.DataPacket.LOSSY
             assert list(pkt.destination_identities) == ["b"]
+            # a payload no data-channel message can carry: a clear error, nothing sent
+            with pytest.raises(TwirpError) as e:
+                await api.send_data("d", b"x" * 70_000)
+            assert e.value.code == "invalid_argument" and "message limit" in str(e.value)
+            assert [len(p.data_pc.sent) for p in people.values()] == [0, 0, 0]
 
             # a client's packet takes the same path, stamped with the sender
             pkt = models.DataPacket(kind=models.DataPacket.RELIABLE, user=models.UserPacket(payload=b"x"))
@@ -350,12 +350,13 @@ async def test_cli_verbs(server, monkeypatch):
     assert claims.identity == "ann" and claims.video.room == "c" and claims.video.roomJoin
     assert claims.video.canSubscribe and not claims.video.canPublish
     assert 500 < claims.expires_at - claims.raw["nbf"] <= 600
-    rc, out, err = await run(*cli, "room", "create", "c", "--empty-timeout", "77", "--metadata", "x", env=env)
+    rc, out, err = await run(*cli, "room", "create", "c", "--empty-timeout", "77", "--metadata", "x", "--json",
+                             env=env)
     assert rc == 0, err
     assert json.loads(out)["name"] == "c" and server.rooms.manager.get("c").options.empty_timeout == 77
-    rc, out, err = await run(*cli, "room", "list", env=env)
+    rc, out, err = await run(*cli, "room", "list", "--json", env=env)
     assert rc == 0 and [r["name"] for r in json.loads(out)] == ["c"]
-    rc, out, err = await run(*cli, "dispatch", "list", "--room", "c", env=env)
+    rc, out, err = await run(*cli, "dispatch", "list", "--room", "c", "--json", env=env)
     assert rc == 0 and [d.get("agentName", d.get("agent_name", "")) for d in json.loads(out)] == [""], err  # automatic
 
     class Backend:
@@ -368,9 +369,9 @@ async def test_cli_verbs(server, monkeypatch):
 
     monkeypatch.setattr(server.twirp, "agents", Backend())   # what AgentDispatchService calls
     rc, out, err = await run(*cli, "dispatch", "create", "--room", "c", "--agent-name", "bot", "--metadata", "m",
-                             env=env)
+                             "--json", env=env)
     assert rc == 0 and json.loads(out)["agent_name"] == "bot", err
-    rc, out, err = await run(*cli, "dispatch", "list", "--room", "c", env=env)
+    rc, out, err = await run(*cli, "dispatch", "list", "--room", "c", "--json", env=env)
     assert rc == 0 and [d["id"] for d in json.loads(out)] == ["AD_1"], err
     rc, out, err = await run(*cli, "room", "delete", "c", env=env)
     assert rc == 0 and server.rooms.manager.get("c") is None, err

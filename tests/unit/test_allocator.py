@@ -8,7 +8,7 @@ from __future__ import annotations
 from livekit.protocol import models, rtc
 
 from sfu.rooms.allocator import Allocator
-from sfu.rooms.stream_allocator import UPGRADE_HOLD
+from sfu.rooms.stream_allocator import UPGRADE_HOLD, UPGRADE_MARGIN
 from sfu.rooms.track import Layer, Subscription, TrackPublication
 
 LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
@@ -66,6 +66,10 @@ class Subscriber:
     def __init__(self) -> None:
         self.subs: list[Subscription] = []
         self.sent: list[rtc.SignalResponse] = []
+        self.wanted: list[int] = []
+
+    async def set_wanted_bitrate(self, bitrate: int) -> None:
+        self.wanted.append(bitrate)
 
     def subscriptions(self) -> list[Subscription]:
         return list(self.subs)
@@ -94,7 +98,7 @@ def publish(sid: str, kind: str, rates: dict[str, int], source=models.TrackSourc
 
 def subscribe(bob: Subscriber, pub: TrackPublication, rid: str) -> Subscription:
     layer = pub.layers[rid]
-    sub = Subscription(track=pub, subscriber=bob, consumer=Consumer(layer.producer), layer=layer)
+    sub = Subscription(track=pub, subscriber=bob, consumer=Consumer(layer.producer), layer=layer, signaled=True)
     pub.subscriptions[bob.identity] = sub
     bob.subs.append(sub)
     return sub
@@ -220,3 +224,16 @@ async def test_the_layer_it_is_on_counts_while_it_flows_even_if_not_trusted_yet(
     v.consumer.producer = video.layers["h"].producer
     await scene.run(5_000 * K, 1)
     assert v.layer is video.layers["h"] and v.consumer.log == []
+
+
+async def test_the_data_plane_is_told_what_the_subscriber_would_want():
+    """the best layers (1.7M + 40k audio, advertised before anything is measured) with the
+    upgrade margin, once, and again only when it moved by more than WANTED_CHANGE"""
+    scene = Scene()
+    _, _, bob, _, _ = await scene.run(600 * K, 0.5)
+    assert bob.wanted == [int((1_700 * K + 40 * K) * (1 + UPGRADE_MARGIN))]
+    await scene.run(600 * K, 3)
+    assert len(bob.wanted) == 1                          # measured rates equal the advertised ones
+    scene.v.quality = MEDIUM                             # the subscriber asks for less
+    await scene.run(600 * K, 1)
+    assert bob.wanted[-1] == int((500 * K + 40 * K) * (1 + UPGRADE_MARGIN))

@@ -1,7 +1,8 @@
 """Which producers a published track gets (sfu.rooms.publisher): a non-simulcast m-line's
 layer comes from the SSRC its offer names, and an unknown SSRC that arrives while that
 producer is still being created (the RTX stream's probing padding often does) must not
-replace it."""
+replace it.  Each layer's RTX stream: from the offer's FID group, or (rid simulcast) from the
+repaired rid of its first packets."""
 
 from __future__ import annotations
 
@@ -24,10 +25,21 @@ class SlowTransport:
         self.release = asyncio.Event()
         self.produced: list[int] = []
 
-    async def produce(self, kind: str, ssrc: int, pt: int, codec: str = "") -> SimpleNamespace:
+    async def produce(self, kind: str, ssrc: int, pt: int, codec: str = "", rtx_ssrc: int = 0,
+                      rtx_payload_type: int = 0) -> "FakeProducer":
         self.produced.append(ssrc)
         await self.release.wait()
-        return SimpleNamespace(ssrc=ssrc)
+        return FakeProducer(ssrc, rtx_ssrc, rtx_payload_type)
+
+
+class FakeProducer:
+    def __init__(self, ssrc: int, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        self.ssrc, self.rtx_ssrc, self.rtx_payload_type = ssrc, rtx_ssrc, rtx_payload_type
+        self.set_rtx_calls = 0
+
+    async def set_rtx(self, rtx_ssrc: int, rtx_payload_type: int) -> None:
+        self.rtx_ssrc, self.rtx_payload_type = rtx_ssrc, rtx_payload_type
+        self.set_rtx_calls += 1
 
 
 class Events:
@@ -41,14 +53,16 @@ class Events:
         pass
 
 
-def publisher(rids: list[str], ssrcs: list[int]) -> tuple[Publishing, TrackPublication, SlowTransport]:
+def publisher(rids: list[str], ssrcs: list[int], rtx_pt: int = 0,
+              fid: dict[int, int] | None = None) -> tuple[Publishing, TrackPublication, SlowTransport]:
     p = Publishing()
     transport = SlowTransport()
     p.publisher = SimpleNamespace(t=transport)
     p.events = Events()
     p.bump = lambda: None
     pub = TrackPublication(sid="TR_1", cid="c", kind="video", info=models.TrackInfo(), participant=p, mid="1",
-                           codec=sdp.Codec(96, "VP8", 90000), expected_rids=rids, declared_ssrcs=set(ssrcs))
+                           codec=sdp.Codec(96, "VP8", 90000), expected_rids=rids, declared_ssrcs=set(ssrcs),
+                           rtx_pt=rtx_pt, rtx_ssrcs=dict(fid or {}))
     p.tracks = {pub.sid: pub}
     return p, pub, transport
 
@@ -85,3 +99,33 @@ async def test_a_simulcast_layer_is_created_once_even_when_its_packets_race():
     await p._on_unknown_ssrc({"ssrc": 20, "mid": "1", "rid": "h", "rrid": ""})
     await p._on_unknown_ssrc({"ssrc": 30, "mid": "1", "rid": "x", "rrid": ""})   # not offered
     assert transport.produced == [10, 20] and set(pub.layers) == {"q", "h"}
+
+
+async def test_the_offers_fid_group_names_the_rtx_stream():
+    p, pub, transport = publisher([], [MEDIA, RTX], rtx_pt=97, fid={MEDIA: RTX})
+    transport.release.set()
+    await p._add_layer(pub, "", MEDIA)
+    assert (pub.layers[""].producer.rtx_ssrc, pub.layers[""].producer.rtx_payload_type) == (RTX, 97)
+
+
+async def test_no_rtx_stream_without_a_negotiated_rtx_codec():
+    p, pub, transport = publisher([], [MEDIA, RTX], rtx_pt=0, fid={MEDIA: RTX})
+    transport.release.set()
+    await p._add_layer(pub, "", MEDIA)
+    assert pub.layers[""].producer.rtx_ssrc == 0
+
+
+async def test_a_simulcast_layers_rtx_stream_comes_from_its_repaired_rid():
+    p, pub, transport = publisher(["q", "h"], [], rtx_pt=97)
+    transport.release.set()
+    await p._on_unknown_ssrc({"ssrc": 31, "mid": "1", "rid": "", "rrid": "q", "payload_type": 97})  # before q
+    await p._on_unknown_ssrc({"ssrc": 10, "mid": "1", "rid": "q", "rrid": "", "payload_type": 96})
+    await p._on_unknown_ssrc({"ssrc": 20, "mid": "1", "rid": "h", "rrid": "", "payload_type": 96})
+    q, h = pub.layers["q"].producer, pub.layers["h"].producer
+    assert q.rtx_ssrc == 0                                     # its media came later: asked again
+    await p._on_unknown_ssrc({"ssrc": 31, "mid": "1", "rid": "", "rrid": "q", "payload_type": 97})
+    await p._on_unknown_ssrc({"ssrc": 32, "mid": "1", "rid": "", "rrid": "h", "payload_type": 111})  # not rtx
+    await p._on_unknown_ssrc({"ssrc": 31, "mid": "1", "rid": "", "rrid": "q", "payload_type": 97})   # again
+    assert (q.rtx_ssrc, q.rtx_payload_type, q.set_rtx_calls) == (31, 97, 1)
+    assert h.rtx_ssrc == 0
+    assert transport.produced == [10, 20]                      # an RTX stream is never a layer

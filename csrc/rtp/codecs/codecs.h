@@ -9,4 +9,5 @@
 int sfu_vp8_is_keyframe(const uint8_t *payload, size_t n);
 int sfu_vp9_is_keyframe(const uint8_t *payload, size_t n);
 int sfu_h264_is_keyframe(const uint8_t *payload, size_t n);
+int sfu_av1_is_keyframe(const uint8_t *payload, size_t n);
 #endif

@@ -1,6 +1,5 @@
 /* keyframe.c - which codec's rule decides whether an RTP packet starts a
- * key frame (a simulcast layer switch waits for one).  AV1 is not
- * understood yet: its dependency descriptor would be needed. */
+ * key frame (a simulcast layer switch waits for one). */
 #include "util/sfu_common.h"
 #include "sfu_packet.h"
 #include "rtp/codecs/codecs.h"
@@ -16,6 +15,8 @@ int sfu_rtp_is_keyframe(const uint8_t *buf, const sfu_rtp_t *rtp, int codec)
         return sfu_vp9_is_keyframe(p, n);
     case SFU_CODEC_H264:
         return sfu_h264_is_keyframe(p, n);
+    case SFU_CODEC_AV1:
+        return sfu_av1_is_keyframe(p, n);
     default:
         return -1;
     }

@@ -13,7 +13,9 @@ Answer policy:
   track on that mid), ``recvonly`` -> ``sendonly`` if we have a track for the mid, else
   ``inactive``; ``inactive`` stays ``inactive``;
 * codecs: audio keeps opus (+ red whose fmtp refers to opus); video keeps VP8, H264, VP9, AV1
-  (configurable) with their rtx; payload types, fmtp and offer order are preserved; rtcp-fb is
+  (configurable) with their rtx; payload types and fmtp are preserved, and the offer order
+  except that the codec the m-line's track asked for goes first (the offerer sends the first
+  codec of the answer); rtcp-fb is
   limited to nack, nack pli, ccm fir, transport-cc and goog-remb;
 * header extensions: only those LiveKit accepts, with the offer's ids;
 * simulcast: ``a=rid`` send lines with rids q/h/f and ``a=simulcast:send`` become recv;
@@ -21,8 +23,6 @@ Answer policy:
   our ``a=max-message-size``; ``a=sctp-init`` (an SCTP-init-in-SDP extension) is not echoed;
 * anything unusable (unknown kind or protocol, no common codec, port 0 in the offer) is
   rejected with port 0 and left out of BUNDLE.
-
-Mids are opaque strings; nothing assumes they are numbers or start at 0.
 
 Mids are opaque strings; nothing assumes they are numbers or start at 0.
 """
@@ -129,6 +129,7 @@ def build_answer(
     send_tracks: Mapping[str, SendTrack] | None = None,
     video_codecs: Sequence[str] = DEFAULT_VIDEO_CODECS,
     preferred_video_codec: str | None = None,
+    preferred_video_codecs: Mapping[str, str] | None = None,
     prefer_red: bool = False,
     accepted_rids: Iterable[str] = DEFAULT_RIDS,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
@@ -137,7 +138,9 @@ def build_answer(
     """The SFU's answer to a client (publisher) offer. See the module docstring for the rules.
 
     ``send_tracks`` maps a mid to the track we send on it (single-PC mode: the client offered
-    recvonly lines for us). Raises :class:`SdpError` if the offer has no usable section.
+    recvonly lines for us).  ``preferred_video_codecs`` maps a mid to the codec its track asked
+    for (it goes first there, the rest in offer order), else ``preferred_video_codec``.
+    Raises :class:`SdpError` if the offer has no usable section.
     """
     send_tracks = send_tracks or {}
     rid_set = set(accepted_rids)
@@ -171,7 +174,8 @@ def build_answer(
             if offered.kind == "audio":
                 codecs = select_audio_codecs(offered_codecs, prefer_red)
             else:
-                codecs = select_video_codecs(offered_codecs, video_codecs, preferred_video_codec)
+                preferred = (preferred_video_codecs or {}).get(mid, preferred_video_codec)
+                codecs = select_video_codecs(offered_codecs, video_codecs, preferred)
             if not codecs:
                 info.reason = "no supported codec offered"
                 answer.media.append(_rejected_copy(offered))

@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from .grammar import CRLF, Line, SdpError, Section, parse_m_line, split_lines
 from .media import MediaSection
 
+# Bounds on what is parsed at all: a description is parsed on the control plane's one event
+# loop, so its cost must stay small for every other room.  A single-PC client offers one m-line
+# per track it sends or receives; 500 is far above any real room's need.
+MAX_SDP_BYTES = 512 * 1024
+MAX_MEDIA_SECTIONS = 500
+
 
 @dataclass
 class SessionDescription(Section):
@@ -18,6 +24,11 @@ class SessionDescription(Section):
 
     @classmethod
     def parse(cls, text: str) -> SessionDescription:
+        if len(text) > MAX_SDP_BYTES:
+            raise SdpError(f"SDP too large: {len(text)} bytes (at most {MAX_SDP_BYTES})")
+        if text.count("m=") > MAX_MEDIA_SECTIONS and \
+                sum(1 for ln in text.splitlines() if ln.startswith("m=")) > MAX_MEDIA_SECTIONS:
+            raise SdpError(f"SDP has too many media sections (at most {MAX_MEDIA_SECTIONS})")
         session = cls()
         current: Section = session
         for number, line in split_lines(text):

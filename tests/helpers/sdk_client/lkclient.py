@@ -8,8 +8,12 @@ Roles:
   both        publishes and receives
   publish-denied  tries to publish without the grant and reports the error
 Options (JSON): freq, color, simulcast, and `actions`: a list of
-{"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe,
- "track": "audio"|"video" (own track) or "identity/kind" (a remote one)}.
+{"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe|rpc|
+ permissions (with "allow": [identities] that may subscribe to this participant's tracks, or null),
+ "track": "audio"|"video" (own track) or "identity/kind" (a remote one), or for rpc the callee's identity}.
+"rpc": true registers the RPC method "echo" (its answer names the callee, the caller and the payload;
+every call received is kept in "rpc_received"); an rpc action calls "echo" and keeps the answer, or
+the RpcError's code and message, in "actions_done".
 "log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
 For measurements (bench/bench_network.py): "pattern": "moving" publishes a scrolling textured
 I420 picture (lkmedia.MovingPattern) instead of a solid colour; "timeline": true keeps every
@@ -243,6 +247,22 @@ async def run_actions(room: rtc.Room, t0: float, summary: dict) -> None:
                 REMOTE[target].set_subscribed(do == "subscribe")
             elif do == "quality":
                 REMOTE[target].set_video_quality(int(act["quality"]))
+            elif do == "permissions":        # "allow": identities that may subscribe, or null: everyone
+                allow = act.get("allow")
+                room.local_participant.set_track_subscription_permissions(
+                    allow_all_participants=allow is None,
+                    participant_permissions=[rtc.ParticipantTrackPermission(participant_identity=i, allow_all=True)
+                                             for i in allow or ()])
+            elif do == "rpc":
+                try:
+                    answer = await room.local_participant.perform_rpc(
+                        destination_identity=target, method="echo",
+                        payload=f"ping from {room.local_participant.identity}", response_timeout=10)
+                    done.append({"t": round(time.monotonic() - t0, 2), "do": do, "track": target, "response": answer})
+                except rtc.RpcError as e:
+                    done.append({"t": round(time.monotonic() - t0, 2), "do": do, "track": target,
+                                 "rpc_error": [e.code, e.message]})
+                continue
             done.append({"t": round(time.monotonic() - t0, 2), "do": do, "track": target})
         except Exception as e:  # noqa: BLE001 - reported to the test
             done.append({"t": round(time.monotonic() - t0, 2), "do": do, "error": f"{type(e).__name__}: {e}"})
@@ -289,6 +309,14 @@ async def main() -> None:
         report(**summary)
         return
     summary["join_ms"] = (time.monotonic() - t0) * 1000
+    if OPTS.get("rpc"):
+        received = summary.setdefault("rpc_received", [])
+
+        def echo(call: rtc.RpcInvocationData) -> str:
+            received.append({"from": call.caller_identity, "payload": call.payload})
+            return json.dumps({"by": room.local_participant.identity, "caller": call.caller_identity,
+                               "payload": call.payload})
+        room.local_participant.register_rpc_method("echo", echo)
     summary["remote_participants"] = sorted(p.identity for p in room.remote_participants.values())
     report(event="connected", join_ms=summary["join_ms"])
     end = time.monotonic() + SECONDS

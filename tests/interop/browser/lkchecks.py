@@ -15,7 +15,7 @@ from .lkbrowser import Page, wait_for
 PITCH_TOLERANCE_HZ = 15          # the analyser's bins are 5.9 Hz wide at 48 kHz
 BRIEF_KEYS = ("codec", "rid", "frameWidth", "frameHeight", "framesPerSecond", "framesDecoded", "framesReceived",
               "framesDropped", "keyFramesDecoded", "framesEncoded", "keyFramesEncoded", "scalabilityMode",
-              "qualityLimitationReason", "packetsReceived", "packetsLost", "packetsSent", "nackCount", "pliCount",
+              "qualityLimitationReason", "targetBitrate", "packetsReceived", "packetsLost", "packetsSent", "nackCount", "pliCount",
               "firCount", "totalSamplesReceived", "concealedSamples", "audioLevel")
 
 

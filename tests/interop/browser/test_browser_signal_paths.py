@@ -4,14 +4,8 @@ with --no-single-pc (no /rtc/v1) it must fall back to /rtc by itself."""
 from __future__ import annotations
 
 from .lkbrowser import DriverError
-from .lkroom import server_gap
-
-NO_FALLBACK = ("server: with --no-single-pc, /rtc/v1 answers 404 but /rtc/v1/validate answers 200 'success'; "
-               "livekit-client falls back to /rtc only when validate answers 404, so connect() fails with "
-               "'could not establish signal connection'")
 
 
-@server_gap(NO_FALLBACK)
 def test_client_falls_back_to_two_pc_without_single_pc_server(lk):
     alice = lk.page("alice", "A")
     try:

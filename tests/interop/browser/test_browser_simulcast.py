@@ -4,6 +4,8 @@ frame size in getStats."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from . import lkchecks
@@ -25,3 +27,36 @@ def test_set_video_quality_changes_received_resolution(lk, pc):
         assert (got.get("frameWidth"), got.get("frameHeight")) == (width, height), \
             (quality, lkchecks.brief(got), lkchecks.brief(alice.js("outbound", "camera")))
         assert got["framesDecoded"] >= before + 10, (quality, lkchecks.brief(got))
+
+
+def sent_by_rid(page) -> dict[str, int]:
+    """bytes sent so far per simulcast layer of the camera"""
+    return {s.get("rid"): s.get("bytesSent", 0) for s in page.js("outbound", "camera") if s.get("rid")}
+
+
+def growth(page, seconds: float = 2.0) -> dict[str, int]:
+    a = sent_by_rid(page)
+    time.sleep(seconds)
+    b = sent_by_rid(page)
+    return {rid: b[rid] - a.get(rid, 0) for rid in b}
+
+
+def test_dynacast_pauses_the_layers_nobody_needs(lk):
+    """with dynacast on, a publisher whose only subscriber asks for the low layer stops sending
+    the high one once the server says so (10 s after publishing at the earliest, then 5 s
+    after the need went down), and sends it again as soon as the subscriber asks for it"""
+    alice = lk.join("alice", "A", dynacast=True)
+    bob = lk.join("bob", "B")
+    alice.js("publishCamera", {"simulcast": True, "width": 1280, "height": 720})
+    assert lkchecks.video(bob, "alice", min_frames=10).get("framesDecoded", 0) >= 10
+    bob.js("setQuality", "alice", "low")
+    lkchecks.video(bob, "alice", min_frames=10, timeout=10, frameWidth=320, frameHeight=180)
+    assert growth(alice).get("f", 0) > 10_000, sent_by_rid(alice)   # still sent: the server waits
+    deadline = time.monotonic() + 20
+    while (g := growth(alice)).get("f", 0) > 2_000 and time.monotonic() < deadline:
+        pass
+    assert g.get("f", 0) <= 2_000 and g.get("q", 0) > 1_000, g      # the top layer stopped, the low one flows
+    bob.js("setQuality", "alice", "high")
+    assert growth(alice, 3.0).get("f", 0) > 10_000, sent_by_rid(alice)   # at once
+    got = lkchecks.video(bob, "alice", min_frames=10, timeout=20, frameWidth=1280, frameHeight=720)
+    assert (got.get("frameWidth"), got.get("frameHeight")) == (1280, 720), lkchecks.brief(got)

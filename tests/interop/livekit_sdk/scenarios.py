@@ -61,9 +61,10 @@ def media(v1: bool = True) -> dict:
     carol joins late and must get the tracks; dave has no publish grant."""
     server = Server(v1=v1)
     try:
-        bob = client(token("bob"), "both", 12, freq=660, color=[20, 40, 220])
+        # carol needs 3.5 s of both: alice's 12 s leave room for a slow client start
+        bob = client(token("bob"), "both", 14, freq=660, color=[20, 40, 220])
         time.sleep(1.0)
-        alice = client(token("alice"), "both", 10, freq=440, color=[200, 30, 30])
+        alice = client(token("alice"), "both", 12, freq=440, color=[200, 30, 30])
         time.sleep(5.0)
         # mid-call: the transports whose sent packets are numbered and estimated (send-side BWE)
         bwe_transports = sum(len(w.get("bwe") or {}) for w in server.stats()["workers"])
@@ -99,6 +100,19 @@ def lifecycle(v1: bool = True) -> dict:
     finally:
         log = server.stop()
     out["server_log_tail"] = log[-4000:]
+    return out
+
+
+def rpc(v1: bool = True) -> dict:
+    """RPC both ways: each registers "echo", calls the other and gets its answer"""
+    server = Server(v1=v1)
+    try:
+        bob = client(token("bob"), "subscriber", 6, rpc=True, actions=[{"at": 3.0, "do": "rpc", "track": "alice"}])
+        alice = client(token("alice"), "subscriber", 6, rpc=True, actions=[{"at": 2.0, "do": "rpc", "track": "bob"}])
+        out = {"alice": result(alice), "bob": result(bob)}
+    finally:
+        log = server.stop()
+    out["server_log_tail"] = log[-3000:]
     return out
 
 
@@ -400,6 +414,6 @@ if __name__ == "__main__":
     name = sys.argv[1]
     summary = {"media": media, "bad_input": bad_input, "lifecycle": lifecycle, "simulcast": simulcast,
                "media_v0": lambda: media(v1=False), "lifecycle_v0": lambda: lifecycle(v1=False),
-               "server_api": server_api, "cluster_media": cluster_media,
+               "rpc": rpc, "rpc_v0": lambda: rpc(v1=False), "server_api": server_api, "cluster_media": cluster_media,
                "cluster_failover": cluster_failover}[name]()
     print(json.dumps(summary))

@@ -8,6 +8,33 @@ from sfu._units import ffi, lib
 
 FEEDBACK_CAP = lib.SFU_MTU - lib.SFU_SRTP_TRAILER_MAX
 PARSE_CAP = lib.SFU_TCC_HISTORY_SLOTS
+TCC_ID = 3
+SRTP_TAG = 10
+
+
+def padding_packet(tcc_seq: int, rtp_seq: int = 1) -> bytes:
+    """a probe's padding packet as the transport driver sends it (csrc/rtc/transport_pacing.c):
+    built by rtp_padding.c, numbered by tcc_seq_stamp.c (before SRTP adds its tag)"""
+    buf = ffi.new("uint8_t[]", lib.SFU_MTU)
+    n = lib.sfu_rtp_build_padding(buf, lib.SFU_MTU, 96, rtp_seq & 0xFFFF, 90000, 0x5151, lib.SFU_RTP_PADDING_MAX)
+    rtp = ffi.new("sfu_rtp_t *")
+    assert n and lib.sfu_rtp_parse(buf, n, rtp) == 0
+    n = lib.sfu_tcc_seq_stamp(buf, n, lib.SFU_MTU, rtp, TCC_ID, tcc_seq & 0xFFFF)
+    assert n
+    return bytes(ffi.buffer(buf, n))
+
+
+def read_tcc_seq(pkt: bytes) -> int:
+    """the transport-wide number a packet carries under TCC_ID"""
+    buf = ffi.from_buffer("uint8_t[]", pkt)
+    rtp = ffi.new("sfu_rtp_t *")
+    off = ffi.new("uint16_t *")
+    assert lib.sfu_rtp_parse(buf, len(pkt), rtp) == 0 and lib.sfu_rtp_find_ext(buf, rtp, TCC_ID, off) == 2
+    return pkt[off[0]] << 8 | pkt[off[0] + 1]
+
+
+# a padding packet on the wire, as the transport driver counts it (PADDING_WIRE_BYTES)
+PADDING_WIRE = len(padding_packet(0)) + SRTP_TAG
 
 
 class Receiver:
@@ -84,6 +111,14 @@ class Probe:
     def padding(self, now_us: int) -> int:
         return lib.sfu_probe_controller_padding(self.p, now_us)
 
+    def padding_packets(self, estimate_bps: int, usage: int, now_us: int, can_pad: bool = True,
+                        busy: bool = False, size: int = PADDING_WIRE) -> tuple[int, int]:
+        """the transport driver's question: (cluster id, padding packets to send now)"""
+        cid = ffi.new("int16_t *")
+        n = lib.sfu_probe_controller_padding_packets(self.p, estimate_bps, usage, int(can_pad), int(busy), size,
+                                                     now_us, cid)
+        return cid[0], n
+
     def on_feedback(self, results, estimate_bps: int, now_us: int) -> int:
         arr = ffi.new("sfu_tcc_packet_result_t[]", max(len(results), 1))
         for i, r in enumerate(results):
@@ -138,7 +173,11 @@ class Call:
     """one subscriber transport over a Link: the sender paces media at
     min(estimate, source_bps) in packets of `packet_bytes`; the receiver
     records arrivals in tcc_server and sends feedback every feedback_us;
-    feedback reaches the sender one propagation delay later."""
+    feedback reaches the sender one propagation delay later.  Probes are
+    what the transport driver sends: it asks the probe controller every
+    tick (sfu_probe_controller_padding_packets) and sends that many real
+    padding packets (rtp_padding.c, numbered by tcc_seq_stamp.c); the
+    receiver records the number it reads in each."""
 
     def __init__(self, link: Link, bwe: Bwe | None = None, source_bps: int = 3_000_000,
                  packet_bytes: int = 1200, feedback_us: int = 50_000, tick_us: int = 1000,
@@ -165,32 +204,37 @@ class Call:
         self.probe_results: list[tuple[int, int]] = []   # (time us, measured bps)
         self.feedback_estimates: list[tuple[int, int]] = []   # (time us, estimate after the feedback)
 
-    def _send(self, size: int, flags: int = 0, cluster: int = -1) -> None:
+    def _send(self, size: int, flags: int = 0, cluster: int = -1, pkt: bytes | None = None) -> None:
         if cluster >= 0:
             flags |= lib.SFU_TCC_SENT_PROBE
             self.probe.on_sent(cluster, size)
         seq = self.bwe.sent(size, self.now, flags, cluster)
+        if pkt is not None:                     # the number on the wire is the one the history gave
+            assert read_tcc_seq(pkt) == seq
         self.sent_log.append((self.now, seq, size, flags))
         self.sent_clusters.append(cluster)
         at = self.link.send(size, self.now)
         if at is not None:
-            self.in_flight.append((at, seq))
+            self.in_flight.append((at, seq if pkt is None else read_tcc_seq(pkt)))
+
+    def _send_padding(self, cluster: int) -> None:
+        pkt = padding_packet(lib.sfu_tcc_send_history_next_seq(ffi.addressof(self.bwe.b.history)))
+        self._send(len(pkt) + SRTP_TAG, lib.SFU_TCC_SENT_PADDING, cluster, pkt)
 
     def run(self, seconds: float, sample_us: int = 100_000) -> None:
         end = self.now + int(seconds * 1e6)
         next_sample = self.now
         while self.now < end:
             estimate = self.bwe.estimate(self.now)
-            cluster = self.probe.cluster(estimate, self.bwe.b.delay.usage, self.now) if self.probe else -1
+            cluster, padding = (self.probe.padding_packets(estimate, self.bwe.b.delay.usage, self.now)
+                                if self.probe else (-1, 0))
             rate = min(estimate, self.source_bps)
             self.budget = min(self.budget + rate * self.tick_us / 8e6, 4 * self.packet_bytes)
             while self.budget >= self.packet_bytes:
                 self.budget -= self.packet_bytes
                 self._send(self.packet_bytes, cluster=cluster)
-            if cluster >= 0:
-                # the rest of the cluster's rate is padding, in packets of up to packet_bytes
-                while (due := self.probe.padding(self.now)) >= 200:
-                    self._send(min(due, self.packet_bytes), lib.SFU_TCC_SENT_PADDING, cluster)
+            for _ in range(padding):            # the rest of the cluster's rate
+                self._send_padding(cluster)
             # arrivals up to now go to the receiver's register
             due = [p for p in self.in_flight if p[0] <= self.now]
             if due:

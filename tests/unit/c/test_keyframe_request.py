@@ -1,5 +1,6 @@
 """The key frame request throttles (csrc/rtc/keyframe_request.c): per producer at most one
-request per 500 ms; per subscriber once a second, backing off to 4 s while it keeps asking."""
+request per 500 ms, one asked inside that held until it ends; per subscriber once a second,
+backing off to 4 s while it keeps asking."""
 
 from __future__ import annotations
 
@@ -33,6 +34,35 @@ def test_interval_is_half_a_second():
     assert lib.sfu_keyframe_request_allow(k, T0)
     assert not lib.sfu_keyframe_request_allow(k, T0 + 500 * MS - 1)
     assert lib.sfu_keyframe_request_allow(k, T0 + 500 * MS)
+
+
+HELD_CASES = [
+    # (name, [(ms after T0, "ask" | "tick" | "key frame")], the ms at which a request goes out)
+    ("nothing held, nothing due", [(0, "ask"), (100, "tick"), (600, "tick")], [0]),
+    ("one asked inside the interval goes out when it ends",
+     [(0, "ask"), (100, "ask"), (400, "tick"), (500, "tick"), (600, "tick")], [0, 500]),
+    ("many asked inside it make one request", [(0, "ask")] + [(t, "ask") for t in range(10, 500, 10)]
+     + [(500, "tick"), (600, "tick"), (1000, "tick")], [0, 500]),
+    ("a key frame answers what was held", [(0, "ask"), (100, "ask"), (200, "key frame"), (500, "tick")], [0]),
+    ("after a held one went out, the next interval starts from it",
+     [(0, "ask"), (100, "ask"), (550, "tick"), (600, "ask"), (1000, "tick"), (1050, "tick")], [0, 550, 1050]),
+    ("asked after the interval: straight out, nothing held", [(0, "ask"), (700, "ask"), (800, "tick"),
+                                                               (1300, "tick")], [0, 700]),
+]
+
+
+@pytest.mark.parametrize("name,steps,want", HELD_CASES, ids=[c[0] for c in HELD_CASES])
+def test_held_request(name, steps, want):
+    k = ffi.new("sfu_keyframe_request_t *")
+    sent = []
+    for t, what in steps:
+        if what == "ask" and lib.sfu_keyframe_request_allow(k, T0 + t * MS):
+            sent.append(t)
+        elif what == "tick" and lib.sfu_keyframe_request_due(k, T0 + t * MS):
+            sent.append(t)
+        elif what == "key frame":
+            lib.sfu_keyframe_request_answered(k)
+    assert sent == want
 
 
 SUBSCRIBER_CASES = [

@@ -349,12 +349,18 @@ NACK_CASES = [
 ]
 
 
-def nack_seqs(data: bytes, cap: int = 1024, index: int = 0):
+def nth_rtcp(data: bytes, index: int = 0):
+    """(buffer, sfu_rtcp_t) of the index-th packet of a compound, walked with sfu_rtcp_next"""
     buf = cbuf(data)
     off = ffi.new("size_t *", 0)
     pkt = ffi.new("sfu_rtcp_t *")
     for _ in range(index + 1):
         assert lib.sfu_rtcp_next(buf, len(data), off, pkt) == 1
+    return buf, pkt
+
+
+def nack_seqs(data: bytes, cap: int = 1024, index: int = 0):
+    buf, pkt = nth_rtcp(data, index)
     seqs = ffi.new("uint16_t[]", max(cap, 1))
     n = lib.sfu_rtcp_nack_seqs(buf, pkt, seqs, cap)
     return n, [seqs[i] for i in range(max(n, 0))]
@@ -409,11 +415,7 @@ def test_nack_inside_compound():
 
 def remb_bps(data: bytes, index: int = 0):
     """(rc, bps) of sfu_rtcp_remb_bps on the index-th packet of a compound"""
-    buf = cbuf(data)
-    off = ffi.new("size_t *", 0)
-    pkt = ffi.new("sfu_rtcp_t *")
-    for _ in range(index + 1):
-        assert lib.sfu_rtcp_next(buf, len(data), off, pkt) == 1
+    buf, pkt = nth_rtcp(data, index)
     bps = ffi.new("uint64_t *")
     rc = lib.sfu_rtcp_remb_bps(buf, pkt, bps)
     return rc, bps[0]
@@ -563,3 +565,37 @@ DEMUX_BOUNDARIES = [
 @pytest.mark.parametrize("name,pkt,cls", DEMUX_BOUNDARIES, ids=[d[0] for d in DEMUX_BOUNDARIES])
 def test_demux_boundaries(name, pkt, cls):
     assert demux(pkt) == cls
+
+
+@pytest.mark.parametrize("username, expected", [
+    (b"ours:theirs", 4), (b"a:b", 1), (b"x" * 64 + b":y", 64),
+    (b"nocolon", -1), (b":theirs", -1), (b"ours:", -1), (b"", -1), (b":", -1),
+    (b"ours:the:irs", 4),            # the first colon splits (ufrags have none)
+])
+def test_the_recipients_part_of_a_stun_username(username, expected):
+    assert lib.sfu_stun_local_ufrag_len(cbuf(username), len(username)) == expected
+
+
+def report_ssrcs(data: bytes, index: int = 0, cap: int = 31):
+    """(n, ssrcs) of sfu_rtcp_report_ssrcs on the index-th packet of a compound"""
+    buf, pkt = nth_rtcp(data, index)
+    out = ffi.new("uint32_t[]", cap)
+    n = lib.sfu_rtcp_report_ssrcs(buf, pkt, out, cap)
+    return n, [out[i] for i in range(max(n, 0))]
+
+
+# the report blocks' source SSRCs (which streams a subscriber knows: padding may follow on them)
+REPORT_CASES = [
+    ("rr with two blocks", rr(SSRC_B, [SSRC_A, 0x01020304]), 0, 31, (2, [SSRC_A, 0x01020304])),
+    ("sr with one block", sr(SSRC_B, [SSRC_A]), 0, 31, (1, [SSRC_A])),
+    ("rr without blocks", rr(SSRC_B), 0, 31, (0, [])),
+    ("not a report", nack([(5, 0)]), 0, 31, (0, [])),
+    ("at most cap", rr(SSRC_B, [1, 2, 3]), 0, 2, (2, [1, 2])),
+    ("second of a compound", sr(SSRC_B) + rr(SSRC_B, [7]), 1, 31, (1, [7])),
+]
+
+
+@pytest.mark.parametrize("name,data,index,cap,want", REPORT_CASES, ids=[c[0] for c in REPORT_CASES])
+def test_report_block_ssrcs(name, data, index, cap, want):
+    assert rtcp_validate(data) == lib.SFU_DROP_NONE
+    assert report_ssrcs(data, index, cap) == want

@@ -6,6 +6,8 @@ cluster at its target rate, and a cluster's result from its feedback."""
 
 from __future__ import annotations
 
+import pytest
+
 from sfu._units import ffi, lib
 
 from .tcc_sim import Probe
@@ -142,7 +144,9 @@ def test_periodic_probe_while_more_is_wanted_with_backoff():
             p.on_feedback([], 600_000, t + 1_100_000)
         t += 10 * MS
     gaps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
-    assert len(gaps) == 3 and gaps[0] < gaps[1] < gaps[2]            # the interval doubles
+    # the interval doubles up to SFU_PROBE_INTERVAL_MAX_US (plus the cluster and its feedback timeout)
+    assert len(gaps) == 3 and gaps[0] < gaps[1] <= gaps[2], gaps
+    assert gaps[2] <= lib.SFU_PROBE_INTERVAL_MAX_US + 1_200_000, gaps
 
 
 def test_drop_brings_the_next_probe_forward():
@@ -154,3 +158,87 @@ def test_drop_brings_the_next_probe_forward():
     p.p.interval_us = 16_000_000
     p.cluster(600_000, NORMAL, now + 100 * MS)                         # below 0.66 x 2 Mbit/s
     assert p.p.next_us <= now + 100 * MS + 1_000_000 and p.p.interval_us == lib.SFU_PROBE_INTERVAL_US
+
+
+# -- the transport driver's question (sfu_probe_controller_padding_packets) ------------------------
+
+PAD = 12 + 8 + 255 + 10         # a padding packet on the wire, as transport_pacing.c sends them
+
+
+def padding_packets(p: Probe, now: int, can_pad: bool = True, busy: bool = False, estimate: int = 1_000_000,
+                    usage: int = NORMAL, size: int = PAD) -> tuple[int, int]:
+    cid = ffi.new("int16_t *")
+    n = lib.sfu_probe_controller_padding_packets(p.p, estimate, usage, int(can_pad), int(busy), size, now, cid)
+    return cid[0], n
+
+
+# (name, can_pad, busy, usage, packet size) -> cluster started?, padding packets in the first ms
+DRIVER_CASES = [
+    ("a carrier at a frame boundary: the first start-up cluster", True, False, NORMAL, PAD, True, 2),
+    ("no carrier: no cluster starts", False, False, NORMAL, PAD, False, 0),
+    ("packets wait in the pacer: the cluster starts with media only", True, True, NORMAL, PAD, True, 0),
+    ("overuse: nothing", True, False, OVER, PAD, False, 0),
+    ("no packet size: nothing to send", True, False, NORMAL, 0, True, 0),
+]
+
+
+@pytest.mark.parametrize("name,can_pad,busy,usage,size,started,count", DRIVER_CASES, ids=[c[0] for c in DRIVER_CASES])
+def test_padding_packets_decision(name, can_pad, busy, usage, size, started, count):
+    p = Probe(1_000_000, 10_000_000, T0)
+    cid, n = padding_packets(p, T0, can_pad, busy, usage=usage, size=size)
+    assert (cid >= 0, n) == (started, count)
+    assert p.p.clusters == (1 if started else 0)
+    if started:                 # 3 Mbit/s: 375 bytes by the end of the first millisecond, rounded up
+        assert p.p.c[0].target_bps == 3_000_000
+
+
+def test_a_running_cluster_goes_on_without_padding_while_nothing_can_carry_it():
+    p = Probe(1_000_000, 10_000_000, T0)
+    cid, _ = padding_packets(p, T0)
+    assert padding_packets(p, T0 + MS, can_pad=False) == (cid, 0)
+    assert padding_packets(p, T0 + 2 * MS, busy=True) == (cid, 0)
+    assert lib.sfu_probe_controller_active(p.p) == cid
+
+
+def test_padding_catches_up_but_at_most_a_burst_at_once():
+    p = Probe(2_000_000, 10_000_000, T0)                  # 6 Mbit/s first
+    cid, _ = padding_packets(p, T0, estimate=2_000_000)
+    # 40 ms without a chance to send: 30 kB due, one burst now
+    assert padding_packets(p, T0 + 40 * MS, estimate=2_000_000) == (cid, lib.SFU_PROBE_BURST_PACKETS)
+
+
+def test_a_whole_cluster_of_padding_reaches_its_target():
+    p = Probe(1_000_000, 10_000_000, T0)
+    now, sent, first = T0, 0, None
+    while True:
+        cid, n = padding_packets(p, now)
+        if first is None:
+            first = cid
+        if cid != first:
+            break
+        for _ in range(n):
+            p.on_sent(cid, PAD)
+            sent += PAD
+        now += MS
+    assert now - T0 >= lib.SFU_PROBE_CLUSTER_US
+    # 3 Mbit/s for the cluster's 50 ms (and the millisecond it ends in), within a packet
+    assert abs(sent - 3_000_000 * (now - T0) / 8e6) <= 2 * PAD
+    assert cid >= 0 and p.p.c[1].target_bps == 6_000_000  # the second start-up cluster follows
+
+
+def test_starting_until_both_start_up_clusters_are_evaluated_or_the_time_is_up():
+    p = Probe(1_000_000, 10_000_000, T0)
+    assert lib.sfu_probe_controller_starting(p.p, T0 + MS)                 # nothing sent yet
+    (cid, n1, _), end, nxt = run_cluster(p, T0, 1_000_000)
+    (cid2, n2, _), end2, _ = run_cluster(p, end, 1_000_000)
+    assert lib.sfu_probe_controller_starting(p.p, end2)                    # both sent, no feedback
+    p.on_feedback(results_for(cid, [T0 + i * MS for i in range(n1)], [end + i * MS for i in range(n1)]),
+                  1_000_000, end2)
+    assert lib.sfu_probe_controller_starting(p.p, end2)                    # the second still waits
+    p.on_feedback(results_for(cid2, [end + i * MS for i in range(n2)], [end2 + i * MS for i in range(n2)]),
+                  1_000_000, end2 + MS)
+    assert not lib.sfu_probe_controller_starting(p.p, end2 + MS)
+    # without a carrier nothing is sent: it stops holding the report back after SFU_PROBE_STARTUP_US
+    q = Probe(1_000_000, 10_000_000, T0)
+    assert lib.sfu_probe_controller_starting(q.p, T0 + lib.SFU_PROBE_STARTUP_US - 1)
+    assert not lib.sfu_probe_controller_starting(q.p, T0 + lib.SFU_PROBE_STARTUP_US)

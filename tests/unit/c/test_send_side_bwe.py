@@ -19,7 +19,9 @@ The tolerances follow from how the estimator works, not from one run:
 - after a drop of the link rate the first overuse comes within the ~1 s the
   trendline needs and cuts to 0.85 x the new rate;
 - probing after the limit lifts: one interval (2 s, doubling after fruitless
-  probes at the constrained rate) plus a doubling chain of clusters;
+  probes at the constrained rate) plus a doubling chain of clusters, made of
+  the padding packets the transport driver sends (the probe controller's
+  per-tick decision, rtp_padding.c, numbered by tcc_seq_stamp.c);
 - random loss of 5 % lies between the 2 % and 10 % bands: the loss limit
   holds, and the delay-based estimate sees no queue.
 """
@@ -33,7 +35,7 @@ import pytest
 
 from sfu._units import ffi, lib
 
-from .tcc_sim import Bwe, Call, Link, Probe, RX_CLOCK_OFFSET_US
+from .tcc_sim import PADDING_WIRE, RX_CLOCK_OFFSET_US, Bwe, Call, Link, Probe
 
 TRACES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traces")
 K = 1000
@@ -80,6 +82,10 @@ def test_growing_again_after_the_limit_lifts(probing):
         assert peak > 0.8 * 2500 * K, [e // K for e in c.estimates_between(8, 16)]
         assert min(c.estimates_between(14, 16)) > 0.6 * 2500 * K
         assert any(t > c.samples[0][0] + 8 * M for t, _ in c.probe_results)
+        # what lifted it: real padding packets (rtp_padding.c) of the clusters after the step
+        step = c.samples[0][0] + 8 * M
+        pads = [size for t, _, size, flags in c.sent_log if t > step and flags & lib.SFU_TCC_SENT_PADDING]
+        assert len(pads) > 50 and set(pads) == {PADDING_WIRE}
     else:
         assert peak < 0.6 * 2500 * K
 

@@ -1,7 +1,8 @@
 """The consumer's sequence number / timestamp rewriter (csrc/rtc/seq_manager.c)
 through the test-facing module sfu._units: tables of input packets and
 events, with the output each must get, derived from the rules in
-sfu_units.h (RFC 3550 A.1 limits: 3000 ahead, 100 back)."""
+sfu_units.h (RFC 3550 A.1 limits: 3000 ahead, 100 back), padding (probes)
+included: it takes the next numbers only at a frame boundary."""
 
 from __future__ import annotations
 
@@ -24,14 +25,21 @@ class Seq:
         lib.sfu_seq_manager_map(self.m, seq, ts, clock, now, self._seq, self._ts)
         return self._seq[0], self._ts[0]
 
-    def send(self, seq: int, ts: int = 0, clock: int = 90000, now: int = T0) -> tuple[int, int]:
+    def send(self, seq: int, ts: int = 0, clock: int = 90000, now: int = T0, marker: bool = False) -> tuple[int, int]:
         out = self.map(seq, ts, clock, now)
-        lib.sfu_seq_manager_sent(self.m, out[0], out[1], now)
+        lib.sfu_seq_manager_sent(self.m, out[0], out[1], 1 if marker else 0, now)
         return out
+
+    def pad(self) -> tuple[int, int] | None:
+        """a padding packet's (seq, ts), or None when it may not follow now"""
+        if not lib.sfu_seq_manager_pad(self.m, self._seq, self._ts):
+            return None
+        return self._seq[0], self._ts[0]
 
 
 def run(seq_start: int, events: list) -> list[int]:
-    """events: input sequence numbers, or "resync" / "switch"; returns the output sequence numbers"""
+    """events: input sequence numbers (with "m": the marker bit), or "resync" / "switch" / "pad";
+    returns the output sequence numbers ("pad": its number, or None when refused)"""
     s = Seq(seq_start)
     out = []
     for e in events:
@@ -39,6 +47,11 @@ def run(seq_start: int, events: list) -> list[int]:
             lib.sfu_seq_manager_resync(s.m)
         elif e == "switch":
             lib.sfu_seq_manager_source_switch(s.m)
+        elif e == "pad":
+            p = s.pad()
+            out.append(None if p is None else p[0])
+        elif isinstance(e, str):
+            out.append(s.send(int(e.rstrip("m")), marker=e.endswith("m"))[0])
         else:
             out.append(s.send(e)[0])
     return out
@@ -64,6 +77,17 @@ SEQ_CASES = [
     ("resync before the first packet: seq_start", 10, ["resync", 77, 78], [10, 11]),
     ("switch before the first packet: seq_start", 10, ["switch", 77], [10]),
     ("switch re-bases the sequence", 10, [1, 2, "switch", 7000, 7001], [10, 11, 12, 13]),
+    # padding: after a frame's last packet (marker), the media after it moves up
+    ("padding after a frame end", 10, [1, "2m", "pad", "pad", 3, 4], [10, 11, 12, 13, 14, 15]),
+    ("no padding mid-frame", 10, [1, 2, "pad", "3m", "pad", 4], [10, 11, None, 12, 13, 14]),
+    ("no padding before the first packet", 10, ["pad", "1m"], [None, 10]),
+    ("padding while paused: the media after it continues", 10, ["1m", "resync", "pad", 50], [10, 11, 12]),
+    ("a late packet from before the padding keeps its place", 10, [1, "3m", "pad", 2, 4], [10, 12, 13, 11, 14]),
+    ("a gap in the input stays visible after padding", 10, ["1m", "pad", 5], [10, 11, 15]),
+    ("padding, then a resync", 10, ["1m", "pad", "resync", 90], [10, 11, 12]),
+    ("padding, then a source switch", 10, ["1m", "pad", "pad", "switch", 7000], [10, 11, 12, 13]),
+    ("padding twice, media between", 10, ["1m", "pad", "2m", "pad", 3, 2], [10, 11, 12, 13, 14, 12]),
+    ("padding across the output wrap", 65535, ["1m", "pad", 2], [65535, 0, 1]),
 ]
 
 
@@ -128,6 +152,14 @@ def test_ts_at_extrapolates_the_newest_packet():
     assert lib.sfu_seq_manager_ts_at(s.m, 90000, T0) == 0xFFFFFFFF - 1000
     assert lib.sfu_seq_manager_ts_at(s.m, 90000, T0 + SEC) == (0xFFFFFFFF - 1000 + 90000) & 0xFFFFFFFF
     assert lib.sfu_seq_manager_ts_at(s.m, 48000, T0 + SEC // 2) == (0xFFFFFFFF - 1000 + 24000) & 0xFFFFFFFF
+
+
+def test_padding_keeps_the_newest_timestamp_and_counts():
+    s = Seq(0, ts_offset=100)
+    s.send(1, 3000, marker=True)
+    assert s.pad() == (1, 3100) and s.pad() == (2, 3100)
+    assert s.m.padded == 2 and s.m.sent == 1 and s.m.frame_end == 1
+    assert s.send(2, 6000) == (3, 6100) and s.m.frame_end == 0 and s.pad() is None
 
 
 def test_older_packet_does_not_move_the_newest():

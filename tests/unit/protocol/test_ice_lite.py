@@ -9,6 +9,7 @@ from aioice import stun
 
 from sfu.protocol.common import Transmit
 from sfu.protocol.ice_lite import (
+    ERROR_REASONS,
     ICE_CHARS,
     IceLiteAgent,
     IceState,
@@ -228,21 +229,22 @@ def test_nomination_switches_to_latest():
 
 
 @pytest.mark.parametrize(
-    "kwargs, code",
+    "kwargs, code, reason",
     [
-        (dict(username=f"wrong:{REMOTE_UFRAG}"), 401),
-        (dict(username=f"{LOCAL_UFRAG}:other"), 401),
-        (dict(username="nocolon"), 401),
-        (dict(key=b"not-the-password-at-all"), 401),
-        (dict(username=None), 400),
-        (dict(key=None), 400),
-        (dict(fingerprint=False), 400),
-        (dict(controlled=True), 487),
+        (dict(username=f"wrong:{REMOTE_UFRAG}"), 401, "unknown_local_ufrag"),
+        (dict(username=f"{LOCAL_UFRAG}:other"), 401, "remote_ufrag_mismatch"),
+        (dict(username="nocolon"), 401, "unknown_local_ufrag"),
+        (dict(key=b"not-the-password-at-all"), 401, "bad_integrity"),
+        (dict(username=None), 400, "missing_credentials"),
+        (dict(key=None), 400, "missing_credentials"),
+        (dict(fingerprint=False), 400, "missing_fingerprint"),
+        (dict(controlled=True), 487, "role_conflict"),
     ],
 )
-def test_error_responses(kwargs, code):
+def test_error_responses(kwargs, code, reason):
     agent = make_agent()
     out = agent.handle_datagram(1.0, binding_request(use_candidate=True, **kwargs), PEER)
+    assert agent.stats.errors_by_reason == {**dict.fromkeys(ERROR_REASONS, 0), reason: 1}
     resp, addr = only_response(out)
     assert addr == PEER
     assert resp.message_class == stun.Class.ERROR
@@ -364,3 +366,14 @@ def test_pair_table_is_bounded():
     for i in range(100):
         agent.handle_datagram(1.0 + i, binding_request(), ("192.0.2.99", 1000 + i))
     assert len(agent.pairs) <= 32 and PEER in agent.pairs
+
+
+def test_error_counters_stay_a_fixed_set_whatever_arrives():
+    import os
+
+    agent = make_agent()
+    for i in range(200):       # garbage of every length, and STUN-like headers with random bodies
+        agent.handle_datagram(1.0, os.urandom(i % 60), PEER)
+        agent.handle_datagram(1.0, bytes([0, 1, 0, 8]) + b"\x21\x12\xa4\x42" + os.urandom(20), PEER)
+    assert set(agent.stats.errors_by_reason) == set(ERROR_REASONS)
+    assert agent.stats.errors_by_reason["malformed"] == agent.stats.malformed > 0

@@ -348,3 +348,20 @@ def test_libwebrtc_answer_to_our_subscriber_offer():
     assert role_from_answer(answer.transport_attribute("setup")).value == "server"
     assert [c.pt for c in answer.media[1].codecs()] == [c.pt for c in offer.media[1].codecs()]
     assert {e.uri for e in answer.media[1].extmaps()} == {e.uri for e in offer.media[1].extmaps()}
+
+
+def test_descriptions_over_the_bounds_are_refused_before_parsing():
+    import time
+
+    from sfu.protocol.sdp.session import MAX_MEDIA_SECTIONS, MAX_SDP_BYTES, SessionDescription
+
+    head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    many = head + "".join(f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{i}\r\n" for i in range(MAX_MEDIA_SECTIONS + 1))
+    t0 = time.perf_counter()
+    with pytest.raises(SdpError, match="too many media sections"):
+        SessionDescription.parse(many)
+    assert time.perf_counter() - t0 < 1.0
+    ok = head + "".join(f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{i}\r\n" for i in range(MAX_MEDIA_SECTIONS))
+    assert len(SessionDescription.parse(ok).media) == MAX_MEDIA_SECTIONS
+    with pytest.raises(SdpError, match="too large"):
+        SessionDescription.parse(head + "a=x:" + "y" * MAX_SDP_BYTES + "\r\n")

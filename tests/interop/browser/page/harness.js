@@ -158,6 +158,7 @@ window.lk = {
   async connect(url, token, options = {}) {
     const roomOptions = { adaptiveStream: false, dynacast: false };
     if (options.singlePeerConnection !== undefined) roomOptions.singlePeerConnection = options.singlePeerConnection;
+    if (options.dynacast) roomOptions.dynacast = true;   // pause the layers the server says nobody needs
     if (options.e2eeKey) {
       const keyProvider = new ExternalE2EEKeyProvider();
       await keyProvider.setKey(options.e2eeKey);

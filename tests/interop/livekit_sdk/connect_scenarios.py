@@ -1,0 +1,209 @@
+"""Connectivity scenarios with the unmodified livekit rtc SDK: the clients run in a network
+namespace of their own, behind the veth pair, so what they reach of the server is what the
+veth (and the nftables rules of their namespace) lets through.
+
+    unshare -n python -m interop.livekit_sdk.connect_scenarios NAME      (from tests/)
+
+The scenario's namespace holds the server and sfu0 (10.99.0.1); a holder process made with
+`unshare -n` holds the clients' namespace with sfu1 (10.99.0.2); the clients start under
+`nsenter --net=/proc/PID/ns/net`.  Prints one JSON summary on the last line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from helpers.netns import CLIENT_IP, SERVER_IP, add_veth
+from helpers.sdk_client import client as _client, result
+from helpers.sfu_server import SfuServer, token
+
+PORT = 7880
+URL = f"ws://{SERVER_IP}:{PORT}"
+
+
+class ClientNamespace:
+    """sfu1 moved into a fresh namespace held by a `sleep` (bounded: it ends by itself)"""
+
+    def __init__(self, hold_seconds: int = 600) -> None:
+        self.holder = subprocess.Popen(["unshare", "-n", "sleep", str(hold_seconds)])
+        self.prefix = ("nsenter", f"--net=/proc/{self.holder.pid}/ns/net")
+        for _ in range(50):          # unshare has made the namespace once its child runs sleep
+            try:
+                with open(f"/proc/{self.holder.pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        subprocess.run(["ip", "link", "set", "sfu1", "netns", str(self.holder.pid)], check=True)
+        for cmd in ("ip link set lo up", f"ip addr add {CLIENT_IP}/24 dev sfu1", "ip link set sfu1 up"):
+            self.run(cmd)
+
+    def run(self, cmd: str, stdin: str | None = None) -> str:
+        p = subprocess.run([*self.prefix, *cmd.split()], input=stdin, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{cmd}: {p.stderr.strip()}")
+        return p.stdout
+
+    def nft(self, ruleset: str) -> None:
+        """load an nftables ruleset into the clients' namespace"""
+        self.run("nft -f -", stdin=ruleset)
+
+    def client(self, tok: str, role: str, seconds: float, **kw) -> subprocess.Popen:
+        return _client(tok, role, seconds, URL, prefix=self.prefix, **kw)
+
+    def close(self) -> None:
+        self.holder.kill()
+        self.holder.wait()
+
+
+def only_tcp_out(*ports: int) -> str:
+    """the clients may reach the server on these TCP ports only (signalling, TURN/TLS ...)"""
+    allowed = ", ".join(str(p) for p in ports)
+    return f"""
+table inet sfutest {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    ip daddr {SERVER_IP} tcp dport {{ {allowed} }} counter accept
+    ip daddr {SERVER_IP} counter drop
+  }}
+}}
+"""
+
+
+def allow_out(tcp: tuple[int, ...], udp: tuple[int, ...]) -> str:
+    rules = [f"ip daddr {SERVER_IP} tcp dport {{ {', '.join(map(str, tcp))} }} counter accept"]
+    if udp:
+        rules.append(f"ip daddr {SERVER_IP} udp dport {{ {', '.join(map(str, udp))} }} counter accept")
+    body = "\n    ".join(rules)
+    return f"""
+table inet sfutest {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    {body}
+    ip daddr {SERVER_IP} counter drop
+  }}
+}}
+"""
+
+
+def _two_way(server: SfuServer, ns: ClientNamespace, seconds: float = 8) -> dict:
+    """bob and alice both publish and receive; what each got, and the remote addresses the
+    server's transports use mid-call"""
+    bob = ns.client(token("bob"), "both", seconds + 2, freq=660, color=[20, 40, 220], stats_every=2)
+    time.sleep(1.0)
+    alice = ns.client(token("alice"), "both", seconds, freq=440, color=[200, 30, 30], stats_every=2)
+    time.sleep(seconds / 2 + 1)
+    selected = [t.get("selected") for w in server.stats()["workers"] for t in (w.get("webrtc") or {}).values()]
+    out = {"bob": result(bob), "alice": result(alice), "selected": selected}
+    return out
+
+
+def _cert(directory: str) -> tuple[str, str]:
+    cert, key = f"{directory}/turn-cert.pem", f"{directory}/turn-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", f"/CN={SERVER_IP}", "-addext", f"subjectAltName=IP:{SERVER_IP}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def _turn(blocked: str, udp_port: int, tls_port: int) -> dict:
+    """the clients may reach the server on TCP 7880 (signalling) and what `blocked` leaves open"""
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="sfu-turn-test-")
+    cert, key = _cert(tmp)
+    conf = f"{tmp}/sfu.yaml"
+    with open(conf, "w") as f:
+        f.write(f"turn:\n  enabled: true\n  udp_port: {udp_port}\n  tls_port: {tls_port}\n"
+                f"  cert_file: {cert}\n  key_file: {key}\n  relay_range_start: 31000\n  relay_range_end: 31999\n")
+    ns = ClientNamespace()
+    try:
+        ns.nft(blocked)
+        server = SfuServer(SERVER_IP, PORT, workers=1, extra=["--config", conf], log_path="/tmp/sfu-connect-turn.log")
+    except BaseException:
+        ns.close()
+        raise
+    try:
+        out = _two_way(server, ns)
+        out["nft"] = ns.run("nft list ruleset")
+    finally:
+        log = server.stop()
+        ns.close()
+    out["server_log_tail"] = log[-3000:]
+    out["turn_log"] = [ln for ln in log.splitlines() if "TURN" in ln or "coturn" in ln][-20:]
+    return out
+
+
+def turn_tls_untrusted(trust_env: bool = False) -> dict:
+    """only TCP reaches the server, on 7880 and 5349, and the TURN certificate is self-signed:
+    libwebrtc checks a turns: certificate against its compiled-in roots and hangs up during the
+    handshake, so the client cannot connect (what coturn saw, with its session log on)"""
+    import os
+    import tempfile
+
+    os.environ["SFU_TEST_LOG_LEVEL"] = "DEBUG"        # coturn's verbose session log
+    tmp = tempfile.mkdtemp(prefix="sfu-turn-test-")
+    cert, key = _cert(tmp)
+    conf = f"{tmp}/sfu.yaml"
+    with open(conf, "w") as f:
+        f.write(f"turn:\n  enabled: true\n  tls_port: 5349\n  cert_file: {cert}\n  key_file: {key}\n")
+    if trust_env:       # the certificate named where OpenSSL-based clients look for trusted roots
+        os.environ["SSL_CERT_FILE"] = cert
+        os.environ["SSL_CERT_DIR"] = tmp
+    ns = ClientNamespace()
+    try:
+        ns.nft(only_tcp_out(PORT, 5349))
+        server = SfuServer(SERVER_IP, PORT, workers=1, extra=["--config", conf], log_path="/tmp/sfu-connect-tls.log")
+    except BaseException:
+        ns.close()
+        raise
+    try:
+        bob = result(ns.client(token("bob"), "both", 3))
+    finally:
+        log = server.stop()
+        ns.close()
+    return {"bob": bob, "tls_sessions": [ln for ln in log.splitlines() if "coturn" in ln and
+                                         ("TLS/TCP socket" in ln or "username=" in ln or "tls connected" in ln)]}
+
+
+def turn_tcp() -> dict:
+    """only TCP reaches the server, on 7880 and 3478: the SDK relays through TURN over plain TCP"""
+    return _turn(only_tcp_out(PORT, 3478), 3478, 5349)
+
+
+def turn_udp() -> dict:
+    """UDP to the media port is dropped but 3478 is open: the SDK relays through TURN over UDP"""
+    return _turn(allow_out((PORT,), (3478,)), 3478, 0)
+
+
+def announced() -> dict:
+    """the server binds 0.0.0.0 with no node_ip: it names its interface address (not loopback)
+    in its candidates, and clients behind the veth reach it there"""
+    ns = ClientNamespace()
+    try:
+        server = SfuServer(SERVER_IP, PORT, workers=1, bind="0.0.0.0", node_ip="",
+                           log_path="/tmp/sfu-connect-announced.log")
+    except BaseException:
+        ns.close()          # its holder would keep the scenario's output open
+        raise
+    try:
+        out = _two_way(server, ns)
+    finally:
+        log = server.stop()
+        ns.close()
+    out["announcing"] = [ln for ln in log.splitlines() if "announcing" in ln]
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
+if __name__ == "__main__":
+    add_veth()
+    name = sys.argv[1]
+    summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
+               "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
+               "turn_udp": turn_udp}[name]()
+    print(json.dumps(summary))
