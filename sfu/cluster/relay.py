@@ -28,6 +28,7 @@ from livekit.protocol import models, rtc
 
 from .. import errors
 from ..signaling.connection import Connection, leave_response
+from ..signaling.prepared_response import Prepared
 from .inbox_signature import sign
 
 log = logging.getLogger("sfu.cluster")
@@ -116,11 +117,11 @@ class RelayConnection:
         self._peer_alive = peer_alive
         self.redis = redis
 
-    async def send(self, msg: rtc.SignalResponse) -> None:
+    async def send(self, msg: rtc.SignalResponse | Prepared) -> None:
         if self.closed:
             return
         try:
-            await self._out.write("m", msg.SerializeToString())
+            await self._out.write("m", msg.binary if isinstance(msg, Prepared) else msg.SerializeToString())
             self.messages_out += 1
         except Exception as e:  # redis gone: the session ends (the front is told if it can be)
             log.warning("relay %s: send failed: %s", self.sid, e)

@@ -21,6 +21,7 @@ from .. import auth, errors
 from ..ids import new_sid
 from ..protocol import sdp
 from ..signaling.connection import Connection, leave_response
+from ..signaling.prepared_response import Prepared
 from ..signaling.join import JoinParams
 from .connection_quality import LinkState
 from .data_inbox import DataInbox
@@ -152,8 +153,8 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self.version += 1
 
     # -- signalling out ------------------------------------------------------------------
-    async def send(self, msg: rtc.SignalResponse) -> None:
-        which = msg.WhichOneof("message")
+    async def send(self, msg: rtc.SignalResponse | Prepared) -> None:
+        which = msg.which if isinstance(msg, Prepared) else msg.WhichOneof("message")
         if which not in ("pong", "pong_resp"):
             log.debug("%s/%s > %s", self.room.name, self.identity, which)
         if self.conn is not None:
@@ -211,6 +212,8 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
             self.downlink_loss = float(data["loss"]) if data.get("loss") is not None else None
             rtt_us = int(data.get("rtt_us") or 0)
             self.downlink_rtt_ms = rtt_us / 1000 if rtt_us > 0 else None
+            log.debug("%s: downlink estimate %s bps (limited by %s, acked %s bps)", self.identity, bitrate,
+                      data.get("limited_by"), data.get("acked_bps"))
             self.events.downlink_estimate(self, self.downlink_bps)
         elif event == "closed":
             loop.create_task(self.events.participant_lost(self, WORKER_DIED))

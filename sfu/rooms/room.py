@@ -20,6 +20,7 @@ from livekit.protocol import agent_dispatch, models
 from .. import errors
 from ..ids import new_sid
 from ..media import MediaService, Router
+from ..signaling.prepared_response import UpdateParts
 from .participant_updates import BATCH_INTERVAL, UpdateBatch
 from .track import Member, TrackPublication
 
@@ -115,9 +116,12 @@ class Room:
 
     async def broadcast(self, infos: list[models.ParticipantInfo], exclude: Member | None = None) -> None:
         """a ParticipantUpdate to every open participant but `exclude`"""
+        if not infos:
+            return
+        msg = UpdateParts(infos).update()      # encoded once for everyone
         for q in list(self.participants.values()):
             if q is not exclude and not q.closed:
-                await q.send_participant_update(infos)
+                await q.send(msg)
 
     async def broadcast_participant(self, p: Member, exclude: Member | None = None) -> None:
         """p's ParticipantInfo to the room: now for a publisher or a participant leaving, with
@@ -137,14 +141,16 @@ class Room:
             await self.broadcast([info], exclude=p)
 
     async def flush_updates(self) -> None:
-        """the batched ParticipantUpdates, one message per participant (not its own info)"""
+        """the batched ParticipantUpdates, one message per participant (not its own info);
+        each info is encoded once, not once per recipient"""
         infos = self.updates.take()
         if not infos:
             return
+        parts = UpdateParts(infos)
         for q in list(self.participants.values()):
-            mine = [i for i in infos if i.identity != q.identity]
-            if mine and not q.closed:
-                await q.send_participant_update(mine)
+            mine = parts.update(q.identity)
+            if mine is not None and not q.closed:
+                await q.send(mine)
 
     def should_close(self, now: float) -> bool:
         humans = [p for p in self.participants.values() if not p.dependent]

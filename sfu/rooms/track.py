@@ -14,6 +14,7 @@ from livekit.protocol import models, rtc
 
 from ..media import Consumer, Producer
 from ..protocol import sdp
+from ..signaling.prepared_response import Prepared
 from .keyframe_limit import KeyFrameLimit
 from .layer_activity import LayerActivity
 from .subscription_permission import SubscriptionPermission
@@ -44,7 +45,7 @@ class Member(Protocol):
 
     def to_proto(self) -> models.ParticipantInfo: ...
 
-    async def send(self, msg: rtc.SignalResponse) -> None: ...
+    async def send(self, msg: rtc.SignalResponse | Prepared) -> None: ...
 
     async def send_participant_update(self, infos: list[models.ParticipantInfo]) -> None: ...
 

@@ -20,6 +20,7 @@ from livekit.protocol import rtc
 
 from .. import errors
 from ..wire import decode_frame
+from .prepared_response import Prepared
 from .rate_limit import TokenBucket
 
 log = logging.getLogger("sfu.signal")
@@ -35,7 +36,7 @@ class Connection(Protocol):
     messages_in: int
     messages_out: int
 
-    async def send(self, msg: rtc.SignalResponse) -> None: ...
+    async def send(self, msg: rtc.SignalResponse | Prepared) -> None: ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
@@ -84,10 +85,14 @@ class SignalConnection:
                 self.closed = True
                 self._wake.set()
 
-    async def send(self, msg: rtc.SignalResponse) -> None:
+    async def send(self, msg: rtc.SignalResponse | Prepared) -> None:
         if self.closed or self.ws.closed:
             return
-        data: bytes | str = json_format.MessageToJson(msg, indent=None) if self.json else msg.SerializeToString()
+        data: bytes | str
+        if isinstance(msg, Prepared):      # encoded once for a room's broadcast
+            data = json_format.MessageToJson(msg.message(), indent=None) if self.json else msg.binary
+        else:
+            data = json_format.MessageToJson(msg, indent=None) if self.json else msg.SerializeToString()
         self._queue.append(data)
         self._queued_bytes += len(data)
         if self._queued_bytes > MAX_QUEUED_BYTES:

@@ -1,0 +1,48 @@
+"""A SignalResponse encoded once: the bytes a connection sends equal the message's own
+serialization, for the whole batch and for every recipient's "all but mine" subset."""
+
+from __future__ import annotations
+
+from livekit.protocol import models, rtc
+
+from sfu.signaling.prepared_response import Prepared, UpdateParts
+
+
+def info(identity: str, n: int) -> models.ParticipantInfo:
+    return models.ParticipantInfo(
+        sid=f"PA_{identity}", identity=identity, name=identity * n, metadata="m" * (n * 50),
+        state=models.ParticipantInfo.ACTIVE, version=n, attributes={"k": "v" * n},
+        tracks=[models.TrackInfo(sid=f"TR_{identity}", name="cam", width=1280, height=720)])
+
+
+def expected(infos: list[models.ParticipantInfo]) -> bytes:
+    return rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=infos)).SerializeToString()
+
+
+def test_every_subset_encodes_as_the_message_would():
+    # sizes around the 1-byte/2-byte/3-byte length varint boundaries
+    infos = [info(f"p{i}", n) for i, n in enumerate((1, 2, 3, 40, 400))]
+    parts = UpdateParts(infos)
+    assert parts.update().binary == expected(infos)
+    for skip in infos:
+        got = parts.update(skip.identity)
+        assert got is not None and got.which == "update"
+        assert got.binary == expected([i for i in infos if i.identity != skip.identity])
+        assert rtc.SignalResponse.FromString(got.binary) == got.message()
+
+
+def test_nothing_left_is_no_message():
+    parts = UpdateParts([info("solo", 1)])
+    assert parts.update("solo") is None
+    assert parts.update("other") is not None
+
+
+def test_the_whole_batch_is_encoded_once():
+    parts = UpdateParts([info("a", 1), info("b", 2)])
+    assert parts.update() is parts.update()          # shared by every recipient
+
+
+def test_prepared_of_a_message():
+    msg = rtc.SignalResponse(pong=123)
+    p = Prepared.of(msg)
+    assert p.binary == msg.SerializeToString() and p.which == "pong" and p.message() is msg
