@@ -142,12 +142,13 @@ def test_simulcast_layers_follow_the_requested_quality():
     assert bob["rc"] == 0 and not any("error" in a for a in bob["actions_done"]), bob
     video = bob["tracks"]["alice/video"]
     sizes = [(s["t"], tuple(s["size"])) for s in video["sizes"]]
+    why = (sizes, "\n".join(r["layer_log"]))
     # starts on the high layer; LOW (at 5 s) gives the quarter-size layer; HIGH (at 8.5 s) the full one
-    assert sizes[0][1] == (1280, 720), sizes
+    assert sizes[0][1] == (1280, 720), why
     low = [t for t, sz in sizes if sz == (320, 180)]
-    assert low and 5.0 <= low[0] < 6.5, sizes
+    assert low and 5.0 <= low[0] < 6.5, why
     back = [t for t, sz in sizes if sz == (1280, 720) and t > low[0]]
-    assert back and 8.5 <= back[0] < 10.0, sizes
+    assert back and 8.5 <= back[0] < 10.0, why
     # frames keep coming through both switches
     per_s = video["per_second"]
     assert all(per_s.get(str(s), 0) >= 8 for s in range(2, 11)), per_s

@@ -127,8 +127,11 @@ def simulcast() -> dict:
         alice = client(token("alice"), "publisher", 11, simulcast=True, width=1280, height=720, bitrate=2_500_000)
         out = {"alice": result(alice), "bob": result(bob), "server_stats": stats_brief(server)}
     finally:
+        whole = server.log_tail(2_000_000)
         log = server.stop()
     out["server_log_tail"] = log[-4000:]
+    # why the subscriber is on the layer it is on: layer activity, switches, downlink estimates
+    out["layer_log"] = [ln for ln in whole.splitlines() if " layer " in ln or "downlink" in ln or "probe" in ln][-60:]
     return out
 
 
