@@ -14,6 +14,8 @@ Options (JSON): freq, color, simulcast, and `actions`: a list of
 "rpc": true registers the RPC method "echo" (its answer names the callee, the caller and the payload;
 every call received is kept in "rpc_received"); an rpc action calls "echo" and keeps the answer, or
 the RpcError's code and message, in "actions_done".
+"degradation": "maintain_resolution" keeps the published video layers at full size when the encoder is short
+of CPU (frames are dropped instead).
 "log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
 For measurements (bench/bench_network.py): "pattern": "moving" publishes a scrolling textured
 I420 picture (lkmedia.MovingPattern) instead of a solid colour; "timeline": true keeps every
@@ -74,7 +76,11 @@ async def publish(room: rtc.Room, end: float, summary: dict) -> None:
     apub = await lp.publish_track(atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
     vpub = await lp.publish_track(vtrack, rtc.TrackPublishOptions(
         source=rtc.TrackSource.SOURCE_CAMERA, simulcast=bool(OPTS.get("simulcast", False)),
-        video_encoding=rtc.VideoEncoding(max_bitrate=int(OPTS.get("bitrate", 600_000)), max_framerate=30)))
+        video_encoding=rtc.VideoEncoding(max_bitrate=int(OPTS.get("bitrate", 600_000)), max_framerate=30),
+        # "maintain_resolution": frames are dropped rather than the layers scaled down when the
+        # encoder is short of CPU (libwebrtc's default for a camera scales them)
+        **({"degradation_preference": rtc.DegradationPreference.MAINTAIN_RESOLUTION}
+           if OPTS.get("degradation") == "maintain_resolution" else {})))
     LOCAL.update(audio=(atrack, apub), video=(vtrack, vpub))
     summary["publish_ms"] = (time.monotonic() - t0) * 1000
 

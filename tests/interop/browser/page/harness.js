@@ -195,6 +195,7 @@ window.lk = {
       backupCodec: options.backupCodec ?? false };
     if (options.codec) publish.videoCodec = options.codec;
     if (options.scalabilityMode) publish.scalabilityMode = options.scalabilityMode;
+    if (options.degradationPreference) publish.degradationPreference = options.degradationPreference;
     if (options.maxBitrate) publish.videoEncoding = { maxBitrate: options.maxBitrate, maxFramerate: 30 };
     if (options.simulcast && width >= 1280) {
       publish.videoSimulcastLayers = [VideoPresets.h180, VideoPresets.h360];
