@@ -12,6 +12,7 @@ a parent is gone (no requests for the dead part).
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import random
@@ -33,6 +34,7 @@ class MediaService:
         self._ids = itertools.count(1)
         self.routers: dict[str, Router] = {}
         self.transports: dict[int, Transport] = {}
+        self._per_worker: collections.Counter[int] = collections.Counter()   # worker index -> transports
         pool.on_died(self._worker_died)
         pool.on_event(self._worker_event)
 
@@ -50,11 +52,16 @@ class MediaService:
         live = [w for w in self.pool.workers if w.alive]
         if not live:
             raise errors.WorkerDiedError("no media worker is running")
-        load = {w.index: 0 for w in live}
-        for t in self.transports.values():
-            if t.worker.index in load:
-                load[t.worker.index] += 1
-        return min(live, key=lambda w: (load[w.index], w.index))
+        return min(live, key=lambda w: (self._per_worker[w.index], w.index))
+
+    def add_transport(self, t: Transport) -> None:
+        self.transports[t.id] = t
+        self._per_worker[t.worker.index] += 1
+
+    def forget_transport(self, t: Transport) -> None:
+        if self.transports.get(t.id) is t:
+            del self.transports[t.id]
+            self._per_worker[t.worker.index] -= 1
 
     def _worker_died(self, death: WorkerDeath) -> None:
         dead = [t for t in self.transports.values() if t.worker.index == death.index]
@@ -116,7 +123,7 @@ class Router:
         if kind == "webrtc" and ips and info["ip"] == ips[0]:     # on the worker's shared port
             t.ips = list(ips)
         self.transports[tid] = t
-        svc.transports[tid] = t
+        svc.add_transport(t)
         return t
 
     async def close(self) -> None:
@@ -242,7 +249,7 @@ class Transport:
 
     def _forget(self) -> None:
         self.router.transports.pop(self.id, None)
-        self.router.service.transports.pop(self.id, None)
+        self.router.service.forget_transport(self)
 
     async def stats(self) -> dict:
         return {"producers": {p.id: await p.stats() for p in self.producers.values()},

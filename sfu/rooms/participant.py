@@ -88,6 +88,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self.downlink_rtt_ms: float | None = None
         self.data_inbox = DataInbox(lambda label, payload: self.events.on_data(self, label, payload))
         self._info_cache = models.ParticipantInfo()     # to_proto, and what it was built from
+        self._info_bytes = b""
         self._info_cache_key: tuple | None = None
 
     # -- views -----------------------------------------------------------------------------
@@ -125,6 +126,18 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         """this participant's ParticipantInfo (a copy: the caller may change it).  Built once
         per change of what it holds: a JoinResponse into a room of 1,000 lists 1,000 of
         them, and building one costs ~10x copying it."""
+        self._refresh_info()
+        out = models.ParticipantInfo()
+        out.CopyFrom(self._info_cache)
+        return out
+
+    def encoded_info(self) -> bytes:
+        """to_proto() serialized (built with it, once per change): a JoinResponse's
+        other_participants are assembled from these"""
+        self._refresh_info()
+        return self._info_bytes
+
+    def _refresh_info(self) -> None:
         key = self._info_key()
         if key != self._info_cache_key:
             self._info_cache = models.ParticipantInfo(
@@ -134,10 +147,8 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
                 is_publisher=any(t.published for t in self.tracks.values()),
                 tracks=[t.info for t in self.tracks.values() if t.published],
                 disconnect_reason=self.disconnect_reason, client_protocol=int(self.client.client_protocol))
+            self._info_bytes = self._info_cache.SerializeToString()
             self._info_cache_key = key
-        out = models.ParticipantInfo()
-        out.CopyFrom(self._info_cache)
-        return out
 
     def _info_key(self) -> tuple:
         """everything to_proto reads that can change (track infos are changed in place, so
@@ -147,7 +158,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
                 tuple(self.attributes.items()),
                 (g.canSubscribe, g.canPublish, g.canPublishData, g.hidden, g.recorder, g.canUpdateOwnMetadata,
                  g.agent, g.canSubscribeMetrics, g.canManageAgentSession, tuple(g.canPublishSources)),
-                tuple((t.published, t.info.SerializeToString()) for t in self.tracks.values()))
+                tuple((t.published, t.info.SerializeToString()) for t in self.tracks.values()) if self.tracks else ())
 
     def bump(self) -> None:
         self.version += 1

@@ -19,6 +19,7 @@ from .. import auth, errors, limits
 from ..protocol.common import ProtocolError as WireError
 from ..signaling.connection import Connection, leave_response, pong, read_requests
 from ..signaling.join import JoinError, JoinParams
+from ..signaling.prepared_response import join_response
 from .events import ParticipantEvents
 from .participant import Participant
 from .room import Room, RoomManager, RoomOptions
@@ -138,9 +139,11 @@ class Sessions:
 
     async def _send_join(self, room: Room, p: Participant, params: JoinParams) -> None:
         p.state = models.ParticipantInfo.JOINED
-        others = [q.to_proto() for q in room.others(p) if not q.hidden]
+        # the others' infos as their owners encoded them: a join into a room of N costs N
+        # lookups, not N messages built, copied and serialized
+        others = [q.encoded_info() for q in room.participants.values() if q is not p and not q.hidden]
         join = rtc.JoinResponse(
-            room=room.to_proto(), participant=p.to_proto(), other_participants=others,
+            room=room.to_proto(), participant=p.to_proto(),
             server_version=LIVEKIT_FEATURE_LEVEL, server_info=self.server_info(),
             subscriber_primary=p.subscriber_primary, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
             client_configuration=models.ClientConfiguration(resume_connection=models.ClientConfigSetting.ENABLED),
@@ -148,7 +151,7 @@ class Sessions:
         join.enabled_publish_codecs.extend([
             models.Codec(mime="audio/opus"), models.Codec(mime="audio/red"), models.Codec(mime="video/VP8"),
             models.Codec(mime="video/H264"), models.Codec(mime="video/VP9"), models.Codec(mime="video/AV1")])
-        await p.send(rtc.SignalResponse(join=join))
+        await p.send(join_response(join, others))
         log.info("%s joined %s as %s (protocol %d)", p.identity, room.name, p.sid, p.protocol)
         if not p.hidden:
             await room.broadcast_participant(p, exclude=p)

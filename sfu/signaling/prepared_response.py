@@ -6,7 +6,10 @@ copied into a repeated field), which makes a join storm O(N^2) in message copies
 Prepared holds the encoding once; a batch of updates, where every recipient gets all but
 its own info, is assembled from the infos' encodings by concatenation -- protobuf's wire
 format is a sequence of fields, so the bytes equal what the message would serialize to.
-The message itself is built only for a connection that speaks JSON.
+A JoinResponse lists every other participant: their infos, encoded once per change by
+their owners, are appended to the rest of the response the same way (a parser takes a
+message's fields in any order).  The message itself is built only for a connection that
+speaks JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Callable
 from livekit.protocol import models, rtc
 
 _UPDATE = rtc.SignalResponse.DESCRIPTOR.fields_by_name["update"].number
+_JOIN = rtc.SignalResponse.DESCRIPTOR.fields_by_name["join"].number
+_OTHERS = rtc.JoinResponse.DESCRIPTOR.fields_by_name["other_participants"].number
 _PARTICIPANTS = rtc.ParticipantUpdate.DESCRIPTOR.fields_by_name["participants"].number
 _LEN = 2                         # wire type of a length-delimited field
 
@@ -30,7 +35,14 @@ def _varint(n: int) -> bytes:
 
 
 def _field(number: int, body: bytes) -> bytes:
-    return _varint(number << 3 | _LEN) + _varint(len(body)) + body
+    n = len(body)
+    return _varint(number << 3 | _LEN) + (bytes((n,)) if n < 0x80 else _varint(n)) + body
+
+
+def _fields(number: int, bodies: list[bytes]) -> bytes:
+    """the encodings of many fields of the same number (a repeated field)"""
+    tag = _varint(number << 3 | _LEN)
+    return b"".join(tag + (bytes((len(b),)) if len(b) < 0x80 else _varint(len(b))) + b for b in bodies)
 
 
 class Prepared:
@@ -59,22 +71,45 @@ class UpdateParts:
 
     def __init__(self, infos: list[models.ParticipantInfo]) -> None:
         self.infos = infos
-        self._parts = [_field(_PARTICIPANTS, i.SerializeToString()) for i in infos]
+        tag = _varint(_PARTICIPANTS << 3 | _LEN)
+        self._parts = [tag + _varint(len(b)) + b for b in (i.SerializeToString() for i in infos)]
         self._all: Prepared | None = None
+        self._where: dict[str, list[int]] = {}       # identity -> its infos' positions
+        for k, i in enumerate(infos):
+            self._where.setdefault(i.identity, []).append(k)
 
     def update(self, skip_identity: str | None = None) -> Prepared | None:
-        """the ParticipantUpdate of every info but the one of `skip_identity` (None: nothing left)"""
-        keep = [k for k, i in enumerate(self.infos) if i.identity != skip_identity]
-        if not keep:
-            return None
-        if len(keep) == len(self.infos):
+        """the ParticipantUpdate of every info but the one of `skip_identity` (None: nothing left).
+        A recipient the batch does not name shares one message; one it names costs a join
+        of the others' bytes (no loop in Python: a batch flush to N is not O(N x batch))"""
+        skip = self._where.get(skip_identity) if skip_identity is not None else None
+        if not skip:
             if self._all is None:
-                self._all = self._prepare(keep)
+                self._all = self._prepare(range(len(self.infos)))
             return self._all
-        return self._prepare(keep)
+        if len(skip) == len(self.infos):
+            return None
+        if len(skip) == 1:
+            k = skip[0]
+            return self._prepare(range(k), range(k + 1, len(self.infos)))
+        return self._prepare([k for k in range(len(self.infos)) if k not in skip])
 
-    def _prepare(self, keep: list[int]) -> Prepared:
-        infos = [self.infos[k] for k in keep]
-        body = b"".join(self._parts[k] for k in keep)
+    def _prepare(self, *spans: range | list[int]) -> Prepared:
+        parts = self._parts
+        body = b"".join(b"".join(parts[k.start:k.stop]) if isinstance(k, range) else b"".join(parts[j] for j in k)
+                        for k in spans)     # (a range is a slice: joined in C)
         return Prepared(_field(_UPDATE, body), "update",
-                        lambda: rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=infos)))
+                        lambda: rtc.SignalResponse(update=rtc.ParticipantUpdate(
+                            participants=[self.infos[j] for k in spans for j in k])))
+
+
+def join_response(join: rtc.JoinResponse, others: list[bytes]) -> Prepared:
+    """SignalResponse(join=...) with `others` (encoded ParticipantInfos) as its
+    other_participants, appended to `join`'s own encoding"""
+    body = join.SerializeToString() + _fields(_OTHERS, others)
+
+    def build() -> rtc.SignalResponse:
+        msg = rtc.SignalResponse(join=join)
+        msg.join.other_participants.extend(models.ParticipantInfo.FromString(b) for b in others)
+        return msg
+    return Prepared(_field(_JOIN, body), "join", build)

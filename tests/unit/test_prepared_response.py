@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from livekit.protocol import models, rtc
 
-from sfu.signaling.prepared_response import Prepared, UpdateParts
+from sfu.signaling.prepared_response import Prepared, UpdateParts, join_response
 
 
 def info(identity: str, n: int) -> models.ParticipantInfo:
@@ -46,3 +46,22 @@ def test_prepared_of_a_message():
     msg = rtc.SignalResponse(pong=123)
     p = Prepared.of(msg)
     assert p.binary == msg.SerializeToString() and p.which == "pong" and p.message() is msg
+
+
+def test_a_join_response_with_appended_others_parses_as_the_full_message():
+    others = [info(f"o{i}", i + 1) for i in range(3)]
+    join = rtc.JoinResponse(participant=info("me", 2), server_version="1.9.0", ping_interval=5)
+    p = join_response(join, [o.SerializeToString() for o in others])
+    full = rtc.SignalResponse(join=rtc.JoinResponse(participant=info("me", 2), server_version="1.9.0",
+                                                    ping_interval=5, other_participants=others))
+    assert p.which == "join"
+    assert rtc.SignalResponse.FromString(p.binary) == full
+    assert p.message() == full                     # what a JSON connection gets
+    assert join_response(join, []).binary == rtc.SignalResponse(join=join).SerializeToString()
+
+
+def test_an_identity_named_twice_is_skipped_both_times():
+    infos = [info("a", 1), info("b", 2), info("a", 3)]
+    got = UpdateParts(infos).update("a")
+    assert got is not None and got.binary == expected([infos[1]])
+    assert got.message() == rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=[infos[1]]))
