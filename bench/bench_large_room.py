@@ -26,11 +26,13 @@ is part of the p99 (the server-side figure is the API return).
 
 Media room: 10 audio publishers -> N subscribers in one room, through the load tester
 (`sfu.loadtest.runner`: every PeerConnection connected before media starts, the C engine
-sending and receiving).  Printed per N: packets delivered/expected over the run, latency (the
-median of the subscribers' p50s and the 99th percentile of their p99s; the engine's histogram
-ends at 200 ms, a p99 at its end means "200 ms or more"), server CPU-us per delivered packet
-and server CPU share, server RSS growth per participant, and this process's own CPU share (the
-load tester: near 100 % means it, not the server, was the limit).
+sending, one receiver thread per CPU).  Printed per N: packets delivered/expected over the run
+(expected: every packet the publishers sent, to every subscriber), latency (the median of the
+subscribers' p50s and the 99th percentile of their p99s; the engine's histogram ends at 200 ms,
+a p99 at its end means "200 ms or more"), server CPU-us per delivered packet and server CPU
+share, server RSS growth per participant, this process's own CPU share and its busiest receiver
+thread's, and the busiest server process's CPU share; a row where a server process or a
+receiver was over 90 % busy, or latencies ran past the histogram, says who was at its limit.
 
 Every loop is bounded by `--seconds`.
 """
@@ -250,7 +252,26 @@ async def media(url: str, pid: int, n: int, publishers: int, seconds: float) -> 
             "server_cpu_us_per_packet": srv.get("cpu_us_per_received_packet"),
             "server_cpu_percent": srv.get("cpu_percent"),
             "rss_kb_per_participant": round(1024 * (srv.get("rss_mb", rss0) - rss0) / (n + publishers), 1),
-            "tester_cpu_percent": round(100 * tester, 1)}
+            "tester_cpu_percent": round(100 * tester, 1),
+            "tester_receivers": rep["tester"]["receivers"],
+            "tester_receiver_busy_max": round(100 * max(rep["tester"]["receiver_busy"], default=0.0), 1),
+            "server_busiest_process_percent": srv.get("busiest_process_percent"),
+            "limit": limit_of(rep)}
+
+
+def limit_of(rep: dict) -> str:
+    """who was at its limit in a media point ('' if nobody)"""
+    busiest = rep.get("server", {}).get("busiest_process_percent") or 0.0
+    tester = rep["tester"]
+    who = []
+    if busiest >= 90:
+        who.append(f"the server (a process at {busiest:.0f} %)")
+    if tester["receivers_saturated"]:
+        who.append("the tester's receivers")
+    if not who and tester["latency_saturated"]:
+        who.append("the machine (latency >= 200 ms, nobody at 90 %: the server, the tester and the "
+                   "kernel share 2 cores)" if (os.cpu_count() or 1) <= 2 else "unknown (latency >= 200 ms)")
+    return ", ".join(who)
 
 
 def main() -> int:
@@ -313,14 +334,17 @@ def main() -> int:
     if medias:
         print(f"media room: {args.media_publishers} audio publishers -> N subscribers, {args.media_seconds:g} s")
         print(f"{'N':>6} {'delivered':>10} {'expected':>10} {'loss %':>7} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'CPU us/pkt':>10} {'server CPU %':>12} {'RSS KB/part':>11} {'tester CPU %':>12} {'set-up s':>8}")
+              f"{'CPU us/pkt':>10} {'server CPU %':>12} {'RSS KB/part':>11} {'tester CPU %':>12} {'rx busy %':>9} "
+              f"{'set-up s':>8} {'busiest %':>9}")
         for m in medias:
             if "error" in m:
                 print(f"{m['n']:>6} FAILED: {m['error']}")
                 continue
             print(f"{m['n']:>6} {m['delivered']:>10} {m['expected']:>10} {m['loss_pct']:>7} {m['latency_p50_ms']:>7} "
                   f"{m['latency_p99_ms']:>7} {m['server_cpu_us_per_packet']:>10} {m['server_cpu_percent']:>12} "
-                  f"{m['rss_kb_per_participant']:>11} {m['tester_cpu_percent']:>12} {m['setup_seconds']:>8}")
+                  f"{m['rss_kb_per_participant']:>11} {m['tester_cpu_percent']:>12} {m['tester_receiver_busy_max']:>9} "
+                  f"{m['setup_seconds']:>8} {m['server_busiest_process_percent']:>9}"
+                  + (f"  <- at its limit: {m['limit']}" if m["limit"] else ""))
     print(f"command: {cmd}")
     if args.json:
         with open(args.json, "w") as f:

@@ -477,6 +477,9 @@ def _load_test(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"sfu load-test: {e}", file=sys.stderr)
         return 2
+    if not 0 <= args.receivers <= 64:
+        print("sfu load-test: --receivers must be 0 (one per CPU) .. 64", file=sys.stderr)
+        return 2
     if args.duration <= 0 or args.rooms < 1 or args.num_per_second < 0 or \
             min(args.video_publishers, args.audio_publishers, args.subscribers) < 0:
         print("sfu load-test: --duration and --rooms must be positive, counts not negative", file=sys.stderr)
@@ -487,7 +490,7 @@ def _load_test(args: argparse.Namespace) -> int:
                           duration=args.duration, video_resolution=args.video_resolution,
                           video_bitrate=args.video_bitrate, video_fps=args.video_fps, simulcast=args.simulcast,
                           bind_ip=args.bind_ip or "", num_per_second=args.num_per_second,
-                          progress=not args.quiet)
+                          progress=not args.quiet, receivers=args.receivers)
     return runner.main(opts, args.json)
 
 
@@ -519,6 +522,9 @@ def _load_test_parser(sub: argparse._SubParsersAction) -> None:
     lt.add_argument("--bind-ip", help="local address of the simulated peers (default: the route to the server)")
     lt.add_argument("--json", metavar="FILE", help="also write the full report as JSON (- for stdout)")
     lt.add_argument("--quiet", action="store_true", help="no progress line every second")
+    lt.add_argument("--receivers", type=int, default=0,
+                    help="receiver threads, each reading its share of the subscribers' sockets "
+                         "(default: one per CPU, at most 8)")
     lt.set_defaults(fn=_load_test)
 
 

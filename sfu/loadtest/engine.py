@@ -3,13 +3,18 @@ extension module sfu.loadtest._engine).
 
 One `Engine` owns the cffi arrays of senders (simulated publishers'
 streams) and receiver sockets (every UDP socket a simulated peer owns) and
-runs two threads: the sender thread paces every stream, the receiver
-thread reads every socket.  Both are C calls that release the GIL.  STUN
-and DTLS datagrams arriving on the sockets are queued by C and handed to
-Python by `drain_control()`, which the asyncio loop calls periodically.
+runs its threads: the sender thread paces every stream, `receivers`
+receiver threads read the sockets (each its own contiguous share of them,
+with its own control queue: a receiver that cannot keep up with a large
+room is the tester's limit, so the work is spread over cores).  All are C
+calls that release the GIL.  STUN and DTLS datagrams arriving on the
+sockets are queued by C and handed to Python by `drain_control()`, which
+the asyncio loop calls periodically.
 
-The receiver thread owns reading every added socket: Python must not read
+The receiver threads own reading every added socket: Python must not read
 them itself (sending STUN/DTLS with sock.sendto from Python is fine).
+`receiver_cpu()` says how busy each was: a receiver near 100 % means the
+figures (latency above all) are the tester's, not the server's.
 
 Statistics are read live from the C structs (aligned 64-bit counters; a
 snapshot may mix values from two adjacent packets).
@@ -17,6 +22,7 @@ snapshot may mix values from two adjacent packets).
 
 from __future__ import annotations
 
+import os
 import threading
 from array import array
 from dataclasses import dataclass
@@ -37,6 +43,7 @@ _KINDS = {"audio": lib.SFU_LT_AUDIO, "video": lib.SFU_LT_VIDEO}
 _CODECS = {"vp8": lib.SFU_CODEC_VP8, "opus": lib.SFU_CODEC_OTHER}
 HIST_BUCKETS = lib.SFU_LT_HIST_BUCKETS
 HIST_MS = lib.SFU_LT_HIST_US / 1000.0
+HIST_RANGE_MS = (HIST_BUCKETS - 1) * HIST_MS     # latencies at or past this share the last bucket
 
 
 @dataclass
@@ -95,12 +102,17 @@ def _percentile(hist: array, count: int, q: float, lo: float, hi: float) -> floa
 class Engine:
     """Senders and receiver sockets of one load-test run."""
 
-    def __init__(self) -> None:
+    def __init__(self, receivers: int = 1) -> None:
+        if not 1 <= receivers <= 64:
+            raise ValueError(f"receivers must be 1..64, got {receivers}")
+        self.receivers = receivers
         self._sender_specs: list[SenderSpec] = []
         self._socket_specs: list[_SocketSpec] = []
         self._senders: Any = None
         self._socks: Any = None
-        self._ctl = ffi.new("sfu_lt_ctl_queue_t *")
+        self._ctls = ffi.new("sfu_lt_ctl_queue_t[]", receivers)     # one per receiver thread
+        self._shares: list[tuple[int, int]] = []                    # (first socket, count) per receiver
+        self._recv_tids: list[int] = []                             # their native thread ids
         self._slot = ffi.new("sfu_lt_ctl_slot_t *")
         self._stop = ffi.new("int *")
         self._keep: list[Any] = []           # srtp sessions the C side points at
@@ -198,17 +210,35 @@ class Engine:
                 target=self._run, args=("send", lib.sfu_lt_send_run, self._senders, ns, duration, self._stop),
                 name="lt-send", daemon=True)
             self._threads.append(self._send_thread)
-        if nk:
+        k = min(self.receivers, nk)
+        for r in range(k):
+            first, last = nk * r // k, nk * (r + 1) // k
+            self._shares.append((first, last - first))
             self._threads.append(threading.Thread(
                 target=self._run,
-                args=("recv", lib.sfu_lt_recv_run, self._socks, nk, self._senders, ns, self._ctl,
-                      duration + recv_grace, self._stop),
-                name="lt-recv", daemon=True))
+                args=(f"recv{r}", lib.sfu_lt_recv_run, self._socks + first, last - first, self._senders, ns,
+                      self._ctls + r, duration + recv_grace, self._stop),
+                name=f"lt-recv{r}", daemon=True))
         for t in self._threads:
             t.start()
 
     def _run(self, name: str, fn: Any, *args: Any) -> None:
+        if name.startswith("recv"):
+            self._recv_tids.append(threading.get_native_id())
         self.results[name] = int(fn(*args))
+
+    def receiver_cpu(self) -> list[float]:
+        """CPU seconds each receiver thread has used so far (from /proc; [] before start)"""
+        out = []
+        tick = os.sysconf("SC_CLK_TCK")
+        for tid in list(self._recv_tids):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out.append((int(fields[11]) + int(fields[12])) / tick)     # utime + stime
+            except (OSError, IndexError, ValueError):
+                out.append(0.0)
+        return out
 
     def wait_senders(self, timeout: float | None = None) -> bool:
         """Wait for the sender thread to finish its duration; True when done."""
@@ -235,14 +265,15 @@ class Engine:
         returns how many were popped.  Call from one thread only."""
         n = 0
         slot = self._slot
-        while lib.sfu_lt_ctl_pop(self._ctl, slot):
-            n += 1
-            idx = int(slot.sock)
-            if idx >= len(self._socket_specs):
-                continue
-            cb = self._socket_specs[idx].on_control
-            if cb is not None:
-                cb(bytes(ffi.buffer(slot.data, slot.len)), addr_from_c(ffi.addressof(slot, "from")))
+        for r, (first, _) in enumerate(self._shares):
+            while lib.sfu_lt_ctl_pop(self._ctls + r, slot):
+                n += 1
+                idx = first + int(slot.sock)       # the queue names its receiver's share
+                if idx >= len(self._socket_specs):
+                    continue
+                cb = self._socket_specs[idx].on_control
+                if cb is not None:
+                    cb(bytes(ffi.buffer(slot.data, slot.len)), addr_from_c(ffi.addressof(slot, "from")))
         return n
 
     # -- statistics ---------------------------------------------------------
@@ -287,7 +318,7 @@ class Engine:
 
     def control_dropped(self) -> int:
         """datagrams the control queue had no room for (all sockets)"""
-        return int(self._ctl.dropped)
+        return sum(int(self._ctls[r].dropped) for r in range(self.receivers))
 
 
 def _stream_dict(st: Any) -> dict[str, Any]:
@@ -296,8 +327,10 @@ def _stream_dict(st: Any) -> dict[str, Any]:
     rate = int(st.clock_rate) or 90000
     count = int(st.lat_count)
     lat: dict[str, float] = {"min": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "count": count}
+    over = 0
     if count:
         hist = array("I", bytes(ffi.buffer(st.hist)))
+        over = hist[HIST_BUCKETS - 1]
         lo, hi = int(st.lat_min_ns) / 1e6, int(st.lat_max_ns) / 1e6
         lat.update(min=lo, max=hi, mean=int(st.lat_sum_ns) / count / 1e6,
                    p50=_percentile(hist, count, 0.50, lo, hi), p99=_percentile(hist, count, 0.99, lo, hi))
@@ -308,5 +341,6 @@ def _stream_dict(st: Any) -> dict[str, Any]:
         "jitter_ms": float(st.jitter) / rate * 1000.0,
         "frames": int(st.frames), "keyframes": int(st.keyframes),
         "latency_ms": lat,
+        "latency_over_range": over,      # packets at or past HIST_RANGE_MS
         "first_ns": int(st.first_ns), "last_ns": int(st.last_ns),
     }

@@ -2,7 +2,10 @@
 
 Set-up (signalling, ICE, DTLS) runs in asyncio; once every transport is up, the sockets and
 SRTP sessions go to the C packet engine (:mod:`sfu.loadtest.engine`): one thread generates
-every publisher's RTP, one thread receives, decrypts and checks every subscriber's. Python
+every publisher's RTP, `receivers` threads (one per core by default) receive, decrypt and
+check the subscribers' sockets, each its share.  The report says how busy they were, and
+flags a receiver over RECEIVER_SATURATED of a core or latencies past the histogram's end:
+those figures are the tester's limit, not the server's. Python
 wakes once a second for the progress line, and every few milliseconds only to answer the
 STUN/DTLS datagrams the engine queues.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import socket
 import sys
 import time
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .. import auth
-from .engine import Engine, SenderSpec
+from .engine import HIST_RANGE_MS, Engine, SenderSpec
 from . import livekit as lt
 from .livekit import Participant, SignalError, TrackPlan
 from .peer import Peer, PeerError, local_ip_towards
@@ -35,6 +39,7 @@ DEFAULT_VIDEO_BITRATE = {"180p": 150_000, "360p": 500_000, "540p": 900_000, "720
 AUDIO_BITRATE = 32_000
 AUDIO_PPS = 50.0
 CONTROL_POLL = 0.01
+RECEIVER_SATURATED = 0.9     # of a core: a receiver this busy may be what limits the figures
 SETUP_CONCURRENCY = 16
 
 
@@ -58,6 +63,16 @@ class Options:
     setup_timeout: float = 30.0
     num_per_second: float = 0.0       # participant starts per second during set-up (0: no limit)
     progress: bool = True
+    receivers: int = 0                # receiver threads (0: one per CPU, at most 8)
+
+
+def default_receivers() -> int:
+    """one receiver thread per CPU this process may run on, at most 8"""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -110,6 +125,7 @@ class ProcessMeter:
         self.proc = proc
         self.pids: list[int] = []
         self.peak_rss = 0
+        self.by_pid: dict[int, float] = {}    # CPU seconds of each process at the last read
 
     def _tree(self) -> list[Any]:
         import psutil
@@ -128,6 +144,7 @@ class ProcessMeter:
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
+                self.by_pid[p.pid] = t.user + t.system
                 rss += p.memory_info().rss
             except psutil.NoSuchProcess:
                 pass
@@ -168,12 +185,13 @@ class MediaRun:
     """Runs the C engine over connected peers for a duration, with live progress."""
 
     def __init__(self, sends: list[SendEntry], recvs: list[RecvEntry], *, meter: ProcessMeter | None = None,
-                 progress: Callable[[str], None] | None = None, control_peers: list[Peer] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, control_peers: list[Peer] | None = None,
+                 receivers: int = 0) -> None:
         self.sends = sends
         self.recvs = recvs
         self.meter = meter
         self.progress = progress
-        self.engine = Engine()
+        self.engine = Engine(receivers or default_receivers())
         self._send_idx: list[int] = []
         self._recv_idx: list[int] = []
         self._peers: list[Peer] = []
@@ -193,6 +211,8 @@ class MediaRun:
         self.cpu = 0.0
         self.wall = 0.0
         self.duration = 0.0
+        self.receiver_cpu: list[float] = []
+        self.cpu_by_pid: dict[int, float] = {}
 
     def _totals(self) -> tuple[int, int, int, int]:
         sent = sum(self.engine.sender_stats(i)["packets"] for i in self._send_idx)
@@ -209,6 +229,7 @@ class MediaRun:
             peer.detach()
             peer.start_consent()
         cpu0 = self.meter.cpu_seconds() if self.meter else 0.0
+        by_pid0 = dict(self.meter.by_pid) if self.meter else {}
         t0 = time.monotonic()
         self.duration = duration
         self.engine.start(duration)
@@ -228,9 +249,11 @@ class MediaRun:
                         if self.meter:
                             c = self.meter.cpu_seconds()
                             cpu = f"  server cpu {100 * (c - cpu0) / (now - t0):5.1f}%"
+                        busy = max(self.engine.receiver_cpu(), default=0.0) / (now - t0)
                         self.progress(f"[{now - t0:5.1f}s] sent {(sent - last[1]) / dt:9.0f} pkt/s  "
                                       f"received {(got - last[2]) / dt:9.0f} pkt/s  "
-                                      f"loss {_pct(lost, expected):5.2f}%{cpu}")
+                                      f"loss {_pct(lost, expected):5.2f}%{cpu}  tester rx {100 * busy:3.0f}%"
+                                      + ("  (receivers saturated)" if busy > RECEIVER_SATURATED else ""))
                         last = (now, sent, got)
             # packets in flight when the generator stops
             await asyncio.sleep(0.3)
@@ -239,6 +262,8 @@ class MediaRun:
             self.wall = time.monotonic() - t0
             if self.meter:
                 self.cpu = self.meter.cpu_seconds() - cpu0
+                self.cpu_by_pid = {pid: c - by_pid0.get(pid, 0.0) for pid, c in self.meter.by_pid.items()}
+            self.receiver_cpu = self.engine.receiver_cpu()
             self.engine.stop()
 
     def report(self) -> dict[str, Any]:
@@ -251,6 +276,11 @@ class MediaRun:
                            "ssrc": s.spec.ssrc, "packets": st["packets"], "frames": st["frames"],
                            "keyframes": st["keyframes"], "bitrate_kbps": round(st["bytes"] * 8 / sending / 1000, 1),
                            "send_errors": st["errors"]})
+        # an audio track reaches every subscriber whole (every one was connected before the
+        # first packet): what its publisher sent is what each should get, so packets never
+        # read (lost, or still queued when the tester stopped) count as lost.  Video starts at
+        # a key frame and simulcast switches layers: there the loss is the gaps in what arrived
+        audio_sent = {t["track"]: t["packets"] for t in tracks if t["kind"] == "audio"}
         subs = []
         for r, j in zip(self.recvs, self._recv_idx):
             ss = self.engine.socket_stats(j)
@@ -258,38 +288,52 @@ class MediaRun:
                 track, kind, pub = r.tracks.get(st["ssrc"], ("?", "?", "?"))
                 span = max((st["last_ns"] - st["first_ns"]) / 1e9, 1e-9) if st["packets"] > 1 else wall
                 lat = st["latency_ms"]
+                expected = st["expected"]
+                if kind == "audio" and track in audio_sent:
+                    expected = max(expected, audio_sent[track])
+                lost = max(0, expected - st["packets"])
                 subs.append({"subscriber": r.subscriber, "publisher": pub, "track": track, "kind": kind,
-                             "ssrc": st["ssrc"], "packets": st["packets"], "expected": st["expected"],
-                             "lost": max(0, st["lost"]), "loss_pct": round(_pct(max(0, st["lost"]), st["expected"]), 3),
+                             "ssrc": st["ssrc"], "packets": st["packets"], "expected": expected,
+                             "lost": lost, "loss_pct": round(_pct(lost, expected), 3),
                              "bitrate_kbps": round(st["bytes"] * 8 / span / 1000, 1),
                              "jitter_ms": round(st["jitter_ms"], 3), "frames": st["frames"],
                              "keyframes": st["keyframes"],
                              "latency_ms": {k: round(v, 3) for k, v in lat.items() if k != "count"},
-                             "bad": ss["bad"]})
+                             "latency_over_range": st["latency_over_range"], "bad": ss["bad"]})
             expected_ssrcs = set(r.tracks)
             got = {st["ssrc"] for st in ss["streams"]}
             for ssrc in sorted(expected_ssrcs - got):
                 track, kind, pub = r.tracks[ssrc]
+                missed = audio_sent.get(track, 0) if kind == "audio" else 0
                 subs.append({"subscriber": r.subscriber, "publisher": pub, "track": track, "kind": kind,
-                             "ssrc": ssrc, "packets": 0, "expected": 0, "lost": 0, "loss_pct": 100.0,
+                             "ssrc": ssrc, "packets": 0, "expected": missed, "lost": missed, "loss_pct": 100.0,
                              "bitrate_kbps": 0.0, "jitter_ms": 0.0, "frames": 0, "keyframes": 0,
-                             "latency_ms": {}, "bad": ss["bad"]})
+                             "latency_ms": {}, "latency_over_range": 0, "bad": ss["bad"]})
         sent = sum(t["packets"] for t in tracks)
         got = sum(s["packets"] for s in subs)
         lost = sum(s["lost"] for s in subs)
         expected = sum(s["expected"] for s in subs)
         lats = [s["latency_ms"].get("p50", 0.0) for s in subs if s["packets"]]
+        over = sum(s["latency_over_range"] for s in subs)
+        rx_busy = [round(c / wall, 3) for c in self.receiver_cpu]
+        tester = {"receivers": len(rx_busy), "receiver_busy": rx_busy,
+                  "receivers_saturated": any(b > RECEIVER_SATURATED for b in rx_busy),
+                  "latency_over_range": over, "latency_range_ms": HIST_RANGE_MS,
+                  "latency_saturated": got > 0 and over > 0.01 * got}
         summary = {"duration_s": round(wall, 3), "packets_sent": sent, "packets_received": got,
                    "received_pps": round(got / wall, 1), "lost": lost, "loss_pct": round(_pct(lost, expected), 3),
                    "latency_p50_ms_median": round(sorted(lats)[len(lats) // 2], 3) if lats else None,
                    "subscriber_streams": len(subs),
                    "streams_without_packets": sum(1 for s in subs if not s["packets"])}
-        out: dict[str, Any] = {"summary": summary, "tracks": tracks, "subscribers": subs}
+        out: dict[str, Any] = {"summary": summary, "tracks": tracks, "subscribers": subs, "tester": tester}
         if self.meter:
             out["server"] = {"pids": self.meter.pids, "cpu_seconds": round(self.cpu, 3),
                              "cpu_percent": round(100 * self.cpu / wall, 1),
                              "rss_mb": round(self.meter.peak_rss / 2**20, 1),
-                             "cpu_us_per_received_packet": round(1e6 * self.cpu / got, 3) if got else None}
+                             "cpu_us_per_received_packet": round(1e6 * self.cpu / got, 3) if got else None,
+                             # the busiest server process (a media worker at ~100 % is the server's limit)
+                             "busiest_process_percent": round(100 * max(self.cpu_by_pid.values(), default=0.0)
+                                                              / wall, 1)}
         return out
 
     def close(self) -> None:
@@ -322,6 +366,17 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(f"Server (pids {', '.join(map(str, sv['pids']))}): {sv['cpu_seconds']:.2f} CPU-s "
                      f"({sv['cpu_percent']:.1f}% of one core), peak RSS {sv['rss_mb']:.1f} MB, "
                      f"{sv['cpu_us_per_received_packet']} CPU-us per received packet")
+    tr = rep.get("tester")
+    if tr:
+        lines.append(f"Load tester: {tr['receivers']} receiver thread(s), busy "
+                     + "/".join(f"{100 * b:.0f}%" for b in tr["receiver_busy"]) + " of a core")
+        if tr["receivers_saturated"]:
+            lines.append(f"  WARNING: a receiver was over {100 * RECEIVER_SATURATED:.0f}% busy: latency and loss "
+                         "may be the tester's, not the server's (use --receivers, or another machine)")
+        if tr["latency_over_range"]:
+            lines.append(f"  {'WARNING: ' if tr['latency_saturated'] else ''}{tr['latency_over_range']} packets "
+                         f"arrived {tr['latency_range_ms']:.0f} ms or more after they were sent (the latency "
+                         "histogram's end): a p99 there is the maximum")
     if rep.get("setup"):
         st = rep["setup"]
         lines.append(f"Set-up: {st['participants']} participants in {st['seconds']:.2f} s; "
@@ -451,7 +506,8 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
             rates.update({rt.pt: rt.clock_rate for rt in p.recv.values()})
             recvs.append(RecvEntry(p.identity, p.subscriber, offered(p), rates))
         run_ = MediaRun(sends, recvs, meter=meter, progress=out if opts.progress else None,
-                        control_peers=[p.publisher for p in pubs if p.publisher is not None])
+                        control_peers=[p.publisher for p in pubs if p.publisher is not None],
+                        receivers=opts.receivers)
         out(f"set-up done in {setup_s:.2f} s; sending for {opts.duration:g} s")
         await run_.run(opts.duration)
         for entry, p in zip(recvs, subs):

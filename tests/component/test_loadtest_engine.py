@@ -444,3 +444,52 @@ def test_ctl_queue_full_counts_drops():
         n += 1
     assert n == lib.SFU_LT_CTL_SLOTS
     assert lib.sfu_lt_ctl_push(q, 0, a, b"x" * 1501, 1501) == 0
+
+
+def test_receivers_share_the_sockets_and_each_control_reaches_its_socket():
+    """three receiver threads over seven sockets: every socket's stream counted exactly, a
+    STUN datagram to any socket handed to that socket's callback, each thread's CPU read"""
+    tx, peer = _sock(), _sock()
+    rxs = [_sock() for _ in range(7)]
+    eng = Engine(receivers=3)
+    got: dict[int, list[bytes]] = {k: [] for k in range(7)}
+    senders, socks = [], []
+    for k, rx in enumerate(rxs):
+        senders.append(eng.add_sender(_audio(tx.fileno(), rx.getsockname(), ssrc=0x5000 + k)))
+        socks.append(eng.add_socket(rx.fileno(), None, on_control=lambda d, a, k=k: got[k].append(d),
+                                    clock_rates={111: 48000}, label=f"sub{k}"))
+    eng.start(1.5, recv_grace=2.0)
+    time.sleep(0.3)
+    stuns = {k: struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12)) for k in range(7)}
+    for k, rx in enumerate(rxs):
+        peer.sendto(stuns[k], rx.getsockname())
+    deadline = time.monotonic() + 2.0
+    n = 0
+    while n < 7 and time.monotonic() < deadline:
+        n += eng.drain_control()
+        time.sleep(0.01)
+    assert eng.wait_senders(5)
+    time.sleep(0.3)
+    cpu = eng.receiver_cpu()
+    eng.stop()
+    assert n == 7 and got == {k: [stuns[k]] for k in range(7)}
+    for k in range(7):
+        _check_exact(eng, senders[k], _stream(eng.socket_stats(socks[k]), 0x5000 + k))
+    assert len(cpu) == 3 and all(c >= 0 for c in cpu)
+    assert eng.control_dropped() == 0
+    for s in (tx, peer, *rxs):
+        s.close()
+
+
+def test_more_receivers_than_sockets_and_bad_counts():
+    tx, rx = _sock(), _sock()
+    eng = Engine(receivers=4)
+    s = eng.add_sender(_audio(tx.fileno(), rx.getsockname()))
+    j = eng.add_socket(rx.fileno(), None, clock_rates={111: 48000})
+    _run(eng, 0.5)
+    _check_exact(eng, s, _stream(eng.socket_stats(j), 0x2222))
+    assert len(eng.receiver_cpu()) == 1          # one socket: one thread
+    for bad in (0, 65):
+        with pytest.raises(ValueError):
+            Engine(receivers=bad)
+    tx.close(), rx.close()

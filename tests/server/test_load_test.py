@@ -66,6 +66,25 @@ def test_load_test_audio_and_video(server, tmp_path):
         assert 0 <= s["jitter_ms"] < 30, s
     assert rep["server"]["cpu_seconds"] > 0 and len(rep["server"]["pids"]) >= 2   # main + media worker
     assert rep["server"]["rss_mb"] > 10
+    # the tester's own load: its receivers, and no latency past the histogram on loopback
+    tester = rep["tester"]
+    assert tester["receivers"] >= 1 and len(tester["receiver_busy"]) == tester["receivers"]
+    assert not tester["receivers_saturated"] and tester["latency_over_range"] == 0, tester
+    assert "Load tester:" in r.stdout and "tester rx" in r.stdout
+
+
+@pytest.mark.timeout(90)
+def test_load_test_receiver_threads(server, tmp_path):
+    """--receivers 3 with 4 subscribers: the sockets are shared out, every stream still counted"""
+    url, _proc = server
+    r, rep = load_test(url, tmp_path, "--room", "lt-rx", "--video-publishers", "0", "--audio-publishers", "2",
+                       "--subscribers", "4", "--duration", "3", "--receivers", "3")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert rep["tester"]["receivers"] == 3
+    subs = rep["subscribers"]
+    assert len(subs) == 8 and all(s["packets"] >= 3 * 50 * 0.9 and s["loss_pct"] < 1.0 for s in subs), subs
+    r, _ = load_test(url, tmp_path, "--room", "lt-rx2", "--receivers", "65")
+    assert r.returncode == 2 and "--receivers" in r.stderr
 
 
 @pytest.mark.timeout(90)
