@@ -490,7 +490,8 @@ def _load_test(args: argparse.Namespace) -> int:
                           duration=args.duration, video_resolution=args.video_resolution,
                           video_bitrate=args.video_bitrate, video_fps=args.video_fps, simulcast=args.simulcast,
                           bind_ip=args.bind_ip or "", num_per_second=args.num_per_second,
-                          progress=not args.quiet, receivers=args.receivers)
+                          progress=not args.quiet, receivers=args.receivers,
+                          simulate_speakers=args.simulate_speakers)
     return runner.main(opts, args.json)
 
 
@@ -522,6 +523,9 @@ def _load_test_parser(sub: argparse._SubParsersAction) -> None:
     lt.add_argument("--bind-ip", help="local address of the simulated peers (default: the route to the server)")
     lt.add_argument("--json", metavar="FILE", help="also write the full report as JSON (- for stdout)")
     lt.add_argument("--quiet", action="store_true", help="no progress line every second")
+    lt.add_argument("--simulate-speakers", action="store_true",
+                    help="audio publishers take turns speaking (RFC 6464 audio level); the report says how "
+                         "soon subscribers were told (SpeakersChanged)")
     lt.add_argument("--receivers", type=int, default=0,
                     help="receiver threads, each reading its share of the subscribers' sockets "
                          "(default: one per CPU, at most 8)")

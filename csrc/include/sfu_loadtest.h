@@ -59,7 +59,7 @@ typedef struct {
     uint8_t  rid_ext_id;
     uint8_t  mid_len;
     uint8_t  rid_len;
-    uint8_t  _pad0;
+    uint8_t  audio_level_ext_id;   /* RFC 6464 one-byte extension id, 0 = not sent (audio) */
     uint8_t  mid[16];
     uint8_t  rid[16];
     uint32_t clock_rate;
@@ -83,7 +83,10 @@ typedef struct {
     uint64_t start_ns;
     uint32_t ts_base;
     uint16_t seq;
-    uint16_t _pad1;
+    /* the level the audio-level extension carries, -dBov 0..127 (127: silence); Python may
+     * change it while the sender runs (--simulate-speakers) */
+    uint8_t  audio_level;
+    uint8_t  _pad1;
 } sfu_lt_sender_t;
 
 typedef struct {

@@ -89,7 +89,10 @@ static int sender_valid(const sfu_lt_sender_t *s)
         return 0;
     if (s->kind != SFU_LT_AUDIO && s->kind != SFU_LT_VIDEO)
         return 0;
-    if (s->pt > 127 || s->mid_ext_id > 14 || s->rid_ext_id > 14)
+    if (s->pt > 127 || s->mid_ext_id > 14 || s->rid_ext_id > 14 || s->audio_level_ext_id > 14)
+        return 0;
+    if (s->audio_level_ext_id && (s->kind != SFU_LT_AUDIO || s->audio_level_ext_id == s->mid_ext_id ||
+                                  s->audio_level_ext_id == s->rid_ext_id))
         return 0;
     if (s->mid_len > SFU_LT_EXT_STR || s->rid_len > SFU_LT_EXT_STR)
         return 0;
@@ -123,7 +126,7 @@ static void sender_init(sfu_lt_sender_t *s, uint64_t start, int i, int n)
 /* RTP header + one-byte extensions; returns header length */
 static size_t write_header(const sfu_lt_sender_t *s, uint8_t *b, int marker, uint32_t ts)
 {
-    int ext = (s->mid_ext_id && s->mid_len) || (s->rid_ext_id && s->rid_len);
+    int ext = (s->mid_ext_id && s->mid_len) || (s->rid_ext_id && s->rid_len) || s->audio_level_ext_id;
     b[0] = (uint8_t)(0x80 | (ext ? 0x10 : 0));
     b[1] = (uint8_t)((s->pt & 0x7f) | (marker ? 0x80 : 0));
     sfu_wr16(b + 2, s->seq);
@@ -142,6 +145,11 @@ static size_t write_header(const sfu_lt_sender_t *s, uint8_t *b, int marker, uin
         e[n++] = (uint8_t)((s->rid_ext_id << 4) | (s->rid_len - 1));
         memcpy(e + n, s->rid, s->rid_len);
         n += s->rid_len;
+    }
+    if (s->audio_level_ext_id) {       /* RFC 6464: V bit (voice) set when not silent */
+        uint8_t level = __atomic_load_n(&s->audio_level, __ATOMIC_RELAXED) & 0x7f;
+        e[n++] = (uint8_t)(s->audio_level_ext_id << 4);
+        e[n++] = (uint8_t)((level < 127 ? 0x80 : 0) | level);
     }
     while (n % 4)
         e[n++] = 0;

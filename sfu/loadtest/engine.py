@@ -63,6 +63,8 @@ class SenderSpec:
     mid: str = ""
     rid_ext_id: int = 0
     rid: str = ""
+    audio_level_ext_id: int = 0  # RFC 6464 extension id (audio), 0 = not sent
+    audio_level: int = 127       # -dBov it carries (127: silence); set_audio_level changes it
 
 
 @dataclass
@@ -138,6 +140,12 @@ class Engine:
         _ext(spec.rid_ext_id, spec.rid, "rid")
         if spec.mid_ext_id and spec.mid_ext_id == spec.rid_ext_id:
             raise ValueError("mid and rid need different extension ids")
+        if spec.audio_level_ext_id:
+            if spec.kind != "audio" or not 1 <= spec.audio_level_ext_id <= 14 or \
+                    spec.audio_level_ext_id in (spec.mid_ext_id, spec.rid_ext_id):
+                raise ValueError("audio_level_ext_id: 1..14, audio only, not the mid/rid id")
+        if not 0 <= spec.audio_level <= 127:
+            raise ValueError(f"audio_level is -dBov 0..127, got {spec.audio_level}")
         per_frame = spec.bitrate / 8 / spec.fps
         limit = lib.SFU_LT_MAX_PAYLOAD * (64 if spec.kind == "video" else 1)
         if per_frame > limit:
@@ -176,6 +184,8 @@ class Engine:
             c.bitrate_bps = spec.bitrate
             c.fps = spec.fps
             c.keyframe_interval_ms = int(spec.keyframe_interval * 1000) if spec.kind == "video" else 0
+            c.audio_level_ext_id = spec.audio_level_ext_id
+            c.audio_level = spec.audio_level
             for name in ("mid", "rid"):
                 ext_id = getattr(spec, f"{name}_ext_id")
                 raw = _ext(ext_id, getattr(spec, name), name)
@@ -295,6 +305,14 @@ class Engine:
                        keyframes=int(c.keyframes), errors=int(c.send_errors),
                        keyframe_requests=int(c.keyframe_requests), late_frames=int(c.late_frames))
         return out
+
+    def set_audio_level(self, i: int, level: int) -> None:
+        """the -dBov (0 loud .. 127 silence) sender i's audio-level extension carries from now on"""
+        if not 0 <= level <= 127:
+            raise ValueError(f"audio level is -dBov 0..127, got {level}")
+        self._sender_specs[i].audio_level = level
+        if self._senders is not None:
+            self._senders[i].audio_level = level
 
     def request_keyframe(self, i: int) -> None:
         """make sender i's next frame a key frame (as a PLI would)"""

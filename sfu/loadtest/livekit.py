@@ -23,13 +23,14 @@ from livekit.protocol import rtc as lk
 
 from ..protocol import sdp as sdpmod
 from ..protocol.dtls import answer_setup
-from ..protocol.sdp.extensions import EXT_MID, EXT_RID
+from ..protocol.sdp.extensions import EXT_AUDIO_LEVEL, EXT_MID, EXT_RID
 from .peer import Peer, PeerError, RemoteTransport
 
 log = logging.getLogger("sfu.loadtest.livekit")
 
 MID_EXT_ID = 4
 RID_EXT_ID = 10
+AUDIO_LEVEL_EXT_ID = 1
 VP8_PT = 96
 OPUS_PT = 111
 PROTOCOL_VERSION = 15
@@ -71,6 +72,7 @@ class SendLayer:
     mid: str
     mid_ext_id: int
     rid_ext_id: int
+    audio_level_ext_id: int = 0
 
 
 @dataclass
@@ -96,6 +98,8 @@ def build_publisher_offer(peer: Peer, tracks: list[TrackPlan], ssrcs: dict[str, 
         lines += [f"a=mid:{mid}", f"a=extmap:{MID_EXT_ID} {EXT_MID}"]
         if t.simulcast:
             lines.append(f"a=extmap:{RID_EXT_ID} {EXT_RID}")
+        if t.kind == "audio":          # as browsers send it: the server's active-speaker input
+            lines.append(f"a=extmap:{AUDIO_LEVEL_EXT_ID} {EXT_AUDIO_LEVEL}")
         lines += ["a=sendonly", f"a=msid:lt-stream {t.cid}", "a=rtcp-mux", "a=rtcp-rsize"]
         if t.kind == "video":
             lines += [f"a=rtpmap:{pt} VP8/90000", f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli",
@@ -166,6 +170,7 @@ class Participant:
         self.subscriber: Peer | None = None
         self.layers: list[SendLayer] = []
         self.recv: dict[int, RecvTrack] = {}      # ssrc -> track offered to us
+        self.speakers: list[tuple[float, set[str]]] = []   # SpeakersChanged: (monotonic s, active sids)
         self.join_ms = 0.0
         self.errors: list[str] = []
         self.left: str | None = None
@@ -226,6 +231,10 @@ class Participant:
                     continue
                 elif which == "leave":
                     self.left = models.DisconnectReason.Name(res.leave.reason)
+                elif which == "speakers_changed":
+                    self.speakers.append((time.monotonic(),
+                                          {s.sid for s in res.speakers_changed.speakers if s.active}))
+                    continue
                 fut = self._waiters.pop(key, None)
                 if fut is not None and not fut.done():
                     fut.set_result(res)
@@ -326,7 +335,8 @@ class Participant:
                     self.layers.append(SendLayer(t, sids[t.cid], ssrc, pt, rid, int(t.bitrate * share),
                                                  str(mid), mid_id, rid_id))
             else:
-                self.layers.append(SendLayer(t, sids[t.cid], ssrcs[t.cid][0], pt, "", t.bitrate, str(mid), mid_id, 0))
+                self.layers.append(SendLayer(t, sids[t.cid], ssrcs[t.cid][0], pt, "", t.bitrate, str(mid), mid_id, 0,
+                                             exts.get(EXT_AUDIO_LEVEL, 0) if t.kind == "audio" else 0))
 
     # ------------------------------------------------------------------ teardown
 

@@ -31,6 +31,7 @@ from .engine import HIST_RANGE_MS, Engine, SenderSpec
 from . import livekit as lt
 from .livekit import Participant, SignalError, TrackPlan
 from .peer import Peer, PeerError, local_ip_towards
+from .speakers import SpeakerSchedule, detection as speaker_detection, summary as speaker_summary
 
 RESOLUTIONS = {"180p": (320, 180), "360p": (640, 360), "540p": (960, 540), "720p": (1280, 720),
                "1080p": (1920, 1080)}
@@ -64,6 +65,7 @@ class Options:
     num_per_second: float = 0.0       # participant starts per second during set-up (0: no limit)
     progress: bool = True
     receivers: int = 0                # receiver threads (0: one per CPU, at most 8)
+    simulate_speakers: bool = False   # audio publishers take turns speaking (sfu.loadtest.speakers)
 
 
 def default_receivers() -> int:
@@ -213,6 +215,7 @@ class MediaRun:
         self.duration = 0.0
         self.receiver_cpu: list[float] = []
         self.cpu_by_pid: dict[int, float] = {}
+        self.ended = 0.0          # monotonic time the media phase ended
 
     def _totals(self) -> tuple[int, int, int, int]:
         sent = sum(self.engine.sender_stats(i)["packets"] for i in self._send_idx)
@@ -224,7 +227,11 @@ class MediaRun:
                 expected += st["expected"]
         return sent, got, lost, expected
 
-    async def run(self, duration: float) -> None:
+    async def run(self, duration: float, speakers: list[SpeakerSchedule] | None = None) -> None:
+        """the media phase; with `speakers`, each schedule's publishers take turns speaking
+        (their audio senders' RFC 6464 level loud or silent)"""
+        speakers = speakers or []
+        audio = [(s.publisher, i) for s, i in zip(self.sends, self._send_idx) if s.kind == "audio"]
         for peer in self._peers:
             peer.detach()
             peer.start_consent()
@@ -237,6 +244,11 @@ class MediaRun:
         next_tick = t0 + 1.0
         try:
             while time.monotonic() < t0 + duration:
+                for sched in speakers:
+                    if sched.step(time.monotonic()) is not None:
+                        for who, i in audio:
+                            if who in sched.speakers:
+                                self.engine.set_audio_level(i, sched.level(who))
                 self.engine.drain_control()
                 await asyncio.sleep(CONTROL_POLL)
                 now = time.monotonic()
@@ -255,6 +267,7 @@ class MediaRun:
                                       f"loss {_pct(lost, expected):5.2f}%{cpu}  tester rx {100 * busy:3.0f}%"
                                       + ("  (receivers saturated)" if busy > RECEIVER_SATURATED else ""))
                         last = (now, sent, got)
+            self.ended = time.monotonic()
             # packets in flight when the generator stops
             await asyncio.sleep(0.3)
             self.engine.drain_control()
@@ -377,6 +390,11 @@ def format_report(rep: dict[str, Any]) -> str:
             lines.append(f"  {'WARNING: ' if tr['latency_saturated'] else ''}{tr['latency_over_range']} packets "
                          f"arrived {tr['latency_range_ms']:.0f} ms or more after they were sent (the latency "
                          "histogram's end): a p99 there is the maximum")
+    if rep.get("speakers"):
+        sp = rep["speakers"]
+        lines.append(f"Speakers: {sp['turns']} simulated speaker changes, seen by {sp['observers']} subscriber(s): "
+                     f"{sp['detected']} reported, {sp['missed']} not; SpeakersChanged after "
+                     f"p50 {sp['delay_ms_p50']} ms, p99 {sp['delay_ms_p99']} ms")
     if rep.get("setup"):
         st = rep["setup"]
         lines.append(f"Set-up: {st['participants']} participants in {st['seconds']:.2f} s; "
@@ -438,10 +456,12 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
 
     subs: list[Participant] = []
     pubs: list[Participant] = []
+    room_of: dict[str, int] = {}        # identity -> room index
     for r in range(opts.rooms):
         room = f"{opts.room_prefix}-{r}" if opts.rooms > 1 else opts.room_prefix
         for i in range(opts.subscribers):
             ident = f"sub-{r}-{i}"
+            room_of[ident] = r
             subs.append(Participant(opts.url, _token(opts, room, ident, False, True), ident, bind_ip,
                                     auto_subscribe=True))
         for i in range(opts.video_publishers):
@@ -451,6 +471,7 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                                     auto_subscribe=False, publish=plan))
         for i in range(opts.audio_publishers):
             ident = f"apub-{r}-{i}"
+            room_of[ident] = r
             pubs.append(Participant(opts.url, _token(opts, room, ident, True, False), ident, bind_ip,
                                     auto_subscribe=False, publish=[TrackPlan("audio", AUDIO_BITRATE)]))
     everyone = subs + pubs
@@ -494,7 +515,9 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                     ssrc=layer.ssrc, pt=layer.pt, kind=t.kind, codec="vp8" if t.kind == "video" else "opus",
                     clock_rate=90000 if t.kind == "video" else 48000, bitrate=layer.bitrate,
                     fps=t.fps if t.kind == "video" else AUDIO_PPS, keyframe_interval=opts.keyframe_interval,
-                    mid_ext_id=layer.mid_ext_id, mid=layer.mid, rid_ext_id=layer.rid_ext_id, rid=layer.rid)))
+                    mid_ext_id=layer.mid_ext_id, mid=layer.mid, rid_ext_id=layer.rid_ext_id, rid=layer.rid,
+                    audio_level_ext_id=layer.audio_level_ext_id)))
+
         def offered(p: Participant) -> dict[int, tuple[str, str, str]]:
             return {ssrc: (rt.track_sid, rt.kind, owner.get(rt.track_sid, ("?", rt.kind))[0])
                     for ssrc, rt in p.recv.items()}
@@ -508,8 +531,13 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
         run_ = MediaRun(sends, recvs, meter=meter, progress=out if opts.progress else None,
                         control_peers=[p.publisher for p in pubs if p.publisher is not None],
                         receivers=opts.receivers)
+        schedules: list[SpeakerSchedule] = []
+        if opts.simulate_speakers and opts.audio_publishers:
+            for r in range(opts.rooms):
+                schedules.append(SpeakerSchedule([p.identity for p in pubs if room_of.get(p.identity) == r
+                                                  and any(x.track.kind == "audio" for x in p.layers)]))
         out(f"set-up done in {setup_s:.2f} s; sending for {opts.duration:g} s")
-        await run_.run(opts.duration)
+        await run_.run(opts.duration, speakers=schedules)
         for entry, p in zip(recvs, subs):
             entry.tracks = offered(p)          # what later offers added (simulcast layers)
         rep = run_.report()
@@ -521,6 +549,18 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                                                            for x in (p.publisher, p.subscriber) if x]), 1),
                         "srtp_profiles": sorted({x.profile for p in everyone
                                                  for x in (p.publisher, p.subscriber) if x and x.profile})}
+        if schedules:
+            sid_of = {p.identity: p.join.participant.sid for p in pubs if p.join is not None}
+            delays: list[float] = []
+            missed = turns = observers = 0
+            for r, sched in enumerate(schedules):
+                seen = {p.identity: p.speakers for p in subs if room_of.get(p.identity) == r}
+                d, m = speaker_detection(sched.turns, seen, sid_of, run_.ended)
+                delays += d
+                missed += m
+                turns += len(sched.turns)
+                observers += len(seen)
+            rep["speakers"] = speaker_summary(turns, observers, delays, missed)
         left = [p.identity for p in everyone if p.left]
         if left:
             rep["summary"]["disconnected"] = left

@@ -493,3 +493,33 @@ def test_more_receivers_than_sockets_and_bad_counts():
         with pytest.raises(ValueError):
             Engine(receivers=bad)
     tx.close(), rx.close()
+
+
+def test_audio_level_extension_follows_set_audio_level():
+    """RFC 6464 on the wire: the level set while the sender runs, the V bit on when not silent"""
+    tx, cap = _sock(), _sock()
+    cap.settimeout(2.0)
+    eng = Engine()
+    a = eng.add_sender(_audio(tx.fileno(), cap.getsockname(), mid_ext_id=4, mid="a1", audio_level_ext_id=1))
+    eng.start(1.5)
+    levels: list[int] = []
+    try:
+        t_switch = time.monotonic() + 0.3
+        switched = False
+        while time.monotonic() < t_switch + 0.5:
+            if not switched and time.monotonic() >= t_switch:
+                eng.set_audio_level(a, 20)
+                switched = True
+            buf, rtp = _parse(cap.recv(2048))
+            assert _ext(buf, rtp, 4) == b"a1"
+            levels.append(_ext(buf, rtp, 1)[0])
+    finally:
+        eng.stop()
+    assert levels[0] == 127 and levels[-1] == 0x80 | 20, levels      # silence, then voice at -20 dBov
+    assert set(levels) == {127, 0x80 | 20}
+    for bad in ({"audio_level_ext_id": 4}, {"audio_level_ext_id": 15}, {"audio_level": 128}):
+        with pytest.raises(ValueError):
+            Engine().add_sender(_audio(tx.fileno(), cap.getsockname(), mid_ext_id=4, mid="a1", **bad))
+    with pytest.raises(ValueError):
+        Engine().add_sender(_video(tx.fileno(), cap.getsockname(), audio_level_ext_id=2))
+    tx.close(), cap.close()

@@ -88,6 +88,24 @@ def test_load_test_receiver_threads(server, tmp_path):
 
 
 @pytest.mark.timeout(90)
+def test_load_test_simulate_speakers(server, tmp_path):
+    """three audio publishers take turns; every subscriber is told of each new speaker"""
+    url, _proc = server
+    r, rep = load_test(url, tmp_path, "--room", "lt-speak", "--video-publishers", "0", "--audio-publishers", "3",
+                       "--subscribers", "2", "--duration", "10", "--simulate-speakers")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    sp = rep["speakers"]
+    assert sp["turns"] >= 3 and sp["observers"] == 2, sp
+    assert sp["missed"] == 0 and sp["detected"] >= 2 * 2, sp     # every judged turn, at both
+    assert 0 < sp["delay_ms_p50"] <= sp["delay_ms_p99"] < 2000, sp
+    assert "Speakers:" in r.stdout
+    # without the option nobody speaks: no speakers section
+    r, rep = load_test(url, tmp_path, "--room", "lt-quiet", "--video-publishers", "0", "--audio-publishers", "1",
+                       "--subscribers", "1", "--duration", "2")
+    assert r.returncode == 0 and "speakers" not in rep
+
+
+@pytest.mark.timeout(90)
 def test_load_test_simulcast_two_rooms(server, tmp_path):
     url, _proc = server
     r, rep = load_test(url, tmp_path, "--room", "lt-sim", "--rooms", "2", "--video-publishers", "1",
