@@ -109,7 +109,7 @@ class Allocator:
         alloc = d.allocator.allocate(d.estimate, now, [demand(s, self.meter) for s in subs])
         for sid, dec in alloc.decisions.items():
             try:
-                await apply(by_sid[sid], dec, now)
+                await apply(by_sid[sid], dec, now, d.estimate)
             except errors.SfuError as e:
                 log.debug("%s: allocation of %s: %s", d.subscriber.identity, sid, e)
         if alloc.wanted and abs(alloc.wanted - d.wanted) > WANTED_CHANGE * d.wanted and not d.subscriber.closed:
@@ -142,7 +142,7 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
                   source=pub.info.source, priority=sub.priority, size=sub.size, current=current)
 
 
-async def apply(sub: Subscription, dec: Decision, now: float) -> None:
+async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | None = None) -> None:
     """put a subscription where the allocator decided: its layer and whether it forwards"""
     c = sub.consumer
     if c is None or c.closed or dec.reason in (DISABLED, NO_LAYERS):
@@ -156,7 +156,7 @@ async def apply(sub: Subscription, dec: Decision, now: float) -> None:
         up = sub.layer is None or layer.quality > sub.layer.quality
         # moving up costs the publisher a key frame: not more than one a second for this one
         if not up or c.paused or sub.key_frames.ready(now):
-            await switch_layer(sub, layer, "allocation", now)
+            await switch_layer(sub, layer, f"allocation: {dec.reason}, downlink {estimate} bps", now)
     if c.paused and not sub.forwarding_paused:
         await c.resume()              # the data plane asks for a key frame
         sub.key_frames.asked(now)

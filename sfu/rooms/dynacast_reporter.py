@@ -52,6 +52,8 @@ class DynacastReporter:
                     continue
                 codec = (pub.codec.name if pub.codec else "").lower()
                 log.info("%s: dynacast %s: layers up to quality %d", pub.participant.identity, pub.sid, told)
+                for layer in pub.layers.values():       # the stops we ask for are no flapping
+                    layer.activity.suppress(layer.quality > told, now)
                 await pub.participant.send(quality_update(pub.sid, codec, told))
         for sid in set(self.tracks) - seen:
             del self.tracks[sid]

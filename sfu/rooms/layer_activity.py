@@ -9,7 +9,10 @@ subscribers move down), but one that comes back is usable again only after it st
 active for TRUST_AFTER; a layer that stops again within FLAP_WINDOW of becoming usable
 waits twice as long the next time (up to TRUST_AFTER_MAX).  In its first WARMUP a layer is
 usable as soon as it flows: a publisher's encoder starts and stops its layers while its
-own bandwidth estimate ramps up, which is no flapping.
+own bandwidth estimate ramps up, which is no flapping.  Nor is a layer the server itself
+asked the publisher to stop (dynacast, `suppress`): its stop counts no flap, and when the
+server asks for it again it is usable as soon as it flows (within RESUME_WINDOW), so the
+subscriber who asked for it is not kept waiting TRUST_AFTER for a layer that never failed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TRUST_AFTER = 4.0
 TRUST_AFTER_MAX = 30.0     # s, the wait of a layer that keeps stopping
 FLAP_WINDOW = 10.0         # s: stopping this soon after becoming usable doubles the wait
 WARMUP = 10.0              # s after a layer appeared in which its reports are followed at once
+RESUME_WINDOW = 5.0        # s after the server asked for a layer again in which its restart is trusted
 
 
 class LayerActivity:
@@ -31,6 +35,8 @@ class LayerActivity:
         self._active_since = 0.0
         self._usable_since: float | None = float("-inf")   # None: not usable
         self.wait = TRUST_AFTER
+        self.suppressed = False             # the server asked the publisher to stop it
+        self._resumed_until = float("-inf")  # a restart before this is the server's request
 
     def report(self, active: bool, now: float) -> bool:
         """the data plane says the layer stopped or started: whether that is news"""
@@ -39,15 +45,25 @@ class LayerActivity:
         self.active = active
         if active:
             self._active_since = now
-            if now - self.born < WARMUP:
+            if now - self.born < WARMUP or now <= self._resumed_until:
                 self._usable_since = now
             return True
-        if self._usable_since is not None:
+        if self._usable_since is not None and not self.suppressed:
             # a flap: it stops soon after it earned its trust (not while warming up)
             flapped = now - self._usable_since < FLAP_WINDOW and self._usable_since - self.born >= WARMUP
             self.wait = min(self.wait * 2, TRUST_AFTER_MAX) if flapped else TRUST_AFTER
         self._usable_since = None
         return True
+
+    def suppress(self, on: bool, now: float) -> None:
+        """the server told the publisher to stop this layer (on) or to send it again (off)"""
+        if on == self.suppressed:
+            return
+        self.suppressed = on
+        if not on:
+            self._resumed_until = now + RESUME_WINDOW
+            if self.active and self._usable_since is None:    # it never stopped: trust it now
+                self._usable_since = now
 
     def usable(self, now: float) -> bool:
         """whether subscribers may be moved to (or kept on) this layer"""

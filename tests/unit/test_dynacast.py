@@ -10,6 +10,7 @@ from livekit.protocol import models
 
 from sfu.rooms.dynacast import NONE, DynacastQuality, needed_quality
 from sfu.rooms.dynacast_reporter import DynacastReporter
+from sfu.rooms.layer_activity import LayerActivity
 
 LOW, MED, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
 
@@ -52,8 +53,10 @@ async def test_reporter_sends_the_update_to_the_publisher():
         sent.append(msg)
 
     publisher = SimpleNamespace(identity="alice", closed=False, send=send)
+    layers = {rid: SimpleNamespace(quality=q, activity=LayerActivity()) for rid, q in (("q", LOW), ("h", MED),
+                                                                                        ("f", HIGH))}
     pub = SimpleNamespace(sid="TR_v", kind="video", expected_rids=["q", "h", "f"], participant=publisher,
-                          codec=SimpleNamespace(name="VP8"), subscriptions={"bob": sub(LOW)})
+                          codec=SimpleNamespace(name="VP8"), subscriptions={"bob": sub(LOW)}, layers=layers)
     audio = SimpleNamespace(sid="TR_a", kind="audio", expected_rids=[], participant=publisher, subscriptions={})
     room = SimpleNamespace(all_tracks=lambda: [pub, audio])
     r = DynacastReporter(lambda: [room])
@@ -67,8 +70,11 @@ async def test_reporter_sends_the_update_to_the_publisher():
     assert [(q.quality, q.enabled) for q in u.subscribed_qualities] == [(LOW, True), (MED, False), (HIGH, False)]
     assert [c.codec for c in u.subscribed_codecs] == ["vp8"]
     assert list(u.subscribed_codecs[0].qualities) == list(u.subscribed_qualities)
+    # the layers it asked the publisher to stop are marked so (their stop is no flapping)
+    assert {rid: x.activity.suppressed for rid, x in layers.items()} == {"q": False, "h": True, "f": True}
     pub.subscriptions["carol"] = sub(HIGH)              # someone wants the top again: at once
     await r.look([room], 110.5)
     assert [q.enabled for q in sent[-1].subscribed_quality_update.subscribed_qualities] == [True, True, True]
+    assert not any(x.activity.suppressed for x in layers.values())
     await r.look([], 111.0)                             # the room is gone: its decisions too
     assert r.tracks == {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from livekit.protocol import models
 
 from sfu.rooms import layer_activity as la
-from sfu.rooms.layer_activity import LayerActivity
+from sfu.rooms.layer_activity import RESUME_WINDOW, TRUST_AFTER, LayerActivity
 from sfu.rooms.layer_selector import select_layer
 
 LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
@@ -124,3 +124,48 @@ def test_a_young_layer_is_followed_at_once():
     a.report(True, 100.0 + la.WARMUP + 2)
     assert not a.usable(100.0 + la.WARMUP + 2)
     assert a.usable(100.0 + la.WARMUP + 2 + la.TRUST_AFTER)
+
+
+def test_a_layer_the_server_paused_is_trusted_again_as_soon_as_it_flows():
+    a = LayerActivity(born=0.0)
+    t = 100.0                                      # long after the warm-up
+    a.suppress(True, t)                            # dynacast: nobody needs it
+    assert a.report(False, t + 1.0) and not a.usable(t + 1.0)
+    a.suppress(False, t + 20.0)                    # a subscriber asks for it again
+    assert a.report(True, t + 20.4)
+    assert a.usable(t + 20.4) and a.usable_at(t + 20.4) is None      # no TRUST_AFTER wait
+    assert a.wait == TRUST_AFTER                   # and its pause counted as no flap
+
+
+def test_a_restart_long_after_the_server_asked_is_judged_as_usual():
+    a = LayerActivity(born=0.0)
+    a.suppress(True, 100.0)
+    a.report(False, 101.0)
+    a.suppress(False, 120.0)
+    assert a.report(True, 120.0 + RESUME_WINDOW + 1.0)             # came back on its own, later
+    assert not a.usable(120.0 + RESUME_WINDOW + 1.5)
+    assert a.usable(120.0 + RESUME_WINDOW + 1.0 + TRUST_AFTER)
+
+
+def test_stops_while_suppressed_do_not_double_the_wait_but_real_flaps_still_do():
+    a = LayerActivity(born=0.0)
+    a.report(False, 50.0)
+    a.report(True, 51.0)
+    assert a.usable(51.0 + TRUST_AFTER)            # usable since 55
+    a.suppress(True, 56.0)
+    a.report(False, 57.0)                          # within FLAP_WINDOW, but asked for
+    assert a.wait == TRUST_AFTER
+    a.suppress(False, 70.0)
+    a.report(True, 70.5)
+    assert a.usable(70.5)
+    a.report(False, 72.0)                          # a real flap: it stopped on its own
+    assert a.wait == 2 * TRUST_AFTER
+
+
+def test_resuming_a_layer_that_never_stopped_makes_it_usable():
+    a = LayerActivity(born=0.0)
+    a.report(False, 50.0)
+    a.report(True, 51.0)                           # back, waiting TRUST_AFTER
+    a.suppress(True, 52.0)                         # (a publisher ignoring dynacast keeps sending)
+    a.suppress(False, 53.0)
+    assert a.usable(53.0)

@@ -164,7 +164,11 @@ class TestRoom:
             out.append(("rtc-node driver output", "\n".join(self.env.node_driver.output)))
         for port, server in sorted(self.servers.items()):
             lines = server.log_tail(400_000).splitlines()
-            mine = [ln for ln in lines if self.name in ln or "ERROR" in ln or "Traceback" in ln]
+            # the room's lines, and those about its tracks (layer switches and activity name
+            # the track, not the room)
+            tracks = {w for ln in lines if self.name in ln for w in ln.split() if w.startswith("TR_")}
+            mine = [ln for ln in lines if self.name in ln or "ERROR" in ln or "Traceback" in ln
+                    or any(t in ln for t in tracks)]
             out.append((f"server log (:{port}), lines of room {self.name} and errors", "\n".join(mine[-200:])))
             out.append((f"server log (:{port}), tail", "\n".join(lines[-40:])))
         return out
