@@ -41,6 +41,8 @@ AUDIO_BITRATE = 32_000
 AUDIO_PPS = 50.0
 CONTROL_POLL = 0.01
 RECEIVER_SATURATED = 0.9     # of a core: a receiver this busy may be what limits the figures
+TAIL_QUIET = 0.3             # s without a packet after the senders stopped: the tail is in
+TAIL_MAX = 3.0               # s the receivers wait for the tail at most
 SETUP_CONCURRENCY = 16
 
 
@@ -239,7 +241,7 @@ class MediaRun:
         by_pid0 = dict(self.meter.by_pid) if self.meter else {}
         t0 = time.monotonic()
         self.duration = duration
-        self.engine.start(duration)
+        self.engine.start(duration, recv_grace=TAIL_MAX + 0.5)
         last = (t0, 0, 0)
         next_tick = t0 + 1.0
         try:
@@ -268,9 +270,16 @@ class MediaRun:
                                       + ("  (receivers saturated)" if busy > RECEIVER_SATURATED else ""))
                         last = (now, sent, got)
             self.ended = time.monotonic()
-            # packets in flight when the generator stops
-            await asyncio.sleep(0.3)
-            self.engine.drain_control()
+            # packets in flight when the generator stops: read until nothing more arrives
+            # (a loaded server may still be working off its queues), at most TAIL_MAX
+            got = -1
+            while time.monotonic() < self.ended + TAIL_MAX:
+                await asyncio.sleep(TAIL_QUIET)
+                self.engine.drain_control()
+                now_got = self._totals()[1]
+                if now_got == got:
+                    break
+                got = now_got
         finally:
             self.wall = time.monotonic() - t0
             if self.meter:
