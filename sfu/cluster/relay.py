@@ -28,7 +28,7 @@ from livekit.protocol import models, rtc
 
 from .. import errors
 from ..signaling.connection import Connection, leave_response
-from ..signaling.prepared_response import Prepared
+from ..signaling.prepared_response import Prepared, wire_bytes
 from .inbox_signature import sign
 
 log = logging.getLogger("sfu.cluster")
@@ -121,7 +121,7 @@ class RelayConnection:
         if self.closed:
             return
         try:
-            await self._out.write("m", msg.binary if isinstance(msg, Prepared) else msg.SerializeToString())
+            await self._out.write("m", wire_bytes(msg))
             self.messages_out += 1
         except Exception as e:  # redis gone: the session ends (the front is told if it can be)
             log.warning("relay %s: send failed: %s", self.sid, e)

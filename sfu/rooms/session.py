@@ -141,7 +141,7 @@ class Sessions:
         p.state = models.ParticipantInfo.JOINED
         # the others' infos as their owners encoded them: a join into a room of N costs N
         # lookups, not N messages built, copied and serialized
-        others = [q.encoded_info() for q in room.participants.values() if q is not p and not q.hidden]
+        others = [q.encoded_info() for q in room.others(p) if not q.hidden]
         join = rtc.JoinResponse(
             room=room.to_proto(), participant=p.to_proto(),
             server_version=LIVEKIT_FEATURE_LEVEL, server_info=self.server_info(),

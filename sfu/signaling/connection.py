@@ -20,7 +20,7 @@ from livekit.protocol import rtc
 
 from .. import errors
 from ..wire import decode_frame
-from .prepared_response import Prepared
+from .prepared_response import Prepared, as_message, wire_bytes
 from .rate_limit import TokenBucket
 
 log = logging.getLogger("sfu.signal")
@@ -88,11 +88,7 @@ class SignalConnection:
     async def send(self, msg: rtc.SignalResponse | Prepared) -> None:
         if self.closed or self.ws.closed:
             return
-        data: bytes | str
-        if isinstance(msg, Prepared):      # encoded once for a room's broadcast
-            data = json_format.MessageToJson(msg.message(), indent=None) if self.json else msg.binary
-        else:
-            data = json_format.MessageToJson(msg, indent=None) if self.json else msg.SerializeToString()
+        data: bytes | str = json_format.MessageToJson(as_message(msg), indent=None) if self.json else wire_bytes(msg)
         self._queue.append(data)
         self._queued_bytes += len(data)
         if self._queued_bytes > MAX_QUEUED_BYTES:

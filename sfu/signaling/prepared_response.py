@@ -34,15 +34,19 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _field(number: int, body: bytes) -> bytes:
+def _wrap(tag: bytes, body: bytes) -> bytes:
     n = len(body)
-    return _varint(number << 3 | _LEN) + (bytes((n,)) if n < 0x80 else _varint(n)) + body
+    return tag + (bytes((n,)) if n < 0x80 else _varint(n)) + body
+
+
+def _field(number: int, body: bytes) -> bytes:
+    return _wrap(_varint(number << 3 | _LEN), body)
 
 
 def _fields(number: int, bodies: list[bytes]) -> bytes:
     """the encodings of many fields of the same number (a repeated field)"""
     tag = _varint(number << 3 | _LEN)
-    return b"".join(tag + (bytes((len(b),)) if len(b) < 0x80 else _varint(len(b))) + b for b in bodies)
+    return b"".join(_wrap(tag, b) for b in bodies)
 
 
 class Prepared:
@@ -66,13 +70,23 @@ class Prepared:
         return self._msg
 
 
+def wire_bytes(msg: rtc.SignalResponse | Prepared) -> bytes:
+    """what a connection sends for `msg` in binary mode"""
+    return msg.binary if isinstance(msg, Prepared) else msg.SerializeToString()
+
+
+def as_message(msg: rtc.SignalResponse | Prepared) -> rtc.SignalResponse:
+    """`msg` as a message (for a connection that speaks JSON)"""
+    return msg.message() if isinstance(msg, Prepared) else msg
+
+
 class UpdateParts:
     """ParticipantInfos encoded once, for ParticipantUpdates of any subset of them"""
 
     def __init__(self, infos: list[models.ParticipantInfo]) -> None:
         self.infos = infos
         tag = _varint(_PARTICIPANTS << 3 | _LEN)
-        self._parts = [tag + _varint(len(b)) + b for b in (i.SerializeToString() for i in infos)]
+        self._parts = [_wrap(tag, i.SerializeToString()) for i in infos]
         self._all: Prepared | None = None
         self._where: dict[str, list[int]] = {}       # identity -> its infos' positions
         for k, i in enumerate(infos):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from livekit.protocol import models, rtc
 
-from sfu.signaling.prepared_response import Prepared, UpdateParts, join_response
+from sfu.signaling.prepared_response import Prepared, UpdateParts, as_message, join_response, wire_bytes
 
 
 def info(identity: str, n: int) -> models.ParticipantInfo:
@@ -65,3 +65,10 @@ def test_an_identity_named_twice_is_skipped_both_times():
     got = UpdateParts(infos).update("a")
     assert got is not None and got.binary == expected([infos[1]])
     assert got.message() == rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=[infos[1]]))
+
+
+def test_a_connection_sends_the_same_bytes_for_a_message_and_its_prepared_form():
+    msg = rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=[info("a", 3)]))
+    p = UpdateParts([info("a", 3)]).update()
+    assert wire_bytes(msg) == wire_bytes(p) == msg.SerializeToString()
+    assert as_message(msg) is msg and as_message(p) == msg
