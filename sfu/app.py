@@ -21,6 +21,7 @@ from .agents import AgentService
 from .config import ConfigError, Settings
 from .http_guard import ConnectionGuard, GuardedSite
 from .media import MediaService, Transport
+from .media.ice_tcp import IceTcpAcceptor
 from .metrics import MetricsServer, NodeSnapshot
 from .native import DROP_REASONS
 from .rooms import plain
@@ -60,6 +61,9 @@ class Server:
                                log_level=settings.log_level)
         self.pool.announced_ips = self.announced_ips
         self.media = MediaService(self.pool)
+        self.ice_tcp: IceTcpAcceptor | None = None
+        if settings.tcp_port:
+            self.ice_tcp = IceTcpAcceptor(self.media.worker_for_ufrag, self.pool.hand_off_tcp)
         room_cfg = settings.room
         self.rooms = RoomService(self.media, keys=self.keys, auto_create=bool(room_cfg.get("auto_create", True)),
                                  congestion_control=settings.congestion_control,
@@ -120,6 +124,15 @@ class Server:
             except TurnError as e:
                 raise ConfigError(str(e)) from None
         await self.pool.start()
+        if self.ice_tcp is not None:
+            host = self.settings.rtc_bind or self.settings.node_ip or "0.0.0.0"
+            try:
+                self.ice_tcp.start(host, self.settings.tcp_port)
+            except OSError as e:
+                await self.pool.stop()
+                raise ConfigError(f"rtc.tcp_port: cannot listen on {host}:{self.settings.tcp_port}: {e}") from None
+            self.media.ice_tcp_port = self.ice_tcp.port
+            log.info("ICE over TCP on %s port %d", host, self.ice_tcp.port)
         self.rooms.start()
         self.agents.start()
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -169,6 +182,8 @@ class Server:
                 pass
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.ice_tcp is not None:
+            self.ice_tcp.close()
         await self.pool.stop()
         if self.turn is not None:
             await self.turn.stop()
@@ -237,6 +252,8 @@ class Server:
         if not c.video.roomList:       # every room's transports and client addresses: not for one room's admin
             raise auth.AuthError("roomList grant required", 403)
         out: dict[str, Any] = {"workers": await self.pool.stats()}
+        if self.ice_tcp is not None:
+            out["ice_tcp"] = self.ice_tcp.stats
         if self.cluster is not None:
             c = self.cluster
             out["cluster"] = {"node_id": c.node_id, "redis_connected": c.connected,

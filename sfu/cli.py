@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
     body = os.environ.get("LIVEKIT_CONFIG") if not args.config else None
     keys = config.parse_keys(args.keys) if args.keys else None
     try:
-        settings = config.load(args.config, body=body, port=args.port, udp_port=args.udp_port,
+        settings = config.load(args.config, body=body, port=args.port, udp_port=args.udp_port, tcp_port=args.tcp_port,
                                workers=args.workers, node_ip=args.node_ip, keys=keys,
                                bind=args.bind or None, dev=True if args.dev else None,
                                log_level=args.log_level, single_pc=False if args.no_single_pc else None,
@@ -540,6 +540,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--dev", action="store_true", help="development mode: keys devkey/secret, bind 127.0.0.1")
     s.add_argument("--port", type=int, help="HTTP/WebSocket port (7880)")
     s.add_argument("--udp-port", type=int, help="first media UDP port; worker i uses port+i (7882)")
+    s.add_argument("--tcp-port", type=int, help="ICE over TCP port, one for all workers (7881; 0: none)")
     s.add_argument("--workers", type=int, help="media worker processes (default: one per core)")
     s.add_argument("--node-ip", help="IP address announced to clients")
     s.add_argument("--bind", action="append", help="HTTP bind address (repeatable)")

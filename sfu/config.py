@@ -29,6 +29,7 @@ class Settings:
     bind: list[str] = field(default_factory=lambda: ["0.0.0.0"])
     udp_port: int = 7882                  # worker i listens on udp_port + i
     udp_ports: int = 0                    # a range "7882-7892" in the file: how many ports it holds
+    tcp_port: int = 7881                  # rtc.tcp_port: ICE over TCP for every worker (0: none)
     node_ip: str = ""                     # announced in candidates; default: first bind address
     rtc_bind: str = ""                    # UDP bind address; default: node_ip or 0.0.0.0
     workers: int = 0                      # 0 = one per core
@@ -67,6 +68,8 @@ class Settings:
             raise ConfigError(f"port {self.port} out of range")
         if not 0 <= self.udp_port < 65536:
             raise ConfigError(f"rtc.udp_port {self.udp_port} out of range")
+        if not 0 <= self.tcp_port < 65536:
+            raise ConfigError(f"rtc.tcp_port {self.tcp_port} out of range")
         if self.workers < 0 or self.workers > 64:
             raise ConfigError("workers must be 0..64")
         if self.ring_slots & (self.ring_slots - 1) or self.ring_slots < 64:
@@ -210,6 +213,11 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
         s.udp_port, s.udp_ports = udp_port_range(rtc["udp_port"])
     if "node_ip" in rtc:
         s.node_ip = str(rtc["node_ip"])
+    if "tcp_port" in rtc:
+        try:
+            s.tcp_port = int(rtc["tcp_port"] or 0)
+        except (TypeError, ValueError):
+            raise ConfigError("rtc.tcp_port must be a port number (0: no ICE over TCP)") from None
     for sect, inc, exc in (("interfaces", "interfaces_includes", "interfaces_excludes"),
                            ("ips", "ips_includes", "ips_excludes")):
         sub = rtc.get(sect) or {}

@@ -89,10 +89,13 @@ void sfu_loop_stop(sfu_loop_t *loop);
  * command creates, changes or closes; ssrc / payload_type are that
  * object's own (a consumer's outgoing SSRC and payload type). */
 typedef enum {
-    SFU_CMD_SOCKET_OPEN = 1,       /* id, fd: the loop owns the socket from now on */
+    SFU_CMD_SOCKET_OPEN = 1,       /* id, fd, flags (SFU_SOCK_*): the loop owns the socket from now on;
+                                      an ICE-TCP connection also takes data/data_len: the bytes the
+                                      acceptor read from it already */
     SFU_CMD_SOCKET_CLOSE = 2,      /* id (closes its transports too) */
     SFU_CMD_TRANSPORT_CREATE = 3,  /* id, socket_id, flags (SFU_TF_*) */
-    SFU_CMD_TRANSPORT_CONNECT = 4, /* id, addr: send to addr (and accept from it) */
+    SFU_CMD_TRANSPORT_CONNECT = 4, /* id, addr, socket_id: send to addr (and accept from it), on
+                                      socket_id (an ICE-TCP connection) or, 0, the transport's own */
     SFU_CMD_TRANSPORT_SET_SRTP = 5,   /* id, recv_srtp, send_srtp */
     SFU_CMD_TRANSPORT_CLOSE = 6,   /* id */
     SFU_CMD_PRODUCER_CREATE = 7,   /* id, transport_id, ssrc, payload_type, kind, codec, remote_workers,
@@ -108,7 +111,8 @@ typedef enum {
     SFU_CMD_REMOTE_PRODUCER_CLOSE = 14, /* id */
     SFU_CMD_PEER_RESET = 15,       /* worker: it restarted; drop what it had queued for us */
     SFU_CMD_CONSUMER_SET_PRODUCER = 16, /* id, producer_id: switch source (simulcast layer) */
-    SFU_CMD_TRANSPORT_ADD_ADDR = 17, /* id, addr: also accept packets from addr (another ICE pair) */
+    SFU_CMD_TRANSPORT_ADD_ADDR = 17, /* id, addr, socket_id: also accept packets from addr (another ICE
+                                      pair), on socket_id as for TRANSPORT_CONNECT */
     SFU_CMD_TRANSPORT_SET_HEADER_EXTENSIONS = 18, /* id, header_extensions: ids of incoming media */
     SFU_CMD_CONSUMER_REQUEST_KEY_FRAME = 19, /* id: ask its (video) producer's publisher, throttled */
     SFU_CMD_PRODUCER_SET_RTX = 20, /* id, rtx_ssrc, rtx_payload_type: its publisher's RTX stream (a
@@ -118,14 +122,20 @@ typedef enum {
     SFU_CMD_TRANSPORT_SET_ICE_UFRAG = 22, /* id, ice_ufrag, ice_ufrag_len: our ICE ufrag for it; a STUN
                                       request from an address no transport knows is passed on only
                                       when its USERNAME names one (RFC 8445 7.3), else dropped */
-    SFU_CMD_TRANSPORT_SET_WANTED_BITRATE = 23 /* id, bitrate: what the stream allocator would send; the first
+    SFU_CMD_TRANSPORT_SET_WANTED_BITRATE = 23, /* id, bitrate: what the stream allocator would send; the first
                                                  turns on pacing and probing (congestion control) */
+    SFU_CMD_SOCKET_SEND = 24       /* id, data, data_len: a control-plane packet (STUN, DTLS) on an ICE-TCP
+                                      connection, framed there (UDP sockets: sfu_loop_send_raw) */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
 #define SFU_TF_COMEDIA 2           /* learn the remote address from the first packet */
 #define SFU_TF_TO_PY_ALL 4         /* hand every non-media packet to Python (WebRTC) */
 #define SFU_TF_RTCP 8              /* send SR/RR, answer NACKs from the packet cache */
+
+#define SFU_SOCK_UDP 0             /* SOCKET_OPEN: a UDP socket (shared by transports) */
+#define SFU_SOCK_TCP 1             /* SOCKET_OPEN: one accepted ICE-TCP connection (RFC 6544, RFC 4571 framing) */
+#define SFU_TCP_OPEN_DATA_MAX 4100 /* SOCKET_OPEN of a connection: the most bytes already read it takes */
 
 /* the header extension ids (RFC 8285) a transport's remote side uses for
  * what the data plane reads in incoming media; 0 = not negotiated */
@@ -171,6 +181,9 @@ typedef struct {
     uint64_t bitrate;          /* transport: wanted bit/s */
     void    *recv_srtp;        /* transport: srtp_t decrypting what the remote sends */
     void    *send_srtp;        /* transport: srtp_t encrypting what we send */
+    const uint8_t *data;       /* socket: bytes to send (SOCKET_SEND) or already read (SOCKET_OPEN, TCP) */
+    uint32_t data_len;
+    uint32_t _pad2;
     sfu_addr_t addr;
 } sfu_cmd_t;
 
@@ -195,6 +208,8 @@ typedef struct {
 #define SFU_REC_PRODUCER_INACTIVE 4 /* arg = producer id: nothing arrived for SFU_PRODUCER_INACTIVE_NS */
 #define SFU_REC_PRODUCER_ACTIVE 5  /* arg = producer id: packets again after SFU_REC_PRODUCER_INACTIVE */
 #define SFU_REC_TRANSPORT_BWE 6    /* data = sfu_bwe_stats_t: the transport's estimate moved (sfu_bwe.h) */
+#define SFU_REC_TCP_CLOSED 7       /* socket_id: an ICE-TCP connection closed; transport_id: the transport it
+                                      carried (0: none yet); from: its peer; arg: 1 peer closed, 2 error, 0 by us */
 
 /* data of SFU_REC_UNKNOWN_SSRC: what the packet says about itself, read
  * with the transport's header extension ids; followed by mid_len bytes of
@@ -248,7 +263,9 @@ typedef struct {
     uint64_t plis_received;    /* PLIs from subscribers (passed on or throttled) */
     uint64_t firs_received;    /* FIRs from subscribers (passed on or throttled) */
     uint64_t plis_sent;        /* PLIs sent to publishers (after the per-producer throttle) */
-    uint64_t drops[30];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
+    uint64_t tcp_opened;       /* ICE-TCP connections handed to the loop */
+    uint64_t tcp_closed;       /* ... closed (peer, error, or their transport went) */
+    uint64_t drops[32];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
 } sfu_stats_t;
 
 void sfu_loop_get_stats(sfu_loop_t *loop, sfu_stats_t *out);

@@ -74,7 +74,9 @@ typedef enum {
     SFU_DROP_STUN_UNKNOWN_UFRAG = 27, /* STUN from an unknown address whose USERNAME names no ICE ufrag of ours */
     SFU_DROP_PACER_FULL = 28,      /* a transport's pacer queue was full: its oldest video went */
     SFU_DROP_PACER_LATE = 29,      /* waited in a transport's pacer longer than SFU_PACER_MAX_DELAY_US */
-    SFU_DROP__COUNT = 30
+    SFU_DROP_TCP_QUEUE_FULL = 30,  /* a TCP peer's send queue was full (it stopped reading): frame dropped */
+    SFU_DROP_TCP_BAD_FRAME = 31,   /* RFC 4571 frame from a TCP peer empty or longer than a packet: skipped */
+    SFU_DROP__COUNT = 32
 } sfu_drop_reason_t;
 
 const char *sfu_drop_reason_name(int reason);

@@ -32,6 +32,15 @@ static int socket_open(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
     return sock_open(l, c);
 }
 
+static int socket_send(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    struct sock *s = obj;
+    if (s->kind != SFU_SOCK_TCP || !c->data || !c->data_len)
+        return SFU_EINVAL;
+    tcp_conn_send(l, s, c->data, c->data_len);   /* or dropped and counted, as a datagram would be */
+    return SFU_OK;
+}
+
 static int socket_close(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
     sock_close(l, obj);
@@ -44,14 +53,22 @@ static int transport_create_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
     return s ? transport_create(l, s, c) : SFU_ENOENT;
 }
 
+/* the socket a connect / add_addr names: an ICE-TCP connection, or (0) the transport's own */
+static struct sock *path_socket(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c)
+{
+    return c->socket_id ? sfu_idmap_get(&l->sockets, c->socket_id) : t->sock;
+}
+
 static int transport_connect_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
-    return transport_connect(l, obj, &c->addr);
+    struct sock *s = path_socket(l, obj, c);
+    return s ? transport_connect(l, obj, s, &c->addr) : SFU_ENOENT;
 }
 
 static int transport_add_addr_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
-    return transport_add_addr(l, obj, &c->addr);
+    struct sock *s = path_socket(l, obj, c);
+    return s ? transport_add_addr(l, obj, s, &c->addr) : SFU_ENOENT;
 }
 
 static int transport_set_srtp_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
@@ -171,6 +188,7 @@ static const struct {
 } COMMANDS[] = {
     [SFU_CMD_SOCKET_OPEN] = {BY_NONE, socket_open},
     [SFU_CMD_SOCKET_CLOSE] = {BY_SOCKET, socket_close},
+    [SFU_CMD_SOCKET_SEND] = {BY_SOCKET, socket_send},
     [SFU_CMD_TRANSPORT_CREATE] = {BY_NONE, transport_create_cmd},
     [SFU_CMD_TRANSPORT_CONNECT] = {BY_TRANSPORT, transport_connect_cmd},
     [SFU_CMD_TRANSPORT_ADD_ADDR] = {BY_TRANSPORT, transport_add_addr_cmd},
@@ -204,7 +222,10 @@ static int cmd_apply(sfu_loop_t *l, const sfu_cmd_t *c)
     sfu_idmap_t *m = map_of(l, COMMANDS[c->type].target);
     if (m && !(obj = sfu_idmap_get(m, c->id)))
         return SFU_ENOENT;
-    return COMMANDS[c->type].fn(l, obj, c);
+    l->in_command = 1;             /* the mutex is held: socket map changes need not take it */
+    int rc = COMMANDS[c->type].fn(l, obj, c);
+    l->in_command = 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,6 +271,11 @@ int sfu_loop_send_raw(sfu_loop_t *l, uint32_t socket_id, const sfu_addr_t *to,
 {
     pthread_mutex_lock(&l->mu);
     struct sock *s = sfu_idmap_get(&l->sockets, socket_id);
+    if (s && s->kind == SFU_SOCK_TCP) {   /* its send queue is the loop thread's: a command */
+        pthread_mutex_unlock(&l->mu);
+        sfu_cmd_t c = {.type = SFU_CMD_SOCKET_SEND, .id = socket_id, .data = buf, .data_len = (uint32_t)len};
+        return len > 0xffff ? SFU_EINVAL : sfu_loop_command(l, &c);
+    }
     int fd = s ? s->fd : -1;
     int rc = SFU_ENOENT;
     if (fd >= 0) {

@@ -83,10 +83,17 @@ void sfu_loop_free(sfu_loop_t *l)
             producer_free(l, p);
     if (l->sockets.keys)
         while ((s = sfu_idmap_any(&l->sockets))) {
+            if (s->kind == SFU_SOCK_TCP) {   /* one its transport did not take with it */
+                tcp_conn_close(l, s, SFU_TCP_CLOSED_BY_US);
+                continue;
+            }
             close(s->fd);
             sfu_idmap_del(&l->sockets, s->id);
             free(s);
         }
+    tcp_conns_reap(l);
+    free(l->tcp_dirty);
+    free(l->tcp_closed);
     sfu_idmap_free(&l->sockets);
     sfu_idmap_free(&l->transports);
     sfu_idmap_free(&l->producers);
@@ -168,6 +175,17 @@ int sfu_loop_run(sfu_loop_t *l)
                 uint64_t v;
                 ssize_t r = read(l->cfg.wake_fds[l->cfg.worker_id], &v, sizeof(v));
                 (void)r;
+            } else if (((struct sock *)p)->kind == SFU_SOCK_TCP) {
+                struct sock *s = p;
+                if (s->fd < 0)                       /* closed earlier in this iteration */
+                    continue;
+                if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+                    if (tcp_conn_receive(l, s) < 0)
+                        continue;
+                    work = 1;
+                }
+                if (evs[i].events & EPOLLOUT)
+                    tcp_conn_writable(l, s);
             } else {
                 struct sock *s = p;
                 /* drain a busy socket in a few batches, then let others run */
@@ -184,6 +202,7 @@ int sfu_loop_run(sfu_loop_t *l)
         if (now >= l->next_report_ns) {
             l->next_report_ns = now + REPORT_INTERVAL_NS;
             transport_rtcp_send_reports(l, now);
+            tcp_conns_expire(l, now);
         }
         if (now >= l->next_nack_ns && l->nack_waiting) {
             l->next_nack_ns = now + NACK_INTERVAL_NS;
@@ -198,11 +217,14 @@ int sfu_loop_run(sfu_loop_t *l)
         }
         transport_pace(l, now);
         sfu_udp_tx_flush(&l->tx);
+        tcp_conns_flush(l);
+        tcp_conns_reap(l);
         sfu_pipe_rings_publish(&l->rings);
         sfu_control_queue_notify(&l->pyq);
         idle = work ? 0 : idle + 1;
     }
     sfu_udp_tx_flush(&l->tx);
+    tcp_conns_flush(l);
     sfu_pipe_rings_publish(&l->rings);
     pthread_mutex_lock(&l->mu);
     atomic_store(&l->running, 0);

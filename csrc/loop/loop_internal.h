@@ -12,6 +12,7 @@
 #include "loop/udp_io.h"
 #include "loop/control_queue.h"
 #include "loop/pipe_rings.h"
+#include "loop/tcp_conn.h"
 #include "rtc/rtc.h"
 
 struct sfu_loop {
@@ -27,6 +28,7 @@ struct sfu_loop {
     const sfu_cmd_t *pending;
     int pending_rc;
     int pending_done;
+    int in_command;                /* a command runs (the mutex is held) */
 
     sfu_idmap_t sockets, transports, producers, consumers;
     sfu_idmap_t addrs;             /* (socket, remote address) -> transport */
@@ -47,6 +49,10 @@ struct sfu_loop {
     struct transport **paced;      /* transports with congestion control on */
     uint32_t n_paced, cap_paced;
     int pacing_busy;               /* a pacer holds packets or a probe runs: wake within a millisecond */
+    struct sock **tcp_dirty;       /* ICE-TCP connections with frames queued this iteration */
+    uint32_t n_tcp_dirty, cap_tcp_dirty;
+    struct sock **tcp_closed;      /* ICE-TCP connections closed this iteration, freed at its end */
+    uint32_t n_tcp_closed, cap_tcp_closed;
     sfu_stats_t stats;
 };
 

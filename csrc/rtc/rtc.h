@@ -16,16 +16,21 @@
 struct consumer;
 struct tx_entry;                   /* loop/udp_io.h */
 
+struct tcp_conn;                   /* loop/tcp_conn.h */
+
 struct sock {
     uint32_t id;
     int fd;
+    uint8_t kind;                  /* SFU_SOCK_UDP or SFU_SOCK_TCP */
     struct transport *comedia;     /* transport learning its remote on this socket */
+    struct tcp_conn *tcp;          /* SFU_SOCK_TCP: the connection's framing and peer */
 };
 
 struct transport {
     uint32_t id;
     uint32_t flags;                /* SFU_TF_* */
-    struct sock *sock;
+    struct sock *sock;             /* its own (UDP) socket */
+    struct sock *send_sock;        /* where `remote` is reached: sock, or an ICE-TCP connection */
     int has_remote;
     sfu_addr_t remote;
     struct sockaddr_storage remote_sa;
@@ -33,6 +38,7 @@ struct transport {
     /* every address this transport receives from (ICE may validate several
      * candidate pairs; media may arrive on any of them); [0] is the oldest */
     sfu_addr_t rx_addr[MAX_RX_ADDRS];
+    struct sock *rx_sock[MAX_RX_ADDRS];   /* the socket each arrives on */
     uint64_t rx_key[MAX_RX_ADDRS];
     uint32_t n_rx;
     void *recv_srtp;
@@ -120,8 +126,12 @@ struct producer *transport_producer(struct transport *t, uint32_t ssrc);
 struct producer *transport_rtx_producer(struct transport *t, uint32_t rtx_ssrc);
 struct consumer *transport_consumer(struct transport *t, uint32_t ssrc);
 int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c);
-int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a);
-int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a);
+int transport_connect(sfu_loop_t *l, struct transport *t, struct sock *s, const sfu_addr_t *a);
+int transport_add_addr(sfu_loop_t *l, struct transport *t, struct sock *s, const sfu_addr_t *a);
+/* the ICE-TCP connection s closed: the transport forgets its address on it */
+void transport_forget_sock(sfu_loop_t *l, struct transport *t, struct sock *s);
+/* queue a packet built (and protected) in e->buf to the transport's remote */
+void transport_queue(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len);
 int transport_set_srtp(sfu_loop_t *l, struct transport *t, void *recv_srtp, void *send_srtp);
 int transport_set_header_extensions(struct transport *t, const sfu_header_ext_ids_t *ids);
 void transport_free(sfu_loop_t *l, struct transport *t);

@@ -16,7 +16,8 @@
 /* ------------------------------------------------------------------ */
 /* address map */
 
-/* exact for IPv4; a hash for IPv6 (a hit is confirmed with addr_eq) */
+/* (socket, address) -> key; a hit is confirmed with transport_has_addr (a collision only costs
+ * a drop); never UINT64_MAX, which the map reserves */
 static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
 {
     uint64_t k;
@@ -29,63 +30,105 @@ static uint64_t addr_key(uint32_t socket_id, const sfu_addr_t *a)
     } else {
         k = ((uint64_t)sfu_rd32(a->ip) << 16) | a->port;
     }
-    return k ^ ((uint64_t)socket_id << 48);
+    k ^= (uint64_t)socket_id * 0x9e3779b97f4a7c15ull;
+    return k == UINT64_MAX ? k - 1 : k;
 }
 
-static int transport_has_addr(const struct transport *t, const sfu_addr_t *a)
+static int transport_has_addr(const struct transport *t, const struct sock *s, const sfu_addr_t *a)
 {
     for (uint32_t i = 0; i < t->n_rx; i++)
-        if (sfu_addr_eq(&t->rx_addr[i], a))
+        if (t->rx_sock[i] == s && sfu_addr_eq(&t->rx_addr[i], a))
             return 1;
     return 0;
 }
 
-static void transport_drop_addr(sfu_loop_t *l, struct transport *t, uint32_t i)
+/* forget address i; an ICE-TCP connection that carried it is closed (it is no use to anyone
+ * else) unless it is closing already (`closing`) */
+static void transport_drop_addr(sfu_loop_t *l, struct transport *t, uint32_t i, struct sock *closing)
 {
+    struct sock *s = t->rx_sock[i];
     if (sfu_idmap_get(&l->addrs, t->rx_key[i]) == t)
         sfu_idmap_del(&l->addrs, t->rx_key[i]);
-    memmove(&t->rx_addr[i], &t->rx_addr[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_addr[0]));
-    memmove(&t->rx_key[i], &t->rx_key[i + 1], (t->n_rx - i - 1) * sizeof(t->rx_key[0]));
+    uint32_t rest = t->n_rx - i - 1;
+    memmove(&t->rx_addr[i], &t->rx_addr[i + 1], rest * sizeof(t->rx_addr[0]));
+    memmove(&t->rx_sock[i], &t->rx_sock[i + 1], rest * sizeof(t->rx_sock[0]));
+    memmove(&t->rx_key[i], &t->rx_key[i + 1], rest * sizeof(t->rx_key[0]));
     t->n_rx--;
+    if (t->send_sock == s && s != t->sock) {   /* its remote was on that connection */
+        t->send_sock = t->sock;
+        t->has_remote = 0;
+    }
+    if (s->kind == SFU_SOCK_TCP && s != closing && tcp_conn_transport(s) == t)
+        tcp_conn_close(l, s, SFU_TCP_CLOSED_BY_US);
 }
 
-/* accept packets from `a` for this transport (idempotent) */
-int transport_add_addr(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
+/* accept packets from `a` on socket `s` for this transport (idempotent); an ICE-TCP
+ * connection serves one transport only */
+int transport_add_addr(sfu_loop_t *l, struct transport *t, struct sock *s, const sfu_addr_t *a)
 {
     if (a->family != AF_INET && a->family != AF_INET6)
         return SFU_EINVAL;
-    if (transport_has_addr(t, a))
+    if (transport_has_addr(t, s, a))
         return SFU_OK;
-    uint64_t key = addr_key(t->sock->id, a);
+    if (s->kind == SFU_SOCK_TCP) {
+        struct transport *owner = tcp_conn_transport(s);
+        if ((owner && owner != t) || !tcp_conn_is_peer(s, a))
+            return SFU_EEXIST;
+    } else if (s != t->sock) {
+        return SFU_EINVAL;
+    }
+    uint64_t key = addr_key(s->id, a);
     struct transport *other = sfu_idmap_get(&l->addrs, key);
     if (other && other != t)
         return SFU_EEXIST;
     if (t->n_rx == MAX_RX_ADDRS) {   /* forget the oldest address that is not the send address */
         uint32_t victim = 0;
-        while (victim < t->n_rx && t->has_remote && sfu_addr_eq(&t->rx_addr[victim], &t->remote))
+        while (victim < t->n_rx && t->has_remote && t->rx_sock[victim] == t->send_sock &&
+               sfu_addr_eq(&t->rx_addr[victim], &t->remote))
             victim++;
-        transport_drop_addr(l, t, victim < t->n_rx ? victim : 0);
+        transport_drop_addr(l, t, victim < t->n_rx ? victim : 0, NULL);
     }
     if (!other && sfu_idmap_put(&l->addrs, key, t) != SFU_OK)
         return SFU_ENOMEM;
     t->rx_addr[t->n_rx] = *a;
+    t->rx_sock[t->n_rx] = s;
     t->rx_key[t->n_rx] = key;
     t->n_rx++;
+    if (s->kind == SFU_SOCK_TCP)
+        tcp_conn_bind(s, t);
     return SFU_OK;
+}
+
+void transport_forget_sock(sfu_loop_t *l, struct transport *t, struct sock *s)
+{
+    for (uint32_t i = t->n_rx; i-- > 0;)
+        if (t->rx_sock[i] == s)
+            transport_drop_addr(l, t, i, s);
 }
 
 static void transport_forget_addrs(sfu_loop_t *l, struct transport *t)
 {
     while (t->n_rx)
-        transport_drop_addr(l, t, t->n_rx - 1);
+        transport_drop_addr(l, t, t->n_rx - 1, NULL);
     t->has_remote = 0;
+    t->send_sock = t->sock;
 }
 
-static void transport_set_remote(struct transport *t, const sfu_addr_t *a)
+static void transport_set_remote(struct transport *t, struct sock *s, const sfu_addr_t *a)
 {
     t->remote = *a;
     sfu_addr_to_sa(a, &t->remote_sa, &t->remote_salen);
+    t->send_sock = s;
     t->has_remote = 1;
+}
+
+void transport_queue(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t len)
+{
+    struct sock *s = t->send_sock;
+    if (SFU_LIKELY(s->kind == SFU_SOCK_UDP))
+        sfu_udp_tx_queue(&l->tx, e, s->fd, len, &t->remote_sa, t->remote_salen);
+    else                               /* the slot stays unqueued: the bytes are framed now */
+        tcp_conn_send(l, s, e->buf, len);
 }
 
 struct producer *transport_producer(struct transport *t, uint32_t ssrc)
@@ -204,7 +247,7 @@ void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint3
     sfu_sa_to_addr(ss, &from);
     int cls = sfu_demux(buf, len);
     struct transport *t = sfu_idmap_get(&l->addrs, addr_key(s->id, &from));
-    if (t && !transport_has_addr(t, &from))
+    if (t && !transport_has_addr(t, s, &from))
         t = NULL;
     int n = (int)len;
     if (!t && s->comedia && (cls == SFU_PKT_RTP || cls == SFU_PKT_RTCP)) {
@@ -219,10 +262,10 @@ void transport_route_datagram(sfu_loop_t *l, struct sock *s, uint8_t *buf, uint3
             if (transport_unprotect_rtp(l, c, buf, &n))
                 return;
         }
-        if (transport_add_addr(l, c, &from) == SFU_OK) {
+        if (transport_add_addr(l, c, s, &from) == SFU_OK) {
             t = c;                     /* learn the sender as the transport's remote */
             s->comedia = NULL;
-            transport_set_remote(t, &from);
+            transport_set_remote(t, s, &from);
             sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_REMOTE_LEARNED, s->id, t->id, cls, 0, &from, NULL, 0);
             if (cls == SFU_PKT_RTP && (t->flags & SFU_TF_SRTP)) {
                 transport_on_plain_rtp(l, t, buf, n, &from);     /* decrypted above */
@@ -282,6 +325,10 @@ int sock_open(sfu_loop_t *l, const sfu_cmd_t *c)
 {
     if (sfu_idmap_get(&l->sockets, c->id))
         return SFU_EEXIST;
+    if (c->flags == SFU_SOCK_TCP)
+        return tcp_conn_open(l, c);
+    if (c->flags != SFU_SOCK_UDP)
+        return SFU_EINVAL;
     struct sock *s = calloc(1, sizeof(*s));
     if (!s)
         return SFU_ENOMEM;
@@ -297,6 +344,10 @@ int sock_open(sfu_loop_t *l, const sfu_cmd_t *c)
 
 void sock_close(sfu_loop_t *l, struct sock *s)
 {
+    if (s->kind == SFU_SOCK_TCP) {     /* one connection: its transport stays */
+        tcp_conn_close(l, s, SFU_TCP_CLOSED_BY_US);
+        return;
+    }
     /* transports still on it are removed with it */
     for (uint32_t i = 0; i < l->transports.cap; i++) {
         if (sfu_idmap_live(&l->transports, i)) {
@@ -323,9 +374,14 @@ int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c)
     struct transport *t = calloc(1, sizeof(*t));
     if (!t)
         return SFU_ENOMEM;
+    if (s->kind != SFU_SOCK_UDP) {
+        free(t);
+        return SFU_EINVAL;
+    }
     t->id = c->id;
     t->flags = c->flags;
     t->sock = s;
+    t->send_sock = s;
     if (sfu_idmap_put(&l->transports, t->id, t) != SFU_OK) {
         free(t);
         return SFU_ENOMEM;
@@ -335,13 +391,13 @@ int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c)
     return SFU_OK;
 }
 
-int transport_connect(sfu_loop_t *l, struct transport *t, const sfu_addr_t *a)
+int transport_connect(sfu_loop_t *l, struct transport *t, struct sock *s, const sfu_addr_t *a)
 {
-    int rc = transport_add_addr(l, t, a);
+    int rc = transport_add_addr(l, t, s, a);
     if (rc != SFU_OK)
         return rc;
     sfu_udp_tx_flush(&l->tx);      /* queued datagrams keep their old destination */
-    transport_set_remote(t, a);
+    transport_set_remote(t, s, a);
     if (t->sock->comedia == t)
         t->sock->comedia = NULL;
     return SFU_OK;

@@ -87,7 +87,7 @@ static int emit(sfu_loop_t *l, struct transport *t, struct tx_entry *e, uint32_t
         }
         transport_bwe_sent(t, (uint32_t)outlen, tcc_flags, cluster, now_ns);
     }
-    sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)outlen, &t->remote_sa, t->remote_salen);
+    transport_queue(l, t, e, (uint32_t)outlen);
     return outlen;
 }
 

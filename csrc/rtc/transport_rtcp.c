@@ -34,7 +34,7 @@ void transport_send_rtcp(sfu_loop_t *l, struct transport *t, struct tx_entry *e,
             return;
         }
     }
-    sfu_udp_tx_queue(&l->tx, e, t->sock->fd, (uint32_t)n, &t->remote_sa, t->remote_salen);
+    transport_queue(l, t, e, (uint32_t)n);
     l->stats.rtcp_sent++;
 }
 

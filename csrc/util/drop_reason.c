@@ -32,6 +32,8 @@ static const char *const drop_names[SFU_DROP__COUNT] = {
     [SFU_DROP_STUN_UNKNOWN_UFRAG] = "stun_unknown_ufrag",
     [SFU_DROP_PACER_FULL] = "pacer_full",
     [SFU_DROP_PACER_LATE] = "pacer_late",
+    [SFU_DROP_TCP_QUEUE_FULL] = "tcp_queue_full",
+    [SFU_DROP_TCP_BAD_FRAME] = "tcp_bad_frame",
 };
 
 const char *sfu_drop_reason_name(int reason)

@@ -116,7 +116,7 @@ async def embed(settings_or_path: config.Settings | str | None = None,
     """`async with embed(port=7880) as server:` a running server for the block.
 
     Give a Settings (`settings()`), a config file path, or keywords: port (7880), udp_port
-    (7882; 0: the OS picks), workers (one per core), bind (["127.0.0.1"] without keys),
+    (7882; 0: the OS picks), tcp_port (ICE over TCP, 7881; 0: none), workers (one per core), bind (["127.0.0.1"] without keys),
     keys ({"key": "secret"}; default devkey: secret), node_ip, room ({"empty_timeout": ...}),
     webhook_urls ..."""
     if isinstance(settings_or_path, config.Settings):

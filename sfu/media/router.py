@@ -34,6 +34,8 @@ class MediaService:
         self._ids = itertools.count(1)
         self.routers: dict[str, Router] = {}
         self.transports: dict[int, Transport] = {}
+        self.ice_ufrags: dict[str, Transport] = {}   # our ICE ufrag -> its WebRTC transport (ICE-TCP hand-off)
+        self.ice_tcp_port = 0                          # the node's passive ICE-TCP port (0: none)
         self._per_worker: collections.Counter[int] = collections.Counter()   # worker index -> transports
         pool.on_died(self._worker_died)
         pool.on_event(self._worker_event)
@@ -62,6 +64,13 @@ class MediaService:
         if self.transports.get(t.id) is t:
             del self.transports[t.id]
             self._per_worker[t.worker.index] -= 1
+        if t.ice_ufrag and self.ice_ufrags.get(t.ice_ufrag) is t:
+            del self.ice_ufrags[t.ice_ufrag]
+
+    def worker_for_ufrag(self, ufrag: str) -> int | None:
+        """the worker holding the WebRTC transport whose ICE ufrag this is"""
+        t = self.ice_ufrags.get(ufrag)
+        return t.worker.index if t is not None and not t.closed else None
 
     def _worker_died(self, death: WorkerDeath) -> None:
         dead = [t for t in self.transports.values() if t.worker.index == death.index]
@@ -108,7 +117,11 @@ class Router:
 
     async def create_webrtc_transport(self, ice_ufrag: str, ice_pwd: str, worker: int | None = None) -> Transport:
         """ICE-lite + DTLS-SRTP (+ SCTP) transport; `fingerprint` is the worker's certificate"""
-        return await self._create_transport("webrtc", worker, {"ice_ufrag": ice_ufrag, "ice_pwd": ice_pwd})
+        t = await self._create_transport("webrtc", worker, {"ice_ufrag": ice_ufrag, "ice_pwd": ice_pwd})
+        t.set_ice_ufrag(ice_ufrag)
+        if self.service.ice_tcp_port:
+            t.tcp_port = self.service.ice_tcp_port
+        return t
 
     async def _create_transport(self, kind: str, worker: int | None, extra: dict) -> Transport:
         if self.closed:
@@ -142,6 +155,8 @@ class Transport:
         self.ip = ip
         self.ips = [ip]              # WebRTC: one host candidate per announced address, on `port`
         self.port = port
+        self.tcp_port = 0            # WebRTC: the node's passive ICE-TCP port, on the same addresses (0: none)
+        self.ice_ufrag = ""          # WebRTC: our current ICE ufrag
         self.remote: tuple[str, int] | None = None
         self.fingerprint = ""
         self.producers: dict[int, Producer] = {}
@@ -152,6 +167,16 @@ class Transport:
     def _check(self) -> None:
         if self.closed:
             raise errors.InvalidStateError(f"transport {self.id} closed")
+
+    def set_ice_ufrag(self, ufrag: str) -> None:
+        """our ICE ufrag is now `ufrag` (created, or an ICE restart): ICE-TCP connections naming it
+        go to this transport's worker"""
+        svc = self.router.service
+        if self.ice_ufrag and svc.ice_ufrags.get(self.ice_ufrag) is self:
+            del svc.ice_ufrags[self.ice_ufrag]
+        self.ice_ufrag = ufrag
+        if not self.closed:
+            svc.ice_ufrags[ufrag] = self
 
     async def connect(self, ip: str, port: int) -> None:
         self._check()

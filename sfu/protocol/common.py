@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Addr = tuple[str, int]
+# a peer's address: (ip, port), or (ip, port, socket) when the path is an ICE-TCP connection
+# (RFC 6544): the same peer address on another connection is another path
+Addr = tuple[str, int] | tuple[str, int, int]
 
 
 @dataclass(frozen=True, slots=True)

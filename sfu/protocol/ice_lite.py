@@ -146,6 +146,22 @@ def candidate_foundation(candidate_type: str, base_ip: str, protocol: str = "udp
     return str(zlib.crc32(f"{candidate_type}|{base_ip}|{protocol}".encode()))
 
 
+TCP_PASSIVE_DIRECTION_PREFERENCE = 4   # RFC 6544 section 4.2 (host: active 6, passive 4, S-O 2)
+
+
+def tcp_host_candidates(addresses: Sequence[Addr], component: int = 1) -> list[str]:
+    """``candidate:`` values for passive ICE-TCP host candidates (RFC 6544): the peer connects to
+    them.  Their local preference (RFC 6544 section 4.2) is below every UDP candidate's, so a
+    client pairs with TCP only when UDP does not get through."""
+    lines = []
+    for index, (ip, port) in enumerate(addresses):
+        local = (TCP_PASSIVE_DIRECTION_PREFERENCE << 13) + max(0, 8191 - index)
+        priority = candidate_priority(HOST_TYPE_PREFERENCE, local, component)
+        foundation = candidate_foundation("host", ip, "tcp")
+        lines.append(f"candidate:{foundation} {component} tcp {priority} {ip} {port} typ host tcptype passive")
+    return lines
+
+
 def host_candidates(addresses: Sequence[Addr], component: int = 1) -> list[str]:
     """``candidate:`` attribute values (without ``a=``) for UDP host candidates.
 
@@ -241,6 +257,7 @@ class IceLiteAgent:
         self.stats = IceStats()
         self._created = now
         self._connect_deadline = now + connect_timeout
+        self._lost_selected_at = now       # the last check on a selected pair whose path closed
 
     # ------------------------------------------------------------------ public inputs
 
@@ -288,11 +305,28 @@ class IceLiteAgent:
         out.deadline = self._deadline()
         return out
 
+    def remove_pair(self, now: float, addr: Addr) -> Output:
+        """The path to ``addr`` is gone (its ICE-TCP connection closed): no check can arrive on it
+        again.  Losing the selected pair is a disconnection at once; the peer may nominate
+        another pair, else consent runs out from the lost pair's last check."""
+        out = Output()
+        pair = self.pairs.pop(addr, None)
+        if pair is not None and addr == self.selected:
+            self.selected = None
+            self._lost_selected_at = pair.last_valid
+            if self.state == IceState.CONNECTED:
+                self._set_state(IceState.DISCONNECTED, "selected path closed", out)
+        out.deadline = self._deadline()
+        return out
+
     def handle_timeout(self, now: float) -> Output:
         out = Output()
         if self.state in (IceState.NEW, IceState.CHECKING):
             if now >= self._connect_deadline:
                 self._set_state(IceState.FAILED, "no nomination before the connect timeout", out)
+        elif self.state == IceState.DISCONNECTED and self.selected is None:
+            if now >= self._lost_selected_at + self.consent_timeout:
+                self._set_state(IceState.FAILED, "consent expired", out)
         elif self.state in (IceState.CONNECTED, IceState.DISCONNECTED) and self.selected is not None:
             last = self.pairs[self.selected].last_valid
             if now >= last + self.consent_timeout:
@@ -346,7 +380,7 @@ class IceLiteAgent:
             message_class=stun.Class.RESPONSE,
             transaction_id=request.transaction_id,
         )
-        response.attributes["XOR-MAPPED-ADDRESS"] = addr
+        response.attributes["XOR-MAPPED-ADDRESS"] = addr[:2]   # an ICE-TCP path's address names its connection too
         response.add_message_integrity(self.local_pwd.encode())
         out.transmits.append(Transmit(bytes(response), addr))
 
@@ -423,4 +457,6 @@ class IceLiteAgent:
             if self.state == IceState.CONNECTED:
                 return last + self.disconnected_timeout
             return last + self.consent_timeout
+        if self.state == IceState.DISCONNECTED:
+            return self._lost_selected_at + self.consent_timeout
         return None

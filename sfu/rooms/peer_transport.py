@@ -24,7 +24,7 @@ from .. import errors
 from ..media import Router, Transport
 from ..protocol import sdp
 from ..protocol.dtls import answer_setup, parse_fingerprint, role_for_local_setup, role_from_answer
-from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates
+from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates, tcp_host_candidates
 from .early_data import EarlyData
 
 log = logging.getLogger("sfu.peer")
@@ -103,7 +103,15 @@ class PeerTransport:
 
     def params(self, setup: str) -> sdp.TransportParams:
         return sdp.TransportParams(ice_ufrag=self.ice_ufrag, ice_pwd=self.ice_pwd, fingerprint=self.t.fingerprint,
-                                   setup=setup, candidates=host_candidates([(ip, self.t.port) for ip in self.t.ips]))
+                                   setup=setup, candidates=self.candidates())
+
+    def candidates(self) -> list[str]:
+        """our host candidates: UDP on the worker's port, then passive TCP on the node's ICE-TCP
+        port (when it has one) on the same addresses"""
+        out = host_candidates([(ip, self.t.port) for ip in self.t.ips])
+        if self.t.tcp_port:
+            out += tcp_host_candidates([(ip, self.t.tcp_port) for ip in self.t.ips])
+        return out
 
     async def _set_remote(self, desc: sdp.SessionDescription, dtls_role: str, sctp: bool,
                           extmap: dict[str, int]) -> None:
@@ -128,6 +136,7 @@ class PeerTransport:
             "id": self.t.id, "ice_ufrag": ufrag, "ice_pwd": pwd, "remote_ufrag": remote_ufrag,
             "remote_pwd": remote_pwd})
         self.ice_ufrag, self.ice_pwd = ufrag, pwd
+        self.t.set_ice_ufrag(ufrag)
         self.remote_ufrag, self.remote_pwd = remote_ufrag, remote_pwd
 
     # -- publisher: answer the client's offer ------------------------------------------

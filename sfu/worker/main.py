@@ -102,6 +102,10 @@ class Worker:
         self.queue_wakeups = 0   # times the loop's queue woke this thread
         self.queue_records = 0   # records taken from it
         self.stun_unrouted = 0   # STUN for no known ICE ufrag
+        self.tcp_sockets: set[int] = set()   # socket ids of the ICE-TCP connections the loop holds
+        self.tcp_handoffs = 0    # connections the node's acceptor handed over
+        self.tcp_handoff_errors = 0
+        self.handoff: socket.socket | None = None   # where they arrive (sfu.worker.process)
         self.ice_errors_closed = dict.fromkeys(ICE_ERROR_REASONS, 0)   # of transports gone already
 
     # -- setup -------------------------------------------------------------
@@ -160,6 +164,8 @@ class Worker:
                 "cpu_system": t.system, "stats": stats_dict(self.nl.stats()), "transports": len(self.transports),
                 "queue_wakeups": self.queue_wakeups, "queue_records": self.queue_records,
                 "stun_unrouted": self.stun_unrouted, "ice_errors": self._ice_errors(),
+                "tcp": {"connections": len(self.tcp_sockets), "handoffs": self.tcp_handoffs,
+                        "handoff_errors": self.tcp_handoff_errors},
                 "webrtc": {str(t.id): t.webrtc.describe() for t in self.transports.values() if t.webrtc is not None},
                 "bwe": self._bwe_by_transport()}
 
@@ -236,17 +242,24 @@ class Worker:
         return {"ip": ip, "port": port}
 
     def _webrtc_session(self, t: WorkerTransport, ufrag: str, pwd: str) -> WebRtcSession:
-        def send(data: bytes, addr: tuple[str, int]) -> None:
-            if self.native is not None and self.native.running:
+        def send(data: bytes, addr: tuple) -> None:
+            if self.native is None or not self.native.running:
+                return
+            if len(addr) > 2:          # an ICE-TCP path: (ip, port, its connection)
+                try:
+                    self.native.socket_send(addr[2], data)
+                except errors.SfuError:
+                    pass               # the connection closed meanwhile (its record is on the way)
+            else:
                 self.native.send_raw(t.socket_id, addr, data)
 
-        def set_remote(addr: tuple[str, int]) -> None:
+        def set_remote(addr: tuple) -> None:
             try:
                 self.nl.transport_connect(t.id, addr)
             except errors.SfuError as e:
                 log.warning("transport %d: cannot route %s: %s", t.id, addr, e)
 
-        def add_addr(addr: tuple[str, int]) -> None:
+        def add_addr(addr: tuple) -> None:
             try:
                 self.nl.transport_add_addr(t.id, addr)
             except errors.SfuError as e:
@@ -450,6 +463,38 @@ class Worker:
         self.nl.peer_reset(int(data["worker"]))
         return {}
 
+    # -- ICE-TCP connections from the node's acceptor (sfu.media.ice_tcp) ----
+    def handoff_readable(self) -> None:
+        """each message: one accepted connection (its fd) and the bytes read from it so far"""
+        assert self.handoff is not None
+        for _ in range(64):
+            try:
+                data, fds, _flags, _ = socket.recv_fds(self.handoff, lib.SFU_TCP_OPEN_DATA_MAX, 4)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                log.warning("ICE-TCP hand-off socket: %s", e)
+                asyncio.get_running_loop().remove_reader(self.handoff.fileno())
+                return
+            if not data and not fds:       # the main process closed its end
+                asyncio.get_running_loop().remove_reader(self.handoff.fileno())
+                return
+            if len(fds) != 1 or self.native is None:
+                for fd in fds:
+                    os.close(fd)
+                self.tcp_handoff_errors += 1
+                continue
+            sid = self._next_socket_id
+            self._next_socket_id += 1
+            try:
+                self.nl.socket_open_tcp(sid, fds[0], data)   # the loop owns (and closes) the fd
+            except errors.SfuError as e:
+                log.warning("ICE-TCP connection refused by the loop: %s", e)
+                self.tcp_handoff_errors += 1
+                continue
+            self.tcp_sockets.add(sid)
+            self.tcp_handoffs += 1
+
     # -- loop -> Python queue ----------------------------------------------
     def on_queue_readable(self) -> None:
         self.queue_wakeups += 1
@@ -464,7 +509,15 @@ class Worker:
     def _dispatch_records(self, n: int) -> None:
         for rec, addr, payload in queue_records.walk(self._drain_buf, n):
             self.queue_records += 1
-            if rec.kind == lib.SFU_REC_TRANSPORT_REMOTE_LEARNED:
+            sid = int(rec.socket_id)
+            if sid in self.tcp_sockets:    # an ICE-TCP path: the connection is part of the address
+                addr = (addr[0], addr[1], sid)
+            if rec.kind == lib.SFU_REC_TCP_CLOSED:
+                self.tcp_sockets.discard(sid)
+                t = self.transports.get(int(rec.transport_id))
+                if t is not None and t.webrtc is not None:
+                    t.webrtc.on_path_closed(addr)
+            elif rec.kind == lib.SFU_REC_TRANSPORT_REMOTE_LEARNED:
                 self._emit("transport_remote_learned", {"id": int(rec.transport_id), "ip": addr[0], "port": addr[1]})
             elif rec.kind in queue_records.PRODUCER_EVENTS:
                 self._emit(queue_records.PRODUCER_EVENTS[rec.kind],
@@ -481,7 +534,7 @@ class Worker:
         if self.channel is not None:
             self.channel.emit(event, data)
 
-    def _dispatch_packet(self, rec: Any, addr: tuple[str, int], payload: bytes) -> None:
+    def _dispatch_packet(self, rec: Any, addr: tuple, payload: bytes) -> None:
         t = self.transports.get(int(rec.transport_id)) if rec.transport_id else None
         if rec.kind == lib.SFU_REC_UNKNOWN_SSRC:
             if t is not None and t.webrtc is not None:
@@ -518,6 +571,10 @@ async def _amain(args: argparse.Namespace) -> int:
     await ch.start()
     py_fd = w.nl.queue_fd()
     loop.add_reader(py_fd, w.on_queue_readable)
+    if args.handoff_fd >= 0:
+        w.handoff = socket.socket(fileno=args.handoff_fd)
+        w.handoff.setblocking(False)
+        loop.add_reader(w.handoff.fileno(), w.handoff_readable)
     w.nl.queue_arm()
     ch.emit("ready", {"worker": args.worker_id, "pid": os.getpid(), "version": messages.PROTOCOL_VERSION,
                       "ip": args.announced_ip, "port": w.mux_port})
@@ -535,6 +592,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--worker-id", type=int, required=True)
     p.add_argument("--n-workers", type=int, required=True)
     p.add_argument("--channel-fd", type=int, required=True)
+    p.add_argument("--handoff-fd", type=int, default=-1)
     p.add_argument("--shm-fd", type=int, default=-1)
     p.add_argument("--shm-size", type=int, default=0)
     p.add_argument("--ring-slots", type=int, default=shm.DEFAULT_RING_SLOTS)

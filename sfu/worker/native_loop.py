@@ -17,7 +17,9 @@ from typing import Any
 from .. import errors
 from ..native import addr_to_c, check, ffi, lib
 
-Addr = tuple[str, int]
+# a peer's address: (ip, port) on the transport's UDP socket, or (ip, port, socket_id) on the
+# ICE-TCP connection socket_id (one path of the transport each)
+Addr = tuple
 
 
 class NativeLoop:
@@ -58,12 +60,30 @@ class NativeLoop:
     def _addressed(self, ctype: int, name: str, tid: int, addr: Addr) -> None:
         c = ffi.new("sfu_cmd_t *")
         c.type, c.id = ctype, tid
+        c.socket_id = addr[2] if len(addr) > 2 else 0
         addr_to_c(addr[0], addr[1], ffi.addressof(c, "addr"))
         check(lib.sfu_loop_command(self.ptr, c), name)
 
     def socket_open(self, socket_id: int, fd: int) -> None:
-        """the loop owns the socket from now on"""
-        self._command(lib.SFU_CMD_SOCKET_OPEN, "SOCKET_OPEN", id=socket_id, fd=fd)
+        """a UDP socket: the loop owns it from now on"""
+        self._command(lib.SFU_CMD_SOCKET_OPEN, "SOCKET_OPEN", id=socket_id, fd=fd, flags=lib.SFU_SOCK_UDP)
+
+    def socket_open_tcp(self, socket_id: int, fd: int, data: bytes) -> None:
+        """an ICE-TCP connection and the bytes its acceptor read from it: the loop owns it from
+        now on (it closes it when this fails too)"""
+        c = ffi.new("sfu_cmd_t *")
+        buf = ffi.from_buffer(data)
+        c.type, c.id, c.fd, c.flags = lib.SFU_CMD_SOCKET_OPEN, socket_id, fd, lib.SFU_SOCK_TCP
+        c.data, c.data_len = ffi.cast("const uint8_t *", buf), len(data)
+        check(lib.sfu_loop_command(self.ptr, c), "SOCKET_OPEN")
+
+    def socket_send(self, socket_id: int, data: bytes) -> None:
+        """a control-plane packet on an ICE-TCP connection (framed there)"""
+        c = ffi.new("sfu_cmd_t *")
+        buf = ffi.from_buffer(data)
+        c.type, c.id = lib.SFU_CMD_SOCKET_SEND, socket_id
+        c.data, c.data_len = ffi.cast("const uint8_t *", buf), len(data)
+        check(lib.sfu_loop_command(self.ptr, c), "SOCKET_SEND")
 
     def socket_close(self, socket_id: int) -> None:
         self._command(lib.SFU_CMD_SOCKET_CLOSE, "SOCKET_CLOSE", id=socket_id)
@@ -83,7 +103,7 @@ class NativeLoop:
         check(lib.sfu_loop_command(self.ptr, c), "TRANSPORT_SET_ICE_UFRAG")
 
     def transport_connect(self, tid: int, addr: Addr) -> None:
-        """send to addr (and accept from it)"""
+        """send to addr (and accept from it); on its ICE-TCP connection when it names one"""
         self._addressed(lib.SFU_CMD_TRANSPORT_CONNECT, "TRANSPORT_CONNECT", tid, addr)
 
     def transport_add_addr(self, tid: int, addr: Addr) -> None:
@@ -202,8 +222,9 @@ class NativeLoop:
         return s, int(unstamped[0])
 
     def send_raw(self, socket_id: int, addr: Addr, data: bytes) -> None:
-        """a datagram from Python (STUN, DTLS) out of the loop's socket"""
-        lib.sfu_loop_send_raw(self.ptr, socket_id, addr_to_c(*addr), data, len(data))
+        """a datagram from Python (STUN, DTLS) out of the loop's UDP socket socket_id
+        (ICE-TCP connections: socket_send)"""
+        lib.sfu_loop_send_raw(self.ptr, socket_id, addr_to_c(addr[0], addr[1]), data, len(data))
 
     def queue_fd(self) -> int:
         return lib.sfu_loop_py_fd(self.ptr)

@@ -58,6 +58,7 @@ class WorkerHandle:
     generation: int = 0
     restarts: int = 0
     started_at: float = 0.0
+    handoff: socket.socket | None = None   # ICE-TCP connections go to the worker through it
 
     @property
     def alive(self) -> bool:
@@ -119,13 +120,16 @@ class WorkerPool:
     async def _spawn(self, w: WorkerHandle) -> None:
         assert self.rings is not None
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pass_fds = [child_sock.fileno(), *self.wake_fds]
+        # one message per connection: its fd (SCM_RIGHTS) and the bytes read from it
+        handoff, child_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        handoff.setblocking(False)
+        pass_fds = [child_sock.fileno(), child_handoff.fileno(), *self.wake_fds]
         if self.rings.fd >= 0:
             pass_fds.append(self.rings.fd)
         argv = [
             sys.executable, "-m", "sfu.worker.main",
             "--worker-id", str(w.index), "--n-workers", str(self.n),
-            "--channel-fd", str(child_sock.fileno()),
+            "--channel-fd", str(child_sock.fileno()), "--handoff-fd", str(child_handoff.fileno()),
             "--shm-fd", str(self.rings.fd), "--shm-size", str(self.rings.size),
             "--ring-slots", str(self.ring_slots),
             "--wake-fds", ",".join(str(fd) for fd in self.wake_fds),
@@ -148,8 +152,14 @@ class WorkerPool:
 
         # run from the directory holding this very `sfu` package, so that
         # `-m` (which puts the cwd first on sys.path) imports the same code
-        w.proc = await asyncio.create_subprocess_exec(*argv, pass_fds=pass_fds, cwd=_PACKAGE_ROOT)
-        child_sock.close()
+        try:
+            w.proc = await asyncio.create_subprocess_exec(*argv, pass_fds=pass_fds, cwd=_PACKAGE_ROOT)
+        finally:
+            child_sock.close()
+            child_handoff.close()
+        if w.handoff is not None:
+            w.handoff.close()
+        w.handoff = handoff
         w.pid = w.proc.pid
         w.channel = Channel(parent_sock, f"worker-{w.index}", on_event=on_event)
         await w.channel.start()
@@ -239,6 +249,9 @@ class WorkerPool:
                 await w.proc.wait()
             if w.channel is not None:
                 await w.channel.close()
+            if w.handoff is not None:
+                w.handoff.close()
+                w.handoff = None
         for fd in self.wake_fds:
             os.close(fd)
         self.wake_fds = []
@@ -249,6 +262,19 @@ class WorkerPool:
     # -- helpers ---------------------------------------------------------------
     def worker(self, index: int) -> WorkerHandle:
         return self.workers[index]
+
+    def hand_off_tcp(self, index: int, sock: socket.socket, data: bytes) -> bool:
+        """give an accepted ICE-TCP connection, and the bytes read from it, to worker `index`
+        (its C loop owns it from then on; the caller closes its own copy); False when the
+        worker cannot take it now"""
+        w = self.workers[index] if 0 <= index < len(self.workers) else None
+        if w is None or not w.alive or w.handoff is None:
+            return False
+        try:
+            socket.send_fds(w.handoff, [data], [sock.fileno()])
+        except OSError:        # full (the worker is stuck) or gone
+            return False
+        return True
 
     async def stats(self) -> list[dict]:
         out = []

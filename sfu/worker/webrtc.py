@@ -23,7 +23,7 @@ from ..protocol.ice_lite import IceLiteAgent, IceState, IceStateChanged, Selecte
 
 log = logging.getLogger("sfu.webrtc")
 
-Addr = tuple[str, int]
+Addr = tuple   # (ip, port) on UDP, (ip, port, socket_id) on an ICE-TCP connection (sfu.protocol.common)
 
 class WebRtcSession:
     """ICE + DTLS + SCTP of one transport.
@@ -93,6 +93,20 @@ class WebRtcSession:
             else:
                 self.rx_addrs.add(addr)
                 self._add_addr(addr)
+
+    def on_path_closed(self, addr: Addr) -> None:
+        """the ICE-TCP connection of `addr` closed (the C loop forgot it already)"""
+        self.rx_addrs.discard(addr)
+        if self.closed:
+            return
+        now = self.loop.time()
+        self.apply("ice", self.ice.remove_pair(now, addr))
+        if self.c_remote == addr:
+            # until the peer nominates again, send on the pair that was valid last
+            others = [p for p in self.ice.pairs.values() if self.ice.has_consent(now, p.remote)]
+            self.c_remote = None
+            if others:
+                self._route(max(others, key=lambda p: p.last_valid).remote)
 
     def on_dtls(self, data: bytes, addr: Addr) -> None:
         if self.dtls is None or self.closed:

@@ -15,7 +15,7 @@ from .tokens import KEYS
 
 async def start_server(**settings) -> Server:
     """a started Server; `settings` (config.load keywords: workers=, room=, node_ip=, ...) override the defaults"""
-    s = config.load(**{"port": free_port(), "udp_port": 0, "workers": 1, "keys": KEYS, "bind": ["127.0.0.1"],
+    s = config.load(**{"port": free_port(), "udp_port": 0, "tcp_port": free_port(), "workers": 1, "keys": KEYS, "bind": ["127.0.0.1"],
                        "allow_short_secrets": True, **settings})    # KEYS: the dev key, secret "secret"
     srv = Server(s)
     try:

@@ -34,6 +34,7 @@ class ServerProcess:
     runs inside that network namespace (and `host` is an address there)."""
 
     def __init__(self, *args: str, host: str = "127.0.0.1", port: int | None = None, udp_port: int | None = None,
+                 tcp_port: int | None = None,
                  workers: int = 1, redis: str | None = None, log_level: str = "INFO",
                  log_path: str | None = None, ns: "NetNamespace | None" = None, prefix: tuple[str, ...] = (),
                  bind: str | None = None, node_ip: str | None = None) -> None:
@@ -41,6 +42,7 @@ class ServerProcess:
         self.ns = ns
         self.port = port or self._inside(free_port, host)
         self.udp_port = udp_port or self._inside(free_udp_port, host)
+        self.tcp_port = tcp_port if tcp_port is not None else self._inside(free_port, host)   # 0: none
         self.redis = redis
         self.id = ""
         self._own_log = log_path is None        # a temporary log goes away with stop()
@@ -54,7 +56,8 @@ class ServerProcess:
         node_ip = host if node_ip is None else node_ip
         cmd = [*prefix, sys.executable, "-m", "sfu.cli", "serve", "--dev", "--bind", bind,
                *(["--node-ip", node_ip] if node_ip else []),
-               "--port", str(self.port), "--udp-port", str(self.udp_port), "--workers", str(workers),
+               "--port", str(self.port), "--udp-port", str(self.udp_port),
+               "--tcp-port", str(self.tcp_port), "--workers", str(workers),
                "--log-level", log_level, *(["--redis", redis] if redis else []), *args]
         spawn = ns.popen if ns is not None else subprocess.Popen
         with open(log_path, "wb") as log:

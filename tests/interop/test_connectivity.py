@@ -65,6 +65,35 @@ def test_the_sdk_refuses_a_self_signed_turn_tls_certificate():
     assert not any("username=<" in ln and "username=<>" not in ln for ln in tls), tls
 
 
+def tcp_paths(r: dict) -> list:
+    """the selected remote addresses that are ICE-TCP paths: (ip, port, connection)"""
+    return [s for s in r["selected"] if s and len(s) == 3]
+
+
+@pytest.mark.timeout(300)
+def test_only_tcp_7880_7881_open_the_sdk_connects_over_ice_tcp():
+    r = run_scenario("ice_tcp")
+    check_two_way(r)
+    sel = [s for s in r["selected"] if s]
+    # 2 participants, one PeerConnection each: every transport's selected pair is a TCP path
+    assert len(sel) == 2 and tcp_paths(r) == sel, (r["selected"], r["server_log_tail"])
+    assert all(s[0] == "10.99.0.2" for s in sel), sel
+    assert r["ice_tcp"]["handed_off"] >= 2, r["ice_tcp"]
+    # the one port served both workers: each got the connections of its own transports
+    assert all(t["handoffs"] >= 1 and t["handoff_errors"] == 0 for t in r["tcp_by_worker"]), r["tcp_by_worker"]
+    print("\nICE-TCP join ms:", {k: round(r[k]["join_ms"]) for k in ("bob", "alice")},
+          "acceptor:", r["ice_tcp"], "drops:", r["drops"])
+
+
+@pytest.mark.timeout(300)
+def test_with_udp_open_the_sdk_prefers_udp_to_ice_tcp():
+    r = run_scenario("ice_tcp_udp_open")
+    check_two_way(r)
+    sel = [s for s in r["selected"] if s]
+    assert len(sel) == 2 and not tcp_paths(r), r["selected"]
+    print("\nUDP beside ICE-TCP, acceptor:", r["ice_tcp"])
+
+
 @pytest.mark.timeout(300)
 def test_media_port_blocked_3478_open_the_sdk_relays_through_turn_udp():
     r = run_scenario("turn_udp")

@@ -16,7 +16,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TESTS = ["component/test_loop_forwarding.py", "process/test_forwarding_matches_reference.py",
          "process/test_cross_worker_forwarding.py", "component/test_loadtest_engine.py", "unit/c",
          "component/test_producer_activity_events.py", "component/test_unknown_ssrc_event.py",
-         "component/test_consumer_key_frame_request.py", "component/test_loss_recovery.py"]
+         "component/test_consumer_key_frame_request.py", "component/test_loss_recovery.py",
+         "component/test_ice_tcp_loop.py"]
 
 
 def _runtime(name: str) -> str:

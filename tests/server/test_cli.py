@@ -20,7 +20,7 @@ from helpers.tokens import kp
 
 @pytest.fixture
 async def server():
-    async with sfu.control.embed(port=free_port(), udp_port=0, workers=1,
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=1,
                                  room={"enable_remote_unmute": True}) as s:
         yield s
 

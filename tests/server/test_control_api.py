@@ -27,7 +27,7 @@ async def next_event(stream, name: str, timeout: float = 5.0) -> sfu.control.Eve
 
 @pytest.fixture
 async def server():
-    async with sfu.control.embed(port=free_port(), udp_port=0, workers=2) as s:
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=2) as s:
         yield s
 
 

@@ -22,7 +22,7 @@ def require_ffmpeg() -> None:
 @pytest.mark.timeout(90)
 async def test_ingested_source_recorded_back(tmp_path):
     require_ffmpeg()
-    async with sfu.control.embed(port=free_port(), udp_port=0, workers=2) as server:
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=2) as server:
         ing = await sfu.control.ingest(server, "r", "tv", name="TV", log_path=tmp_path / "ingest.log")
         assert len(ing.track_sids) == 2
         info = await server.rooms.get_participant("r", "tv")
@@ -76,7 +76,7 @@ async def test_sfu_ingest_and_sfu_record_against_a_running_server(tmp_path):
     import signal
 
     require_ffmpeg()
-    async with sfu.control.embed(port=free_port(), udp_port=0, workers=2) as server:
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=2) as server:
         api = ["--url", server.http_url, "--api-key", "devkey", "--api-secret", "secret"]
         ingest = await start_cli("ingest", "--room", "r", "--identity", "tv", "--duration", "60", *api)
         try:
@@ -105,7 +105,7 @@ async def test_sfu_ingest_and_sfu_record_against_a_running_server(tmp_path):
 @pytest.mark.timeout(60)
 async def test_ingest_of_an_input_ffmpeg_cannot_open_fails_and_leaves_nothing(tmp_path):
     require_ffmpeg()
-    async with sfu.control.embed(port=free_port(), udp_port=0, workers=1) as server:
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=1) as server:
         with pytest.raises(RuntimeError, match="exited at once"):
             await sfu.control.ingest(server, "r", "tv", input_args=["-i", str(tmp_path / "missing.mp4")])
         assert await server.rooms.list_participants("r") == []

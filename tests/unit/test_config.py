@@ -76,6 +76,7 @@ def test_every_livekit_key_is_accepted_applied_or_named_as_not_yet():
     s = config.load(str(EVERY_KEY))
     # applied
     assert (s.port, s.node_ip, s.udp_port, s.udp_ports, s.prometheus_port) == (7880, "10.11.12.13", 7882, 8, 6789)
+    assert s.tcp_port == 7881
     assert s.congestion_control is True and s.webhook_api_key == "key1" and set(s.keys) == {"key1", "key2"}
     assert s.room["enable_remote_unmute"] is True and s.redis["address"] == "127.0.0.1:6399"
     assert s.stun_servers == ["stun.example.org:3478"] and s.turn_servers[0]["protocol"] == "tls"
@@ -84,11 +85,11 @@ def test_every_livekit_key_is_accepted_applied_or_named_as_not_yet():
     # accepted, not acted on: each named once, in file order
     assert s.unimplemented[:3] == ["redis.sentinel_master_name", "redis.sentinel_addresses",
                                    "redis.sentinel_username"]
-    for key in ("rtc.tcp_port", "rtc.use_mdns", "rtc.pli_throttle.low_quality",
+    for key in ("rtc.use_mdns", "rtc.pli_throttle.low_quality",
                 "audio.active_level", "limit.num_tracks", "node_selector.regions", "region",
                 "rtc.congestion_control.allow_pause", "room.enabled_codecs"):
         assert s.unimplemented.count(key) == 1, key
-    assert not {"port", "rtc.node_ip", "rtc.udp_port", "webhook.urls", "keys", "rtc.stun_servers",
+    assert not {"port", "rtc.node_ip", "rtc.udp_port", "rtc.tcp_port", "webhook.urls", "keys", "rtc.stun_servers",
                 "rtc.turn_servers", "rtc.interfaces.includes", "rtc.ips.excludes",
                 "rtc.enable_loopback_candidate", "turn.enabled", "turn.tls_port"} & set(s.unimplemented)
     assert (s.turn.enabled, s.turn.domain, s.turn.udp_port, s.turn.tls_port) == (False, "turn.example.org", 3478, 5349)

@@ -35,7 +35,8 @@ class FakeWorker:
 def publisher_pc() -> tuple[PeerTransport, FakeWorker]:
     worker = FakeWorker()
     t = SimpleNamespace(id=7, worker=worker, listeners=[], fingerprint="sha-256 " + ":".join(["AB"] * 32),
-                        ip="10.0.0.1", ips=["10.0.0.1"], port=7882)
+                        ip="10.0.0.1", ips=["10.0.0.1"], port=7882, tcp_port=7881,
+                        set_ice_ufrag=lambda ufrag: None)
     return PeerTransport("publisher", t, "abcd", "a" * 22), worker
 
 

@@ -25,7 +25,7 @@ class FakeConsumer:
 
 
 def subscriber_pc() -> PeerTransport:
-    t = SimpleNamespace(listeners=[], fingerprint="sha-256 " + ":".join(["AB"] * 32), ip="127.0.0.1",
+    t = SimpleNamespace(tcp_port=0, listeners=[], fingerprint="sha-256 " + ":".join(["AB"] * 32), ip="127.0.0.1",
                         ips=["127.0.0.1"], port=7882)
     pc = PeerTransport("subscriber", t, "ufrag", "pwd-pwd-pwd-pwd-pwd-pwd")
     pc.add_track(sdp.SendTrack(kind="video", participant_sid="PA", track_sid=TRACK, ssrc=SSRC, rtx_ssrc=RTX_SSRC,

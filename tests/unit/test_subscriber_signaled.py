@@ -33,7 +33,7 @@ class FakeConsumer:
 
 
 def subscriber_pc() -> PeerTransport:
-    t = SimpleNamespace(id=3, worker=FakeWorker(), listeners=[], fingerprint="sha-256 " + ":".join(["AB"] * 32),
+    t = SimpleNamespace(tcp_port=0, id=3, worker=FakeWorker(), listeners=[], fingerprint="sha-256 " + ":".join(["AB"] * 32),
                         ip="10.0.0.1", ips=["10.0.0.1"], port=7882,
                         set_header_extensions=lambda ext: FakeWorker().request("", {}))
     return PeerTransport("subscriber", t, "ufrag", "pwd-pwd-pwd-pwd-pwd-pwd")

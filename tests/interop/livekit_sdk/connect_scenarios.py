@@ -180,6 +180,42 @@ def turn_udp() -> dict:
     return _turn(allow_out((PORT,), (3478,)), 3478, 0)
 
 
+def _ice_tcp(rules: str | None, workers: int = 2) -> dict:
+    """two workers (the node's one ICE-TCP port hands each connection to the right one)"""
+    ns = ClientNamespace()
+    try:
+        if rules:
+            ns.nft(rules)
+        server = SfuServer(SERVER_IP, PORT, workers=workers, log_path="/tmp/sfu-connect-ice-tcp.log")
+    except BaseException:
+        ns.close()
+        raise
+    try:
+        out = _two_way(server, ns)
+        stats = server.stats()
+        out["ice_tcp"] = stats.get("ice_tcp")
+        out["tcp_by_worker"] = [w.get("tcp") for w in stats["workers"]]
+        out["drops"] = [w["stats"].get("drops") for w in stats["workers"]]
+        if rules:
+            out["nft"] = ns.run("nft list ruleset")
+    finally:
+        log = server.stop()
+        ns.close()
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
+def ice_tcp() -> dict:
+    """only TCP reaches the server, on 7880 (signalling) and 7881 (ICE over TCP): the SDK pairs
+    with the passive TCP candidates and the media goes over TCP, RFC 4571 framed"""
+    return _ice_tcp(only_tcp_out(PORT, 7881))
+
+
+def ice_tcp_udp_open() -> dict:
+    """everything open: the SDK checks the TCP candidates too, but uses UDP"""
+    return _ice_tcp(None)
+
+
 def announced() -> dict:
     """the server binds 0.0.0.0 with no node_ip: it names its interface address (not loopback)
     in its candidates, and clients behind the veth reach it there"""
@@ -205,5 +241,5 @@ if __name__ == "__main__":
     name = sys.argv[1]
     summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
                "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
-               "turn_udp": turn_udp}[name]()
+               "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))

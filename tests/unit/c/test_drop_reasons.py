@@ -38,6 +38,8 @@ DROP_NAMES = {
     "SFU_DROP_STUN_UNKNOWN_UFRAG": "stun_unknown_ufrag",
     "SFU_DROP_PACER_FULL": "pacer_full",
     "SFU_DROP_PACER_LATE": "pacer_late",
+    "SFU_DROP_TCP_QUEUE_FULL": "tcp_queue_full",
+    "SFU_DROP_TCP_BAD_FRAME": "tcp_bad_frame",
 }
 
 

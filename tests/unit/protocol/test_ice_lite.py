@@ -22,6 +22,7 @@ from sfu.protocol.ice_lite import (
     generate_ufrag,
     host_candidates,
     parse_stun,
+    tcp_host_candidates,
 )
 
 LOCAL_UFRAG = "srvU"
@@ -104,6 +105,18 @@ def test_host_candidate_lines():
     assert lines[0].split()[0] == lines[2].split()[0]
     assert lines[0].split()[0] != lines[1].split()[0]
     assert candidate_priority(126, 65535, 1) == 2130706431
+
+
+def test_tcp_candidates_are_passive_and_below_every_udp_one():
+    udp = host_candidates([("203.0.113.5", 7882), ("2001:db8::1", 7882)])
+    tcp = tcp_host_candidates([("203.0.113.5", 7881), ("2001:db8::1", 7881)])
+    f = tcp[0].split()
+    assert f[1:3] == ["1", "tcp"] and f[4:] == ["203.0.113.5", "7881", "typ", "host", "tcptype", "passive"]
+    # RFC 6544 4.2: local preference 2^13 * 4 (passive) + 8191
+    assert int(f[3]) == candidate_priority(126, (4 << 13) + 8191, 1)
+    assert max(int(c.split()[3]) for c in tcp) < min(int(c.split()[3]) for c in udp)
+    assert int(tcp[1].split()[3]) < int(tcp[0].split()[3])
+    assert tcp[0].split()[0] != udp[0].split()[0]          # another protocol: another foundation
 
 
 # ---------------------------------------------------------------- routing helper
@@ -330,6 +343,40 @@ def test_consent_disconnect_recover_then_fail():
     assert not agent.has_consent(42.0, PEER)
     # terminal: later checks are not answered
     assert agent.handle_datagram(43.0, binding_request(use_candidate=True), PEER).transmits == []
+
+
+TCP_PEER = ("192.0.2.10", 50001, 7)     # an ICE-TCP path: the peer's address and its connection
+
+
+def test_a_tcp_path_is_its_own_pair_and_maps_to_its_address():
+    agent = make_agent()
+    resp, addr = only_response(agent.handle_datagram(1.0, binding_request(use_candidate=True), TCP_PEER))
+    assert addr == TCP_PEER and resp.attributes["XOR-MAPPED-ADDRESS"] == TCP_PEER[:2]
+    assert agent.selected == TCP_PEER
+
+
+def test_losing_the_selected_path_disconnects_then_renomination_or_consent_decides():
+    agent = make_agent(consent_timeout=30.0, disconnected_timeout=10.0)
+    agent.handle_datagram(1.0, binding_request(), PEER)
+    agent.handle_datagram(2.0, binding_request(use_candidate=True), TCP_PEER)
+    assert agent.state == IceState.CONNECTED
+    out = agent.remove_pair(3.0, TCP_PEER)
+    assert out.events == [IceStateChanged(IceState.DISCONNECTED, "selected path closed")]
+    assert agent.selected is None and TCP_PEER not in agent.pairs
+    assert out.deadline == 32.0                   # consent runs out from the lost pair's last check
+    # the peer nominates the pair it still has
+    out = agent.handle_datagram(4.0, binding_request(use_candidate=True), PEER)
+    assert SelectedAddressChanged(PEER) in out.events and agent.state == IceState.CONNECTED
+    # ... or nothing comes: failed once consent is over
+    other = make_agent(consent_timeout=30.0, disconnected_timeout=10.0)
+    other.handle_datagram(2.0, binding_request(use_candidate=True), TCP_PEER)
+    other.remove_pair(3.0, TCP_PEER)
+    assert other.handle_timeout(31.9).events == []
+    assert other.handle_timeout(32.0).events == [IceStateChanged(IceState.FAILED, "consent expired")]
+    # a path that was not selected just goes
+    third = make_agent()
+    third.handle_datagram(1.0, binding_request(use_candidate=True), PEER)
+    assert third.remove_pair(2.0, TCP_PEER).events == [] and third.state == IceState.CONNECTED
 
 
 def test_checks_on_other_pairs_do_not_refresh_selected_consent():
