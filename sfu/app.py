@@ -21,7 +21,7 @@ from .agents import AgentService
 from .config import ConfigError, Settings
 from .http_guard import ConnectionGuard, GuardedSite
 from .media import MediaService, Transport
-from .media.ice_tcp import IceTcpAcceptor
+from .worker.ice_tcp import IceTcpAcceptor
 from .metrics import MetricsServer, NodeSnapshot
 from .native import DROP_REASONS
 from .rooms import plain

@@ -1,7 +1,7 @@
 /* tcp_conn.h - ICE-TCP connections in the loop (RFC 6544 passive candidates):
  * the I/O driver around the RFC 4571 framing unit (sfu_tcp.h).
  *
- * The node's acceptor (sfu/media/ice_tcp.py) accepts a connection, reads its
+ * The node's acceptor (sfu/worker/ice_tcp.py) accepts a connection, reads its
  * first frame (a STUN check naming one of our ICE ufrags) and hands the socket
  * and those bytes to the worker whose transport owns the ufrag
  * (SFU_CMD_SOCKET_OPEN, SFU_SOCK_TCP).  From then on the connection is a

@@ -463,7 +463,7 @@ class Worker:
         self.nl.peer_reset(int(data["worker"]))
         return {}
 
-    # -- ICE-TCP connections from the node's acceptor (sfu.media.ice_tcp) ----
+    # -- ICE-TCP connections from the node's acceptor (sfu.worker.ice_tcp) ----
     def handoff_readable(self) -> None:
         """each message: one accepted connection (its fd) and the bytes read from it so far"""
         assert self.handoff is not None

@@ -1,4 +1,4 @@
-"""The node's ICE-TCP acceptor (sfu.media.ice_tcp) on real loopback TCP: what it hands to a
+"""The node's ICE-TCP acceptor (sfu.worker.ice_tcp) on real loopback TCP: what it hands to a
 worker, and what it closes, by reason."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import struct
 
 from aioice import stun
 
-from sfu.media.ice_tcp import IceTcpAcceptor
+from sfu.worker.ice_tcp import IceTcpAcceptor
 
 
 def check(ufrag: str) -> bytes:
