@@ -197,10 +197,11 @@ def main() -> None:
     cmd = "bench/bench_ice_tcp.py " + " ".join(sys.argv[1:])
     print(f"ICE-TCP vs UDP: 1 publisher at {args.pps} pps ({args.size} B payload) -> {args.subscribers} "
           f"subscribers, {args.seconds:g} s window, median of {args.rounds}   ({cmd})")
-    print(f"{'transport':<10}{'delivered':>24}{'loop CPU':>11}{'us/packet':>11}  drops")
+    print(f"{'transport':<10}{'delivered':>24}{'loop CPU':>11}{'us/packet':>11}{'pkts/s/core':>13}  drops")
     for kind, r in rows.items():
+        pps = 1e6 / r["us_per_packet"] if r["us_per_packet"] else 0.0
         print(f"{kind:<10}{r['delivered']:>12} of {r['expected']:<9}{r['cpu_s']:>9.3f} s{r['us_per_packet']:>11.2f}"
-              f"  {r['drops'] or '-'}")
+              f"{pps:>13,.0f}  {r['drops'] or '-'}")
     print(f"TCP / UDP loop CPU per packet sent: {ratio:.2f}")
 
 

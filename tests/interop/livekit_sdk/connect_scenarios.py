@@ -180,13 +180,13 @@ def turn_udp() -> dict:
     return _turn(allow_out((PORT,), (3478,)), 3478, 0)
 
 
-def _ice_tcp(rules: str | None, workers: int = 2) -> dict:
+def _ice_tcp(rules: str | None, workers: int = 2, tcp_port: int = 7881) -> dict:
     """two workers (the node's one ICE-TCP port hands each connection to the right one)"""
     ns = ClientNamespace()
     try:
         if rules:
             ns.nft(rules)
-        server = SfuServer(SERVER_IP, PORT, workers=workers, log_path="/tmp/sfu-connect-ice-tcp.log")
+        server = SfuServer(SERVER_IP, PORT, workers=workers, tcp_port=tcp_port, log_path="/tmp/sfu-connect-ice-tcp.log")
     except BaseException:
         ns.close()
         raise
@@ -209,6 +209,14 @@ def ice_tcp() -> dict:
     """only TCP reaches the server, on 7880 (signalling) and 7881 (ICE over TCP): the SDK pairs
     with the passive TCP candidates and the media goes over TCP, RFC 4571 framed"""
     return _ice_tcp(only_tcp_out(PORT, 7881))
+
+
+def ice_tcp_443() -> dict:
+    """the clients may reach only TCP: 7880 (signalling) and 443, where ICE over TCP listens
+    (`rtc.tcp_port: 443`).  Run by hand: the SDK (libwebrtc) opens no connection to a TCP
+    candidate on a port below 1024 (seen with 80 and 443; 1024 and 8443 connect), so this one
+    does not connect; a network that lets only 443 out needs TURN/TLS there"""
+    return _ice_tcp(only_tcp_out(PORT, 443), tcp_port=443)
 
 
 def ice_tcp_udp_open() -> dict:
@@ -241,5 +249,6 @@ if __name__ == "__main__":
     name = sys.argv[1]
     summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
                "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
-               "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
+               "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443,
+               "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))
