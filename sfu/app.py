@@ -134,9 +134,9 @@ class Server:
             self.media.ice_tcp_port = self.ice_tcp.port
             log.info("ICE over TCP on %s port %d", host, self.ice_tcp.port)
             if self.ice_tcp.port < 1024:
-                log.warning("rtc.tcp_port %d: libwebrtc clients do not connect to ICE-TCP candidates on ports "
-                            "below 1024 (measured with 80 and 443); for networks that let only 443 out, run "
-                            "TURN/TLS there (turn.tls_port)", self.ice_tcp.port)
+                log.warning("rtc.tcp_port %d: libwebrtc takes a TCP candidate below port 1024 only for 80 or "
+                            "443 on a public address (on a private one it never connects: measured); for "
+                            "networks that let only 443 out, TURN/TLS there is the sure way", self.ice_tcp.port)
         self.rooms.start()
         self.agents.start()
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -86,6 +86,17 @@ def test_only_tcp_7880_7881_open_the_sdk_connects_over_ice_tcp():
 
 
 @pytest.mark.timeout(300)
+def test_clients_behind_a_masquerading_nat_connect_direct_over_udp():
+    r = run_scenario("behind_nat")
+    check_two_way(r)
+    sel = [s for s in r["selected"] if s]
+    # the server sees both clients (10.98.0.2 inside) from the NAT's outside address, UDP
+    assert len(sel) == 2 and all(len(s) == 2 and s[0] == "10.99.0.2" for s in sel), sel
+    assert "masquerade" in r["nat"], r["nat"]
+    print("\nbehind a NAT, join ms:", {k: round(r[k]["join_ms"]) for k in ("bob", "alice")})
+
+
+@pytest.mark.timeout(300)
 def test_with_udp_open_the_sdk_prefers_udp_to_ice_tcp():
     r = run_scenario("ice_tcp_udp_open")
     check_two_way(r)

@@ -12,6 +12,7 @@ The scenario's namespace holds the server and sfu0 (10.99.0.1); a holder process
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,73 @@ class ClientNamespace:
     def close(self) -> None:
         self.holder.kill()
         self.holder.wait()
+
+
+BEHIND_NAT_IP = "10.98.0.2"      # the clients, behind the NAT
+NAT_INSIDE_IP = "10.98.0.1"
+
+
+class NatNamespaces:
+    """the clients behind a NAT: sfu1 (10.99.0.2) goes to a NAT namespace that masquerades what
+    the clients' namespace (10.98.0.2, its default route the NAT) sends out of it"""
+
+    def __init__(self) -> None:
+        self.nat = ClientNamespace()
+        self.inside = ClientNamespace.__new__(ClientNamespace)
+        self.inside.holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+        self.inside.prefix = ("nsenter", f"--net=/proc/{self.inside.holder.pid}/ns/net")
+        for _ in range(50):
+            try:
+                with open(f"/proc/{self.inside.holder.pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.nat.run("ip link add nat0 type veth peer name nat1")
+        self.nat.run(f"ip link set nat1 netns {self.inside.holder.pid}")
+        for cmd in (f"ip addr add {NAT_INSIDE_IP}/24 dev nat0", "ip link set nat0 up",
+                    "sysctl -w net.ipv4.ip_forward=1"):
+            self.nat.run(cmd)
+        for cmd in ("ip link set lo up", f"ip addr add {BEHIND_NAT_IP}/24 dev nat1", "ip link set nat1 up",
+                    f"ip route add default via {NAT_INSIDE_IP}"):
+            self.inside.run(cmd)
+        self.nat.nft(f"""
+table ip sfunat {{
+  chain post {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "sfu1" ip saddr 10.98.0.0/24 counter masquerade
+  }}
+}}
+""")
+
+    def client(self, tok: str, role: str, seconds: float, **kw) -> subprocess.Popen:
+        return self.inside.client(tok, role, seconds, **kw)
+
+    def close(self) -> None:
+        self.inside.close()
+        self.nat.close()
+
+
+def behind_nat() -> dict:
+    """both clients behind one masquerading NAT: the server sees them from the NAT's address,
+    on ports the NAT chose, and UDP goes direct (no TURN configured)"""
+    nat = NatNamespaces()
+    try:
+        server = SfuServer(SERVER_IP, PORT, workers=2, log_path="/tmp/sfu-connect-nat.log")
+    except BaseException:
+        nat.close()
+        raise
+    try:
+        out = _two_way(server, nat)
+        out["nat"] = nat.nat.run("nft list ruleset")
+        out["conntrack_udp"] = nat.nat.run("cat /proc/net/nf_conntrack") if os.path.exists(
+            "/proc/net/nf_conntrack") else ""
+    finally:
+        log = server.stop()
+        nat.close()
+    out["server_log_tail"] = log[-3000:]
+    return out
 
 
 def only_tcp_out(*ports: int) -> str:
@@ -213,9 +281,9 @@ def ice_tcp() -> dict:
 
 def ice_tcp_443() -> dict:
     """the clients may reach only TCP: 7880 (signalling) and 443, where ICE over TCP listens
-    (`rtc.tcp_port: 443`).  Run by hand: the SDK (libwebrtc) opens no connection to a TCP
-    candidate on a port below 1024 (seen with 80 and 443; 1024 and 8443 connect), so this one
-    does not connect; a network that lets only 443 out needs TURN/TLS there"""
+    (`rtc.tcp_port: 443`).  Run by hand: libwebrtc takes TCP candidates below 1024 only for 80
+    and 443 on public addresses, and 10.99.0.1 is private: the SDK opens no connection (1024
+    and 8443 connect)"""
     return _ice_tcp(only_tcp_out(PORT, 443), tcp_port=443)
 
 
@@ -249,6 +317,6 @@ if __name__ == "__main__":
     name = sys.argv[1]
     summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
                "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
-               "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443,
+               "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443, "behind_nat": behind_nat,
                "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))
