@@ -211,6 +211,17 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
     rtc = data.get("rtc") or {}
     if "udp_port" in rtc:
         s.udp_port, s.udp_ports = udp_port_range(rtc["udp_port"])
+    if "port_range_start" in rtc or "port_range_end" in rtc:
+        # LiveKit's per-PeerConnection port range; set, LiveKit does not use udp_port. Here the
+        # workers take their ports from it: worker i on port_range_start + i
+        try:
+            start, end = int(rtc.get("port_range_start") or 0), int(rtc.get("port_range_end") or 0)
+        except (TypeError, ValueError):
+            raise ConfigError("rtc.port_range_start / port_range_end must be port numbers") from None
+        if not (0 < start <= end < 65536):
+            raise ConfigError(f"rtc.port_range_start {start} .. port_range_end {end}: both needed, "
+                              "1..65535, start <= end")
+        s.udp_port, s.udp_ports = start, end - start + 1
     if "node_ip" in rtc:
         s.node_ip = str(rtc["node_ip"])
     if "tcp_port" in rtc:

@@ -75,7 +75,9 @@ EVERY_KEY = pathlib.Path(__file__).parent / "data" / "livekit_every_key.yaml"
 def test_every_livekit_key_is_accepted_applied_or_named_as_not_yet():
     s = config.load(str(EVERY_KEY))
     # applied
-    assert (s.port, s.node_ip, s.udp_port, s.udp_ports, s.prometheus_port) == (7880, "10.11.12.13", 7882, 8, 6789)
+    # the file sets rtc.port_range_start/end (50000-60000) too: as in LiveKit, the range wins
+    assert (s.port, s.node_ip, s.udp_port, s.udp_ports, s.prometheus_port) == (7880, "10.11.12.13", 50000, 10001,
+                                                                               6789)
     assert s.tcp_port == 7881
     assert s.congestion_control is True and s.webhook_api_key == "key1" and set(s.keys) == {"key1", "key2"}
     assert s.room["enable_remote_unmute"] is True and s.redis["address"] == "127.0.0.1:6399"
@@ -89,7 +91,8 @@ def test_every_livekit_key_is_accepted_applied_or_named_as_not_yet():
                 "audio.active_level", "limit.num_tracks", "node_selector.regions", "region",
                 "rtc.congestion_control.allow_pause", "room.enabled_codecs"):
         assert s.unimplemented.count(key) == 1, key
-    assert not {"port", "rtc.node_ip", "rtc.udp_port", "rtc.tcp_port", "webhook.urls", "keys", "rtc.stun_servers",
+    assert not {"port", "rtc.node_ip", "rtc.udp_port", "rtc.tcp_port", "rtc.port_range_start",
+                "rtc.port_range_end", "webhook.urls", "keys", "rtc.stun_servers",
                 "rtc.turn_servers", "rtc.interfaces.includes", "rtc.ips.excludes",
                 "rtc.enable_loopback_candidate", "turn.enabled", "turn.tls_port"} & set(s.unimplemented)
     assert (s.turn.enabled, s.turn.domain, s.turn.udp_port, s.turn.tls_port) == (False, "turn.example.org", 3478, 5349)
@@ -115,6 +118,19 @@ def test_udp_port_range():
         config.load(body="rtc:\n  udp_port: 9000-9001\n", dev=True, workers=3)
     with pytest.raises(config.ConfigError, match="a port or a range"):
         config.load(body="rtc:\n  udp_port: abc\n", dev=True)
+
+
+def test_port_range_gives_the_workers_their_ports():
+    s = config.load(body="rtc:\n  port_range_start: 50000\n  port_range_end: 50003\n", dev=True, workers=4)
+    assert (s.udp_port, s.udp_ports, s.workers) == (50000, 4, 4)
+    s = config.load(body="rtc:\n  udp_port: 7882\n  port_range_start: 50000\n  port_range_end: 50001\n", dev=True)
+    assert (s.udp_port, s.udp_ports) == (50000, 2) and s.workers <= 2      # the range wins, as in LiveKit
+    with pytest.raises(config.ConfigError, match="3 workers need 3 UDP ports"):
+        config.load(body="rtc:\n  port_range_start: 50000\n  port_range_end: 50001\n", dev=True, workers=3)
+    for bad in ("rtc:\n  port_range_start: 50000\n", "rtc:\n  port_range_start: 6\n  port_range_end: 5\n",
+                "rtc:\n  port_range_start: x\n  port_range_end: 5\n"):
+        with pytest.raises(config.ConfigError, match="port_range"):
+            config.load(body=bad, dev=True)
 
 
 def test_a_short_secret_stops_a_production_start():
