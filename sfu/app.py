@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from . import auth, errors, ice_servers, netaddr
+from . import auth, errors, external_ip, ice_servers, netaddr
 from .api.twirp import TwirpServer
 from .agents import AgentService
 from .config import ConfigError, Settings
@@ -430,7 +430,15 @@ def http_connection_budget() -> int:
 
 
 def announced_addresses(settings: Settings) -> list[str]:
-    """the addresses ICE host candidates name (sfu.netaddr); none usable stops the start"""
+    """the addresses ICE host candidates name (sfu.netaddr; with rtc.use_external_ip and no
+    rtc.node_ip, the one STUN servers see: sfu.external_ip); none usable stops the start"""
+    if settings.use_external_ip and not settings.node_ip:
+        try:
+            ip, server = external_ip.discover(settings.stun_servers, settings.rtc_bind or "0.0.0.0")
+        except external_ip.ExternalIpError as e:
+            raise ConfigError(str(e)) from None
+        log.info("rtc.use_external_ip: %s reports this host as %s", server, ip)
+        return [ip]
     flt = netaddr.AddressFilter(settings.interfaces_includes, settings.interfaces_excludes,
                                 settings.ips_includes, settings.ips_excludes, settings.loopback_candidate)
     ips = netaddr.announced(settings.node_ip, settings.bind, flt, dev=settings.dev)
@@ -448,8 +456,8 @@ def embedded_turn(settings: Settings, announced: list[str]) -> ice_servers.Embed
     local = {a for _, a in netaddr.interfaces()}
     missing = [a for a in announced if a not in local]
     if missing:     # coturn listens and relays on these: behind a NAT it would need external-ip
-        raise ConfigError(f"turn.enabled: {', '.join(missing)} (rtc.node_ip) is not an address of this host; "
-                          "TURN behind a NAT is not supported yet")
+        raise ConfigError(f"turn.enabled: {', '.join(missing)} (rtc.node_ip or rtc.use_external_ip) is not an "
+                          "address of this host; TURN behind a NAT is not supported yet")
     secret = ice_servers.derive_secret(next(iter(settings.keys.values())))
     if t.external_tls:      # TLS ends at a load balancer on 443 of turn.domain
         return ice_servers.EmbeddedTurn(secret, announced[0], t.domain or announced[0], t.udp_port,

@@ -30,6 +30,7 @@ class Settings:
     udp_port: int = 7882                  # worker i listens on udp_port + i
     udp_ports: int = 0                    # a range "7882-7892" in the file: how many ports it holds
     tcp_port: int = 7881                  # rtc.tcp_port: ICE over TCP for every worker (0: none)
+    use_external_ip: bool = False         # rtc.use_external_ip: announce what STUN servers see (sfu.external_ip)
     node_ip: str = ""                     # announced in candidates; default: first bind address
     rtc_bind: str = ""                    # UDP bind address; default: node_ip or 0.0.0.0
     workers: int = 0                      # 0 = one per core
@@ -234,6 +235,8 @@ def load(path: str | None = None, body: str | None = None, **overrides: Any) -> 
         sub = rtc.get(sect) or {}
         setattr(s, inc, _str_list(sub.get("includes"), f"rtc.{sect}.includes"))
         setattr(s, exc, _str_list(sub.get("excludes"), f"rtc.{sect}.excludes"))
+    if "use_external_ip" in rtc:
+        s.use_external_ip = bool(rtc["use_external_ip"])
     if "enable_loopback_candidate" in rtc:
         s.loopback_candidate = bool(rtc["enable_loopback_candidate"])
     s.stun_servers = _str_list(rtc.get("stun_servers"), "rtc.stun_servers")

@@ -34,7 +34,7 @@ SCHEMA: dict[str, Any] = {
         "udp_port": APPLIED, "node_ip": APPLIED,
         "congestion_control": {"enabled": APPLIED, "allow_pause": NOT_YET, "use_send_side_bwe": NOT_YET,
                                "probe_mode": NOT_YET, "min_channel_capacity": NOT_YET},
-        "port_range_start": APPLIED, "port_range_end": APPLIED, "tcp_port": APPLIED, "use_external_ip": NOT_YET,
+        "port_range_start": APPLIED, "port_range_end": APPLIED, "tcp_port": APPLIED, "use_external_ip": APPLIED,
         "use_ice_lite": NOT_YET, "stun_servers": APPLIED, "turn_servers": APPLIED, "allow_tcp_fallback": NOT_YET,
         "packet_buffer_size": NOT_YET, "packet_buffer_size_video": NOT_YET, "packet_buffer_size_audio": NOT_YET,
         "pli_throttle": {"low_quality": NOT_YET, "mid_quality": NOT_YET, "high_quality": NOT_YET},

@@ -97,6 +97,18 @@ def test_clients_behind_a_masquerading_nat_connect_direct_over_udp():
 
 
 @pytest.mark.timeout(300)
+def test_a_server_behind_a_1to1_nat_announces_what_stun_reports():
+    """rtc.use_external_ip: the server (10.97.0.1 on its LAN) asks the STUN server the test runs
+    on the clients' side, announces the NAT's public 10.99.0.1, and the clients join there"""
+    r = run_scenario("server_behind_nat")
+    assert any("reports this host as 10.99.0.1" in ln for ln in r["announcing"]), r["announcing"]
+    assert any("announcing 10.99.0.1 as host candidates" in ln for ln in r["announcing"]), r["announcing"]
+    assert r["stun_asked"] and r["stun_asked"][0] == "asked by 10.99.0.1", r["stun_asked"]
+    check_two_way(r)
+    print("\nserver behind a 1:1 NAT, join ms:", {k: round(r[k]["join_ms"]) for k in ("bob", "alice")})
+
+
+@pytest.mark.timeout(300)
 def test_with_udp_open_the_sdk_prefers_udp_to_ice_tcp():
     r = run_scenario("ice_tcp_udp_open")
     check_two_way(r)

@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "limits": set(),
     "http_guard": set(),
     "netaddr": set(),                        # which local addresses are announced
+    "external_ip": set(),                    # rtc.use_external_ip: our address as STUN servers see it
     "ice_servers": set(),                    # the ICE servers handed to clients (pure)
     "turn": set(),                           # coturn, configured and supervised
     "wire": {"errors"},
@@ -43,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "webhooks": BASE | {"auth", "rooms"},
     "metrics": set(),                        # a snapshot in, metric families out
     "loadtest": BASE | {"auth", "native", "srtp", "protocol"},
-    "app": BASE | {"config", "auth", "http_guard", "netaddr", "ice_servers", "turn", "native", "worker", "media", "signaling", "rooms", "agents", "api", "cluster",
+    "app": BASE | {"config", "auth", "http_guard", "netaddr", "external_ip", "ice_servers", "turn", "native", "worker", "media", "signaling", "rooms", "agents", "api", "cluster",
                    "webhooks", "metrics"},
     "control": BASE | {"config", "auth", "app", "api", "media", "rooms", "webhooks"},   # the public Python API
     "cli": BASE | {"config", "auth", "app", "api", "loadtest", "control"},

@@ -128,6 +128,96 @@ def behind_nat() -> dict:
     return out
 
 
+SERVER_LAN_IP = "10.97.0.1"       # the server behind a 1:1 NAT; 10.99.0.1 is its public address
+NAT_LAN_IP = "10.97.0.2"
+
+STUN_RESPONDER = r"""
+import socket, sys
+from aioice import stun
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while True:
+    data, src = s.recvfrom(2048)
+    try:
+        req = stun.parse_message(data)
+    except ValueError:
+        continue
+    resp = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=req.transaction_id)
+    resp.attributes["XOR-MAPPED-ADDRESS"] = src
+    s.sendto(bytes(resp), src)
+    print("asked by", src[0], flush=True)
+"""
+
+
+def server_behind_nat() -> dict:
+    """the server in a namespace of its own (10.97.0.1) behind a 1:1 NAT: this scenario's
+    namespace forwards TCP 7880-7881 and UDP 7882-7883 of its public address 10.99.0.1 to it and
+    source-NATs what it sends.  With rtc.use_external_ip and a STUN server on the clients' side
+    (10.99.0.2:3478, run by the test), the server announces 10.99.0.1 and the clients, who know
+    only that address, join and exchange media"""
+    import tempfile
+
+    from helpers.server_process import ServerProcess
+
+    ns = ClientNamespace()
+    lan = ClientNamespace.__new__(ClientNamespace)
+    lan.holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+    lan.prefix = ("nsenter", f"--net=/proc/{lan.holder.pid}/ns/net")
+    stun_proc = server = None
+    try:
+        for _ in range(50):
+            try:
+                with open(f"/proc/{lan.holder.pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        for cmd in ("ip link add lan0 type veth peer name lan1", f"ip link set lan1 netns {lan.holder.pid}",
+                    f"ip addr add {NAT_LAN_IP}/24 dev lan0", "ip link set lan0 up", "sysctl -w net.ipv4.ip_forward=1"):
+            subprocess.run(cmd.split(), check=True, capture_output=True)
+        for cmd in ("ip link set lo up", f"ip addr add {SERVER_LAN_IP}/24 dev lan1", "ip link set lan1 up",
+                    f"ip route add default via {NAT_LAN_IP}"):
+            lan.run(cmd)
+        subprocess.run(["nft", "-f", "-"], check=True, capture_output=True, text=True, input=f"""
+table ip sfunat {{
+  chain pre {{
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "sfu0" ip daddr {SERVER_IP} tcp dport {{ 7880, 7881 }} counter dnat to {SERVER_LAN_IP}
+    iifname "sfu0" ip daddr {SERVER_IP} udp dport {{ 7882, 7883 }} counter dnat to {SERVER_LAN_IP}
+  }}
+  chain post {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "sfu0" ip saddr {SERVER_LAN_IP} counter snat to {SERVER_IP}
+  }}
+}}
+""")
+        stun_proc = subprocess.Popen([*ns.prefix, sys.executable, "-c", STUN_RESPONDER, CLIENT_IP, "3478"],
+                                     stdout=subprocess.PIPE, text=True)
+        assert stun_proc.stdout.readline().strip() == "ready"
+        conf = tempfile.mktemp(prefix="sfu-nat-", suffix=".yaml")
+        with open(conf, "w") as f:
+            f.write(f"rtc:\n  use_external_ip: true\n  stun_servers:\n    - {CLIENT_IP}:3478\n")
+        server = ServerProcess("--config", conf, host=SERVER_LAN_IP, port=PORT, udp_port=7882, tcp_port=7881,
+                               workers=2, bind="0.0.0.0", node_ip="", prefix=lan.prefix,
+                               log_path="/tmp/sfu-connect-server-nat.log")
+        server.ready(30)
+        out = _two_way(server, ns)
+        out["nat"] = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+    finally:
+        log = server.stop() if server is not None else ""
+        if stun_proc is not None:
+            stun_proc.kill()
+            stun_asked = stun_proc.stdout.read()
+        lan.close()
+        ns.close()
+    out["stun_asked"] = stun_asked.splitlines()
+    out["announcing"] = [ln for ln in log.splitlines() if "announcing" in ln or "use_external_ip" in ln]
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
 def only_tcp_out(*ports: int) -> str:
     """the clients may reach the server on these TCP ports only (signalling, TURN/TLS ...)"""
     allowed = ", ".join(str(p) for p in ports)
@@ -318,5 +408,6 @@ if __name__ == "__main__":
     summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
                "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
                "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443, "behind_nat": behind_nat,
+               "server_behind_nat": server_behind_nat,
                "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))
