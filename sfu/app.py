@@ -53,12 +53,14 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keys = auth.KeyProvider(settings.keys)
-        self.announced_ips = announced_addresses(settings)
+        listen_ip = settings.rtc_bind or settings.node_ip or "0.0.0.0"
+        self.announced_ips = announced_addresses(settings, want_v6=listen_ip == "0.0.0.0" and netaddr.ipv6_usable())
         log.info("announcing %s as host candidates", ", ".join(self.announced_ips))
-        self.pool = WorkerPool(settings.workers, listen_ip=settings.rtc_bind or settings.node_ip or "0.0.0.0",
+        self.pool = WorkerPool(settings.workers, listen_ip=listen_ip,
                                announced_ip=self.announced_ips[0],
                                base_port=settings.udp_port, ring_slots=settings.ring_slots,
-                               log_level=settings.log_level)
+                               log_level=settings.log_level,
+                               ipv6=any(":" in a for a in self.announced_ips))
         self.pool.announced_ips = self.announced_ips
         self.media = MediaService(self.pool)
         self.ice_tcp: IceTcpAcceptor | None = None
@@ -128,6 +130,8 @@ class Server:
             host = self.settings.rtc_bind or self.settings.node_ip or "0.0.0.0"
             try:
                 self.ice_tcp.start(host, self.settings.tcp_port)
+                if self.pool.ipv6:           # the same port on [::]
+                    self.ice_tcp.start("::", self.ice_tcp.port)
             except OSError as e:
                 await self.pool.stop()
                 raise ConfigError(f"rtc.tcp_port: cannot listen on {host}:{self.settings.tcp_port}: {e}") from None
@@ -429,9 +433,10 @@ def http_connection_budget() -> int:
     return max(64, soft - FD_RESERVE)
 
 
-def announced_addresses(settings: Settings) -> list[str]:
+def announced_addresses(settings: Settings, want_v6: bool = False) -> list[str]:
     """the addresses ICE host candidates name (sfu.netaddr; with rtc.use_external_ip and no
-    rtc.node_ip, the one STUN servers see: sfu.external_ip); none usable stops the start"""
+    rtc.node_ip, the one STUN servers see: sfu.external_ip), IPv4 ones first; IPv6 ones only with
+    `want_v6` (the media sockets listen on [::] too); none usable stops the start"""
     if settings.use_external_ip and not settings.node_ip:
         try:
             ip, server = external_ip.discover(settings.stun_servers, settings.rtc_bind or "0.0.0.0")
@@ -441,7 +446,8 @@ def announced_addresses(settings: Settings) -> list[str]:
         return [ip]
     flt = netaddr.AddressFilter(settings.interfaces_includes, settings.interfaces_excludes,
                                 settings.ips_includes, settings.ips_excludes, settings.loopback_candidate)
-    ips = netaddr.announced(settings.node_ip, settings.bind, flt, dev=settings.dev)
+    ips = netaddr.announced(settings.node_ip, settings.bind, flt, dev=settings.dev, want_v6=want_v6)
+    ips = sorted(ips, key=lambda a: ":" in a)          # stable: IPv4 first, each family in its order
     if not ips:
         raise ConfigError("no address to announce: no interface address passes rtc.interfaces / rtc.ips "
                           "(set rtc.node_ip, or rtc.enable_loopback_candidate for a loopback-only host)")

@@ -11,8 +11,8 @@ addresses (getifaddrs through ctypes).  The rule, as LiveKit documents its keys:
   loopback unless `rtc.enable_loopback_candidate` is set, or nothing else is left and the
   server runs in development mode (`--dev`, signalling on loopback), or the caller says the
   clients can only reach it on loopback;
-* IPv6 only when the media sockets listen on IPv6 (`want_v6`); the workers' sockets are
-  IPv4 today (they bind 0.0.0.0), so IPv6 addresses are not announced.
+* IPv6 only when the media sockets listen on IPv6 too (`want_v6`: bound to the wildcard, the
+  workers add a [::] socket on the same port when the host can, `ipv6_usable`).
 """
 
 from __future__ import annotations
@@ -121,6 +121,19 @@ def interfaces() -> list[tuple[str, str]]:
     finally:
         libc.freeifaddrs(head)
     return out
+
+
+def ipv6_usable() -> bool:
+    """this host (network namespace) can bind an IPv6 UDP socket"""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::", 0))
+        return True
+    except OSError:
+        return False
 
 
 def announced(node_ip: str, bind: Sequence[str], flt: AddressFilter, dev: bool = False,

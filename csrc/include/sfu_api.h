@@ -91,7 +91,9 @@ void sfu_loop_stop(sfu_loop_t *loop);
 typedef enum {
     SFU_CMD_SOCKET_OPEN = 1,       /* id, fd, flags (SFU_SOCK_*): the loop owns the socket from now on;
                                       an ICE-TCP connection also takes data/data_len: the bytes the
-                                      acceptor read from it already */
+                                      acceptor read from it already; a UDP socket with socket_id is
+                                      the IPv6 twin of that (IPv4) one: its transports reach and
+                                      hear IPv6 peers through it */
     SFU_CMD_SOCKET_CLOSE = 2,      /* id (closes its transports too) */
     SFU_CMD_TRANSPORT_CREATE = 3,  /* id, socket_id, flags (SFU_TF_*) */
     SFU_CMD_TRANSPORT_CONNECT = 4, /* id, addr, socket_id: send to addr (and accept from it), on

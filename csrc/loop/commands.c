@@ -276,6 +276,8 @@ int sfu_loop_send_raw(sfu_loop_t *l, uint32_t socket_id, const sfu_addr_t *to,
         sfu_cmd_t c = {.type = SFU_CMD_SOCKET_SEND, .id = socket_id, .data = buf, .data_len = (uint32_t)len};
         return len > 0xffff ? SFU_EINVAL : sfu_loop_command(l, &c);
     }
+    if (s && to->family == AF_INET6 && s->v6)   /* an IPv6 peer: the socket's twin */
+        s = s->v6;
     int fd = s ? s->fd : -1;
     int rc = SFU_ENOENT;
     if (fd >= 0) {

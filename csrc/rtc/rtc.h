@@ -24,6 +24,7 @@ struct sock {
     uint8_t kind;                  /* SFU_SOCK_UDP or SFU_SOCK_TCP */
     struct transport *comedia;     /* transport learning its remote on this socket */
     struct tcp_conn *tcp;          /* SFU_SOCK_TCP: the connection's framing and peer */
+    struct sock *v6;               /* UDP: its IPv6 twin on the same port (IPv6 peers of its transports) */
 };
 
 struct transport {

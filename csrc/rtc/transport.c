@@ -74,7 +74,9 @@ int transport_add_addr(sfu_loop_t *l, struct transport *t, struct sock *s, const
         struct transport *owner = tcp_conn_transport(s);
         if ((owner && owner != t) || !tcp_conn_is_peer(s, a))
             return SFU_EEXIST;
-    } else if (s != t->sock) {
+    } else if (s == t->sock && a->family == AF_INET6 && s->v6) {
+        s = s->v6;                     /* an IPv6 peer of a dual-stack transport */
+    } else if (s != t->sock && s != t->sock->v6) {
         return SFU_EINVAL;
     }
     uint64_t key = addr_key(s->id, a);
@@ -329,6 +331,9 @@ int sock_open(sfu_loop_t *l, const sfu_cmd_t *c)
         return tcp_conn_open(l, c);
     if (c->flags != SFU_SOCK_UDP)
         return SFU_EINVAL;
+    struct sock *v4 = NULL;
+    if (c->socket_id && (!(v4 = sfu_idmap_get(&l->sockets, c->socket_id)) || v4->kind != SFU_SOCK_UDP || v4->v6))
+        return SFU_EINVAL;
     struct sock *s = calloc(1, sizeof(*s));
     if (!s)
         return SFU_ENOMEM;
@@ -339,6 +344,8 @@ int sock_open(sfu_loop_t *l, const sfu_cmd_t *c)
         free(s);
         return SFU_EINVAL;
     }
+    if (v4)
+        v4->v6 = s;
     return SFU_OK;
 }
 
@@ -348,16 +355,24 @@ void sock_close(sfu_loop_t *l, struct sock *s)
         tcp_conn_close(l, s, SFU_TCP_CLOSED_BY_US);
         return;
     }
-    /* transports still on it are removed with it */
+    /* transports still on it are removed with it; those reaching IPv6 peers through it (a
+     * twin) forget those peers */
     for (uint32_t i = 0; i < l->transports.cap; i++) {
         if (sfu_idmap_live(&l->transports, i)) {
             struct transport *t = l->transports.vals[i];
             if (t->sock == s) {
                 transport_free(l, t);
                 i = (uint32_t)-1;   /* the map changed: rescan */
+            } else {
+                transport_forget_sock(l, t, s);
             }
         }
     }
+    for (uint32_t i = 0; i < l->sockets.cap; i++)
+        if (sfu_idmap_live(&l->sockets, i) && ((struct sock *)l->sockets.vals[i])->v6 == s)
+            ((struct sock *)l->sockets.vals[i])->v6 = NULL;
+    if (s->v6)
+        sock_close(l, s->v6);
     sfu_udp_tx_flush(&l->tx);
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
     close(s->fd);
@@ -393,6 +408,8 @@ int transport_create(sfu_loop_t *l, struct sock *s, const sfu_cmd_t *c)
 
 int transport_connect(sfu_loop_t *l, struct transport *t, struct sock *s, const sfu_addr_t *a)
 {
+    if (s == t->sock && a->family == AF_INET6 && s->v6)
+        s = s->v6;
     int rc = transport_add_addr(l, t, s, a);
     if (rc != SFU_OK)
         return rc;

@@ -134,7 +134,7 @@ class Router:
         t.fingerprint = info.get("fingerprint", "")
         ips = getattr(svc.pool, "announced_ips", None)
         if kind == "webrtc" and ips and info["ip"] == ips[0]:     # on the worker's shared port
-            t.ips = list(ips)
+            t.ips = [a for a in ips if ":" not in a or w.ipv6]      # IPv6 where it listens on [::]
         self.transports[tid] = t
         svc.add_transport(t)
         return t

@@ -71,12 +71,15 @@ class IceTcpAcceptor:
                 "closed": dict(self.closed)}
 
     def start(self, host: str, port: int) -> None:
-        """listen on host:port (port 0: any free one; `self.port` says which)"""
+        """listen on host:port (port 0: any free one; `self.port` says which); called again for
+        another address family on the same port"""
         self._loop = asyncio.get_running_loop()
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         s = socket.socket(fam, socket.SOCK_STREAM)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:       # beside an IPv4 listener on the same port
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             s.bind((host, port))
             s.listen(512)
             s.setblocking(False)

@@ -38,6 +38,7 @@ EXIT_BIND = 42
 EXIT_ORPHAN = 43
 
 MUX_SOCKET_ID = 1
+MUX6_SOCKET_ID = 2        # the shared port's IPv6 twin (--ipv6)
 SOCKET_BUFFER = 8 * 1024 * 1024
 PY_DRAIN_BYTES = 1 << 22
 PR_SET_PDEATHSIG = 1
@@ -53,6 +54,8 @@ def _die_with_parent(parent_pid: int) -> None:
 def _udp_socket(ip: str, port: int) -> socket.socket:
     fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:        # beside an IPv4 socket on the same port
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_*BUFFORCE as root
         try:
             s.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
@@ -89,12 +92,13 @@ class Worker:
         self.worker_id: int = args.worker_id
         self.n_workers: int = args.n_workers
         self.native: NativeLoop | None = None
+        self.ipv6 = False        # the shared port has its IPv6 twin
         self._shm = None
         self._shm_base: Any = None
         self._keep: list[Any] = []
         self.transports: dict[int, WorkerTransport] = {}
         self.by_ufrag: dict[str, WorkerTransport] = {}
-        self._next_socket_id = MUX_SOCKET_ID + 1
+        self._next_socket_id = MUX6_SOCKET_ID + 1
         self._drain_buf = ffi.new("uint8_t[]", PY_DRAIN_BYTES)
         self.channel: Channel | None = None
         self.stopping = asyncio.Event()
@@ -130,6 +134,15 @@ class Worker:
         mux = _udp_socket(a.listen_ip, a.port)
         self.mux_port = mux.getsockname()[1]
         self.native.socket_open(MUX_SOCKET_ID, mux.detach())
+        self.ipv6 = False
+        if getattr(a, "ipv6", False) and a.listen_ip == "0.0.0.0":
+            try:               # IPv6 peers on the same port number: the shared port's twin
+                mux6 = _udp_socket("::", self.mux_port)
+            except OSError as e:
+                log.warning("worker %d: no IPv6 on port %d: %s", self.worker_id, self.mux_port, e)
+            else:
+                self.native.socket_open_udp6(MUX6_SOCKET_ID, mux6.detach(), MUX_SOCKET_ID)
+                self.ipv6 = True
         self.native.start()
 
     def stop_native(self) -> None:
@@ -577,7 +590,7 @@ async def _amain(args: argparse.Namespace) -> int:
         loop.add_reader(w.handoff.fileno(), w.handoff_readable)
     w.nl.queue_arm()
     ch.emit("ready", {"worker": args.worker_id, "pid": os.getpid(), "version": messages.PROTOCOL_VERSION,
-                      "ip": args.announced_ip, "port": w.mux_port})
+                      "ip": args.announced_ip, "port": w.mux_port, "ipv6": w.ipv6})
     stop = loop.create_task(w.stopping.wait())
     closed = loop.create_task(ch.closed.wait())
     await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -600,6 +613,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--listen-ip", default="127.0.0.1")
     p.add_argument("--announced-ip", default="")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--ipv6", action="store_true", help="also listen on [::] (the same port), for IPv6 peers")
     p.add_argument("--parent-pid", type=int, required=True)
     p.add_argument("--version", type=int, required=True)
     p.add_argument("--log-level", default="INFO")

@@ -68,6 +68,12 @@ class NativeLoop:
         """a UDP socket: the loop owns it from now on"""
         self._command(lib.SFU_CMD_SOCKET_OPEN, "SOCKET_OPEN", id=socket_id, fd=fd, flags=lib.SFU_SOCK_UDP)
 
+    def socket_open_udp6(self, socket_id: int, fd: int, v4_socket_id: int) -> None:
+        """an IPv6 UDP socket, the twin of v4_socket_id on the same port: the transports of that
+        socket reach and hear IPv6 peers through it"""
+        self._command(lib.SFU_CMD_SOCKET_OPEN, "SOCKET_OPEN", id=socket_id, fd=fd, flags=lib.SFU_SOCK_UDP,
+                      socket_id=v4_socket_id)
+
     def socket_open_tcp(self, socket_id: int, fd: int, data: bytes) -> None:
         """an ICE-TCP connection and the bytes its acceptor read from it: the loop owns it from
         now on (it closes it when this fails too)"""

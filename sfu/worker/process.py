@@ -59,6 +59,7 @@ class WorkerHandle:
     restarts: int = 0
     started_at: float = 0.0
     handoff: socket.socket | None = None   # ICE-TCP connections go to the worker through it
+    ipv6: bool = False                     # its shared port listens on IPv6 too
 
     @property
     def alive(self) -> bool:
@@ -75,7 +76,7 @@ class WorkerPool:
 
     def __init__(self, n_workers: int, listen_ip: str = "127.0.0.1", announced_ip: str = "",
                  base_port: int = 0, ring_slots: int = DEFAULT_RING_SLOTS, restart: bool = True,
-                 log_level: str = "INFO") -> None:
+                 log_level: str = "INFO", ipv6: bool = False) -> None:
         if not 1 <= n_workers <= 64:
             raise ValueError("1..64 workers")
         self.n = n_workers
@@ -86,6 +87,7 @@ class WorkerPool:
         self.ring_slots = ring_slots
         self.restart = restart
         self.log_level = log_level
+        self.ipv6 = ipv6                    # workers also listen on [::] (IPv6 host candidates are announced)
         self.workers: list[WorkerHandle] = []
         self.rings: SharedRings | None = None
         self.wake_fds: list[int] = []
@@ -136,6 +138,7 @@ class WorkerPool:
             "--listen-ip", self.listen_ip, "--announced-ip", self.announced_ip,
             "--port", str(w.port), "--parent-pid", str(os.getpid()),
             "--version", str(messages.PROTOCOL_VERSION), "--log-level", self.log_level,
+            *(["--ipv6"] if self.ipv6 else []),
         ]
         w.ready = asyncio.Event()
         w.generation += 1
@@ -184,6 +187,7 @@ class WorkerPool:
             raise errors.WorkerDiedError(f"worker {w.index} speaks protocol {data.get('version')}")
         w.port = int(data["port"])  # keep the port across restarts
         w.ip = str(data["ip"])
+        w.ipv6 = bool(data.get("ipv6"))
         w.started_at = time.monotonic()
         w.ready.set()
         log.info("worker %d ready: pid %d, udp %s:%d", w.index, w.pid, w.ip, w.port)

@@ -109,6 +109,18 @@ def test_a_server_behind_a_1to1_nat_announces_what_stun_reports():
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("scenario, proto", [("ipv6_only_media", "udp"), ("ipv6_tcp_only", "tcp")])
+def test_ipv6_host_candidates_carry_the_call_when_ipv4_media_is_blocked(scenario, proto):
+    r = run_scenario(scenario)
+    assert any("announcing 10.99.0.1, fd99::1 as host candidates" in ln for ln in r["announcing"]), r["announcing"]
+    check_two_way(r)
+    sel = [s for s in r["selected"] if s]
+    assert len(sel) == 2 and all(s[0] == "fd99::2" for s in sel), sel
+    assert all(len(s) == (3 if proto == "tcp" else 2) for s in sel), sel
+    print(f"\nIPv6 {proto}, join ms:", {k: round(r[k]["join_ms"]) for k in ("bob", "alice")})
+
+
+@pytest.mark.timeout(300)
 def test_with_udp_open_the_sdk_prefers_udp_to_ice_tcp():
     r = run_scenario("ice_tcp_udp_open")
     check_two_way(r)

@@ -85,6 +85,16 @@ def test_server_refuses_to_start_with_nothing_to_announce(monkeypatch):
     assert app.announced_addresses(s) == ["192.168.1.10"]
 
 
+def test_ipv6_only_when_the_media_sockets_listen_on_it_and_ipv4_first(monkeypatch):
+    from sfu import app
+
+    monkeypatch.setattr(netaddr, "interfaces", lambda: [("eth0", "2001:db8::10"), ("eth0", "192.168.1.10"),
+                                                        ("eth1", "fd00::5"), ("eth1", "10.0.0.7")])
+    s = config.load(dev=True)
+    assert app.announced_addresses(s) == ["192.168.1.10", "10.0.0.7"]
+    assert app.announced_addresses(s, want_v6=True) == ["192.168.1.10", "10.0.0.7", "2001:db8::10", "fd00::5"]
+
+
 def test_other_nodes_reach_http_on_a_bind_address_or_the_announced_one():
     from sfu import app
 

@@ -382,6 +382,43 @@ def ice_tcp_udp_open() -> dict:
     return _ice_tcp(None)
 
 
+SERVER_IP6, CLIENT_IP6 = "fd99::1", "fd99::2"
+
+
+def ipv6_only_media(udp6: bool = True) -> dict:
+    """the veth has IPv6 addresses too; the server binds the wildcard without node_ip and
+    announces both families; the clients' IPv4 reaches only TCP 7880 (signalling): the media
+    goes over IPv6, UDP (or, `udp6` False: IPv6 UDP dropped too, ICE over TCP on IPv6)"""
+    ns = ClientNamespace()
+    try:
+        subprocess.run(["ip", "-6", "addr", "add", f"{SERVER_IP6}/64", "dev", "sfu0", "nodad"], check=True)
+        ns.run(f"ip -6 addr add {CLIENT_IP6}/64 dev sfu1 nodad")
+        ns.nft(only_tcp_out(PORT))
+        if not udp6:
+            ns.nft(f"""
+table inet sfutest6 {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    ip6 daddr {SERVER_IP6} meta l4proto udp counter drop
+  }}
+}}
+""")
+        server = SfuServer(SERVER_IP, PORT, workers=2, bind="0.0.0.0", node_ip="",
+                           log_path="/tmp/sfu-connect-ipv6.log")
+    except BaseException:
+        ns.close()
+        raise
+    try:
+        out = _two_way(server, ns)
+        out["nft"] = ns.run("nft list ruleset")
+    finally:
+        log = server.stop()
+        ns.close()
+    out["announcing"] = [ln for ln in log.splitlines() if "announcing" in ln]
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
 def announced() -> dict:
     """the server binds 0.0.0.0 with no node_ip: it names its interface address (not loopback)
     in its candidates, and clients behind the veth reach it there"""
@@ -408,6 +445,7 @@ if __name__ == "__main__":
     summary = {"announced": announced, "turn_tls_untrusted": turn_tls_untrusted,
                "turn_tls_untrusted_env": lambda: turn_tls_untrusted(trust_env=True), "turn_tcp": turn_tcp,
                "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443, "behind_nat": behind_nat,
-               "server_behind_nat": server_behind_nat,
+               "server_behind_nat": server_behind_nat, "ipv6_only_media": ipv6_only_media,
+               "ipv6_tcp_only": lambda: ipv6_only_media(udp6=False),
                "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))
