@@ -16,14 +16,18 @@ def token(identity: str, room: str = "room", **grant) -> str:
 
 
 class SfuServer(ServerProcess):
-    """the ports `sfu serve` uses by default (HTTP 7880, UDP 7882 + worker index, ICE-TCP 7881) unless given"""
+    """the ports `sfu serve` uses by default (HTTP 7880, UDP 7882 + worker index, ICE-TCP 7881) unless
+    given; ICE-TCP is the HTTP port + 1 unless given"""
 
-    def __init__(self, ip: str = SERVER_IP, port: int = 7880, workers: int = 2, udp_port: int = 7882, tcp_port: int = 7881,
+    def __init__(self, ip: str = SERVER_IP, port: int = 7880, workers: int = 2, udp_port: int = 7882,
+                 tcp_port: int | None = None,
                  single_pc: bool = True, extra: list[str] | None = None, ns: NetNamespace | None = None,
                  log_path: str | None = None, timeout: float = 30, bind: str | None = None,
                  node_ip: str | None = None) -> None:
         args = [*([] if single_pc else ["--no-single-pc"]), *(extra or [])]
-        super().__init__(*args, host=ip, port=port, udp_port=udp_port, tcp_port=tcp_port, workers=workers, log_path=log_path, ns=ns,
+        # ICE over TCP next to the HTTP port (7881 by default): servers side by side do not collide
+        super().__init__(*args, host=ip, port=port, udp_port=udp_port, tcp_port=port + 1 if tcp_port is None else tcp_port,
+                         workers=workers, log_path=log_path, ns=ns,
                          log_level=os.environ.get("SFU_TEST_LOG_LEVEL", "INFO"), bind=bind, node_ip=node_ip)
         try:
             self.ready(timeout)

@@ -69,3 +69,66 @@ async def test_the_embedded_turn_comes_first_with_rest_api_credentials():
     with pytest.raises(ProcessLookupError):     # stopped with the server
         import os
         os.kill(pid, 0)
+
+
+async def test_garbage_on_the_turn_ports_leaves_turn_and_the_server_working(tmp_path):
+    """TLS garbage, half-open connections and junk datagrams on the embedded TURN's ports: coturn
+    (the same process) still answers a STUN request and completes a TLS handshake, and the SFU
+    still takes a join"""
+    import asyncio
+    import os
+    import shutil
+    import socket
+    import ssl
+    import subprocess
+
+    from aioice import stun
+
+    from helpers.app_server import running_server
+    from helpers.net import free_port
+    from sfu import config
+
+    assert shutil.which("turnserver"), "coturn is missing: scripts/setup installs it"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    udp_port, tls_port = free_port(), free_port()
+    turn = config.TurnSettings(enabled=True, udp_port=udp_port, tls_port=tls_port, cert_file=str(cert),
+                               key_file=str(key), relay_range_start=41600, relay_range_end=41700)
+    async with running_server(turn=turn) as srv:
+        pid = srv.turn.proc.pid
+        silent = []
+        for i in range(40):
+            r, w = await asyncio.open_connection("127.0.0.1", tls_port)
+            if i % 2:
+                silent.append(w)                                    # half-open: never says anything
+            else:
+                w.write(b"\x16\x03\x01\x02\x00" + os.urandom(512))   # a TLS record header, then junk
+                await w.drain()
+                w.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for _ in range(500):
+                u.sendto(os.urandom(64), ("127.0.0.1", udp_port))
+            tid = os.urandom(12)
+            u.sendto(bytes(stun.Message(stun.Method.BINDING, stun.Class.REQUEST, transaction_id=tid)),
+                     ("127.0.0.1", udp_port))
+            u.settimeout(3)
+            while True:
+                data = u.recv(2048)
+                try:
+                    msg = stun.parse_message(data)
+                except ValueError:
+                    continue
+                if msg.transaction_id == tid:
+                    break
+            assert msg.message_class == stun.Class.RESPONSE and msg.attributes["XOR-MAPPED-ADDRESS"][0] == "127.0.0.1"
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", tls_port, ssl=ctx), 5)
+        assert w.get_extra_info("ssl_object").version().startswith("TLSv1")
+        w.close()
+        async with Client(srv, join_token("bob", "r")) as b:
+            assert (await b.next("join")).join.participant.identity == "bob"
+        assert srv.turn.proc.pid == pid and srv.turn.proc.returncode is None and srv.turn.restarts == 0
+        for w in silent:
+            w.close()
