@@ -11,7 +11,9 @@ const BUILD = join(dirname(fileURLToPath(import.meta.url)), 'build');
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required'];
+  '--autoplay-policy=no-user-gesture-required',
+  // TURN over TLS to the tests' self-signed certificate (test_browser_turn_tls.py)
+  '--ignore-certificate-errors'];
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
 const MAX_LOG = 3000;
 
