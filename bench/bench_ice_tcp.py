@@ -30,7 +30,10 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+try:  # the installed package, or the source tree with an in-place build (python build_ext.py)
+    import sfu._native  # noqa: F401
+except ImportError:
+    sys.path.insert(0, REPO)
 
 READER = r'''
 import json, os, selectors, socket, sys
