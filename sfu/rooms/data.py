@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models
 
 from ..protocol import sdp
+from .data_identity import on_behalf_of
 from .participant import Participant
 from .peer_transport import send_data_to_many
 from .room import Room
@@ -54,21 +55,33 @@ async def receive_data(p: Participant, label: str, data: bytes,
         return
     if not p.grants.canPublishData:
         return
-    await deliver_data(p.room, pkt, sender=p, label=label)
+    agent = p.kind == models.ParticipantInfo.AGENT
+    if pkt.HasField("transcription") and not agent:
+        return          # transcriptions come from agents only (LiveKit drops the others)
+    keep = on_behalf_of(agent, p.identity, pkt)
+    which = pkt.WhichOneof("value")
+    if agent and which in ("stream_header", "stream_chunk", "stream_trailer"):
+        keep = p.streams_on_behalf.follow(pkt, keep)
+    await deliver_data(p.room, pkt, sender=p, label=label, keep_identity=keep)
     p.room.emit("data_received", (p, pkt, label))     # stamped with the sender by now
 
 
 async def deliver_data(room: Room, pkt: models.DataPacket, sender: Participant | None = None,
-                       label: str | None = None) -> int:
+                       label: str | None = None, keep_identity: str = "") -> int:
     """send a DataPacket to the participants it is for: everyone but the sender, or
     only its destination identities/sids.  The sender's identity is stamped on the
-    packet (empty for the server API, or for a hidden sender).  Returns how many
+    packet (empty for the server API, or for a hidden sender), unless `keep_identity`
+    (an agent's packet on behalf of that participant: on_behalf_of).  Returns how many
     data channels took it."""
     if label is None:
         label = DATA_LABELS[1] if pkt.kind == models.DataPacket.LOSSY else DATA_LABELS[0]
     visible = sender is not None and not sender.hidden
-    pkt.participant_identity = sender.identity if visible else ""
-    pkt.participant_sid = sender.sid if visible else ""
+    if keep_identity:      # the sid stays the sender's: receivers order a sender's packets by it
+        pkt.participant_identity = keep_identity
+        pkt.participant_sid = sender.sid if sender is not None else ""
+    else:
+        pkt.participant_identity = sender.identity if visible else ""
+        pkt.participant_sid = sender.sid if visible else ""
     if pkt.HasField("user"):
         pkt.user.participant_identity = pkt.participant_identity
         pkt.user.participant_sid = pkt.participant_sid

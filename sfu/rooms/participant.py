@@ -24,6 +24,7 @@ from ..signaling.connection import Connection, leave_response
 from ..signaling.prepared_response import Prepared
 from ..signaling.join import JoinParams
 from .connection_quality import LinkState
+from .data_identity import StreamsOnBehalf
 from .data_inbox import DataInbox
 from .events import ParticipantEvents
 from .peer_transport import PeerTransport
@@ -57,6 +58,7 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
                          claims.kind, models.ParticipantInfo.STANDARD)
         if self.grants.agent:
             self.kind = models.ParticipantInfo.AGENT
+        self.streams_on_behalf = StreamsOnBehalf()   # an agent's text streams for someone else
         self.client = params.client
         self.protocol = int(params.client.protocol)
         # /rtc/v1: one PeerConnection; the client always offers and our answers

@@ -193,6 +193,7 @@ async def test_mute_published_track(server):
 
 def fake_participant(identity: str, hidden: bool = False, worker: RecordingWorker | None = None) -> SimpleNamespace:
     return SimpleNamespace(identity=identity, sid="PA_" + identity, closed=False, hidden=hidden,
+                           kind=models.ParticipantInfo.STANDARD,
                            data_pc=DataPeer(worker), grants=SimpleNamespace(canPublishData=True))
 
 

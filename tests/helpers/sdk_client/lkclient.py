@@ -10,12 +10,15 @@ Roles:
 Options (JSON): freq, color, simulcast, and `actions`: a list of
 {"at": seconds after connect, "do": mute|unmute|unpublish|resume|full_reconnect|unsubscribe|subscribe|rpc|
  permissions (with "allow": [identities] that may subscribe to this participant's tracks, or null),
+ send_text ("text", "topic", optional "sender_identity"), transcribe ("for": identity, "text"),
  "track": "audio"|"video" (own track) or "identity/kind" (a remote one), or for rpc the callee's identity}.
 "rpc": true registers the RPC method "echo" (its answer names the callee, the caller and the payload;
 every call received is kept in "rpc_received"); an rpc action calls "echo" and keeps the answer, or
 the RpcError's code and message, in "actions_done".
 "degradation": "maintain_resolution" keeps the published video layers at full size when the encoder is short
 of CPU (frames are dropped instead).
+"text_topics": [topics] keeps every text stream received on them in "texts" (sender identity, text),
+and every transcription received in "transcriptions".
 "log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
 For measurements (bench/bench_network.py): "pattern": "moving" publishes a scrolling textured
 I420 picture (lkmedia.MovingPattern) instead of a solid colour; "timeline": true keeps every
@@ -259,6 +262,16 @@ async def run_actions(room: rtc.Room, t0: float, summary: dict) -> None:
                     allow_all_participants=allow is None,
                     participant_permissions=[rtc.ParticipantTrackPermission(participant_identity=i, allow_all=True)
                                              for i in allow or ()])
+            elif do == "send_text":      # a text stream; "sender_identity": on someone's behalf (agents)
+                writer = await room.local_participant.stream_text(topic=act.get("topic", ""),
+                                                                   sender_identity=act.get("sender_identity"))
+                await writer.write(act["text"])
+                await writer.aclose()
+            elif do == "transcribe":     # a Transcription packet about participant act["for"]
+                await room.local_participant.publish_transcription(rtc.Transcription(
+                    participant_identity=act["for"], track_sid="",
+                    segments=[rtc.TranscriptionSegment(id="s1", text=act["text"], start_time=0, end_time=0,
+                                                       language="en", final=True)]))
             elif do == "rpc":
                 try:
                     answer = await room.local_participant.perform_rpc(
@@ -308,6 +321,18 @@ async def main() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if ROLE in ("subscriber", "both", "data"):
         attach_receiver(room, t0, summary)
+    for topic in OPTS.get("text_topics", []):
+        texts = summary.setdefault("texts", [])
+
+        def on_text(reader, identity: str, topic: str = topic) -> None:
+            async def read() -> None:
+                texts.append({"topic": topic, "from": identity, "text": await reader.read_all()})
+            asyncio.ensure_future(read())
+        room.register_text_stream_handler(topic, on_text)
+    if OPTS.get("text_topics"):
+        heard = summary.setdefault("transcriptions", [])
+        room.on("transcription_received", lambda segments, participant, publication: heard.append(
+            {"about": participant.identity if participant else None, "text": [x.text for x in segments]}))
     try:
         await room.connect(URL, TOKEN, rtc.RoomOptions(auto_subscribe=True))
     except Exception as e:  # noqa: BLE001 - reported to the test
