@@ -76,7 +76,7 @@ async def deliver_data(room: Room, pkt: models.DataPacket, sender: Participant |
     if label is None:
         label = DATA_LABELS[1] if pkt.kind == models.DataPacket.LOSSY else DATA_LABELS[0]
     visible = sender is not None and not sender.hidden
-    if keep_identity:      # the sid stays the sender's: receivers order a sender's packets by it
+    if keep_identity:      # the sid stays the sender's (with the named one's, the rtc SDK lost that one's next stream)
         pkt.participant_identity = keep_identity
         pkt.participant_sid = sender.sid if sender is not None else ""
     else:

@@ -2,8 +2,8 @@
 LiveKit does (a user's transcript appears as the user's), with the unmodified rtc SDK
 (tests/interop/livekit_sdk/data_identity_scenario.py); everything else carries its sender's.
 The user's own streams before and after the agent's still arrive: the packets keep the agent's
-sid (a receiver that took the agent's sequence numbers as the user's dropped the user's next
-ones as repeats: seen before the sid was kept)."""
+sid (with the user's sid the SDK did not deliver the user's next stream; the likely reason, its
+per-sender sequence check, is not verified)."""
 
 from __future__ import annotations
 
