@@ -99,6 +99,8 @@ class Sessions:
                 await conn.close(1000, "state mismatch")
                 return
             await self._resume(p, conn)
+            if params.sync_state is not None:      # /rtc/v1: it rides in the join request
+                await self.sync_state(p, params.sync_state)
         else:
             try:
                 if room is None:
@@ -271,11 +273,31 @@ class Sessions:
                                      **{field: getattr(req, which)})
         elif which == "subscription_permission":
             await p.set_subscription_permission(req.subscription_permission)
-        elif which in ("sync_state", "update_layers", "simulate",
-                       "update_audio_track", "update_video_track"):
+        elif which == "sync_state":
+            await self.sync_state(p, req.sync_state)
+        elif which in ("update_layers", "simulate", "update_audio_track", "update_video_track"):
             log.debug("%s: %s not acted on", p.identity, which)
         else:
             log.debug("%s: unsupported request %s", p.identity, which)
+
+    async def sync_state(self, p: Participant, state: rtc.SyncState) -> None:
+        """a resuming client's view of its session, as LiveKit's onSyncState takes it: a track it
+        says it publishes that we do not know (published or pending) means the resume cannot
+        work, so it is asked to join again; else the tracks it disabled and its subscriptions
+        are applied (the answer, offer and data channels in it need nothing of an ICE-lite
+        server that keeps its transports)"""
+        for t in state.publish_tracks:
+            if not t.HasField("track") or t.track.sid not in p.tracks:
+                log.info("%s/%s: resumed with a track we do not know (%s): full reconnect", p.room.name, p.identity,
+                         t.track.sid if t.HasField("track") else "no TrackInfo")
+                await p.disconnect(models.DisconnectReason.STATE_MISMATCH, action=rtc.LeaveRequest.RECONNECT)
+                return
+        if state.track_sids_disabled:
+            await p.update_track_settings(rtc.UpdateTrackSettings(track_sids=list(state.track_sids_disabled),
+                                                                  disabled=True))
+        sub = state.subscription
+        if sub.track_sids or sub.participant_tracks:
+            await p.update_subscription(sub)
 
     async def update_metadata(self, p: Participant, req: rtc.UpdateParticipantMetadata) -> None:
         if not p.grants.canUpdateOwnMetadata:

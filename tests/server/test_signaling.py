@@ -245,3 +245,29 @@ async def test_validate_answers_like_the_path_it_validates():
             no_create = {"Authorization": f"Bearer {tok('x')}"}
             async with s.get(f"{base}/rtc/validate", headers=no_create) as r:
                 assert r.status == 404 and "requested room does not exist" in await r.text()
+
+
+async def test_sync_state_applies_subscriptions_and_refuses_unknown_published_tracks(server):
+    """a resuming client's SyncState, as LiveKit takes it: its subscriptions and disabled tracks
+    are applied; a published track the server does not know asks for a full reconnect"""
+    async with Client(server, tok("alice")) as a:
+        await a.next("join")
+        p = server.rooms.manager.get("r").participants["alice"]
+        calls = []
+
+        async def record_sub(req):
+            calls.append(("subscription", list(req.track_sids), req.subscribe))
+
+        async def record_settings(req):
+            calls.append(("settings", list(req.track_sids), req.disabled))
+        p.update_subscription, p.update_track_settings = record_sub, record_settings
+        await a.send(lk.SignalRequest(sync_state=lk.SyncState(
+            subscription=lk.UpdateSubscription(track_sids=["TR_a"], subscribe=False),
+            track_sids_disabled=["TR_b"])))
+        await a.send(lk.SignalRequest(ping_req=lk.Ping(timestamp=1)))
+        await a.next("pong_resp")                       # handled in order: the sync state before it
+        assert calls == [("settings", ["TR_b"], True), ("subscription", ["TR_a"], False)], calls
+        await a.send(lk.SignalRequest(sync_state=lk.SyncState(publish_tracks=[
+            lk.TrackPublishedResponse(cid="mic", track=models.TrackInfo(sid="TR_unknown"))])))
+        leave = (await a.next("leave")).leave
+        assert leave.action == lk.LeaveRequest.RECONNECT and leave.reason == models.DisconnectReason.STATE_MISMATCH
