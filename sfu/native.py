@@ -124,6 +124,8 @@ def stream_stats_dict(s: Any) -> dict[str, int]:
         "dropped": int(s.dropped),
         "last_seq": int(s.last_seq),
         "last_ts": int(s.last_ts),
+        "expected": int(s.expected),
+        "received": int(s.received),
     }
 
 

@@ -278,6 +278,8 @@ typedef struct {
     uint64_t dropped;
     uint16_t last_seq;         /* last sequence number seen (producer) or sent (consumer) */
     uint32_t last_ts;
+    uint64_t expected;         /* local producer: packets expected from its sequence numbers (RFC 3550 A.3) */
+    uint64_t received;         /* ... and received of them (the difference is the uplink's loss) */
 } sfu_stream_stats_t;
 
 int sfu_loop_producer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);

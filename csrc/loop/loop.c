@@ -242,8 +242,12 @@ int sfu_loop_producer_stats(sfu_loop_t *l, uint32_t id, sfu_stream_stats_t *out)
 {
     pthread_mutex_lock(&l->mu);
     struct producer *p = sfu_idmap_get(&l->producers, id);
-    if (p)
+    if (p) {
         *out = p->stats;
+        const sfu_rtp_stream_recv_t *r = &p->recv;
+        out->expected = p->t && r->initialized ? (uint64_t)(r->cycles + r->max_seq) - r->base_seq + 1 : 0;
+        out->received = p->t && r->initialized ? r->received : 0;
+    }
     pthread_mutex_unlock(&l->mu);
     return p ? SFU_OK : SFU_ENOENT;
 }

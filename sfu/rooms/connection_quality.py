@@ -7,8 +7,10 @@ G.107.  Quality as LiveKit grades the score: EXCELLENT from 4.1, GOOD from 3.5, 
 LOST while the participant's primary PeerConnection is not connected.
 
 The inputs are the loss and RTT of what the server sends the participant (its downlink's
-send-side estimate); without an estimate (nothing received yet, or no transport-cc) the link
-counts as clean.  A publisher's upstream loss is not measured yet.
+send-side estimate) and, for a publisher, the loss of what it sends us (its uplink: packets
+expected from each of its streams' sequence numbers against those received, RFC 3550 A.3,
+over the last interval); the worse loss counts, as LiveKit rates a participant by its worst
+track.  Without an estimate (nothing received yet, or no transport-cc) the link counts as clean.
 """
 
 from __future__ import annotations
@@ -29,6 +31,30 @@ class LinkState:
     connected: bool
     loss: float | None = None          # fraction 0..1 of packets lost
     rtt_ms: float | None = None
+
+
+class UplinkLoss:
+    """a publisher's uplink loss over each interval, from its streams' cumulative (expected,
+    received) counters (sfu_stream_stats_t of its local producers)"""
+
+    MIN_EXPECTED = 20      # fewer packets in an interval say nothing (a muted or paused track)
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[int, int]] = {}
+
+    def update(self, counters: dict[int, tuple[int, int]]) -> float | None:
+        """counters: stream id -> (expected, received) now; the fraction lost since the last
+        call over all its streams (None: too few packets to tell)"""
+        expected = received = 0
+        for sid, (exp, rec) in counters.items():
+            e0, r0 = self._last.get(sid, (0, 0))
+            if exp >= e0 and rec >= r0:          # a restarted stream (a jump RFC 3550 resets) is skipped once
+                expected += exp - e0
+                received += rec - r0
+        self._last = dict(counters)
+        if expected < self.MIN_EXPECTED:
+            return None
+        return min(1.0, max(0.0, 1.0 - received / expected))
 
 
 def mos(loss: float, rtt_ms: float) -> float:

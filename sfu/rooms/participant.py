@@ -23,7 +23,7 @@ from ..protocol import sdp
 from ..signaling.connection import Connection, leave_response
 from ..signaling.prepared_response import Prepared
 from ..signaling.join import JoinParams
-from .connection_quality import LinkState
+from .connection_quality import LinkState, UplinkLoss
 from .data_identity import StreamsOnBehalf
 from .data_inbox import DataInbox
 from .events import ParticipantEvents
@@ -87,6 +87,8 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         self._negotiating = False
         self.downlink_bps: int | None = None   # the data plane's estimate of what it can receive
         self.downlink_loss: float | None = None      # and the loss and RTT it measured on the way
+        self.uplink_loss: float | None = None        # what it publishes lost on the way to us (last interval)
+        self.uplink = UplinkLoss()
         self.downlink_rtt_ms: float | None = None
         self.data_inbox = DataInbox(lambda label, payload: self.events.on_data(self, label, payload))
         self._info_cache = models.ParticipantInfo()     # to_proto, and what it was built from
@@ -246,7 +248,20 @@ class Participant(Publishing, Subscribing, SinglePeerConnection):
         primary = self.subscriber if self.subscriber_primary else self.publisher
         connected = (not self.closed and self.state == models.ParticipantInfo.ACTIVE and primary is not None
                      and primary.state == "connected")
-        return LinkState(connected, self.downlink_loss, self.downlink_rtt_ms)
+        losses = [x for x in (self.downlink_loss, self.uplink_loss) if x is not None]
+        return LinkState(connected, max(losses) if losses else None, self.downlink_rtt_ms)
+
+    async def measure_uplink(self) -> None:
+        """the loss of what it publishes over the last interval, from its producers' counters"""
+        counters: dict[int, tuple[int, int]] = {}
+        for pub in list(self.tracks.values()):
+            for layer in list(pub.layers.values()):
+                try:
+                    st = await layer.producer.stats()
+                except errors.SfuError:
+                    continue
+                counters[layer.producer.id] = (int(st.get("expected", 0)), int(st.get("received", 0)))
+        self.uplink_loss = self.uplink.update(counters) if counters else None
 
     # -- permissions ---------------------------------------------------------------------------
     async def set_permission(self, perm: models.ParticipantPermission) -> None:

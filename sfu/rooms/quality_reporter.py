@@ -61,6 +61,10 @@ class QualityReporter:
                 log.exception("connection quality of room %s", getattr(room, "name", "?"))
 
     async def report(self, participants: list[Rated]) -> None:
+        for p in participants:
+            measure = getattr(p, "measure_uplink", None)      # publishers' uplink loss (Participant)
+            if measure is not None and not p.closed:
+                await measure()
         updates = updates_for(participants)
         for p in participants:
             update = updates.get(id(p))

@@ -55,3 +55,14 @@ async def test_each_participant_gets_everyone_visible_and_itself():
     assert joining.sent == []                         # not in the room's media yet
     assert sorted(rated) == sorted([Q.EXCELLENT, Q.POOR, Q.EXCELLENT])    # one rating per participant rated
     assert all(0 < u.score <= 4.5 for u in a.sent[0].connection_quality.updates)
+
+
+def test_uplink_loss_over_each_interval_from_the_streams_counters():
+    from sfu.rooms.connection_quality import UplinkLoss
+
+    u = UplinkLoss()
+    assert u.update({1: (100, 100)}) == 0.0                       # since the start
+    assert abs(u.update({1: (200, 190), 2: (50, 40)}) - 20 / 150) < 1e-9   # a second stream appears
+    assert u.update({1: (205, 195), 2: (55, 45)}) is None           # 10 packets: too few to tell
+    assert u.update({1: (10, 10), 2: (155, 145)}) == 0.0            # stream 1 restarted: skipped once
+    assert u.update({1: (110, 60)}) == 0.5

@@ -17,6 +17,7 @@ every call received is kept in "rpc_received"); an rpc action calls "echo" and k
 the RpcError's code and message, in "actions_done".
 "degradation": "maintain_resolution" keeps the published video layers at full size when the encoder is short
 of CPU (frames are dropped instead).
+"quality": true keeps every connection quality change (who, quality) in "quality".
 "text_topics": [topics] keeps every text stream received on them in "texts" (sender identity, text),
 and every transcription received in "transcriptions".
 "log": "info"|"debug" prints the SDK's own log (its reconnect decisions) to stdout.
@@ -329,6 +330,10 @@ async def main() -> None:
                 texts.append({"topic": topic, "from": identity, "text": await reader.read_all()})
             asyncio.ensure_future(read())
         room.register_text_stream_handler(topic, on_text)
+    if OPTS.get("quality"):       # ConnectionQualityUpdate as the SDK surfaces it
+        qualities = summary.setdefault("quality", [])
+        room.on("connection_quality_changed", lambda participant, quality: qualities.append(
+            {"t": round(time.monotonic() - t0, 2), "who": participant.identity, "quality": int(quality)}))
     if OPTS.get("text_topics"):
         heard = summary.setdefault("transcriptions", [])
         room.on("transcription_received", lambda segments, participant, publication: heard.append(

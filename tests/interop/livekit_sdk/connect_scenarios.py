@@ -419,6 +419,40 @@ table inet sfutest6 {{
     return out
 
 
+def impaired_uplink_quality(loss_percent: int = 20) -> dict:
+    """alice (behind the veth) and bob (in the server's namespace) call each other; 8 s in,
+    nftables drops `loss_percent` % of what alice sends to the media port, at random: the
+    connection quality everyone is told of alice drops, bob's stays"""
+    ns = ClientNamespace()
+    try:
+        server = SfuServer(SERVER_IP, PORT, workers=1, log_path="/tmp/sfu-connect-quality.log")
+    except BaseException:
+        ns.close()
+        raise
+    try:
+        bob = _client(token("bob"), "both", 22, URL, freq=660, color=[20, 40, 220], quality=True)
+        time.sleep(1.0)
+        alice = ns.client(token("alice"), "both", 20, freq=440, color=[200, 30, 30], quality=True)
+        time.sleep(8.0)
+        ns.nft(f"""
+table inet sfuloss {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    ip daddr {SERVER_IP} udp dport 7882 numgen random mod 100 < {loss_percent} counter drop
+  }}
+}}
+""")
+        impaired_at = time.monotonic()
+        out = {"bob": result(bob), "alice": result(alice)}
+        out["impaired_s"] = {who: impaired_at - out[who]["t0_mono"] for who in ("bob", "alice")}
+        out["nft"] = ns.run("nft list ruleset")
+    finally:
+        log = server.stop()
+        ns.close()
+    out["server_log_tail"] = log[-3000:]
+    return out
+
+
 def announced() -> dict:
     """the server binds 0.0.0.0 with no node_ip: it names its interface address (not loopback)
     in its candidates, and clients behind the veth reach it there"""
@@ -447,5 +481,6 @@ if __name__ == "__main__":
                "turn_udp": turn_udp, "ice_tcp": ice_tcp, "ice_tcp_443": ice_tcp_443, "behind_nat": behind_nat,
                "server_behind_nat": server_behind_nat, "ipv6_only_media": ipv6_only_media,
                "ipv6_tcp_only": lambda: ipv6_only_media(udp6=False),
+               "impaired_uplink_quality": impaired_uplink_quality,
                "ice_tcp_udp_open": ice_tcp_udp_open}[name]()
     print(json.dumps(summary))
