@@ -21,12 +21,13 @@ Two ways in:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import os
 import queue
 import subprocess
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 SERVER_IP = "10.99.0.1"
 CLIENT_IP = "10.99.0.2"
@@ -86,6 +87,16 @@ class NetNamespace:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._jobs.put((fut, fn, args, kwargs))
         return fut.result(timeout)
+
+    @contextlib.contextmanager
+    def nft_table(self, ruleset: str, family: str, table: str) -> Iterator[None]:
+        """load an nftables ruleset (one table) into the namespace for a `with` block; the table
+        is deleted whatever happens (other tests share the namespace)"""
+        self.call(subprocess.run, ["nft", "-f", "-"], input=ruleset, text=True, check=True, capture_output=True)
+        try:
+            yield
+        finally:
+            self.call(subprocess.run, ["nft", "delete", "table", family, table], capture_output=True)
 
     def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
         """Start a subprocess inside the namespace.  It gets SIGTERM when the namespace's thread

@@ -3,8 +3,6 @@ the server's passive TCP candidates (RFC 6544) and the call goes over ICE-TCP, b
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 
 from . import lkchecks
 from .lkroom import BROWSERS
@@ -20,19 +18,10 @@ table inet sfutest_ice_tcp {
 """
 
 
-@contextlib.contextmanager
-def udp_media_dropped(ns):
-    """the rule lives in the namespace every browser test shares: removed whatever happens"""
-    ns.call(subprocess.run, ["nft", "-f", "-"], input=RULES, text=True, check=True, capture_output=True)
-    try:
-        yield
-    finally:
-        ns.call(subprocess.run, ["nft", "delete", "table", "inet", "sfutest_ice_tcp"], capture_output=True)
-
 
 def test_udp_to_the_media_ports_dropped_chromium_calls_over_ice_tcp(lk):
     server = lk.env.server("single-pc")
-    with udp_media_dropped(lk.env.ns):
+    with lk.env.ns.nft_table(RULES, "inet", "sfutest_ice_tcp"):   # the namespace every browser test shares
         pages = publish_both(lk, "single-pc")
         for (viewer, _), (other, browser) in (PEERS, PEERS[::-1]):
             v = lkchecks.video(pages[viewer], other)

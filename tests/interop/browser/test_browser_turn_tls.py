@@ -6,7 +6,6 @@ refuses it: tests/interop/test_connectivity.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 
 from helpers.sfu_server import SfuServer
@@ -31,14 +30,6 @@ table inet sfutest_turn_tls {{
 """
 
 
-@contextlib.contextmanager
-def only_turn_tls(ns):
-    ns.call(subprocess.run, ["nft", "-f", "-"], input=RULES, text=True, check=True, capture_output=True)
-    try:
-        yield
-    finally:
-        ns.call(subprocess.run, ["nft", "delete", "table", "inet", "sfutest_turn_tls"], capture_output=True)
-
 
 def turn_server(lk, tmp_path) -> SfuServer:
     cert, key = tmp_path / "turn-cert.pem", tmp_path / "turn-key.pem"
@@ -56,7 +47,7 @@ def turn_server(lk, tmp_path) -> SfuServer:
 def test_only_turn_tls_open_chromium_relays_over_tls(lk, tmp_path):
     server = turn_server(lk, tmp_path)
     try:
-        with only_turn_tls(lk.env.ns):
+        with lk.env.ns.nft_table(RULES, "inet", "sfutest_turn_tls"):
             pages = dict(zip(("alice", "bob"), lk.join_all(*PEERS, server=server)))
             for p in pages.values():
                 p.js("publishMic")

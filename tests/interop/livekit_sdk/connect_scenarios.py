@@ -28,7 +28,8 @@ URL = f"ws://{SERVER_IP}:{PORT}"
 class ClientNamespace:
     """sfu1 moved into a fresh namespace held by a `sleep` (bounded: it ends by itself)"""
 
-    def __init__(self, hold_seconds: int = 600) -> None:
+    def __init__(self, hold_seconds: int = 600, veth: bool = True) -> None:
+        """veth False: an empty namespace (lo only) the caller wires up"""
         self.holder = subprocess.Popen(["unshare", "-n", "sleep", str(hold_seconds)])
         self.prefix = ("nsenter", f"--net=/proc/{self.holder.pid}/ns/net")
         for _ in range(50):          # unshare has made the namespace once its child runs sleep
@@ -39,6 +40,8 @@ class ClientNamespace:
             except OSError:
                 pass
             time.sleep(0.02)
+        if not veth:
+            return
         subprocess.run(["ip", "link", "set", "sfu1", "netns", str(self.holder.pid)], check=True)
         for cmd in ("ip link set lo up", f"ip addr add {CLIENT_IP}/24 dev sfu1", "ip link set sfu1 up"):
             self.run(cmd)
@@ -71,17 +74,7 @@ class NatNamespaces:
 
     def __init__(self) -> None:
         self.nat = ClientNamespace()
-        self.inside = ClientNamespace.__new__(ClientNamespace)
-        self.inside.holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
-        self.inside.prefix = ("nsenter", f"--net=/proc/{self.inside.holder.pid}/ns/net")
-        for _ in range(50):
-            try:
-                with open(f"/proc/{self.inside.holder.pid}/comm") as f:
-                    if f.read().strip() == "sleep":
-                        break
-            except OSError:
-                pass
-            time.sleep(0.02)
+        self.inside = ClientNamespace(veth=False)
         self.nat.run("ip link add nat0 type veth peer name nat1")
         self.nat.run(f"ip link set nat1 netns {self.inside.holder.pid}")
         for cmd in (f"ip addr add {NAT_INSIDE_IP}/24 dev nat0", "ip link set nat0 up",
@@ -161,19 +154,9 @@ def server_behind_nat() -> dict:
     from helpers.server_process import ServerProcess
 
     ns = ClientNamespace()
-    lan = ClientNamespace.__new__(ClientNamespace)
-    lan.holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
-    lan.prefix = ("nsenter", f"--net=/proc/{lan.holder.pid}/ns/net")
+    lan = ClientNamespace(veth=False)
     stun_proc = server = None
     try:
-        for _ in range(50):
-            try:
-                with open(f"/proc/{lan.holder.pid}/comm") as f:
-                    if f.read().strip() == "sleep":
-                        break
-            except OSError:
-                pass
-            time.sleep(0.02)
         for cmd in ("ip link add lan0 type veth peer name lan1", f"ip link set lan1 netns {lan.holder.pid}",
                     f"ip addr add {NAT_LAN_IP}/24 dev lan0", "ip link set lan0 up", "sysctl -w net.ipv4.ip_forward=1"):
             subprocess.run(cmd.split(), check=True, capture_output=True)
