@@ -290,6 +290,35 @@ def test_header_extension_ids_are_rewritten_per_consumer(worker):
         worker.on_consumer_create({"id": 22, **base, "ext_map": {"15": 1}})
 
 
+def test_an_audio_consumer_keeps_a_send_history_from_its_first_nack_on(worker):
+    """audio: no send history until the subscriber first NACKs (that NACK is not answered);
+    from then on NACKs are answered like video's"""
+    pub, a = udp_socket(), udp_socket()
+    info = plain(worker, 1, pub, rtcp=True)
+    plain(worker, 2, a, rtcp=True)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": 7, "payload_type": 111, "kind": "audio",
+                               "remote_workers": []})
+    consumer(worker, 20, 2, 10, ssrc=9, seq_start=1000)
+    dest = (info["ip"], info["port"])
+
+    def send(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            pub.sendto(rtp_packet(100 + i, 960 * i, 7, pt=111, payload=bytes([i]) * 30), dest)
+        assert [recv_rtp(a)[2] for _ in range(n)] == list(range(1000 + first, 1000 + first + n))
+
+    def nack(seq: int) -> None:
+        a.sendto(struct.pack("!BBHII", 0x81, 205, 3, 9, 9) + struct.pack("!HH", seq, 0), ("127.0.0.1", worker.mux_port))
+
+    send(0, 5)
+    nack(1002)
+    assert wait_for(lambda: stats(worker)["nack_misses"] == 1)
+    assert stats(worker)["retransmits"] == 0
+    send(5, 5)
+    nack(1007)
+    pt, m, seq, ts, ssrc, payload = recv_rtp(a)
+    assert (seq, payload) == (1007, bytes([7]) * 30) and stats(worker)["retransmits"] == 1
+
+
 def test_nack_answered_from_cache_and_reports_sent(worker):
     """RTCP plain transports: NACKs are answered from the packet cache (with the
     consumer's rewrite, at most 3 times), and SR/RR go out once a second."""
