@@ -127,7 +127,7 @@ class Server:
                 raise ConfigError(str(e)) from None
         await self.pool.start()
         if self.ice_tcp is not None:
-            host = self.settings.rtc_bind or self.settings.node_ip or "0.0.0.0"
+            host = self.pool.listen_ip         # where the media sockets listen
             try:
                 self.ice_tcp.start(host, self.settings.tcp_port)
                 if self.pool.ipv6:           # the same port on [::]
