@@ -182,24 +182,39 @@ def _done(args: argparse.Namespace, what: str) -> None:
         print(what)
 
 
-def _permission(args: argparse.Namespace) -> object:
-    """--permission can_publish,can_subscribe,... (exactly those) and --can-publish-sources"""
+def _permission(args: argparse.Namespace, current: object) -> object:
+    """the participant's `current` permission with the flags applied: --permission sets exactly
+    the listed booleans, --can-publish-sources exactly those sources; what no flag names is kept
+    (UpdateParticipant replaces the whole permission)"""
     from livekit.protocol import models
 
-    if args.permission is None and args.can_publish_sources is None:
-        return None
     perm = models.ParticipantPermission()
+    perm.CopyFrom(current)  # type: ignore[arg-type]
     names = {f.name for f in perm.DESCRIPTOR.fields if f.type == f.TYPE_BOOL}
-    for name in (x.strip() for x in (args.permission or "").split(",")):
-        if not name:
-            continue
-        if name not in names:
-            raise ValueError(f"unknown permission {name!r}; known: {', '.join(sorted(names))}")
-        setattr(perm, name, True)
-    for src in (x.strip() for x in (args.can_publish_sources or "").split(",")):
-        if src:
-            perm.can_publish_sources.append(models.TrackSource.Value(src.upper()))
+    if args.permission is not None:
+        wanted = {x.strip() for x in args.permission.split(",") if x.strip()}
+        for name in names:
+            setattr(perm, name, name in wanted)
+    if args.can_publish_sources is not None:
+        del perm.can_publish_sources[:]
+        for src in (x.strip() for x in args.can_publish_sources.split(",")):
+            if src:
+                perm.can_publish_sources.append(models.TrackSource.Value(src.upper()))
     return perm
+
+
+def _check_permission_flags(args: argparse.Namespace) -> None:
+    """unknown names fail before anything is read or changed"""
+    from livekit.protocol import models
+
+    names = {f.name for f in models.ParticipantPermission.DESCRIPTOR.fields if f.type == f.TYPE_BOOL}
+    for name in (x.strip() for x in (args.permission or "").split(",")):
+        if name and name not in names:
+            raise ValueError(f"unknown permission {name!r}; known: {', '.join(sorted(names))}")
+    for src in (x.strip() for x in (args.can_publish_sources or "").split(",")):
+        if src and src.upper() not in models.TrackSource.keys():
+            raise ValueError(f"unknown source {src!r}; known: "
+                             f"{', '.join(k.lower() for k in models.TrackSource.keys())}")
 
 
 async def _room_call(args: argparse.Namespace) -> None:
@@ -243,10 +258,15 @@ async def _participant_call(args: argparse.Namespace) -> None:
             await c.remove_participant(args.room, args.identity)
             _done(args, f"removed {args.identity} from {args.room}")
         elif args.action == "update":
+            attributes = _pairs(args.attribute, "--attribute")
+            permission = None
+            if args.permission is not None or args.can_publish_sources is not None:
+                _check_permission_flags(args)
+                current = (await c.get_participant(args.room, args.identity)).permission
+                permission = _permission(args, current)
             _print(await c.update_participant(args.room, args.identity, metadata=args.metadata or "",
-                                              name=args.name or "",
-                                              attributes=_pairs(args.attribute, "--attribute"),
-                                              permission=_permission(args)), args.json)  # type: ignore[arg-type]
+                                              name=args.name or "", attributes=attributes,
+                                              permission=permission), args.json)  # type: ignore[arg-type]
         elif args.action == "mute-track":
             _print(await c.mute_published_track(args.room, args.identity, args.track, muted=not args.unmute),
                    args.json)
@@ -364,7 +384,9 @@ def _api_parsers(sub: argparse._SubParsersAction) -> None:
                     help="set an attribute; KEY= removes it (repeatable)")
     pu.add_argument("--permission", help="exactly these permissions: can_subscribe,can_publish,can_publish_data,"
                                          "hidden,can_update_metadata,... (\"\": none; not given: unchanged)")
-    pu.add_argument("--can-publish-sources", help="the sources it may publish: camera,microphone,screen_share,...")
+    pu.add_argument("--can-publish-sources", help="the sources it may publish: camera,microphone,screen_share,... "
+                                                  "(\"\": any; not given: unchanged; the other permissions "
+                                                  "are kept)")
     pm = psub.add_parser("mute-track", help="mute one of a participant's tracks")
     pm.add_argument("--track", required=True, help="track sid")
     pm.add_argument("--unmute", action="store_true", help="unmute (needs room.enable_remote_unmute)")

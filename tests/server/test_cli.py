@@ -120,6 +120,33 @@ async def test_participant_verbs_and_send_data(server):
     assert info.kind == models.ParticipantInfo.INGRESS
 
 
+async def test_participant_update_changes_only_what_its_flags_name(server):
+    """UpdateParticipant replaces the whole permission: the CLI starts from the current one"""
+    async with SignalClient(f"{server.url}/rtc?protocol=16&sdk=python",
+                            server.token("bob", "r", canPublish=True, canSubscribe=True, canPublishData=True,
+                                         canUpdateOwnMetadata=True)) as bob:
+        await bob.next("join")
+        await sfu_cli(server, "participant", "update", "--room", "r", "--identity", "bob",
+                      "--can-publish-sources", "microphone,camera")
+        perm = (await server.rooms.get_participant("r", "bob")).permission
+        assert perm.can_subscribe and perm.can_publish and perm.can_publish_data and perm.can_update_metadata
+        assert list(perm.can_publish_sources) == [models.TrackSource.MICROPHONE, models.TrackSource.CAMERA]
+        # --permission alone: exactly those booleans, the sources kept
+        await sfu_cli(server, "participant", "update", "--room", "r", "--identity", "bob",
+                      "--permission", "can_subscribe")
+        perm = (await server.rooms.get_participant("r", "bob")).permission
+        assert perm.can_subscribe and not (perm.can_publish or perm.can_publish_data or perm.can_update_metadata)
+        assert list(perm.can_publish_sources) == [models.TrackSource.MICROPHONE, models.TrackSource.CAMERA]
+        # a name only: the permission untouched
+        await sfu_cli(server, "participant", "update", "--room", "r", "--identity", "bob", "--name", "Bob")
+        info = await server.rooms.get_participant("r", "bob")
+        assert info.name == "Bob" and info.permission == perm
+        rc, _, err = await sfu_cli(server, "participant", "update", "--room", "r", "--identity", "bob",
+                                   "--can-publish-sources", "hologram", ok=False)
+        assert rc == 1 and "hologram" in err
+        assert (await server.rooms.get_participant("r", "bob")).permission == perm
+
+
 async def test_dispatch_verbs(server):
     await server.rooms.create_room("r")
     d = await js(server, "dispatch", "create", "--room", "r", "--agent-name", "bot", "--metadata", "m")
