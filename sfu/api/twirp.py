@@ -64,6 +64,8 @@ REPLY_TYPES: dict[tuple[str, str], type[Message]] = {
     (ROOM_SERVICE, "SendData"): room_pb.SendDataResponse,
     (ROOM_SERVICE, "UpdateRoomMetadata"): models.Room,
     (ROOM_SERVICE, "PerformRpc"): room_pb.PerformRpcResponse,
+    (ROOM_SERVICE, "ForwardParticipant"): room_pb.ForwardParticipantResponse,
+    (ROOM_SERVICE, "MoveParticipant"): room_pb.MoveParticipantResponse,
     (DISPATCH_SERVICE, "CreateDispatch"): agent_dispatch.AgentDispatch,
     (DISPATCH_SERVICE, "DeleteDispatch"): agent_dispatch.AgentDispatch,
     (DISPATCH_SERVICE, "ListDispatch"): agent_dispatch.ListAgentDispatchResponse,
@@ -162,6 +164,11 @@ class TwirpServer:
             (ROOM_SERVICE, "UpdateRoomMetadata"): Method(room_pb.UpdateRoomMetadataRequest,
                                                          self.update_room_metadata, "admin"),
             (ROOM_SERVICE, "PerformRpc"): Method(room_pb.PerformRpcRequest, self.perform_rpc, "admin"),
+            # RoomService methods we do not have: a caller learns that, not that the route is wrong
+            (ROOM_SERVICE, "ForwardParticipant"): Method(room_pb.ForwardParticipantRequest,
+                                                         self.forward_participant, "admin"),
+            (ROOM_SERVICE, "MoveParticipant"): Method(room_pb.MoveParticipantRequest, self.move_participant,
+                                                      "admin"),
             (DISPATCH_SERVICE, "CreateDispatch"): Method(agent_dispatch.CreateAgentDispatchRequest,
                                                          self.create_dispatch, "admin"),
             (DISPATCH_SERVICE, "DeleteDispatch"): Method(agent_dispatch.DeleteAgentDispatchRequest,
@@ -414,6 +421,15 @@ class TwirpServer:
         except RpcFailed as e:
             raise TwirpError("unknown", e.message, {"rpc_code": str(e.code), "rpc_data": e.data}) from None
         return room_pb.PerformRpcResponse(payload=payload)
+
+    async def forward_participant(self, req: room_pb.ForwardParticipantRequest
+                                  ) -> room_pb.ForwardParticipantResponse:
+        raise TwirpError("unimplemented", "ForwardParticipant is not implemented by this server "
+                                          "(a participant is in one room only)")
+
+    async def move_participant(self, req: room_pb.MoveParticipantRequest) -> room_pb.MoveParticipantResponse:
+        raise TwirpError("unimplemented", "MoveParticipant is not implemented by this server "
+                                          "(a participant is in one room only)")
 
     async def update_room_metadata(self, req: room_pb.UpdateRoomMetadataRequest) -> models.Room:
         if len(req.metadata.encode()) > limits.MAX_METADATA:

@@ -269,6 +269,14 @@ async def test_twirp_errors(server):
     no_admin = kp.create("devkey", video=VideoGrant(roomJoin=True, room="other"))
     assert await err(rs + "ListParticipants", body, no_admin) == (403, "permission_denied")
     assert await err(rs + "Nope", token=create) == (404, "bad_route")
+    for name, req in (("ForwardParticipant", room_pb.ForwardParticipantRequest(room="r", identity="a",
+                                                                               destination_room="r2")),
+                      ("MoveParticipant", room_pb.MoveParticipantRequest(room="r", identity="a",
+                                                                         destination_room="r2"))):
+        assert await err(rs + name, req.SerializeToString()) == (401, "unauthenticated")   # checked first
+        status, _, raw = await post(server, rs + name, req.SerializeToString(), admin_r)
+        assert status == 501 and json.loads(raw)["code"] == "unimplemented", raw
+        assert f"{name} is not implemented" in json.loads(raw)["msg"]
     assert await err("/twirp/livekit.Nope/CreateRoom", token=create) == (404, "bad_route")
     assert await err(rs + "ListRooms", token=create, method="GET") == (404, "bad_route")
     assert await err(rs + "CreateRoom", b"{}", create, ctype="text/plain") == (404, "bad_route")
