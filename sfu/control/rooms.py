@@ -105,6 +105,16 @@ class Rooms:
             req.topic = topic
         await self._call(self._twirp.send_data(req))
 
+    async def perform_rpc(self, room: str, destination_identity: str, method: str, payload: str = "",
+                          response_timeout_ms: int = 0) -> str:
+        """call `method`, registered by the participant (its SDK's register_rpc_method), and return
+        its answer; 0 ms: the default 10 s.  An RPC error raises TwirpError `unknown` with
+        meta["rpc_code"] (and "rpc_data"); a participant who is not there, `not_found`"""
+        reply = await self._call(self._twirp.perform_rpc(room_pb.PerformRpcRequest(
+            room=room, destination_identity=destination_identity, method=method, payload=payload,
+            response_timeout_ms=response_timeout_ms)))
+        return reply.payload
+
 
 class Dispatch:
     """`server.dispatch`: agent dispatches (AgentDispatchService without HTTP; the same method

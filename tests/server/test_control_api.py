@@ -11,6 +11,7 @@ import pytest
 from livekit.protocol import models
 
 import sfu.control
+from helpers.data_participant import DataParticipant
 from helpers.net import free_port, udp_socket
 from helpers.packets import rtp_packet
 from helpers.signal_client import SignalClient
@@ -133,3 +134,27 @@ async def test_plain_transport_published_into_a_room_and_consumed_out(server):
             await asyncio.sleep(0.05)
         assert tin.closed and producer.closed
         await tout.close()
+
+
+async def test_rpc_and_data_with_a_participant_on_real_data_channels(server):
+    events = server.events("data_received")
+    async with DataParticipant(server.url, server.token("bob", "r"), "bob") as bob:
+        bob.methods["echo"] = lambda payload: f"echo: {payload}"
+        assert await server.rooms.perform_rpc("r", "bob", "echo", "hi", response_timeout_ms=3000) == "echo: hi"
+        [req] = bob.rpc_requests
+        assert (req.method, req.payload, req.response_timeout_ms) == ("echo", "hi", 3000)
+        with pytest.raises(sfu.control.TwirpError) as e:          # the SDK's answer to an unknown method
+            await server.rooms.perform_rpc("r", "bob", "nope")
+        assert e.value.code == "unknown" and e.value.meta["rpc_code"] == "1400"
+        with pytest.raises(sfu.control.TwirpError) as e:
+            await server.rooms.perform_rpc("r", "zed", "echo")
+        assert e.value.code == "not_found"
+
+        # the server's data reaches the participant; the participant's reaches the events
+        await server.rooms.send_data("r", b"from the server", topic="news")
+        pkt = await bob.next_packet(lambda p: p.user.payload == b"from the server")
+        assert pkt.user.topic == "news" and pkt.participant_identity == ""
+        bob.send(models.DataPacket(kind=models.DataPacket.RELIABLE,
+                                   user=models.UserPacket(payload=b"from bob", topic="chat")))
+        ev = await next_event(events, "data_received")
+        assert (ev.data, ev.topic, ev.participant.identity, ev.room.name) == (b"from bob", "chat", "bob", "r")
