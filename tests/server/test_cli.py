@@ -4,6 +4,7 @@ reach for them: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET from the envi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from livekit.protocol import models
 
 import sfu.control
 from helpers.commands import run
+from helpers.data_participant import DataParticipant
 from helpers.net import free_port, udp_socket
 from helpers.signal_client import SignalClient
 from helpers.tokens import kp
@@ -100,14 +102,25 @@ async def test_participant_verbs_and_send_data(server):
         assert muted["muted"] is True
         assert (await js(server, "participant", "mute-track", "--room", "r", "--identity", "cam", "--track", sid,
                          "--unmute")).get("muted", False) is False
-        assert await js(server, "participant", "update-subscriptions", "--room", "r", "--identity", "bob",
-                        "--track", sid, "--unsubscribe") == {}
-        _, out, _ = await sfu_cli(server, "participant", "update-subscriptions", "--room", "r", "--identity", "bob",
-                                  "--track", sid)
-        assert out.strip() == f"subscribed bob: {sid}"
-        _, out, _ = await sfu_cli(server, "room", "send-data", "--room", "r", "--data", "hello", "--topic", "t",
-                                  "--identity", "bob")
-        assert out.strip() == "sent 5 bytes to r"
+        pub = server._server.rooms.manager.get("r").participants["cam"].tracks[sid]
+        async with DataParticipant(server.url, server.token("dora", "r"), "dora", auto_subscribe=False) as dora:
+            assert "dora" not in pub.subscriptions
+            _, out, _ = await sfu_cli(server, "participant", "update-subscriptions", "--room", "r", "--identity",
+                                      "dora", "--track", sid)
+            assert out.strip() == f"subscribed dora: {sid}" and "dora" in pub.subscriptions
+            for _ in range(100):            # and her client is offered the track
+                if sid in dora.offered_tracks():
+                    break
+                await asyncio.sleep(0.05)
+            assert sid in dora.offered_tracks()
+            assert await js(server, "participant", "update-subscriptions", "--room", "r", "--identity", "dora",
+                            "--track", sid, "--unsubscribe") == {}
+            assert "dora" not in pub.subscriptions
+            _, out, _ = await sfu_cli(server, "room", "send-data", "--room", "r", "--data", "hello", "--topic", "t",
+                                      "--identity", "dora")
+            assert out.strip() == "sent 5 bytes to r"
+            pkt = await dora.next_packet()
+            assert (pkt.user.payload, pkt.user.topic, pkt.kind) == (b"hello", "t", models.DataPacket.RELIABLE)
         assert await js(server, "participant", "remove", "--room", "r", "--identity", "bob") == {}
         assert await bob.closed(5.0)
         rc, _, err = await sfu_cli(server, "participant", "get", "--room", "r", "--identity", "bob", ok=False)

@@ -26,6 +26,20 @@ async def next_event(stream, name: str, timeout: float = 5.0) -> sfu.control.Eve
     return await asyncio.wait_for(wait(), timeout)
 
 
+async def rtp_received(sock, pt: int, seconds: float) -> int:
+    """RTP packets of payload type `pt` that reach `sock` within `seconds` (RTCP aside)"""
+    def count() -> int:
+        n = 0
+        sock.settimeout(seconds)
+        try:
+            while True:
+                d = sock.recv(2048)
+                n += d[1] & 0x7F == pt
+        except TimeoutError:
+            return n
+    return await asyncio.to_thread(count)
+
+
 @pytest.fixture
 async def server():
     async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=2) as s:
@@ -123,7 +137,13 @@ async def test_plain_transport_published_into_a_room_and_consumed_out(server):
             assert d[1] & 0x7F == 100 and struct.unpack("!I", d[8:12])[0] == consumer.ssrc
         await consumer.pause()
         assert consumer.paused
+        for i in range(5, 10):
+            src.sendto(rtp_packet(i, i * 3000, 4242, pt=100), (tin.ip, tin.port))
+        assert await rtp_received(sink, 100, 0.5) == 0          # paused: nothing forwarded
         await consumer.resume()
+        for i in range(10, 15):
+            src.sendto(rtp_packet(i, i * 3000, 4242, pt=100), (tin.ip, tin.port))
+        assert await rtp_received(sink, 100, 1.0) > 0
         assert (await producer.stats())["packets"] >= 5
         assert consumer.id in (await tout.stats())["consumers"]
         # the ingress participant leaves: its transport closes, its track is unpublished
@@ -158,3 +178,43 @@ async def test_rpc_and_data_with_a_participant_on_real_data_channels(server):
                                    user=models.UserPacket(payload=b"from bob", topic="chat")))
         ev = await next_event(events, "data_received")
         assert (ev.data, ev.topic, ev.participant.identity, ev.room.name) == (b"from bob", "chat", "bob", "r")
+
+
+async def test_mute_and_subscription_calls_change_what_clients_get(server):
+    events = server.events("track_unpublished")
+    async with SignalClient(f"{server.url}/rtc?protocol=16&sdk=python", server.token("watcher", "r")) as watcher, \
+            DataParticipant(server.url, server.token("carol", "r"), "carol", auto_subscribe=False) as carol:
+        await watcher.next("join")
+        tin = await server.media.create_plain_transport("r", comedia=True)
+        sid = await tin.publish(await tin.produce("video", 4242, 96, "vp8"), identity="cam", codec="vp8")
+        pub = server._server.rooms.manager.get("r").participants["cam"].tracks[sid]
+
+        # mute: the other clients are told the track is muted
+        assert (await server.rooms.mute_published_track("r", "cam", sid)).muted
+        for _ in range(10):
+            upd = await watcher.next("update")
+            if any(t.sid == sid and t.muted for x in upd.update.participants for t in x.tracks):
+                break
+        else:
+            raise AssertionError("no ParticipantUpdate with the track muted")
+        assert (await server.rooms.get_participant("r", "cam")).tracks[0].muted
+
+        # carol does not subscribe by herself; the server API subscribes her: the track is offered
+        assert "carol" not in pub.subscriptions and sid not in carol.offered_tracks()
+        await server.rooms.update_subscriptions("r", "carol", [sid])
+        for _ in range(100):
+            if sid in carol.offered_tracks():
+                break
+            await asyncio.sleep(0.05)
+        assert sid in carol.offered_tracks() and "carol" in pub.subscriptions
+        await server.rooms.update_subscriptions("r", "carol", [sid], subscribe=False)
+        for _ in range(100):
+            if "carol" not in pub.subscriptions:
+                break
+            await asyncio.sleep(0.05)
+        assert "carol" not in pub.subscriptions
+
+        # the ingress participant leaves: its track is unpublished
+        await server.rooms.remove_participant("r", "cam")
+        ev = await next_event(events, "track_unpublished")
+        assert ev.track.sid == sid and ev.participant.identity == "cam"
