@@ -221,6 +221,10 @@ class Server:
         r.add_post("/sfu/v1/plain/transports/{id}/publish", self.plain_publish)
         r.add_get("/sfu/v1/plain/transports/{id}/stats", self.plain_stats)
         r.add_post("/sfu/v1/plain/consumers/{id}/{action:pause|resume|key_frame}", self.plain_consumer)
+        r.add_get("/sfu/v1/plain/consumers/{id}/stats", self.plain_consumer_stats)
+        r.add_delete("/sfu/v1/plain/consumers/{id}", self.plain_consumer_close)
+        r.add_get("/sfu/v1/plain/producers/{id}/stats", self.plain_producer_stats)
+        r.add_delete("/sfu/v1/plain/producers/{id}", self.plain_producer_close)
 
     async def health(self, request: web.Request) -> web.Response:
         if self.draining:         # a load balancer's health check takes it out of rotation
@@ -309,7 +313,7 @@ class Server:
         if worker is not None and not (isinstance(worker, int) and 0 <= worker < self.pool.n):
             raise errors.ProtocolError(f"worker must be 0..{self.pool.n - 1}")
         t = await self.media.router(room).create_plain_transport(
-            worker=worker, comedia=bool(body.get("comedia", False)))
+            worker=worker, comedia=bool(body.get("comedia", False)), rtcp=bool(body.get("rtcp", False)))
         return json_response({"id": t.id, "ip": t.ip, "port": t.port, "worker": t.worker.index})
 
     async def plain_connect(self, request: web.Request) -> web.Response:
@@ -327,7 +331,10 @@ class Server:
     async def plain_produce(self, request: web.Request) -> web.Response:
         t = self._plain(request)
         body = await self._body(request, "produce")
-        p = await t.produce(str(body["kind"]), int(body["ssrc"]), int(body["payload_type"]))
+        codec = body.get("codec", "")
+        if not isinstance(codec, str):
+            raise errors.ProtocolError("codec must be a string (vp8, opus, ...)")
+        p = await t.produce(str(body["kind"]), int(body["ssrc"]), int(body["payload_type"]), codec.lower())
         return json_response({"producer_id": p.id})
 
     async def plain_consume(self, request: web.Request) -> web.Response:
@@ -383,18 +390,37 @@ class Server:
         st = await self._plain(request).stats()
         return json_response({k: {str(i): v for i, v in d.items()} for k, d in st.items()})
 
-    async def plain_consumer(self, request: web.Request) -> web.Response:
+    def _plain_member(self, request: web.Request, what: str) -> Any:
+        """the consumer or producer (`what`) of a plain transport named by the path, for its room's admin"""
         try:
-            cid = int(request.match_info["id"])
+            mid = int(request.match_info["id"])
         except ValueError:
-            raise errors.NotFoundError("no such consumer") from None
-        c = next((c for t in self.media.transports.values() if t.kind == "plain"
-                  for c in t.consumers.values() if c.id == cid), None)
-        if c is None:
-            raise errors.NotFoundError(f"plain consumer {cid} not found")
-        self._require_admin(request, c.transport.router.name)
+            raise errors.NotFoundError(f"no such {what}") from None
+        found = next((x for t in self.media.transports.values() if t.kind == "plain"
+                      for x in (t.consumers if what == "consumer" else t.producers).values() if x.id == mid), None)
+        if found is None:
+            raise errors.NotFoundError(f"plain {what} {mid} not found")
+        self._require_admin(request, found.transport.router.name)
+        return found
+
+    async def plain_consumer(self, request: web.Request) -> web.Response:
+        c = self._plain_member(request, "consumer")
         action = request.match_info["action"]
         await (c.pause() if action == "pause" else c.resume() if action == "resume" else c.request_key_frame())
+        return json_response({})
+
+    async def plain_consumer_stats(self, request: web.Request) -> web.Response:
+        return json_response(await self._plain_member(request, "consumer").stats())
+
+    async def plain_consumer_close(self, request: web.Request) -> web.Response:
+        await self._plain_member(request, "consumer").close()
+        return json_response({})
+
+    async def plain_producer_stats(self, request: web.Request) -> web.Response:
+        return json_response(await self._plain_member(request, "producer").stats())
+
+    async def plain_producer_close(self, request: web.Request) -> web.Response:
+        await self._plain_member(request, "producer").close()
         return json_response({})
 
     async def plain_close(self, request: web.Request) -> web.Response:

@@ -121,10 +121,11 @@ EVENTS: dict[str, Message] = {
 
 # bodies of the HTTP plain-transport API (sfu.app), same field rules
 PLAIN_API: dict[str, Message] = {
-    "create": Message(("room",), ("comedia", "worker"), ("id", "ip", "port", "worker")),
+    "create": Message(("room",), ("comedia", "rtcp", "worker"), ("id", "ip", "port", "worker")),
     "connect": Message(("ip", "port")),
     "srtp": Message(("profile", "recv_key", "send_key")),
-    "produce": Message(("kind", "ssrc", "payload_type"), reply=("producer_id",)),
+    # codec (vp8, opus, ...): the data plane recognises the stream's key frames
+    "produce": Message(("kind", "ssrc", "payload_type"), ("codec",), ("producer_id",)),
     # a producer of the room's plain transports, or a participant's track (its top layer;
     # the answer then has its codec, and a video consumer asks for a key frame at once)
     "consume": Message((), ("producer_id", "track_sid", "payload_type", "paused"),

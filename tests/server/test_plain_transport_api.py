@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 
 import aiohttp
+import pylibsrtp
+import pytest
 
 from helpers.app_server import server_fixture
 from helpers.net import udp_socket
 from helpers.packets import rtp_packet
 from helpers import tokens
 from helpers.tokens import KEYS
+from sfu import srtp
 from sfu.auth import KeyProvider, VideoGrant
+from sfu.control import RemoteServer, TwirpError
 
 server = server_fixture(workers=2)
 
@@ -146,3 +151,50 @@ async def test_publish_a_producer_and_consume_the_track_by_sid(server):
     await room.participants["radio"].disconnect(0)
     st, _ = await call(server, "GET", f"/sfu/v1/plain/transports/{t1['id']}/stats", tok=tok)
     assert st == 404
+
+
+async def test_remote_server_media_through_the_http_api(server):
+    """sfu.control.RemoteServer's media: the same calls as an in-process server's, over HTTP"""
+    key = os.urandom(28)
+    gcm = pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+    src, sink = udp_socket(), udp_socket()
+    async with RemoteServer(f"http://127.0.0.1:{server.settings.port}", "devkey", "secret") as remote:
+        tin = await remote.media.create_plain_transport("r", comedia=True)
+        await tin.set_srtp(srtp.AEAD_AES_128_GCM, key, os.urandom(28))
+        producer = await tin.produce("video", 4242, 96, codec="VP8")
+        # the codec reaches the server's producer, which gives it to the data plane
+        assert server.media.transports[tin.id].producers[producer.id].codec == "vp8"
+        tout = await remote.media.create_plain_transport("r", rtcp=True, worker=1 - tin.worker)
+        await tout.connect("127.0.0.1", sink.getsockname()[1])
+        consumer = await tout.consume(producer)
+        tx = pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
+                                                srtp_profile=gcm))
+        for i in range(5):
+            src.sendto(tx.protect(rtp_packet(i, i * 3000, 4242, payload=b"media" * 20)), (tin.ip, tin.port))
+        for _ in range(5):
+            d = await asyncio.to_thread(sink.recv, 2048)
+            while d[1] & 0x7F != 96:                     # an RTCP report of the rtcp transport
+                d = await asyncio.to_thread(sink.recv, 2048)
+            assert d[12:] == b"media" * 20 and struct.unpack("!I", d[8:12])[0] == consumer.ssrc   # decrypted
+        src.sendto(rtp_packet(5, 15000, 4242), (tin.ip, tin.port))         # in the clear: refused
+        await asyncio.sleep(0.2)
+        assert (await producer.stats())["packets"] == 5
+        assert (await consumer.stats())["packets"] == 5
+        await consumer.close()
+        assert consumer.closed and not server.media.transports[tout.id].consumers
+        with pytest.raises(TwirpError) as e:
+            await consumer.stats()
+        assert e.value.status == 404
+        st, _ = await call(server, "GET", f"/sfu/v1/plain/producers/{producer.id}/stats",
+                           tok=token("other", roomAdmin=True))
+        assert st == 403                                   # another room's admin
+        st, body = await call(server, "POST", f"/sfu/v1/plain/transports/{tin.id}/produce",
+                              {"kind": "audio", "ssrc": 5, "payload_type": 111, "codec": 7}, token("r", roomAdmin=True))
+        assert st == 400 and "codec" in body["msg"]
+        await producer.close()
+        assert producer.closed and not server.media.transports[tin.id].producers
+        with pytest.raises(TwirpError) as e:
+            await producer.close()
+        assert e.value.status == 404
+        await tin.close()
+        await tout.close()
