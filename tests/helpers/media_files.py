@@ -31,3 +31,10 @@ def audio_pitch(path: Path | str, rate: int = 48000, skip: float = 0.5) -> tuple
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     freq = float(np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spec[1:])) + 1])
     return freq, float(np.sqrt(np.mean(x ** 2))), len(x) / rate
+
+
+def container_format(path: Path | str) -> str:
+    """the container as ffprobe names it (ogg, "matroska,webm", ...)"""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=format_name", "-of",
+                          "default=nw=1:nk=1", str(path)], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()

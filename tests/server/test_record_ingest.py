@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 import sfu.control
-from helpers.media_files import audio_pitch, frame_count
+from helpers.media_files import audio_pitch, container_format, frame_count
 from helpers.net import free_port
 
 
@@ -45,6 +45,23 @@ async def test_ingested_source_recorded_back(tmp_path):
     v = frame_count(video)
     assert v["codec_name"] == "vp8" and (v["width"], v["height"]) == (640, 360), v
     assert v["nb_read_frames"] >= 45, v
+
+
+@pytest.mark.timeout(60)
+async def test_opus_recorded_into_webm(tmp_path):
+    require_ffmpeg()
+    async with sfu.control.embed(port=free_port(), udp_port=0, tcp_port=free_port(), workers=1) as server:
+        ing = await sfu.control.ingest(server, "r", "radio", video=False)
+        await asyncio.sleep(1.0)
+        rec = await sfu.control.record(server, "r", tmp_path, audio_container="webm")
+        await asyncio.sleep(4.0)
+        await rec.stop()
+        await ing.stop()
+    [path] = rec.files.values()
+    assert path.suffix == ".webm"
+    assert container_format(path) == "matroska,webm" and frame_count(path)["codec_name"] == "opus"
+    pitch, rms, seconds = audio_pitch(path)
+    assert abs(pitch - 440) < 5 and rms > 500 and seconds > 1.5, (pitch, rms, seconds)
 
 
 async def published(server, room: str, identity: str, n: int, timeout: float = 10.0) -> None:
