@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from livekit.protocol import models
 
@@ -60,6 +60,15 @@ class Event:
 Callback = Callable[[Event], Awaitable[None] | None]
 
 
+def _known(names: Iterable[str]) -> frozenset[str]:
+    """the names, all of them in EVENTS: a misspelt one would otherwise never match"""
+    wanted = frozenset(names)
+    unknown = wanted - set(EVENTS)
+    if unknown:
+        raise ValueError(f"unknown event(s) {', '.join(sorted(unknown))}; known: {', '.join(EVENTS)}")
+    return wanted
+
+
 class EventStream:
     """`async for event in stream`: the events since the stream was made, in order.  It holds
     at most QUEUE_LIMIT events not yet read (older ones are dropped)."""
@@ -101,18 +110,18 @@ class EventHub:
         """call `fn(event)` for every event named in `names` (None: every event); `fn` may be a
         coroutine function (each call then runs as a task of its own).  Returns a function
         that removes the callback."""
-        wanted = frozenset(EVENTS if names is None else ([names] if isinstance(names, str) else names))
-        unknown = wanted - set(EVENTS)
-        if unknown:
-            raise ValueError(f"unknown event(s) {', '.join(sorted(unknown))}; known: {', '.join(EVENTS)}")
+        wanted = _known(EVENTS if names is None else ([names] if isinstance(names, str) else names))
         entry = (wanted, fn)
         self._callbacks.append(entry)
         return lambda: self._callbacks.remove(entry) if entry in self._callbacks else None
 
-    def subscribe(self, names: tuple[str, ...] | list[str] | None = None) -> EventStream:
+    def subscribe(self, names: str | tuple[str, ...] | list[str] | None = None) -> EventStream:
         """an async iterator of every event from now on (only those named in `names`, if
-        given), in order, until the server stops or the stream is closed"""
-        return EventStream(self, None if names is None else frozenset(names))
+        given; an unknown name raises ValueError, as in on()), in order, until the server
+        stops or the stream is closed"""
+        if isinstance(names, str):
+            names = [names]
+        return EventStream(self, None if names is None else _known(names))
 
     def emit(self, ev: Event) -> None:
         for q in list(self._queues):

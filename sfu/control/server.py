@@ -68,7 +68,8 @@ class EmbeddedServer:
 
     def events(self, *names: str) -> EventStream:
         """`async for event in server.events():` every event from now on (only those named, if
-        any are given: "data_received", "participant_joined", ...)"""
+        any are given: "data_received", "participant_joined", ...; an unknown name raises
+        ValueError)"""
         return self._hub.subscribe(names or None)
 
     def on(self, name: str | None, fn: Callback) -> Any:

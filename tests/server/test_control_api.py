@@ -66,6 +66,8 @@ async def test_room_operations_and_their_events(server):
     assert seen[:2] == ["room_started", "room_finished"]
     with pytest.raises(ValueError):
         server.on("no_such_event", print)
+    with pytest.raises(ValueError, match="room_strated"):     # a misspelt name would never match
+        server.events("room_started", "room_strated")
 
 
 async def test_agent_dispatch(server):
