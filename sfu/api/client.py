@@ -25,6 +25,9 @@ TOKEN_TTL = 600
 
 
 class TwirpError(Exception):
+    """A failed server-API call: the Twirp error `code` (not_found, permission_denied, ...),
+    its message `msg`, the HTTP `status` and `meta` (e.g. rpc_code of a PerformRpc)."""
+
     def __init__(self, code: str, msg: str, status: int, meta: dict | None = None) -> None:
         super().__init__(f"{code} ({status}): {msg}")
         self.code = code

@@ -16,7 +16,8 @@ move media into and out of them.
 - `server.dispatch` (`Dispatch`): agent dispatches (AgentDispatchService), without HTTP;
 - `server.media` (`Media`): plain RTP transports (`PlainTransport`, `Producer`, `Consumer`);
 - `record()` and `ingest()`: a room's tracks to files, an RTP stream into a room, with ffmpeg;
-- `RemoteServer`: a running server through its HTTP APIs, with the same `rooms` and `media`.
+- `RemoteServer`: a running server through its HTTP APIs, with the same `rooms`, `dispatch`
+  and `media` (`RemoteMedia`, `RemotePlainTransport`, `RemoteProducer`, `RemoteConsumer`).
 
 Everything else under `sfu` is internal.
 """
@@ -24,11 +25,12 @@ Everything else under `sfu` is internal.
 from .events import EVENTS, Event, EventStream
 from .media import Codec, Consumer, Media, PlainTransport, Producer
 from .recording import Ingest, Recording, TrackRecording, ingest, record
-from .remote import RemoteServer
+from .remote import RemoteConsumer, RemoteMedia, RemotePlainTransport, RemoteProducer, RemoteServer
 from .rooms import Dispatch, Rooms
 from .server import EmbeddedServer, embed, settings
 from ..api.client import TwirpError
 
 __all__ = ["EVENTS", "Codec", "Consumer", "Dispatch", "EmbeddedServer", "Event", "EventStream", "Ingest", "Media",
-           "PlainTransport", "Producer", "Recording", "RemoteServer", "Rooms", "TrackRecording", "TwirpError", "embed", "ingest",
-           "record", "settings"]
+           "PlainTransport", "Producer", "Recording", "RemoteConsumer", "RemoteMedia", "RemotePlainTransport",
+           "RemoteProducer", "RemoteServer", "Rooms", "TrackRecording", "TwirpError", "embed", "ingest", "record",
+           "settings"]

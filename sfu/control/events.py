@@ -48,11 +48,13 @@ class Event:
 
     @property
     def data(self) -> bytes:
+        """the user payload of a data_received event (b"" for other packets and events)"""
         p = self.data_packet
         return bytes(p.user.payload) if p is not None and p.HasField("user") else b""
 
     @property
     def topic(self) -> str:
+        """the user packet's topic ("" when it has none)"""
         p = self.data_packet
         return p.user.topic if p is not None and p.HasField("user") else ""
 

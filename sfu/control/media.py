@@ -41,22 +41,27 @@ class Producer:
 
     @property
     def id(self) -> int:
+        """its id in the server (the HTTP API's producer_id)"""
         return self._p.id
 
     @property
     def kind(self) -> str:
+        """audio or video"""
         return self._p.kind
 
     @property
     def ssrc(self) -> int:
+        """the SSRC it receives"""
         return self._p.ssrc
 
     @property
     def payload_type(self) -> int:
+        """the payload type it receives"""
         return self._p.payload_type
 
     @property
     def closed(self) -> bool:
+        """closed (by close(), or with its transport)"""
         return self._p.closed
 
     async def stats(self) -> dict:
@@ -64,6 +69,7 @@ class Producer:
         return await self._p.stats()
 
     async def close(self) -> None:
+        """stop receiving the stream; its consumers end with it"""
         await self._p.close()
 
 
@@ -78,26 +84,32 @@ class Consumer:
 
     @property
     def id(self) -> int:
+        """its id in the server (the HTTP API's consumer_id)"""
         return self._c.id
 
     @property
     def kind(self) -> str:
+        """audio or video"""
         return self._c.producer.kind
 
     @property
     def ssrc(self) -> int:
+        """the SSRC it sends with (its own, not the source's)"""
         return self._c.ssrc
 
     @property
     def payload_type(self) -> int:
+        """the payload type it sends with"""
         return self._c.payload_type
 
     @property
     def paused(self) -> bool:
+        """not forwarding (pause(), or created paused)"""
         return self._c.paused
 
     @property
     def closed(self) -> bool:
+        """closed (by close(), or with its transport or its source)"""
         return self._c.closed
 
     async def pause(self) -> None:
@@ -105,6 +117,7 @@ class Consumer:
         await self._c.pause()
 
     async def resume(self) -> None:
+        """forward again (a video receiver may need request_key_frame())"""
         await self._c.resume()
 
     async def request_key_frame(self) -> None:
@@ -116,6 +129,7 @@ class Consumer:
         return await self._c.stats()
 
     async def close(self) -> None:
+        """stop sending this copy"""
         await self._c.close()
 
 
@@ -133,18 +147,22 @@ class PlainTransport:
 
     @property
     def id(self) -> int:
+        """its id in the server (the HTTP API's transport id)"""
         return self._t.id
 
     @property
     def ip(self) -> str:
+        """the address the peer sends RTP to"""
         return self._t.ip
 
     @property
     def port(self) -> int:
+        """the UDP port the peer sends RTP to"""
         return self._t.port
 
     @property
     def worker(self) -> int:
+        """the index of the media worker it is on"""
         return self._t.worker.index
 
     @property
@@ -154,6 +172,7 @@ class PlainTransport:
 
     @property
     def closed(self) -> bool:
+        """closed (by close(), or its ingress participant leaving)"""
         return self._t.closed
 
     async def connect(self, ip: str, port: int) -> None:

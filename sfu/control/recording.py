@@ -250,6 +250,8 @@ class Ingest:
     _server: Any = None
 
     async def stop(self) -> int:
+        """stop ffmpeg and remove the ingress participant (its tracks are unpublished, its
+        transports closed); ffmpeg's exit code"""
         code = await _stop_process(self.process)
         try:
             await self._server.rooms.remove_participant(self.room, self.identity)

@@ -36,6 +36,7 @@ class RemoteProducer:
         return await self.transport._media._call("GET", self._path("stats"), self.transport.room)
 
     async def close(self) -> None:
+        """stop receiving the stream; its consumers end with it"""
         await self.transport._media._call("DELETE", self._path(), self.transport.room)
         self.closed = True
 
@@ -67,6 +68,7 @@ class RemoteConsumer:
         self.paused = True
 
     async def resume(self) -> None:
+        """forward again"""
         await self._action("resume")
         self.paused = False
 
@@ -79,6 +81,7 @@ class RemoteConsumer:
         return await self.transport._media._call("GET", self._path("stats"), self.transport.room)
 
     async def close(self) -> None:
+        """stop sending this copy"""
         await self.transport._media._call("DELETE", self._path(), self.transport.room)
         self.closed = True
 
@@ -175,6 +178,7 @@ class RemoteMedia:
         return RemotePlainTransport(self, room, await self._call("POST", "/sfu/v1/plain/transports", room, body))
 
     async def close(self) -> None:
+        """close the HTTP session (RemoteServer's `async with` does it)"""
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -62,6 +62,7 @@ class Rooms:
         return list(reply.participants)
 
     async def get_participant(self, room: str, identity: str) -> models.ParticipantInfo:
+        """one participant (TwirpError not_found if the room or the participant is not there)"""
         return await self._call(self._twirp.get_participant(
             room_pb.RoomParticipantIdentity(room=room, identity=identity)))
 
@@ -129,10 +130,12 @@ class Dispatch:
             room=room, agent_name=agent_name, metadata=metadata)))
 
     async def list_dispatch(self, room: str, dispatch_id: str = "") -> list[agent_dispatch.AgentDispatch]:
+        """the room's dispatches (only `dispatch_id`, if given)"""
         reply = await _call(self._twirp.list_dispatch(agent_dispatch.ListAgentDispatchRequest(
             room=room, dispatch_id=dispatch_id)))
         return list(reply.agent_dispatches)
 
     async def delete_dispatch(self, dispatch_id: str, room: str) -> agent_dispatch.AgentDispatch:
+        """remove a dispatch (its jobs are ended); the dispatch removed, or TwirpError not_found"""
         return await _call(self._twirp.delete_dispatch(agent_dispatch.DeleteAgentDispatchRequest(
             dispatch_id=dispatch_id, room=room)))

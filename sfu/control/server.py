@@ -33,19 +33,23 @@ class EmbeddedServer:
 
     @property
     def host(self) -> str:
+        """the address clients reach it on (the first bind address; 127.0.0.1 for 0.0.0.0)"""
         b = self.settings.bind[0]
         return "127.0.0.1" if b in ("0.0.0.0", "::") else b
 
     @property
     def port(self) -> int:
+        """the HTTP/WebSocket port"""
         return self.settings.port
 
     @property
     def url(self) -> str:
+        """ws://host:port, what LiveKit clients connect to"""
         return f"ws://{self.host}:{self.port}"
 
     @property
     def http_url(self) -> str:
+        """http://host:port, the same server for the server API (livekit-api, sfu.api)"""
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -55,6 +59,7 @@ class EmbeddedServer:
 
     @property
     def api_secret(self) -> str:
+        """the secret of `api_key`"""
         return self.settings.keys[self.api_key]
 
     def token(self, identity: str, room: str, **grants: Any) -> str:
@@ -81,6 +86,7 @@ class EmbeddedServer:
         self._hub.emit(Event(name=name, room=room.to_proto(), **fields))
 
     async def start(self) -> None:
+        """start the workers and listen (embed() does it; stopped again if it fails)"""
         try:
             await self._server.start()
         except BaseException:
