@@ -173,6 +173,8 @@ void sfu_bwe_delay_on_packet(sfu_bwe_delay_t *d, int64_t send_us, int64_t arriva
 uint64_t sfu_bwe_delay_update(sfu_bwe_delay_t *d, uint64_t acked_bps, int64_t rtt_us, int64_t now_us);
 /* a probe measured probe_bps: the estimate jumps up to it (never down) */
 void sfu_bwe_delay_on_probe(sfu_bwe_delay_t *d, uint64_t probe_bps, int64_t now_us);
+/* a probe found the link's rate at bps: the estimate drops to it (never up) */
+void sfu_bwe_delay_on_ceiling(sfu_bwe_delay_t *d, uint64_t bps, int64_t now_us);
 
 /* ------------------------------------------------------------------ */
 /* Loss-based limit (bwe_loss.c), after libwebrtc's classic send-side
@@ -206,6 +208,8 @@ uint64_t sfu_bwe_loss_update(sfu_bwe_loss_t *l, double loss, uint64_t sending_bp
  * probe_bps (as goog_cc's probe results reset its loss-based estimate);
  * other_bps as above */
 void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other_bps);
+/* a probe found the link's rate at bps: a limit in force drops to it */
+void sfu_bwe_loss_on_ceiling(sfu_bwe_loss_t *l, uint64_t bps);
 
 /* ------------------------------------------------------------------ */
 /* Send-side bandwidth estimation of one subscriber transport
@@ -301,13 +305,19 @@ void sfu_send_side_bwe_on_remb(sfu_send_side_bwe_t *b, uint64_t bps, int64_t now
 void sfu_send_side_bwe_on_rtt(sfu_send_side_bwe_t *b, int64_t rtt_us);
 /* a probe cluster measured probe_bps (probe_controller.c) */
 void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int64_t now_us);
+/* a probe cluster filled the link, which drained it at bps: the estimate is no higher (a
+ * smaller cluster just before may have passed through a burst allowance unqueued) */
+void sfu_send_side_bwe_on_probe_ceiling(sfu_send_side_bwe_t *b, uint64_t bps, int64_t now_us);
 /* the estimate now (REMB and feedback ageing applied) */
 uint64_t sfu_send_side_bwe_estimate(sfu_send_side_bwe_t *b, int64_t now_us);
 void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_stats_t *out);
 /* 1 when the estimate should be reported now (and it counts as reported):
  * something was measured, SFU_BWE_REPORT_INTERVAL_US passed since the last
- * report, and the estimate moved by more than SFU_BWE_REPORT_CHANGE_PERCENT */
-int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us);
+ * report, and the estimate moved by more than SFU_BWE_REPORT_CHANGE_PERCENT.
+ * A rise waits while `probing` (sfu_probe_controller_probing): a cluster that
+ * fits a link's burst allowance passes unqueued and overstates the room, and
+ * the next, higher cluster, filling the link, takes that back (ceiling) */
+int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int probing, int64_t now_us);
 
 /* ------------------------------------------------------------------ */
 /* Probing (probe_controller.c): when to send a probe cluster (a burst at a
@@ -318,13 +328,19 @@ int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us);
  * interval while the wanted rate (the allocator's) is above the estimate,
  * the interval doubling after each probe that found nothing (up to
  * SFU_PROBE_INTERVAL_MAX_US) and shortened after the estimate dropped.
- * Never while the delay detector says overuse.  A cluster's result is
+ * Never while the delay detector says overuse.  A cluster lasts
+ * SFU_PROBE_CLUSTER_US and until it carried SFU_PROBE_MIN_PACKETS and
+ * SFU_PROBE_MIN_BYTES (at most 4 x SFU_PROBE_CLUSTER_US).  Its result is
  * min(send rate, receive rate) of its received packets, 0.95 x the
  * receive rate when that is below 90 % of the send rate (the link was
  * saturated), nothing when fewer than SFU_PROBE_MIN_PACKETS or less than
- * 80 % of the reported packets arrived.                                 */
+ * 80 % of the reported packets arrived.  The receive rate is the lower of
+ * the whole cluster's and its second half's: a token-bucket bottleneck
+ * lets a burst through at once, so the first packets arrive faster than
+ * the link carries (the second half arrives at the link's rate).        */
 #define SFU_PROBE_CLUSTER_US 50000
 #define SFU_PROBE_MIN_PACKETS 5
+#define SFU_PROBE_MIN_BYTES 6000
 #define SFU_PROBE_INTERVAL_US 2000000
 #define SFU_PROBE_INTERVAL_MAX_US 5000000
 #define SFU_PROBE_CLUSTERS 4
@@ -343,14 +359,19 @@ typedef struct {
     int64_t  first_arrival_us, last_arrival_us;
     uint64_t sent_bytes;
     uint64_t recv_bytes;
+    /* the second half: from the received packet that passed sent_bytes / 2
+     * (in sequence order, which a FIFO bottleneck keeps) to the last one */
+    int64_t  mid_arrival_us, tail_last_arrival_us;
+    uint64_t tail_bytes;       /* received after the mid packet */
     uint32_t sent_packets;
     uint32_t reported;
     uint32_t received;
+    uint32_t tail_received;
     uint16_t last_send_size;   /* size of the latest-sent received packet */
     uint16_t first_arrival_size;
     int16_t  id;
     uint8_t  state;            /* SFU_PROBE_* */
-    uint8_t  _pad[5];
+    uint8_t  has_mid;          /* mid_arrival_us is set */
 } sfu_probe_cluster_t;
 
 typedef struct {
@@ -369,6 +390,8 @@ typedef struct {
     uint64_t clusters;         /* started */
     uint64_t results;          /* evaluated with a result */
     int64_t  init_us;          /* when probing was turned on */
+    uint64_t saturated_bps;    /* set by on_feedback: the lowest rate a cluster that filled the
+                                * link was drained at (0: none finished so) */
 } sfu_probe_controller_t;
 
 void sfu_probe_controller_init(sfu_probe_controller_t *p, uint64_t start_bps, uint64_t max_bps, int64_t now_us);
@@ -392,6 +415,9 @@ uint32_t sfu_probe_controller_padding_packets(sfu_probe_controller_t *p, uint64_
                                               int16_t *cluster);
 /* the cluster being sent, -1: none */
 int16_t sfu_probe_controller_active(const sfu_probe_controller_t *p);
+/* 1 while a cluster is sent or waits for its feedback, or the next one is queued: an estimate
+ * a cluster raised may still be taken back by the next, higher one */
+int sfu_probe_controller_probing(const sfu_probe_controller_t *p);
 /* 1 while the start-up clusters are not all sent and evaluated, at most
  * SFU_PROBE_STARTUP_US after init: the estimate before them says little
  * (the transport driver holds its first report back meanwhile) */

@@ -314,3 +314,11 @@ void sfu_bwe_delay_on_probe(sfu_bwe_delay_t *d, uint64_t probe_bps, int64_t now_
         d->rate_update_us = now_us;
     }
 }
+
+void sfu_bwe_delay_on_ceiling(sfu_bwe_delay_t *d, uint64_t bps, int64_t now_us)
+{
+    if (bps < d->bps) {
+        d->bps = clamp_bps(d, (double)bps);
+        d->rate_update_us = now_us;
+    }
+}

@@ -68,3 +68,9 @@ void sfu_bwe_loss_on_probe(sfu_bwe_loss_t *l, uint64_t probe_bps, uint64_t other
     if (l->bps >= other_bps)
         l->limiting = 0;
 }
+
+void sfu_bwe_loss_on_ceiling(sfu_bwe_loss_t *l, uint64_t bps)
+{
+    if (l->limiting && bps < l->bps)
+        l->bps = bps < l->min_bps ? l->min_bps : bps;
+}

@@ -92,7 +92,8 @@ int16_t sfu_probe_controller_cluster(sfu_probe_controller_t *p, uint64_t estimat
     if (p->active >= 0) {
         sfu_probe_cluster_t *c = &p->c[p->active];
         if (now_us - c->start_us >= SFU_PROBE_CLUSTER_US &&
-            (c->sent_packets >= SFU_PROBE_MIN_PACKETS || now_us - c->start_us >= 4 * SFU_PROBE_CLUSTER_US)) {
+            ((c->sent_packets >= SFU_PROBE_MIN_PACKETS && c->sent_bytes >= SFU_PROBE_MIN_BYTES) ||
+             now_us - c->start_us >= 4 * SFU_PROBE_CLUSTER_US)) {
             c->state = SFU_PROBE_SENT;
             c->end_us = now_us;
             p->active = -1;
@@ -140,10 +141,17 @@ uint32_t sfu_probe_controller_padding(const sfu_probe_controller_t *p, int64_t n
     return due > c->sent_bytes ? (uint32_t)(due - c->sent_bytes) : 0;
 }
 
-static uint64_t evaluate(const sfu_probe_cluster_t *c)
+/* the rate the cluster measured (0: none), and in *saturated the rate the link drained it at
+ * when the cluster filled the link (0: it did not), also when too much of it was lost or the
+ * receive spacing is too far from the send spacing to count as a measurement of room
+ * (MAX_INTERVAL_RATIO) */
+static uint64_t evaluate(const sfu_probe_cluster_t *c, uint64_t *saturated)
 {
-    if (c->received < SFU_PROBE_MIN_PACKETS || (uint64_t)c->received * 5 < (uint64_t)c->reported * 4)
+    *saturated = 0;
+    if (c->received < SFU_PROBE_MIN_PACKETS)
         return 0;
+    /* what was lost went at the queue's tail: what arrived still drained at the link's rate */
+    int enough = (uint64_t)c->received * 5 >= (uint64_t)c->reported * 4;
     int64_t send_span = c->last_send_us - c->first_send_us;
     int64_t recv_span = c->last_arrival_us - c->first_arrival_us;
     if (send_span <= 0 || recv_span <= 0 || send_span > 1000000 || recv_span > 1000000)
@@ -151,17 +159,29 @@ static uint64_t evaluate(const sfu_probe_cluster_t *c)
     /* the last packet sent and the first arrival close their spans: not inside them */
     double send_rate = (double)(c->recv_bytes - c->last_send_size) * 8e6 / (double)send_span;
     double recv_rate = (double)(c->recv_bytes - c->first_arrival_size) * 8e6 / (double)recv_span;
-    if (recv_rate <= 0 || send_rate / recv_rate > MAX_INTERVAL_RATIO)
+    if (recv_rate <= 0)
+        return 0;
+    int spacing_ok = send_rate / recv_rate <= MAX_INTERVAL_RATIO;     /* over the whole cluster */
+    int64_t tail_span = c->tail_last_arrival_us - c->mid_arrival_us;
+    if (c->tail_received >= 2 && tail_span > 0) {
+        double tail_rate = (double)c->tail_bytes * 8e6 / (double)tail_span;
+        if (tail_rate < recv_rate)
+            recv_rate = tail_rate;       /* the head came through a burst allowance */
+    }
+    if (recv_rate < SATURATED * send_rate)
+        *saturated = (uint64_t)(UTILISATION * recv_rate);
+    if (!spacing_ok || !enough)
         return 0;
     double r = send_rate < recv_rate ? send_rate : recv_rate;
-    if (recv_rate < SATURATED * send_rate)
-        r = UTILISATION * recv_rate;
-    return (uint64_t)r;
+    return *saturated ? *saturated : (uint64_t)r;
 }
 
 static uint64_t finish(sfu_probe_controller_t *p, sfu_probe_cluster_t *c, uint64_t estimate_bps, int64_t now_us)
 {
-    uint64_t r = evaluate(c);
+    uint64_t saturated;
+    uint64_t r = evaluate(c, &saturated);
+    if (saturated && (!p->saturated_bps || saturated < p->saturated_bps))
+        p->saturated_bps = saturated;
     c->state = SFU_PROBE_FREE;
     if (r) {
         p->results++;
@@ -179,9 +199,21 @@ static uint64_t finish(sfu_probe_controller_t *p, sfu_probe_cluster_t *c, uint64
     return r;
 }
 
+/* what the cluster will have sent: while it is still sending, at least what its rules make it send */
+static uint64_t expected_bytes(const sfu_probe_cluster_t *c)
+{
+    if (c->state != SFU_PROBE_SENDING)
+        return c->sent_bytes;
+    uint64_t planned = c->target_bps * SFU_PROBE_CLUSTER_US / 8000000;
+    if (planned < SFU_PROBE_MIN_BYTES)
+        planned = SFU_PROBE_MIN_BYTES;
+    return planned > c->sent_bytes ? planned : c->sent_bytes;
+}
+
 uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_tcc_packet_result_t *results,
                                           uint32_t n, uint64_t estimate_bps, int64_t now_us)
 {
+    p->saturated_bps = 0;
     for (uint32_t i = 0; i < n; i++) {
         const sfu_tcc_packet_result_t *r = &results[i];
         if (r->cluster < 0)
@@ -205,6 +237,16 @@ uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_t
             }
             if (!c->received || r->arrival_us > c->last_arrival_us)
                 c->last_arrival_us = r->arrival_us;
+            if (c->has_mid) {
+                c->tail_bytes += r->size;
+                c->tail_received++;
+                if (r->arrival_us > c->tail_last_arrival_us)
+                    c->tail_last_arrival_us = r->arrival_us;
+            } else if ((c->recv_bytes + r->size) * 2 > expected_bytes(c)) {
+                c->has_mid = 1;                          /* the tail's span starts here */
+                c->mid_arrival_us = r->arrival_us;
+                c->tail_last_arrival_us = r->arrival_us;
+            }
             c->recv_bytes += r->size;
             c->received++;
             break;
@@ -227,6 +269,16 @@ uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_t
 int16_t sfu_probe_controller_active(const sfu_probe_controller_t *p)
 {
     return p->active >= 0 ? p->c[p->active].id : -1;
+}
+
+int sfu_probe_controller_probing(const sfu_probe_controller_t *p)
+{
+    if (p->pending_bps || p->initial_left)
+        return 1;
+    for (int i = 0; i < SFU_PROBE_CLUSTERS; i++)
+        if (p->c[i].state != SFU_PROBE_FREE)
+            return 1;
+    return 0;
 }
 
 int sfu_probe_controller_starting(const sfu_probe_controller_t *p, int64_t now_us)

@@ -167,6 +167,7 @@ void transport_pacing_on_feedback(struct transport *t, const sfu_tcc_packet_resu
                                   uint64_t now_ns);
 void transport_pacing_stats(const struct transport *t, int64_t now_us, sfu_bwe_stats_t *out);
 int transport_pacing_starting(const struct transport *t, int64_t now_us);
+int transport_pacing_probing(const struct transport *t);
 void transport_pacing_estimate_changed(struct transport *t, uint64_t now_ns);
 void transport_pacing_free(sfu_loop_t *l, struct transport *t);
 

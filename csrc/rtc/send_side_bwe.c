@@ -182,6 +182,13 @@ void sfu_send_side_bwe_on_probe(sfu_send_side_bwe_t *b, uint64_t probe_bps, int6
     compose(b, now_us);
 }
 
+void sfu_send_side_bwe_on_probe_ceiling(sfu_send_side_bwe_t *b, uint64_t bps, int64_t now_us)
+{
+    sfu_bwe_delay_on_ceiling(&b->delay, bps, now_us);
+    sfu_bwe_loss_on_ceiling(&b->loss, bps);
+    compose(b, now_us);
+}
+
 uint64_t sfu_send_side_bwe_estimate(sfu_send_side_bwe_t *b, int64_t now_us)
 {
     compose(b, now_us);
@@ -211,13 +218,15 @@ void sfu_send_side_bwe_stats(sfu_send_side_bwe_t *b, int64_t now_us, sfu_bwe_sta
     memcpy(out->feedback_rejects, b->feedback_rejects, sizeof(out->feedback_rejects));
 }
 
-int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int64_t now_us)
+int sfu_send_side_bwe_report_due(sfu_send_side_bwe_t *b, int probing, int64_t now_us)
 {
     if (b->feedback_us < 0 && b->remb_us < 0)
         return 0;                                 /* nothing measured: the start rate is no news */
     if (b->reported_us >= 0 && now_us - b->reported_us < SFU_BWE_REPORT_INTERVAL_US)
         return 0;
     uint64_t est = sfu_send_side_bwe_estimate(b, now_us);
+    if (probing && b->reported_us >= 0 && est > b->reported_bps)
+        return 0;                                 /* the next, higher cluster may take the rise back */
     uint64_t diff = est > b->reported_bps ? est - b->reported_bps : b->reported_bps - est;
     if (b->reported_us >= 0 && diff * 100 <= b->reported_bps * SFU_BWE_REPORT_CHANGE_PERCENT)
         return 0;

@@ -102,7 +102,7 @@ void transport_bwe_report(sfu_loop_t *l, uint64_t now_ns)
          * would move a subscriber that can take everything down first */
         if (transport_pacing_starting(t, now_us))
             continue;
-        if (sfu_send_side_bwe_report_due(t->bwe, now_us))
+        if (sfu_send_side_bwe_report_due(t->bwe, transport_pacing_probing(t), now_us))
             sfu_control_queue_push(&l->pyq, SFU_REC_TRANSPORT_BWE, t->sock->id, t->id, 0, 0, NULL,
                                    (const uint8_t *)&s, sizeof(s));
     }

@@ -204,11 +204,18 @@ void transport_pacing_on_feedback(struct transport *t, const sfu_tcc_packet_resu
                                                   now_us);
     if (r)       /* taken when above the estimate, within its bounds (sfu_bwe_delay_on_probe) */
         sfu_send_side_bwe_on_probe(b, r, now_us);
+    if (t->cc->probe.saturated_bps)     /* the link's rate when a cluster filled it: a ceiling */
+        sfu_send_side_bwe_on_probe_ceiling(b, t->cc->probe.saturated_bps, now_us);
 }
 
 int transport_pacing_starting(const struct transport *t, int64_t now_us)
 {
     return t->cc && sfu_probe_controller_starting(&t->cc->probe, now_us);
+}
+
+int transport_pacing_probing(const struct transport *t)
+{
+    return t->cc && sfu_probe_controller_probing(&t->cc->probe);
 }
 
 void transport_pacing_stats(const struct transport *t, int64_t now_us, sfu_bwe_stats_t *out)

@@ -198,6 +198,7 @@ class Call:
         self.feedback_log: list[tuple[int, bytes]] = []
         self.sent_log: list[tuple[int, int, int, int]] = []   # (time us, seq, size, flags)
         self.sent_clusters: list[int] = []
+        self.cluster_targets: dict[int, int] = {}       # cluster id -> target bps
         self.probe = Probe(start_bps, max_bps, self.now) if probing else None
         if self.probe:
             self.probe.set_wanted(source_bps, self.now)
@@ -208,6 +209,8 @@ class Call:
         if cluster >= 0:
             flags |= lib.SFU_TCC_SENT_PROBE
             self.probe.on_sent(cluster, size)
+            if cluster not in self.cluster_targets and self.probe.p.active >= 0:
+                self.cluster_targets[cluster] = self.probe.p.c[self.probe.p.active].target_bps
         seq = self.bwe.sent(size, self.now, flags, cluster)
         if pkt is not None:                     # the number on the wire is the one the history gave
             assert read_tcc_seq(pkt) == seq
@@ -260,6 +263,8 @@ class Call:
             if r:
                 self.probe_results.append((self.now, r))
                 lib.sfu_send_side_bwe_on_probe(self.bwe.b, r, self.now)
+            if self.probe.p.saturated_bps:       # as transport_pacing.c: a ceiling
+                lib.sfu_send_side_bwe_on_probe_ceiling(self.bwe.b, self.probe.p.saturated_bps, self.now)
         self.feedback_estimates.append((self.now, self.bwe.estimate(self.now)))
 
     def trace(self) -> dict:
@@ -267,6 +272,7 @@ class Call:
         return {
             "sent": [[t, size, flags, c] for (t, _, size, flags), c in zip(self.sent_log, self.sent_clusters)],
             "feedback": [[t, pkt.hex()] for t, pkt in self.feedback_log],
+            "cluster_targets": {str(k): v for k, v in self.cluster_targets.items()},
         }
 
     def estimates_between(self, t0_s: float, t1_s: float) -> list[int]:

@@ -242,3 +242,97 @@ def test_starting_until_both_start_up_clusters_are_evaluated_or_the_time_is_up()
     q = Probe(1_000_000, 10_000_000, T0)
     assert lib.sfu_probe_controller_starting(q.p, T0 + lib.SFU_PROBE_STARTUP_US - 1)
     assert not lib.sfu_probe_controller_starting(q.p, T0 + lib.SFU_PROBE_STARTUP_US)
+
+
+def token_bucket_arrivals(send_us: list[int], size: int, rate_bps: int, burst: int, owd_us: int = 20 * MS) -> list[int]:
+    """arrivals through a token-bucket bottleneck (bucket full at the start) with a FIFO behind it"""
+    tokens, last, free_at, out = float(burst), send_us[0], 0.0, []
+    for s in send_us:
+        tokens = min(burst, tokens + (s - last) * rate_bps / 8e6)
+        last = s
+        start = max(s, free_at)
+        if tokens < size:                                   # wait for the tokens this packet needs
+            start = max(start, s + (size - tokens) * 8e6 / rate_bps)
+            tokens = size
+            last = start
+        tokens -= size
+        free_at = start
+        out.append(int(start) + owd_us)
+    return out
+
+
+@pytest.mark.parametrize("burst", [1500, 3000, 4000])
+def test_a_burst_allowance_at_the_bottleneck_does_not_inflate_the_result(burst):
+    # 12 packets of 1000 bytes at 1.2 Mbit/s into a 600 kbit/s token bucket that lets `burst`
+    # bytes through at once: the head arrives together, the rest at the link's rate
+    p = Probe(300_000, 10_000_000, T0)
+    sends = [T0 + i * 20 * MS // 3 for i in range(12)]
+    arrivals = token_bucket_arrivals(sends, 1000, 600_000, burst)
+    whole = 11 * 1000 * 8e6 / (arrivals[-1] - arrivals[0])
+    assert whole > 1.04 * 600_000                           # what the whole span says: more than the link
+    arm(p, 0, 9, sent=12, target=1_200_000)
+    p.p.c[0].sent_bytes = 12_000
+    r = p.on_feedback(results_for(9, sends, arrivals), 300_000, T0 + 300 * MS)
+    assert 0.9 * 0.95 * 600_000 <= r <= 0.95 * 600_000 * 1.02, r
+
+
+def test_without_a_burst_the_second_half_agrees():
+    p = Probe(300_000, 10_000_000, T0)
+    sends = [T0 + 8 * MS * i for i in range(10)]
+    arm(p, 0, 4, sent=10, target=1_000_000)
+    p.p.c[0].sent_bytes = 10_000
+    assert p.on_feedback(results_for(4, sends, [s + 40 * MS for s in sends]), 300_000, T0 + 300 * MS) == 1_000_000
+
+
+def test_a_cluster_lasts_until_it_carried_enough_bytes():
+    # a 300 kbit/s target: 50 ms carry 1875 bytes; the cluster goes on to SFU_PROBE_MIN_BYTES,
+    # or 4 x SFU_PROBE_CLUSTER_US at most
+    p = Probe(100_000, 10_000_000, T0)
+    p.p.initial_left = 0
+    p.p.pending_bps = 300_000
+    (cid, packets, nbytes), end, _ = run_cluster(p, T0, 100_000, size=PAD)
+    assert end - T0 <= 4 * lib.SFU_PROBE_CLUSTER_US + MS
+    assert nbytes >= min(lib.SFU_PROBE_MIN_BYTES, 300_000 * 4 * lib.SFU_PROBE_CLUSTER_US / 8e6 - PAD)
+    assert end - T0 > 2 * lib.SFU_PROBE_CLUSTER_US
+    # a high target reaches the bytes within the usual 50 ms
+    p.p.pending_bps = 3_000_000
+    (_, _, nbytes), end2, _ = run_cluster(p, end, 100_000, size=PAD)
+    assert end2 - end <= lib.SFU_PROBE_CLUSTER_US + MS and nbytes >= lib.SFU_PROBE_MIN_BYTES
+
+
+def test_a_cluster_that_filled_the_link_gives_its_drain_rate_as_a_ceiling():
+    p = Probe(300_000, 10_000_000, T0)
+    sends = [T0 + 8 * MS * i for i in range(10)]                 # 1 Mbit/s
+    arm(p, 0, 6, sent=10, target=1_000_000)
+    p.p.c[0].sent_bytes = 10_000
+    p.on_feedback(results_for(6, sends, [s + 40 * MS for s in sends]), 300_000, T0 + 300 * MS)
+    assert p.p.saturated_bps == 0                                # it went through unqueued
+    # drained at 400 kbit/s (20 ms apart): a send/receive ratio of 2.5 is no measurement of
+    # room (no result), but the rate the link drained it at is a ceiling all the same
+    arm(p, 0, 7, sent=10, target=1_000_000)
+    p.p.c[0].sent_bytes = 10_000
+    r = p.on_feedback(results_for(7, sends, [T0 + 40 * MS + 20 * MS * i for i in range(10)]), 300_000,
+                      T0 + 600 * MS)
+    assert r == 0 and p.p.saturated_bps == int(0.95 * 400_000)
+    p.on_feedback([], 300_000, T0 + 700 * MS)                    # told once: the next call clears it
+    assert p.p.saturated_bps == 0
+    # a third of it lost at the queue's tail, the rest drained at 400 kbit/s: no result (too
+    # little arrived), the ceiling all the same
+    sends = [T0 + 4 * MS * i for i in range(15)]                 # 2 Mbit/s
+    arrivals = [T0 + 40 * MS + 20 * MS * i if i < 10 else None for i in range(15)]
+    arm(p, 0, 8, sent=15, target=2_000_000)
+    p.p.c[0].sent_bytes = 15_000
+    r = p.on_feedback(results_for(8, sends, arrivals), 300_000, T0 + 900 * MS)
+    assert r == 0 and p.p.saturated_bps == int(0.95 * 400_000)
+
+
+def test_probing_while_a_cluster_is_out_or_the_next_is_queued():
+    p = Probe(300_000, 10_000_000, T0)
+    assert lib.sfu_probe_controller_probing(p.p)                 # the start-up clusters are queued
+    p.p.initial_left = 0
+    assert not lib.sfu_probe_controller_probing(p.p)
+    p.p.pending_bps = 600_000
+    assert lib.sfu_probe_controller_probing(p.p)
+    p.p.pending_bps = 0
+    arm(p, 1, 3)
+    assert lib.sfu_probe_controller_probing(p.p)                 # waiting for its feedback

@@ -133,7 +133,7 @@ def replay(trace: dict) -> list[tuple[int, int]]:
     (time us, estimate) after each feedback.  The probe clusters of the run are handed to a
     probe controller once their last packet is sent (as its own would be), so their results
     come from the same C evaluation as in the live run: a cluster is tracked from its first
-    packet and complete with its last."""
+    packet (with its target where the trace has it) and complete with its last."""
     b = Bwe(start_bps=trace["start_bps"], max_bps=trace["max_bps"])
     probe = Probe(trace["start_bps"], trace["max_bps"], trace["t0_us"])
     clusters: dict[int, list[int]] = {}                  # id -> [packets, first send us, last send us]
@@ -149,14 +149,17 @@ def replay(trace: dict) -> list[tuple[int, int]]:
     events.sort(key=lambda e: (e[0], e[1]))
     slots: dict[int, int] = {}
     out = []
+    targets = {int(k): v for k, v in trace.get("cluster_targets", {}).items()}
     for t, kind, what in events:
         if kind == 0:
             b.sent(what[0], t, what[1], what[2])
+            if what[2] >= 0:                     # what the cluster has sent so far
+                probe.p.c[slots[what[2]]].sent_bytes += what[0]
         elif kind == -1:
             slots[what] = next(i for i in range(lib.SFU_PROBE_CLUSTERS) if probe.p.c[i].state == lib.SFU_PROBE_FREE)
             c = probe.p.c[slots[what]]
             ffi.memmove(ffi.addressof(c), bytes(ffi.sizeof(c)), ffi.sizeof(c))
-            c.id, c.state, c.start_us = what, lib.SFU_PROBE_SENDING, t
+            c.id, c.state, c.start_us, c.target_bps = what, lib.SFU_PROBE_SENDING, t, targets.get(what, 0)
         elif kind == 0.5:
             c = probe.p.c[slots[what]]
             c.state, c.sent_packets, c.end_us = lib.SFU_PROBE_SENT, clusters[what][0], t
@@ -165,6 +168,8 @@ def replay(trace: dict) -> list[tuple[int, int]]:
             r = probe.on_feedback(results, b.estimate(t), t)
             if r:
                 lib.sfu_send_side_bwe_on_probe(b.b, r, t)
+            if probe.p.saturated_bps:
+                lib.sfu_send_side_bwe_on_probe_ceiling(b.b, probe.p.saturated_bps, t)
             out.append((t, b.estimate(t)))
     return out
 

@@ -96,3 +96,33 @@ def test_silence_with_nothing_sent_keeps_the_estimate():
     now = _feed_clean(b, rx, 1.0, 1_000_000)
     before = b.estimate(now)
     assert b.estimate(now + 10_000_000) == before      # an idle transport is not a dead link
+
+
+def test_a_probe_ceiling_lowers_the_estimate_never_raises_it():
+    b, rx = Bwe(start_bps=500_000), Receiver()
+    now = _feed_clean(b, rx, 1.0, 1_000_000)
+    lib.sfu_send_side_bwe_on_probe(b.b, 900_000, now)            # a cluster that passed unqueued
+    assert b.estimate(now) == 900_000
+    lib.sfu_send_side_bwe_on_probe_ceiling(b.b, 560_000, now)    # the next one filled the link
+    assert b.estimate(now) == 560_000
+    lib.sfu_send_side_bwe_on_probe_ceiling(b.b, 2_000_000, now)
+    assert b.estimate(now) == 560_000
+    # a loss limit in force drops to it too
+    b.b.loss.limiting, b.b.loss.bps = 1, 800_000
+    lib.sfu_send_side_bwe_on_probe_ceiling(b.b, 450_000, now)
+    assert b.b.loss.bps == 450_000 and b.estimate(now) == 450_000
+
+
+def test_a_rise_is_not_reported_while_probing_a_drop_is():
+    b, rx = Bwe(start_bps=500_000), Receiver()
+    now = _feed_clean(b, rx, 1.0, 1_000_000)
+    assert lib.sfu_send_side_bwe_report_due(b.b, 0, now)
+    reported = b.b.reported_bps
+    later = now + lib.SFU_BWE_REPORT_INTERVAL_US
+    lib.sfu_send_side_bwe_on_probe(b.b, 2 * reported, later)
+    assert not lib.sfu_send_side_bwe_report_due(b.b, 1, later)  # the next cluster may take it back
+    assert lib.sfu_send_side_bwe_report_due(b.b, 0, later)      # the probes are done: reported
+    assert b.b.reported_bps == 2 * reported
+    later += lib.SFU_BWE_REPORT_INTERVAL_US
+    lib.sfu_send_side_bwe_on_probe_ceiling(b.b, reported // 2, later)
+    assert lib.sfu_send_side_bwe_report_due(b.b, 1, later)      # a drop goes at once
