@@ -429,8 +429,10 @@ uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_t
 
 /* ------------------------------------------------------------------ */
 /* Pacer of one subscriber transport (pacer.c): a leaky bucket at the
- * pacing rate (SFU_PACER_FACTOR_PERCENT of the estimate, as goog_cc's
- * 2.5x) in front of what the transport sends.  Audio never waits: it goes
+ * pacing rate (SFU_PACER_FACTOR_PERCENT of the estimate; goog_cc's 2.5x
+ * suits an encoder that paces its own average, but a forwarded key frame
+ * sent at 2.5x overflows a small bottleneck queue) in front of what the
+ * transport sends.  Audio never waits: it goes
  * at once and its bytes are charged to the budget.  Retransmissions and
  * video wait in two FIFOs, retransmissions first; padding goes only when
  * both are empty (the driver asks sfu_pacer_queued).  The budget grows at
@@ -442,7 +444,7 @@ uint64_t sfu_probe_controller_on_feedback(sfu_probe_controller_t *p, const sfu_t
  * (late); a full queue drops its oldest video, else its oldest
  * retransmission (full).  Rate 0: everything passes through.            */
 #define SFU_PACER_SLOTS 256
-#define SFU_PACER_FACTOR_PERCENT 250
+#define SFU_PACER_FACTOR_PERCENT 125
 #define SFU_PACER_BURST_US 20000
 #define SFU_PACER_MAX_DELAY_US 500000
 #define SFU_PACER_DRAIN_US 400000
