@@ -102,7 +102,7 @@ class Allocator:
                 stats = await producer.stats()
             except errors.SfuError:
                 continue
-            self.meter.sample(pid, int(stats.get("bytes", 0)), now)
+            self.meter.sample(pid, int(stats.get("bytes", 0)), now, int(stats.get("packets", 0)))
 
     async def _allocate(self, d: Downlink, subs: list[Subscription], now: float) -> None:
         by_sid = {s.track.sid: s for s in subs}

@@ -9,9 +9,12 @@ the sum fits.  A video that cannot get even its lowest layer is paused and its s
 told (StreamStateUpdate PAUSED), and told again (ACTIVE) when it resumes.
 
 So that the decision does not follow every wobble of the estimate: a downgrade is immediate,
-an upgrade (a resume included) needs the estimate to exceed the new sum by UPGRADE_MARGIN
-and waits UPGRADE_HOLD after a downgrade for bandwidth; the wait doubles (to UPGRADE_HOLD_MAX)
-when a downgrade undoes an upgrade within FAILED_UPGRADE_WINDOW.
+an upgrade (a resume included) needs the estimate to exceed the new sum by UPGRADE_MARGIN,
+moves a track one layer per allocation (a track seen for the first time goes where it fits at
+once), and waits UPGRADE_HOLD after a downgrade for bandwidth; the wait doubles (to
+UPGRADE_HOLD_MAX) when a downgrade undoes an upgrade within FAILED_UPGRADE_WINDOW.  An estimate
+HOLD_BYPASS times the new sum is no wobble: that upgrade does not wait (a link that opened
+again after a pause resumes at once, whatever the hold grew to).
 
 Without an estimate (None) every subscription gets the layer sfu.rooms.layer_selector picks
 and nothing is paused: what the server does when it knows nothing of the downlink.
@@ -35,6 +38,7 @@ UPGRADE_MARGIN = 0.15          # an upgrade needs estimate >= (1 + margin) * the
 UPGRADE_HOLD = 3.0             # s without upgrades after a downgrade for bandwidth
 UPGRADE_HOLD_MAX = 24.0        # s, the hold after repeated failed upgrades
 FAILED_UPGRADE_WINDOW = 6.0    # s: a downgrade this soon after an upgrade doubles the hold
+HOLD_BYPASS = 2.0              # an upgrade to a sum the estimate covers this many times is not held
 
 # what a layer is counted for while its bitrate is neither measured nor advertised
 # (livekit-client's default simulcast encodings: 180p, 360p, 720p)
@@ -172,18 +176,27 @@ class StreamAllocator:
         level = {d.key: -1 for d in video}
 
         held = now < self._hold_until
+        known = {d.key for d in video if d.key in self._level}
+        waiting: set[str] = set()        # would go higher but for the hold or the one-step rule
         # layer by layer, by priority: back to where each one is (or less: a downgrade is
-        # immediate) within the estimate; above that, with headroom and unless held
+        # immediate) within the estimate; above that, with headroom, one layer per allocation
+        # for a known track, and unless held
         for k in range(max((len(c) for c in costs.values()), default=0)):
             for d in video:
                 i, cost = level[d.key], costs[d.key]
-                if i != k - 1 or k >= len(cost) or (k > base[d.key] and held):
+                if i != k - 1 or k >= len(cost):
                     continue
                 delta = cost[k] - (cost[i] if i >= 0 else 0)
-                limit = estimate if k <= base[d.key] else estimate / (1 + UPGRADE_MARGIN)
-                if used + delta <= limit:
-                    level[d.key] = k
-                    used += delta
+                up = k > base[d.key]
+                limit = estimate / (1 + UPGRADE_MARGIN) if up else estimate
+                if used + delta > limit:
+                    continue
+                if up and ((d.key in known and k > base[d.key] + 1)
+                           or (held and estimate < HOLD_BYPASS * (used + delta))):
+                    waiting.add(d.key)
+                    continue
+                level[d.key] = k
+                used += delta
         best = sum(c[-1] for c in costs.values()) + sum(dec.bitrate for dec in decisions.values())
         wanted = int(best * (1 + UPGRADE_MARGIN))
         if any(level[d.key] < base[d.key] for d in video):
@@ -194,7 +207,7 @@ class StreamAllocator:
             i = level[d.key]
             c = cands[d.key]
             top = len(c) - 1
-            reason = OPTIMAL if i == top else (HELD if held and i >= base[d.key] else BANDWIDTH)
+            reason = OPTIMAL if i == top else (HELD if d.key in waiting else BANDWIDTH)
             quality = c[max(i, 0)].quality
             decisions[d.key] = Decision(d.key, quality, i < 0, reason, costs[d.key][i] if i >= 0 else 0)
             self._level[d.key] = quality if i >= 0 else None

@@ -1,8 +1,8 @@
-"""sfu.rooms.layer_bitrate: a layer's bitrate from two samples of its producer's byte counter."""
+"""sfu.rooms.layer_bitrate: a layer's bitrate on the wire from two samples of its producer's counters."""
 
 from __future__ import annotations
 
-from sfu.rooms.layer_bitrate import INTERVAL, BitrateMeter
+from sfu.rooms.layer_bitrate import INTERVAL, PACKET_OVERHEAD, BitrateMeter
 
 
 def test_rate_from_two_samples_at_most_once_per_interval():
@@ -27,3 +27,12 @@ def test_a_counter_that_goes_back_is_unknown_and_forgotten_producers_start_over(
     assert m.rate(1) == 0
     m.keep({1})
     assert m.due(2, 0.5)                           # forgotten: sampled afresh
+
+
+def test_each_packet_counts_with_what_it_carries_on_the_wire():
+    # 50 Opus packets of 120 bytes a second: 48 kbit/s of RTP, 66.4 kbit/s on the link
+    m = BitrateMeter()
+    m.sample(1, 0, 0.0, 0)
+    m.sample(1, 50 * 120, 1.0, 50)
+    assert m.rate(1) == 50 * (120 + PACKET_OVERHEAD) * 8
+    assert 60_000 < m.rate(1) < 70_000

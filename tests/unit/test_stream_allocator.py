@@ -222,3 +222,38 @@ def test_a_removed_subscription_is_forgotten():
     # subscribed again: a new subscription, not a resume of the old one
     again = al.allocate(50 * K, 1.0, [video("V")])
     assert again.paused == ["V"] and again.resumed == []
+
+
+def test_a_known_track_moves_up_one_layer_per_allocation():
+    al = StreamAllocator()
+    assert picked(al.allocate(50 * K, 0.0, [video("V")])) == {"V": "-"}
+    steps = [picked(al.allocate(10_000 * K, t, [video("V")]))["V"] for t in (0.5, 1.0, 1.5, 2.0)]
+    assert steps == ["q", "h", "f", "f"]
+    assert al.allocate(10_000 * K, 2.5, [video("V")]).decisions["V"].reason == sa.OPTIMAL
+
+
+def test_a_track_waiting_for_its_next_step_says_held():
+    al = StreamAllocator()
+    al.allocate(50 * K, 0.0, [video("V")])
+    dec = al.allocate(10_000 * K, 0.5, [video("V")]).decisions["V"]
+    assert (dec.quality, dec.reason) == (LOW, sa.HELD)
+
+
+def test_an_ample_estimate_resumes_through_a_long_hold():
+    # failed upgrades grew the hold; then the estimate shows far more than is needed
+    estimates = []
+    for i in range(6):
+        estimates += [(i * 5.0, 3_000 * K), (i * 5.0 + 1, 100 * K)]
+    al = StreamAllocator()
+    run(al, estimates[:-1], [video("V")], tick=0.5)
+    assert al._hold > sa.UPGRADE_HOLD                   # the back-off is in force
+    now = 40.0
+    assert picked(al.allocate(100 * K, now, [video("V")]))["V"] == "-"
+    assert al._hold_until > now + 1.5                    # held well past the next allocations
+    got = [picked(al.allocate(5_000 * K, now + 0.5 * (i + 1), [video("V")]))["V"] for i in range(3)]
+    assert got == ["q", "h", "f"]                        # 5 Mbit/s >= 2 x each new sum: not held
+    # an estimate that covers the step but not twice over still waits for the hold
+    al2 = StreamAllocator()
+    run(al2, estimates[:-1], [video("V")], tick=0.5)
+    al2.allocate(100 * K, now, [video("V")])
+    assert picked(al2.allocate(250 * K, now + 0.5, [video("V")]))["V"] == "-"
