@@ -7,11 +7,14 @@ It also tells the data plane what the subscriber would want (`set_wanted_bitrate
 moved by more than WANTED_CHANGE): the downlink is paced and probed from then on.
 
 The estimate is an input: `set_estimate(subscriber, bits_per_s)` (None: no estimate any
-more; the subscriptions go back to their unconstrained layers at the next tick).
+more; the subscriptions go back to their unconstrained layers at the next tick).  An estimate
+below what the last allocation used is not left for the next tick: the link overflows now
+(what it drops is audio too), so that subscriber is allocated again at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -52,6 +55,9 @@ class Downlink:
     estimate: int | None
     allocator: StreamAllocator = field(default_factory=StreamAllocator)
     wanted: int = 0           # the wanted bitrate last passed on
+    used: int = 0             # bits/s the last allocation gave out
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)     # one allocation at a time
+    urgent: asyncio.Task | None = None                           # an allocation out of turn
 
 
 class Allocator:
@@ -73,6 +79,20 @@ class Allocator:
                 return
             d = self.downlinks[id(subscriber)] = Downlink(subscriber, bps)
         d.estimate = bps
+        if bps is not None and bps < d.used and d.urgent is None and not subscriber.closed:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return                   # no loop to run it on: the next tick does it
+            d.urgent = loop.create_task(self._allocate_now(d))
+
+    async def _allocate_now(self, d: Downlink) -> None:
+        try:
+            await self._allocate(d, self._subscriptions(d), self.clock())
+        except Exception:                # as a failed tick: logged, the next one runs
+            log.exception("stream allocation of %s", d.subscriber.identity)
+        finally:
+            d.urgent = None
 
     def forget(self, subscriber: Subscriber) -> None:
         self.downlinks.pop(id(subscriber), None)
@@ -82,14 +102,17 @@ class Allocator:
         for key, d in list(self.downlinks.items()):
             if d.subscriber.closed:
                 del self.downlinks[key]
-        subs = {key: [s for s in d.subscriber.subscriptions() if s.consumer is not None and s.track.published]
-                for key, d in self.downlinks.items()}
+        subs = {key: self._subscriptions(d) for key, d in self.downlinks.items()}
         await self._measure([s for key, d in self.downlinks.items() if d.estimate is not None for s in subs[key]],
                             now)
         for key, d in list(self.downlinks.items()):
             await self._allocate(d, subs[key], now)
             if d.estimate is None:       # back to unconstrained: nothing more to do for it
                 self.downlinks.pop(key, None)
+
+    @staticmethod
+    def _subscriptions(d: Downlink) -> list[Subscription]:
+        return [s for s in d.subscriber.subscriptions() if s.consumer is not None and s.track.published]
 
     async def _measure(self, subs: list[Subscription], now: float) -> None:
         """sample the layers of these subscriptions' tracks, each at most once per second"""
@@ -105,8 +128,13 @@ class Allocator:
             self.meter.sample(pid, int(stats.get("bytes", 0)), now, int(stats.get("packets", 0)))
 
     async def _allocate(self, d: Downlink, subs: list[Subscription], now: float) -> None:
+        async with d.lock:              # a tick and an allocation out of turn do not interleave
+            await self._allocate_locked(d, subs, now)
+
+    async def _allocate_locked(self, d: Downlink, subs: list[Subscription], now: float) -> None:
         by_sid = {s.track.sid: s for s in subs}
         alloc = d.allocator.allocate(d.estimate, now, [demand(s, self.meter) for s in subs])
+        d.used = alloc.used
         for sid, dec in alloc.decisions.items():
             try:
                 await apply(by_sid[sid], dec, now, d.estimate)

@@ -5,6 +5,8 @@ without an estimate."""
 
 from __future__ import annotations
 
+import asyncio
+
 from livekit.protocol import models, rtc
 
 from sfu.rooms.allocator import Allocator
@@ -237,3 +239,21 @@ async def test_the_data_plane_is_told_what_the_subscriber_would_want():
     scene.v.quality = MEDIUM                             # the subscriber asks for less
     await scene.run(600 * K, 1)
     assert bob.wanted[-1] == int((500 * K + 40 * K) * (1 + UPGRADE_MARGIN))
+
+
+async def test_an_estimate_below_what_is_allocated_is_acted_on_at_once():
+    scene = Scene()
+    video, audio, bob, v, a = await scene.run(5_000 * K, 2)
+    assert v.layer is video.layers["f"]
+    d = next(iter(scene.allocator.downlinks.values()))
+    assert d.used == 1_700 * K + 40 * K
+    # the link narrowed: no tick in between, the switch comes all the same
+    scene.allocator.set_estimate(bob, 600 * K)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert v.layer is video.layers["h"] and d.urgent is None
+    # a rise waits for the tick
+    scene.allocator.set_estimate(bob, 5_000 * K)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert v.layer is video.layers["h"] and d.urgent is None
