@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_fuzz.sh - build the data-plane fuzzers with libFuzzer and run them.
 #
-#   scripts/run_fuzz.sh [rtp|rtcp|stun|demux|ring|loadtest|header_ext_rewrite|keyframe|tcc|tcc_feedback|tcc_seq_stamp|rtcp_build|rtx|nack_generator|rtp_padding|tcp_framing|all] [seconds-per-target]
+#   scripts/run_fuzz.sh [rtp|rtcp|stun|demux|ring|loadtest|header_ext_rewrite|keyframe|tcc|tcc_feedback|tcc_seq_stamp|rtcp_build|rtx|red|nack_generator|rtp_padding|tcp_framing|all] [seconds-per-target]
 #
 # Builds csrc/fuzz/fuzz_<target>.c with clang -fsanitize=fuzzer,address,undefined
 # into csrc/fuzz/out/ (gitignored) and runs each target for the given time
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/csrc/fuzz"
 OUT="$FUZZ/out"
-ALL_TARGETS=(rtp rtcp stun demux ring loadtest header_ext_rewrite keyframe tcc tcc_feedback tcc_seq_stamp rtcp_build rtx nack_generator rtp_padding tcp_framing)
+ALL_TARGETS=(rtp rtcp stun demux ring loadtest header_ext_rewrite keyframe tcc tcc_feedback tcc_seq_stamp rtcp_build rtx red nack_generator rtp_padding tcp_framing)
 
 target="${1:-all}"
 seconds="${2:-60}"

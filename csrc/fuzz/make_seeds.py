@@ -4,7 +4,7 @@
     python3 csrc/fuzz/make_seeds.py
 
 Writes csrc/fuzz/corpus/<target>/seed-<name> for every target (rtp, rtcp,
-stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build, rtx, nack_generator, rtp_padding, tcp_framing).  Output is deterministic, so the committed seeds can be
+stun, demux, ring, loadtest, header_ext_rewrite, keyframe, tcc, tcc_feedback, tcc_seq_stamp, rtcp_build, rtx, red, nack_generator, rtp_padding, tcp_framing).  Output is deterministic, so the committed seeds can be
 regenerated and diffed.  Stale seed-* files are removed; crash-* reproducers
 (and anything else) in the corpus directories are never touched.
 
@@ -534,6 +534,24 @@ RTX_SEEDS = {
     "rtx_half_osn": rtp(pt=97, payload=b"\x00"),
 }
 
+# ----------------------------------------------------------------- RED ---
+# input: a RED payload (RFC 2198): 4-byte headers of earlier blocks, the primary's 1-byte header, the data
+
+
+def red_block_header(pt: int, ts_offset: int, length: int) -> bytes:
+    return struct.pack("!I", 0x80000000 | (pt & 0x7f) << 24 | (ts_offset & 0x3fff) << 10 | (length & 0x3ff))
+
+
+RED_SEEDS = {
+    "red_two_earlier": red_block_header(111, 1920, 3) + red_block_header(111, 960, 4) + bytes([111])
+    + b"aaa" + b"bbbb" + b"primary",
+    "red_primary_only": bytes([111]) + bytes(60),
+    "red_mixed_pt": red_block_header(0, 160, 2) + bytes([111]) + b"xx" + b"opus",
+    "red_longest_block": red_block_header(111, 16383, 1023) + bytes([111]) + bytes(1023) + b"p",
+    "red_block_runs_past": red_block_header(111, 960, 40) + bytes([111]) + b"short",
+    "red_headers_only": red_block_header(111, 960, 0) * 3,
+}
+
 # ------------------------------------------------------ NACK generator ---
 # input: 4-byte steps (op, u16 LE seq, ms to advance); op % 3: 0 packet, 1 repaired, 2 timer (RTT op ms)
 
@@ -604,6 +622,7 @@ TARGETS = {
     "tcc_seq_stamp": TCC_STAMP_SEEDS,
     "rtcp_build": RTCP_BUILD_SEEDS,
     "rtx": RTX_SEEDS,
+    "red": RED_SEEDS,
     "nack_generator": NACK_GEN_SEEDS,
     "rtp_padding": RTP_PADDING_SEEDS,
     "tcp_framing": TCP_FRAMING_SEEDS,

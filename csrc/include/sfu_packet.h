@@ -180,6 +180,36 @@ uint32_t sfu_rtx_wrap(uint8_t *dst, uint32_t cap, const uint8_t *src, const sfu_
                       uint32_t ssrc, uint8_t pt, uint16_t seq);
 
 /* ------------------------------------------------------------------ */
+/* Audio redundancy (RFC 2198 RED, as WebRTC uses it for Opus): a RED
+ * payload is a 4-byte header per earlier block (F=1, its payload type, its
+ * timestamp offset from the primary in 14 bits, its length in 10 bits),
+ * a 1-byte header for the primary (F=0, its payload type), then the
+ * blocks' data, the earlier ones first, the primary last.               */
+#define SFU_RED_MAX_BLOCKS 2        /* earlier blocks a RED payload we build carries (LiveKit's too) */
+#define SFU_RED_MAX_BLOCK_LEN 1023  /* a block's length has 10 bits */
+#define SFU_RED_MAX_TS_OFFSET 16383 /* a block's timestamp offset has 14 bits */
+#define SFU_RED_PARSE_MAX 16        /* blocks sfu_red_parse reports at most */
+
+typedef struct {
+    const uint8_t *data;
+    uint16_t len;
+    uint16_t ts_offset;        /* the primary's timestamp minus this block's */
+    uint8_t  payload_type;
+} sfu_red_block_t;
+
+/* the RED payload of `primary` (payload type pt) with the n earlier blocks
+ * (oldest first; each with pt too) into out: returns its length, or 0 when
+ * a block is too long or too old for its header fields, n is more than
+ * SFU_RED_MAX_BLOCKS, or the whole does not fit in cap.                 */
+uint32_t sfu_red_build(uint8_t *out, uint32_t cap, uint8_t pt, const sfu_red_block_t *blocks, uint32_t n,
+                       const uint8_t *primary, uint32_t primary_len);
+/* the blocks of a RED payload, in order, the primary last (ts_offset 0):
+ * returns their number (the first `cap` are written to blocks), or -1
+ * when the headers or lengths run past the payload or there are more than
+ * SFU_RED_PARSE_MAX blocks.                                             */
+int sfu_red_parse(const uint8_t *payload, uint32_t len, sfu_red_block_t *blocks, uint32_t cap);
+
+/* ------------------------------------------------------------------ */
 /* STUN header check (RFC 5389): magic cookie, length, attribute TLVs.  */
 /* returns SFU_DROP_NONE or SFU_DROP_BAD_STUN; on success sets *username
  * offset/len (len 0 when absent) */
