@@ -118,7 +118,7 @@ def test_the_probes_feedback_lifts_the_estimate(worker):
             break
         time.sleep(0.05)
     assert st["probe_results"] >= 1 and st["probe_bps"] > 1_500_000, st
-    assert st["estimate_bps"] > 1_500_000 and st["pacing_bps"] > 2 * st["estimate_bps"], st
+    assert st["estimate_bps"] > 1_500_000 and st["pacing_bps"] > 1.2 * st["estimate_bps"], st   # 1.25x
 
 
 def test_no_padding_before_the_subscriber_reported_on_the_stream(worker):
@@ -152,7 +152,7 @@ def test_a_nack_for_padding_is_not_answered(worker):
 
 
 def test_the_pacer_spreads_a_burst_and_lets_audio_pass(worker):
-    """an estimate of 200 kbit/s (a REMB below the feedback's): pacing at 500 kbit/s; a burst of
+    """an estimate of 400 kbit/s (a REMB below the feedback's): pacing at 500 kbit/s (1.25x); a burst of
     20 kB of video leaves over ~0.3 s in order and complete, an audio packet sent after it
     overtakes most of it"""
     pub, sub, dest = setup(worker)
@@ -166,7 +166,7 @@ def test_the_pacer_spreads_a_burst_and_lets_audio_pass(worker):
         pub.sendto(media(i, i), dest)
         fake.arrived(read_tcc(recv_media(sub)))          # (a sender report may come in between)
     fake.send_feedback()
-    exp, mantissa = 1, 100_000                           # 200 kbit/s
+    exp, mantissa = 1, 200_000                           # 400 kbit/s
     sub.sendto(struct.pack("!BBHII", 0x8F, 206, 5, 0x99, 0) + b"REMB" + bytes([1, (exp << 2) | (mantissa >> 16)])
                + struct.pack("!HI", mantissa & 0xFFFF, SUB_SSRC), ("127.0.0.1", worker.mux_port))
     deadline = time.monotonic() + 2
