@@ -126,8 +126,11 @@ typedef enum {
                                       when its USERNAME names one (RFC 8445 7.3), else dropped */
     SFU_CMD_TRANSPORT_SET_WANTED_BITRATE = 23, /* id, bitrate: what the stream allocator would send; the first
                                                  turns on pacing and probing (congestion control) */
-    SFU_CMD_SOCKET_SEND = 24       /* id, data, data_len: a control-plane packet (STUN, DTLS) on an ICE-TCP
+    SFU_CMD_SOCKET_SEND = 24,      /* id, data, data_len: a control-plane packet (STUN, DTLS) on an ICE-TCP
                                       connection, framed there (UDP sockets: sfu_loop_send_raw) */
+    SFU_CMD_CONSUMER_SET_RED = 25  /* id, red_payload_type: an audio consumer sends each packet as RED
+                                      (RFC 2198) with the two before it (the subscriber's answer accepted
+                                      red for its Opus); 0 = plain */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
@@ -177,7 +180,8 @@ typedef struct {
     sfu_header_ext_ids_t header_extensions;   /* transport */
     uint8_t  rtx_payload_type; /* producer, consumer: of the RTX stream */
     uint8_t  ice_ufrag_len;    /* transport: bytes of ice_ufrag */
-    uint8_t  _pad1[5];
+    uint8_t  red_payload_type; /* consumer: RED on it (audio), 0 = plain */
+    uint8_t  _pad1[4];
     char     ice_ufrag[SFU_ICE_UFRAG_MAX];  /* transport: our ICE username fragment (not NUL-terminated) */
     uint64_t remote_workers;   /* producer: bitmask of the other workers with consumers of it */
     uint64_t bitrate;          /* transport: wanted bit/s */
@@ -267,6 +271,7 @@ typedef struct {
     uint64_t plis_sent;        /* PLIs sent to publishers (after the per-producer throttle) */
     uint64_t tcp_opened;       /* ICE-TCP connections handed to the loop */
     uint64_t tcp_closed;       /* ... closed (peer, error, or their transport went) */
+    uint64_t red_sent;         /* audio packets sent to subscribers as RED with earlier blocks */
     uint64_t drops[32];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
 } sfu_stats_t;
 

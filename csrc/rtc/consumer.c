@@ -2,8 +2,9 @@
  * stream (SSRC, payload type, sequence numbers and timestamps from the seq
  * manager, header extension ids; then the transport's pacer, numbering and
  * SRTP: transport_pacing.c), resending on NACK (retransmission buffer; as RTX
- * when the subscriber negotiated it), padding for probes, switching to another
- * producer at its key frame (simulcast layers), and their lifecycle. */
+ * when the subscriber negotiated it), audio as RED with the two packets before
+ * it (when the subscriber negotiated red), padding for probes, switching to
+ * another producer at its key frame (simulcast layers), and their lifecycle. */
 #include <stdlib.h>
 #include "util/sfu_common.h"
 #include "util/ptr_array.h"
@@ -27,6 +28,59 @@ static void consumer_rewrite(struct consumer *c, uint8_t *b, const uint8_t *src,
     sfu_wr32(b + 8, c->ssrc);
     if (c->ext_rewrite && rtp->has_extension)
         sfu_header_ext_rewrite(b, rtp, c->ext_map);
+}
+
+/* room a packet keeps for the transport-wide sequence number it may be given and SRTP */
+#define RED_HEADROOM 32
+
+/* the earlier block of source packet `seq` for a RED packet of primary `rtp`, from the
+ * producer's cache: 1 when it may go (sent by c since RED began or resumed, not the
+ * primary, within the header fields' reach) */
+static int red_block(const struct consumer *c, uint16_t seq, const sfu_rtp_t *rtp, sfu_red_block_t *out)
+{
+    if ((uint16_t)(seq - c->red_from_seq) >= 0x8000)
+        return 0;                                   /* before RED began or the consumer resumed */
+    uint32_t len = 0;
+    const uint8_t *src = sfu_packet_cache_get(&c->p->cache, seq, &len);
+    sfu_rtp_t r;
+    if (!src || sfu_rtp_parse(src, len, &r) != SFU_DROP_NONE || r.ssrc != rtp->ssrc)
+        return 0;
+    uint32_t offset = rtp->ts - r.ts;
+    if (offset == 0 || offset > SFU_RED_MAX_TS_OFFSET || r.payload_len > SFU_RED_MAX_BLOCK_LEN)
+        return 0;
+    out->data = src + r.header_len;
+    out->len = r.payload_len;
+    out->ts_offset = (uint16_t)offset;
+    out->payload_type = c->payload_type;
+    return 1;
+}
+
+/* the subscriber's copy of audio packet src as RED into b (its rewritten header, then the
+ * RED payload of the two packets before it and this one): its length, 0 when this one goes
+ * plain (too long for a block, or no earlier block to carry) */
+static uint32_t consumer_red_packet(struct consumer *c, uint8_t *b, const uint8_t *src, uint32_t len,
+                                    const sfu_rtp_t *rtp, uint16_t out_seq, uint32_t out_ts)
+{
+    if (c->red_restart) {
+        c->red_from_seq = rtp->seq;
+        c->red_restart = 0;
+    }
+    if (rtp->payload_len > SFU_RED_MAX_BLOCK_LEN)
+        return 0;
+    sfu_red_block_t blocks[SFU_RED_MAX_BLOCKS];
+    uint32_t n = 0;
+    for (uint16_t back = SFU_RED_MAX_BLOCKS; back >= 1; back--)
+        n += (uint32_t)red_block(c, (uint16_t)(rtp->seq - back), rtp, &blocks[n]);
+    if (!n)
+        return 0;
+    consumer_rewrite(c, b, src, rtp->header_len, rtp, out_seq, out_ts);
+    uint32_t red = sfu_red_build(b + rtp->header_len, SFU_MTU - RED_HEADROOM - rtp->header_len,
+                                 c->payload_type, blocks, n, src + rtp->header_len, rtp->payload_len);
+    if (!red)
+        return 0;
+    b[0] &= (uint8_t)~0x20;                         /* the source's padding is not carried */
+    b[1] = (uint8_t)((src[1] & 0x80) | (c->red_payload_type & 0x7f));
+    return rtp->header_len + red;
 }
 
 static inline uint8_t consumer_pace_class(const struct consumer *c)
@@ -59,7 +113,19 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
     uint32_t out_ts;
     sfu_seq_manager_map(&c->seq, rtp->seq, rtp->ts, consumer_clock(c), now, &out_seq, &out_ts);
     struct tx_entry *e = sfu_udp_tx_slot(&l->tx);
-    consumer_rewrite(c, e->buf, pkt, len, rtp, out_seq, out_ts);
+    sfu_rtp_t red_rtp;
+    uint32_t red = c->red_payload_type ? consumer_red_packet(c, e->buf, pkt, len, rtp, out_seq, out_ts) : 0;
+    if (red) {
+        red_rtp = *rtp;
+        red_rtp.payload_type = c->red_payload_type;
+        red_rtp.payload_len = (uint16_t)(red - rtp->header_len);
+        red_rtp.pad_len = 0;
+        rtp = &red_rtp;
+        len = red;
+        l->stats.red_sent++;
+    } else {
+        consumer_rewrite(c, e->buf, pkt, len, rtp, out_seq, out_ts);
+    }
     if (transport_send_rtp(l, t, e, len, rtp, consumer_pace_class(c), SFU_TCC_SENT_MEDIA, now) < 0) {
         c->stats.dropped++;
         return;
@@ -252,8 +318,10 @@ int consumer_create(sfu_loop_t *l, struct transport *t, struct producer *p, cons
 
 void consumer_set_paused(sfu_loop_t *l, struct consumer *c, int paused)
 {
-    if (c->paused && !paused)
+    if (c->paused && !paused) {
         sfu_seq_manager_resync(&c->seq);
+        c->red_restart = 1;            /* what was sent before the pause had other timestamps */
+    }
     c->paused = (uint8_t)(paused ? 1 : 0);
     if (!paused && c->p && c->p->kind == SFU_KIND_VIDEO)
         producer_keyframe_needed(l, c->p);   /* a resumed video consumer needs a key frame */
@@ -270,6 +338,18 @@ void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload
 {
     c->rtx_ssrc = rtx_ssrc;
     c->rtx_payload_type = rtx_ssrc ? rtx_payload_type : 0;
+}
+
+int consumer_set_red(struct consumer *c, uint8_t red_payload_type)
+{
+    if (red_payload_type && (!c->p || c->p->kind != SFU_KIND_AUDIO))
+        return SFU_EINVAL;
+    if (red_payload_type && producer_want_cache(c->p) != SFU_OK)
+        return SFU_ENOMEM;            /* the earlier blocks come from the producer's cache */
+    if (red_payload_type && red_payload_type != c->red_payload_type)
+        c->red_restart = 1;
+    c->red_payload_type = red_payload_type & 0x7f;
+    return SFU_OK;
 }
 
 int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np)

@@ -105,6 +105,9 @@ struct consumer {
     uint32_t rtx_ssrc;             /* resends go out as RTX on it (the subscriber negotiated rtx), 0 = copies */
     uint8_t rtx_payload_type;
     uint16_t rtx_seq;              /* the RTX stream's own sequence numbers */
+    uint8_t red_payload_type;      /* audio sent as RED on it (the subscriber negotiated red), 0 = plain */
+    uint8_t red_restart;           /* the next packet starts what earlier blocks may come from */
+    uint16_t red_from_seq;         /* source seq of the first packet since RED began or resumed */
     sfu_stream_stats_t stats;
 };
 
@@ -206,6 +209,7 @@ void consumer_set_paused(sfu_loop_t *l, struct consumer *c, int paused);
 int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np);
 void consumer_request_key_frame(sfu_loop_t *l, struct consumer *c);
 void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
+int consumer_set_red(struct consumer *c, uint8_t red_payload_type);
 int consumer_can_pad(const struct consumer *c);
 uint32_t consumer_build_padding(struct consumer *c, uint8_t *buf, uint32_t pad_len);
 void consumer_free(sfu_loop_t *l, struct consumer *c);

@@ -425,6 +425,7 @@ class Consumer:
         self.ts_offset = ts_offset
         self.paused = paused
         self.rtx_ssrc = 0              # resends as RTX on it, 0 = plain copies
+        self.red_payload_type = 0      # audio sent as RED on it, 0 = plain
         self.closed = False
 
     async def pause(self) -> None:
@@ -446,6 +447,14 @@ class Consumer:
         await self.transport.worker.request("CONSUMER_SET_RTX", {"id": self.id, "rtx_ssrc": rtx_ssrc,
                                                                  "rtx_payload_type": rtx_payload_type})
         self.rtx_ssrc = rtx_ssrc
+
+    async def set_red(self, red_payload_type: int) -> None:
+        """send this audio consumer's packets as RED (RFC 2198: each with the two before it, so
+        the subscriber rebuilds a lost one from the next) on red_payload_type; 0: plain Opus"""
+        if self.closed:
+            raise errors.InvalidStateError(f"consumer {self.id} closed")
+        await self.transport.worker.request("CONSUMER_SET_RED", {"id": self.id, "red_payload_type": red_payload_type})
+        self.red_payload_type = red_payload_type
 
     async def request_key_frame(self) -> None:
         """ask the publisher of a video producer for a key frame (throttled by the data plane)"""

@@ -32,6 +32,7 @@ from .track import Subscription
 log = logging.getLogger("sfu.rooms")
 
 TICK = 0.5     # s between two allocations of a subscriber
+RED_BLOCKS = 2  # earlier blocks in each RED packet the data plane sends (SFU_RED_MAX_BLOCKS)
 WANTED_CHANGE = 0.1   # the wanted bitrate is passed on when it moved by more than this fraction
 
 
@@ -162,12 +163,14 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
     pub = sub.track
     advertised = {x.quality: x.bitrate for x in pub.info.layers}
     # the layer it is on counts while it flows, trusted or not (trust is for moving up)
-    layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), advertised.get(x.quality, 0),
-                              x.active or (x is sub.layer and x.activity.active))
+    layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), meter.payload_rate(x.producer.id),
+                              advertised.get(x.quality, 0), x.active or (x is sub.layer and x.activity.active))
                    for x in pub.layers.values())
     current = sub.layer.quality if sub.layer is not None and not sub.bandwidth_paused else None
+    red = sub.consumer.red_payload_type if sub.consumer is not None else 0
     return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted, max_quality=sub.quality,
-                  source=pub.info.source, priority=sub.priority, size=sub.size, current=current)
+                  source=pub.info.source, priority=sub.priority, size=sub.size, current=current,
+                  red_blocks=RED_BLOCKS if red else 0)
 
 
 async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | None = None) -> None:

@@ -63,6 +63,7 @@ class LayerState:
     """a layer (simulcast encoding) of a track as the allocator sees it"""
     quality: int                   # models.VideoQuality
     bitrate: int = 0               # measured, bits/s; 0 = not measured
+    payload_bitrate: int = 0       # measured, of RTP payload (what a RED block repeats)
     advertised: int = 0            # TrackInfo.layers[].bitrate; 0 = not advertised
     active: bool = True            # usable (sfu.rooms.layer_activity)
 
@@ -79,6 +80,7 @@ class Demand:
     priority: int = 0              # UpdateTrackSettings.priority; 0 = by source
     size: int = 0                  # requested width * height; 0 = not given
     current: int | None = None     # the quality forwarded when the allocator first sees it
+    red_blocks: int = 0            # audio sent as RED: earlier blocks each packet carries
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,16 @@ def layer_cost(layer: LayerState, kind: str = "video") -> int:
     if layer.advertised > 0:
         return layer.advertised
     return DEFAULT_AUDIO_BITRATE if kind == "audio" else DEFAULT_VIDEO_BITRATE.get(layer.quality, 500_000)
+
+
+def audio_cost(d: Demand) -> int:
+    """bits/s an audio subscription is counted for: its layer, and with RED each earlier block
+    again (measured payload, else a third of the layer's cost)"""
+    layer = d.layers[0]
+    cost = layer_cost(layer, "audio")
+    if d.red_blocks:
+        cost += d.red_blocks * (layer.payload_bitrate if layer.payload_bitrate > 0 else cost // 3 * 2)
+    return cost
 
 
 def candidates(d: Demand) -> list[LayerState]:
@@ -160,7 +172,7 @@ class StreamAllocator:
         used = 0
         for d in demands:
             if d.kind != "video":
-                cost = 0 if d.disabled or not d.layers else layer_cost(d.layers[0], "audio")
+                cost = 0 if d.disabled or not d.layers else audio_cost(d)
                 decisions[d.key] = Decision(d.key, d.layers[0].quality if d.layers else None, False,
                                             DISABLED if d.disabled else AUDIO, cost)
                 used += cost

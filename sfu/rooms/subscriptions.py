@@ -141,6 +141,7 @@ class Subscribing:
                     log.warning("%s: subscriber answer timed out", self.identity)
                     return
                 await self._use_answered_rtx()
+                await self._use_answered_red()
                 await self._announce_subscriptions()
         finally:
             self._negotiating = False
@@ -157,6 +158,23 @@ class Subscribing:
             want = sub.rtx_ssrc if rtx is not None else 0
             if c.rtx_ssrc != want:
                 await c.set_rtx(want, rtx.pt if rtx is not None else 0)
+
+    async def _use_answered_red(self) -> None:
+        """send RED to the audio subscriptions whose m-line the answer accepted red on for its
+        Opus (as LiveKit's RED receiver does for a publisher's plain Opus)"""
+        assert self.subscriber is not None
+        for pub in list(self.room.all_tracks()):
+            sub = pub.subscriptions.get(self.identity)
+            c = sub.consumer if sub is not None else None
+            if c is None or c.closed or pub.kind != "audio":
+                continue
+            answered = self.subscriber.answered_codecs(pub.sid)
+            red = red_codec(answered, c.payload_type)
+            want = red.pt if red is not None else 0
+            log.debug("%s: %s answered %s: red %s", self.identity, pub.sid,
+                      [f"{x.mime}/{x.pt}" for x in answered], want or "no")
+            if c.red_payload_type != want:
+                await c.set_red(want)
 
     async def _announce_subscriptions(self) -> None:
         for pub in list(self.room.all_tracks()):
@@ -248,6 +266,17 @@ class Subscribing:
 def rtx_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:
     """the rtx codec (RFC 4588) repairing `payload_type` among negotiated codecs"""
     return next((c for c in codecs if c.mime == "rtx" and c.apt == payload_type), None)
+
+
+def red_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:
+    """the red codec (RFC 2198) whose blocks are `payload_type` (its fmtp "111/111") among
+    negotiated codecs"""
+    for c in codecs:
+        if c.mime == "red" and c.fmtp:
+            primaries = [p.strip() for p in c.fmtp.split("/")]
+            if primaries and all(p == str(payload_type) for p in primaries):
+                return c
+    return None
 
 
 async def switch_layer(sub: Subscription, layer: Layer, why: str, now: float | None = None) -> None:

@@ -48,6 +48,14 @@ def rtx(data: dict) -> tuple[int, int]:
     return (ssrc, pt) if ssrc else (0, 0)
 
 
+def payload_type(data: dict, key: str) -> int:
+    """a 7-bit payload type field of a request (0 when absent)"""
+    pt = int(data.get(key) or 0)
+    if not 0 <= pt <= 127:
+        raise messages.SchemaError(f"{key} must fit 7 bits")
+    return pt
+
+
 def remote_workers(workers: Iterable[int], n_workers: int, me: int) -> int:
     """the `remote_workers` bitmask of worker indexes (this worker left out)"""
     m = 0

@@ -461,6 +461,10 @@ class Worker:
         self.nl.consumer_set_rtx(int(data["id"]), *command_fields.rtx(data))
         return {}
 
+    def on_consumer_set_red(self, data: dict) -> dict:
+        self.nl.consumer_set_red(int(data["id"]), command_fields.payload_type(data, "red_payload_type"))
+        return {}
+
     def on_consumer_request_key_frame(self, data: dict) -> dict:
         self.nl.consumer_request_key_frame(int(data["id"]))
         return {}

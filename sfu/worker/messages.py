@@ -97,6 +97,9 @@ REQUESTS: dict[str, Message] = {
     "CONSUMER_SET_RTX": Message(("id", "rtx_ssrc", "rtx_payload_type"),
                                 doc="NACKs are answered as RTX on them (the subscriber's answer accepted rtx); "
                                     "rtx_ssrc 0: plain copies"),
+    "CONSUMER_SET_RED": Message(("id", "red_payload_type"),
+                                doc="an audio consumer sends RED (RFC 2198, the two packets before each) on "
+                                    "this payload type (the subscriber's answer accepted red); 0: plain"),
     "CONSUMER_CLOSE": Message(("id",)),
     "CONSUMER_STATS": Message(("id",), reply=("packets", "bytes")),
     "PEER_RESET": Message(("worker",), doc="that worker restarted: drop what it queued for us"),

@@ -188,6 +188,10 @@ class NativeLoop:
         self._command(lib.SFU_CMD_CONSUMER_SET_RTX, "CONSUMER_SET_RTX", id=cid, rtx_ssrc=rtx_ssrc,
                       rtx_payload_type=rtx_payload_type)
 
+    def consumer_set_red(self, cid: int, red_payload_type: int) -> None:
+        """audio sent as RED on red_payload_type (0: plain)"""
+        self._command(lib.SFU_CMD_CONSUMER_SET_RED, "CONSUMER_SET_RED", id=cid, red_payload_type=red_payload_type)
+
     def consumer_request_key_frame(self, cid: int) -> None:
         self._command(lib.SFU_CMD_CONSUMER_REQUEST_KEY_FRAME, "CONSUMER_REQUEST_KEY_FRAME", id=cid)
 

@@ -40,6 +40,7 @@ class Consumer:
         self.producer = producer
         self.paused = paused
         self.closed = False
+        self.red_payload_type = 0
         self.log: list[str] = []
 
     async def set_producer(self, producer: Producer) -> None:

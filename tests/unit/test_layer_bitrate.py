@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sfu.rooms.layer_bitrate import INTERVAL, PACKET_OVERHEAD, BitrateMeter
+from sfu.rooms.layer_bitrate import INTERVAL, PACKET_OVERHEAD, RTP_HEADER, BitrateMeter
 
 
 def test_rate_from_two_samples_at_most_once_per_interval():
@@ -36,3 +36,10 @@ def test_each_packet_counts_with_what_it_carries_on_the_wire():
     m.sample(1, 50 * 120, 1.0, 50)
     assert m.rate(1) == 50 * (120 + PACKET_OVERHEAD) * 8
     assert 60_000 < m.rate(1) < 70_000
+
+
+def test_the_payload_rate_is_what_a_red_block_repeats():
+    m = BitrateMeter()
+    m.sample(1, 0, 0.0, 0)
+    m.sample(1, 50 * 120, 1.0, 50)
+    assert m.payload_rate(1) == 50 * (120 - RTP_HEADER) * 8

@@ -257,3 +257,16 @@ def test_an_ample_estimate_resumes_through_a_long_hold():
     run(al2, estimates[:-1], [video("V")], tick=0.5)
     al2.allocate(100 * K, now, [video("V")])
     assert picked(al2.allocate(250 * K, now + 0.5, [video("V")]))["V"] == "-"
+
+
+def test_red_audio_is_counted_with_its_earlier_blocks():
+    plain = audio(rate=66 * K)
+    red = Demand("A", "audio", (LayerState(HIGH, bitrate=66 * K, payload_bitrate=32 * K),), red_blocks=2)
+    assert sa.audio_cost(plain) == 66 * K and sa.audio_cost(red) == 66 * K + 2 * 32 * K
+    # not measured yet: two thirds of the default per block
+    guess = Demand("A", "audio", (LayerState(HIGH),), red_blocks=2)
+    assert sa.audio_cost(guess) == sa.DEFAULT_AUDIO_BITRATE + 2 * (sa.DEFAULT_AUDIO_BITRATE // 3 * 2)
+    # on a link where the 180p layer fits beside plain audio, RED audio takes its place first
+    est = 240 * K
+    assert picked(StreamAllocator().allocate(est, 0.0, [plain, video("V")]))["V"] == "q"
+    assert picked(StreamAllocator().allocate(est, 0.0, [red, video("V")]))["V"] == "-"
