@@ -14,7 +14,7 @@ from ..protocol import sdp
 from .codec_preference import send_codec
 from .peer_transport import PeerTransport
 from .layer_selector import select_layer
-from .subscriptions import consumer_ext_map, red_codec, request_key_frame, rtx_codec
+from .subscriptions import consumer_ext_map, red_allowed, red_codec, request_key_frame, rtx_codec
 from .track import Subscription
 
 
@@ -75,7 +75,7 @@ class SinglePeerConnection:
             rtx_payload_type=rtx.pt if rtx is not None else 0)
         sub.layer, sub.ssrc = layer, sub.consumer.ssrc
         # our answer keeps the red the client offered over that Opus (sdp.select_audio_codecs)
-        red = red_codec(media.codecs(), codec.pt) if pub.kind == "audio" else None
+        red = red_codec(media.codecs(), codec.pt) if pub.kind == "audio" and red_allowed(pub.info) else None
         if red is not None:
             await sub.consumer.set_red(red.pt)
         return True

@@ -169,7 +169,7 @@ class Subscribing:
             if c is None or c.closed or pub.kind != "audio":
                 continue
             answered = self.subscriber.answered_codecs(pub.sid)
-            red = red_codec(answered, c.payload_type)
+            red = red_codec(answered, c.payload_type) if red_allowed(pub.info) else None
             want = red.pt if red is not None else 0
             log.debug("%s: %s answered %s: red %s", self.identity, pub.sid,
                       [f"{x.mime}/{x.pt}" for x in answered], want or "no")
@@ -266,6 +266,14 @@ class Subscribing:
 def rtx_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:
     """the rtx codec (RFC 4588) repairing `payload_type` among negotiated codecs"""
     return next((c for c in codecs if c.mime == "rtx" and c.apt == payload_type), None)
+
+
+def red_allowed(info: models.TrackInfo) -> bool:
+    """whether the server may send this audio track as RED: not when its publisher asked
+    (AddTrackRequest.disable_red), nor when it is end-to-end encrypted (the receiver's
+    decryptor takes the payload as one encrypted frame: livekit-client in Chromium failed to
+    decrypt every RED packet in tests/interop/browser/test_browser_e2ee.py)"""
+    return not info.disable_red and info.encryption == models.Encryption.NONE
 
 
 def red_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:

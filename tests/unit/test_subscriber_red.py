@@ -1,13 +1,15 @@
 """RED toward subscribers (sfu.rooms.subscriptions): an audio track is offered with red
 (fmtp 111/111) after Opus, and its consumer sends RED only once the subscriber's answer kept
 red for the consumer's Opus payload type; an answer without it, or with red over another
-payload type, keeps plain Opus; a video subscription is never touched."""
+payload type, keeps plain Opus, and so does a track whose publisher disabled red or that is
+end-to-end encrypted; a video subscription is never touched."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+from livekit.protocol import models
 
 from sfu.protocol import sdp
 from sfu.protocol.sdp.media import Codec
@@ -47,7 +49,7 @@ def answer_to(offer: str, keep_red: bool) -> str:
     return "\r\n".join(out)
 
 
-async def use_answer(keep_red: bool, kind: str = "audio") -> FakeConsumer:
+async def use_answer(keep_red: bool, kind: str = "audio", info: models.TrackInfo | None = None) -> FakeConsumer:
     pc = subscriber_pc()
     _, offer = pc.build_offer()
     pc.remote_answer = sdp.SessionDescription.parse(answer_to(offer, keep_red))
@@ -55,7 +57,8 @@ async def use_answer(keep_red: bool, kind: str = "audio") -> FakeConsumer:
     member = Subscribing()
     member.identity, member.subscriber = "bob", pc
     sub = SimpleNamespace(consumer=c)
-    member.room = SimpleNamespace(all_tracks=lambda: [SimpleNamespace(sid=TRACK, kind=kind, subscriptions={"bob": sub})])
+    track = SimpleNamespace(sid=TRACK, kind=kind, subscriptions={"bob": sub}, info=info or models.TrackInfo())
+    member.room = SimpleNamespace(all_tracks=lambda: [track])
     await member._use_answered_red()
     await member._use_answered_red()          # idempotent
     return c
@@ -70,6 +73,13 @@ async def test_the_offer_has_red_over_opus():
 @pytest.mark.parametrize("keep_red,calls", [(True, [RED.pt]), (False, [])])
 async def test_red_only_once_the_answer_accepts_it(keep_red, calls):
     assert (await use_answer(keep_red)).calls == calls
+
+
+@pytest.mark.parametrize("info", [models.TrackInfo(disable_red=True),
+                                  models.TrackInfo(encryption=models.Encryption.GCM)],
+                         ids=["publisher disabled red", "end-to-end encrypted"])
+async def test_no_red_where_the_track_says_so(info):
+    assert (await use_answer(True, info=info)).calls == []
 
 
 async def test_a_video_track_is_left_alone():
