@@ -94,12 +94,18 @@ async def test_an_estimate_pauses_and_resumes_a_video_with_stream_state_updates(
                 await asyncio.sleep(0.05)
             assert sub.disabled == disabled and sub.consumer.paused
 
-        estimate(5_000_000)       # room for the top layer: it resumes there, after the hold
+        # room for the low layer with the margin, not twice over: it resumes there after the hold
+        estimate(250_000)
         resumed_at, info = await stream_state(b, timeout=stream_allocator.UPGRADE_HOLD + 3)
         assert info.track_sid == pub.sid and info.state == lk.StreamState.ACTIVE
         assert resumed_at - paused_at >= stream_allocator.UPGRADE_HOLD - 1.0
-        assert not sub.consumer.paused and sub.layer is pub.layers["f"]
-        assert sub.consumer.producer is pub.layers["f"].producer
+        assert not sub.consumer.paused and sub.layer is pub.layers["q"]
+
+        estimate(5_000_000)       # room for everything many times over: up a layer at a time to the top
+        end = time.monotonic() + 6
+        while sub.layer is not pub.layers["f"] and time.monotonic() < end:
+            await asyncio.sleep(0.1)
+        assert sub.layer is pub.layers["f"] and sub.consumer.producer is pub.layers["f"].producer
 
         estimate(None)            # no estimate any more: the subscriber is left alone
         end = time.monotonic() + 2
