@@ -110,7 +110,7 @@ def stats_dict(s: Any) -> dict[str, Any]:
             "nacks", "retransmits", "nack_misses", "rtcp_sent", "tx_gso", "plis_throttled",
             "nacks_sent", "nack_recovered", "nack_lost", "rtx_received", "rtx_sent",
             "nack_padding", "padding_sent", "paced", "plis_received", "firs_received", "plis_sent",
-            "tcp_opened", "tcp_closed", "red_sent",
+            "tcp_opened", "tcp_closed", "red_sent", "red_recovered",
         )
     }
     out["drops"] = {DROP_REASONS[i]: int(s.drops[i]) for i in range(1, lib.SFU_DROP__COUNT) if s.drops[i]}

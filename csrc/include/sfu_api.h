@@ -272,7 +272,8 @@ typedef struct {
     uint64_t tcp_opened;       /* ICE-TCP connections handed to the loop */
     uint64_t tcp_closed;       /* ... closed (peer, error, or their transport went) */
     uint64_t red_sent;         /* audio packets sent to subscribers as RED with earlier blocks */
-    uint64_t drops[32];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
+    uint64_t red_recovered;    /* publisher packets that never arrived, rebuilt from a later RED packet */
+    uint64_t drops[33];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
 } sfu_stats_t;
 
 void sfu_loop_get_stats(sfu_loop_t *loop, sfu_stats_t *out);

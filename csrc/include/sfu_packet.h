@@ -203,6 +203,17 @@ typedef struct {
  * SFU_RED_MAX_BLOCKS, or the whole does not fit in cap.                 */
 uint32_t sfu_red_build(uint8_t *out, uint32_t cap, uint8_t pt, const sfu_red_block_t *blocks, uint32_t n,
                        const uint8_t *primary, uint32_t primary_len);
+/* a publisher's RED packet pkt[0..*len) (parsed as `red`) becomes, in place,
+ * the plain packet of its primary block on payload type `pt` (header and
+ * extensions kept, no padding); *out is its parse.  The earlier blocks are
+ * copied to blocks[] (at most cap, oldest first) with the sequence numbers
+ * they had (the packets just before, as libwebrtc sends them) in seqs[],
+ * *n_blocks their number.  A padding-only packet (libwebrtc probes on its
+ * audio SSRC so) only gets `pt`.  Returns SFU_DROP_NONE or
+ * SFU_DROP_BAD_RED (the packet unchanged).                              */
+int sfu_red_unwrap(uint8_t *pkt, uint32_t *len, const sfu_rtp_t *red, uint8_t pt, sfu_rtp_t *out,
+                   uint8_t (*blocks)[SFU_RED_MAX_BLOCK_LEN], uint16_t *block_lens, uint16_t *seqs,
+                   uint32_t *ts, uint32_t cap, uint32_t *n_blocks);
 /* the blocks of a RED payload, in order, the primary last (ts_offset 0):
  * returns their number (the first `cap` are written to blocks), or -1
  * when the headers or lengths run past the payload or there are more than

@@ -76,7 +76,8 @@ typedef enum {
     SFU_DROP_PACER_LATE = 29,      /* waited in a transport's pacer longer than SFU_PACER_MAX_DELAY_US */
     SFU_DROP_TCP_QUEUE_FULL = 30,  /* a TCP peer's send queue was full (it stopped reading): frame dropped */
     SFU_DROP_TCP_BAD_FRAME = 31,   /* RFC 4571 frame from a TCP peer empty or longer than a packet: skipped */
-    SFU_DROP__COUNT = 32
+    SFU_DROP_BAD_RED = 32,         /* publisher RED (RFC 2198) whose block headers run past the payload */
+    SFU_DROP__COUNT = 33
 } sfu_drop_reason_t;
 
 const char *sfu_drop_reason_name(int reason);

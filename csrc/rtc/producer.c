@@ -73,6 +73,69 @@ void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint
     producer_forward(l, p, pkt, len, rtp, now);
 }
 
+/* a packet already in p's cache (pkt points into it: valid until the fan-out is flushed) to
+ * the other workers and its consumers */
+static void forward_cached(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
+                           uint64_t now)
+{
+    if (p->remote_workers)
+        sfu_pipe_rings_put_rtp(&l->rings, p->remote_workers, p->id, now, pkt, len);
+    if (p->n_consumers)
+        fanout_add(l, p, pkt, len, rtp);
+}
+
+void producer_on_red(sfu_loop_t *l, struct producer *p, uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp)
+{
+    static __thread uint8_t blocks[SFU_RED_MAX_BLOCKS][SFU_RED_MAX_BLOCK_LEN];
+    uint16_t lens[SFU_RED_MAX_BLOCKS], seqs[SFU_RED_MAX_BLOCKS];
+    uint32_t ts[SFU_RED_MAX_BLOCKS], n = 0;
+    sfu_rtp_t primary;
+    int rc = sfu_red_unwrap(pkt, &len, rtp, p->payload_type, &primary, blocks, lens, seqs, ts,
+                            SFU_RED_MAX_BLOCKS, &n);
+    if (rc != SFU_DROP_NONE) {
+        loop_drop(l, rc);
+        return;
+    }
+    uint64_t now = sfu_now_ns();
+    for (uint32_t i = 0; i < n && p->cache.data; i++) {
+        uint32_t had;
+        /* missing: newer than the newest that arrived before this packet (so not from before
+         * the stream started here) and not rebuilt from an earlier RED packet already */
+        uint16_t ahead = (uint16_t)(seqs[i] - p->recv.max_seq);
+        if (!lens[i] || !p->recv.initialized || ahead == 0 || ahead >= 0x8000 ||
+            sfu_packet_cache_get(&p->cache, seqs[i], &had))
+            continue;
+        if ((uint32_t)primary.header_len + lens[i] > SFU_MTU)
+            continue;
+        /* the primary's header with the block's sequence number and timestamp */
+        uint8_t rebuilt[SFU_MTU];
+        memcpy(rebuilt, pkt, primary.header_len);
+        rebuilt[1] &= 0x7f;
+        sfu_wr16(rebuilt + 2, seqs[i]);
+        sfu_wr32(rebuilt + 4, ts[i]);
+        memcpy(rebuilt + primary.header_len, blocks[i], lens[i]);
+        uint32_t rlen = (uint32_t)primary.header_len + lens[i];
+        sfu_packet_cache_put(&p->cache, seqs[i], rebuilt, rlen);
+        const uint8_t *cached = sfu_packet_cache_get(&p->cache, seqs[i], &had);
+        sfu_rtp_t r;
+        if (!cached || sfu_rtp_parse(cached, had, &r) != SFU_DROP_NONE)
+            continue;
+        l->stats.red_recovered++;
+        forward_cached(l, p, cached, had, &r, now);
+    }
+    producer_on_rtp(l, p, pkt, len, &primary);
+}
+
+int producer_set_red(struct producer *p, uint8_t red_payload_type)
+{
+    if (red_payload_type && p->kind != SFU_KIND_AUDIO)
+        return SFU_EINVAL;
+    if (red_payload_type && producer_want_cache(p) != SFU_OK)
+        return SFU_ENOMEM;          /* what arrived is how a block is known to be missing */
+    p->red_payload_type = red_payload_type & 0x7f;
+    return SFU_OK;
+}
+
 /* a packet of local producer p (received or repaired) to its cache, the
  * other workers and its consumers */
 void producer_forward(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
@@ -226,6 +289,8 @@ int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c)
     sfu_rtp_stream_recv_init(&p->recv, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
     sfu_producer_activity_init(&p->activity, sfu_now_ns());
     int rc = c->rtx_ssrc ? producer_set_rtx(p, c->rtx_ssrc, c->rtx_payload_type) : SFU_OK;
+    if (rc == SFU_OK && c->red_payload_type)
+        rc = producer_set_red(p, c->red_payload_type);
     if (rc == SFU_OK && p->kind == SFU_KIND_VIDEO && (t->flags & SFU_TF_RTCP))
         rc = producer_recovery_init(p);
     if (rc == SFU_OK && (sfu_idmap_put(&l->producers, p->id, p) ||

@@ -82,6 +82,7 @@ struct producer {
     sfu_producer_activity_t activity;   /* local producers */
     uint32_t rtx_ssrc;             /* its publisher's RTX stream (RFC 4588), 0 = none */
     uint8_t rtx_payload_type;
+    uint8_t red_payload_type;      /* its publisher sends RED (RFC 2198) on it: unwrapped here, 0 = none */
     sfu_nack_generator_t *nack;    /* local video producers on RTCP transports */
     sfu_stream_stats_t stats;
     sfu_audio_level_stats_t audio_level;  /* local audio producers */
@@ -197,6 +198,10 @@ void producer_recovery_free(struct producer *p);
 int producer_set_rtx(struct producer *p, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
 void producer_recovery_on_media(sfu_loop_t *l, struct producer *p, uint16_t seq, uint64_t now);
 void producer_on_rtx(sfu_loop_t *l, struct producer *p, uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);
+/* a RED packet of p's publisher: its primary forwarded as plain Opus, after the packets its
+ * earlier blocks carry that never arrived (uplink loss repaired without a round trip) */
+void producer_on_red(sfu_loop_t *l, struct producer *p, uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp);
+int producer_set_red(struct producer *p, uint8_t red_payload_type);
 void producers_send_nacks(sfu_loop_t *l, uint64_t now);
 
 /* consumer.c */

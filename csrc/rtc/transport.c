@@ -236,6 +236,10 @@ static void transport_on_plain_rtp(sfu_loop_t *l, struct transport *t, uint8_t *
     }
     if (p->kind == SFU_KIND_AUDIO && t->ext_ids.audio_level)
         producer_observe_audio_level(p, buf, &rtp, t->ext_ids.audio_level);
+    if (p->red_payload_type && rtp.payload_type == p->red_payload_type) {
+        producer_on_red(l, p, buf, (uint32_t)n, &rtp);
+        return;
+    }
     producer_on_rtp(l, p, buf, (uint32_t)n, &rtp);
 }
 

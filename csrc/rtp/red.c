@@ -76,3 +76,38 @@ int sfu_red_parse(const uint8_t *payload, uint32_t len, sfu_red_block_t *blocks,
         blocks[i] = found[i];
     return (int)n;
 }
+
+int sfu_red_unwrap(uint8_t *pkt, uint32_t *len, const sfu_rtp_t *red, uint8_t pt, sfu_rtp_t *out,
+                   uint8_t (*blocks)[SFU_RED_MAX_BLOCK_LEN], uint16_t *block_lens, uint16_t *seqs,
+                   uint32_t *ts, uint32_t cap, uint32_t *n_blocks)
+{
+    *n_blocks = 0;
+    if ((uint32_t)red->header_len + red->payload_len + red->pad_len > *len)
+        return SFU_DROP_BAD_RED;
+    if (red->payload_len == 0) {
+        /* padding only (the publisher's bandwidth probe on its audio SSRC): no blocks, on pt
+         * as any of its packets */
+        pkt[1] = (uint8_t)((pkt[1] & 0x80) | (pt & 0x7f));
+        return sfu_rtp_parse(pkt, *len, out);
+    }
+    sfu_red_block_t b[SFU_RED_PARSE_MAX];
+    int n = sfu_red_parse(pkt + red->header_len, red->payload_len, b, SFU_RED_PARSE_MAX);
+    if (n < 1)
+        return SFU_DROP_BAD_RED;
+    uint32_t earlier = (uint32_t)n - 1;
+    uint32_t first = earlier > cap ? earlier - cap : 0;     /* keep the newest ones */
+    for (uint32_t i = first; i < earlier; i++) {
+        uint32_t k = i - first;
+        memcpy(blocks[k], b[i].data, b[i].len);            /* out of pkt before it is rewritten */
+        block_lens[k] = b[i].len;
+        seqs[k] = (uint16_t)(red->seq - (earlier - i));
+        ts[k] = red->ts - b[i].ts_offset;
+    }
+    *n_blocks = earlier - first;
+    const sfu_red_block_t *primary = &b[n - 1];
+    memmove(pkt + red->header_len, primary->data, primary->len);
+    pkt[0] &= (uint8_t)~0x20;                              /* its padding is gone with the RED payload */
+    pkt[1] = (uint8_t)((pkt[1] & 0x80) | (pt & 0x7f));
+    *len = (uint32_t)red->header_len + primary->len;
+    return sfu_rtp_parse(pkt, *len, out);
+}

@@ -34,6 +34,7 @@ static const char *const drop_names[SFU_DROP__COUNT] = {
     [SFU_DROP_PACER_LATE] = "pacer_late",
     [SFU_DROP_TCP_QUEUE_FULL] = "tcp_queue_full",
     [SFU_DROP_TCP_BAD_FRAME] = "tcp_bad_frame",
+    [SFU_DROP_BAD_RED] = "bad_red",
 };
 
 const char *sfu_drop_reason_name(int reason)

@@ -191,9 +191,11 @@ class Transport:
                                                          "recv_key": recv_key.hex(), "send_key": send_key.hex()})
 
     async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "", rtx_ssrc: int = 0,
-                      rtx_payload_type: int = 0) -> Producer:
+                      rtx_payload_type: int = 0, red_payload_type: int = 0) -> Producer:
         """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame; `rtx_ssrc` and
-        `rtx_payload_type`: the publisher's RTX stream (RFC 4588), 0 = none (yet)"""
+        `rtx_payload_type`: the publisher's RTX stream (RFC 4588), 0 = none (yet);
+        `red_payload_type` (audio): the publisher sends RED (RFC 2198) on it, which the data
+        plane unwraps to its primary on `payload_type` (and repairs lost packets from), 0 = none"""
         self._check()
         if kind not in ("audio", "video"):
             raise ValueError("kind must be audio or video")
@@ -202,6 +204,8 @@ class Transport:
                "kind": kind, "codec": codec, "remote_workers": []}
         if rtx_ssrc:
             req.update(rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
+        if red_payload_type:
+            req["red_payload_type"] = red_payload_type
         await self.worker.request("PRODUCER_CREATE", req)
         p = Producer(self, pid, kind, ssrc, payload_type)
         p.codec = codec

@@ -96,6 +96,7 @@ def families(s: NodeSnapshot) -> list[Metric]:
         "sfu_worker_rtx_received": ("publisher RTX packets unwrapped into their stream", "rtx_received"),
         "sfu_worker_rtx_sent": ("retransmits sent to subscribers as RTX", "rtx_sent"),
         "sfu_worker_red_sent": ("audio packets sent to subscribers as RED with earlier blocks", "red_sent"),
+        "sfu_worker_red_recovered": ("publisher audio packets rebuilt from a later RED packet", "red_recovered"),
     }
     for name, (doc, key) in per_worker.items():
         c = CounterMetricFamily(name, doc, labels=w_labels)

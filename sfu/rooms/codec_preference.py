@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from livekit.protocol import models
+
 from ..protocol import sdp
 
 VIDEO_MIMES = {"vp8": "video/VP8", "h264": "video/H264", "vp9": "video/VP9", "av1": "video/AV1"}
@@ -27,12 +29,12 @@ def requested_codec(codec: str) -> str | None:
     return name if name in VIDEO_MIMES else None
 
 
-def preferred_codecs(offer: sdp.SessionDescription, wanted: Mapping[str, str]) -> dict[str, str]:
-    """mid -> codec name for the offer's video m-lines whose track (the msid's track id) asked
-    for a codec; `wanted` maps a track id (an AddTrackRequest cid) to its codec name"""
+def preferred_codecs(offer: sdp.SessionDescription, wanted: Mapping[str, str], kind: str = "video") -> dict[str, str]:
+    """mid -> codec name for the offer's m-lines of `kind` whose track (the msid's track id)
+    asked for a codec; `wanted` maps a track id (an AddTrackRequest cid) to its codec name"""
     out: dict[str, str] = {}
     for index, media in enumerate(offer.media):
-        if media.kind != "video":
+        if media.kind != kind:
             continue
         track_id = (media.attribute("msid") or "").split(" ")[-1]
         name = wanted.get(track_id)
@@ -62,3 +64,12 @@ def send_codec(offered: Sequence[sdp.Codec], published: sdp.Codec | None) -> sdp
     same = [c for c in offered if c.mime == published.mime]
     want = _profile(published)
     return next((c for c in same if _profile(c) == want), same[0] if same else None)
+
+
+def red_allowed(info: models.TrackInfo) -> bool:
+    """whether this audio track goes as RED, from its publisher (our answer puts red first)
+    and to subscribers that negotiated red: not when its publisher asked not to
+    (AddTrackRequest.disable_red, as livekit-client does with E2EE), nor when it is end-to-end
+    encrypted (a RED payload is then one encrypted frame: livekit-client in Chromium failed to
+    decrypt every RED packet the server built, tests/interop/browser/test_browser_e2ee.py)"""
+    return not info.disable_red and info.encryption == models.Encryption.NONE

@@ -141,15 +141,16 @@ class PeerTransport:
 
     # -- publisher: answer the client's offer ------------------------------------------
     async def answer_offer(self, offer_text: str, send_tracks: dict[str, sdp.SendTrack] | None = None,
-                           video_codecs: dict[str, str] | None = None) -> sdp.Answer:
-        """`video_codecs`: mid -> the codec its track asked for (first in the answer)"""
+                           video_codecs: dict[str, str] | None = None, red_mids: set[str] | None = None) -> sdp.Answer:
+        """`video_codecs`: mid -> the codec its track asked for (first in the answer); `red_mids`:
+        audio m-lines where red goes first"""
         offer = sdp.SessionDescription.parse(offer_text)
         ufrag, pwd = offer.transport_attribute("ice-ufrag") or "", offer.transport_attribute("ice-pwd") or ""
         if self.remote_set and (ufrag, pwd) != (self.remote_ufrag, self.remote_pwd):
             await self.restart_ice(ufrag, pwd)    # the client restarted ICE
         setup = answer_setup(offer.transport_attribute("setup") or "actpass", "active")
         answer = sdp.build_answer(offer, self.params(setup), send_tracks=send_tracks,
-                                  preferred_video_codecs=video_codecs)
+                                  preferred_video_codecs=video_codecs, prefer_red_mids=red_mids or ())
         # every offer's parameters apply: a renegotiation may add the data channel m-line (media
         # first, then data) or header extensions
         extmap: dict[str, int] = {}

@@ -12,7 +12,7 @@ from livekit.protocol import models, rtc
 from .. import auth, errors
 from ..ids import new_sid
 from ..protocol import sdp
-from .codec_preference import VIDEO_MIMES, preferred_codecs, requested_codec
+from .codec_preference import VIDEO_MIMES, preferred_codecs, red_allowed, requested_codec
 from .events import ParticipantEvents
 from .layer_activity import LayerActivity
 from .peer_transport import PeerTransport
@@ -74,7 +74,8 @@ class Publishing:
         send_tracks: dict[str, sdp.SendTrack] = {}
         if self.single_pc:
             send_tracks = await self._place_sends(sdp.SessionDescription.parse(desc.sdp))
-        answer = await pub_pc.answer_offer(desc.sdp, send_tracks, self._codec_preferences(desc.sdp))
+        answer = await pub_pc.answer_offer(desc.sdp, send_tracks, self._codec_preferences(desc.sdp),
+                                           self._red_mids(desc.sdp))
         reply = rtc.SessionDescription(type="answer", sdp=answer.sdp.serialize(), id=desc.id)
         for mid, sub in self.sends.items():
             reply.mid_to_track_id[mid] = sub.track.sid
@@ -93,6 +94,17 @@ class Publishing:
         if not wanted:
             return {}
         return preferred_codecs(sdp.SessionDescription.parse(offer_text), wanted)
+
+    def _red_mids(self, offer_text: str) -> set[str]:
+        """the offer's audio m-lines whose track may send RED, as LiveKit prefers it: not when
+        the AddTrackRequest disabled red or the track is end-to-end encrypted (its RED payload
+        would be one encrypted frame the server cannot unwrap)"""
+        tracks = [*self.pending.values(), *self.tracks.values()]
+        wanted = {p.cid for p in tracks if p.kind == "audio" and red_allowed(p.info)}
+        if not wanted:
+            return set()
+        offer = sdp.SessionDescription.parse(offer_text)
+        return {mid for mid, name in preferred_codecs(offer, {cid: "red" for cid in wanted}, kind="audio").items()}
 
     async def _bind_tracks(self, answer: sdp.Answer) -> None:
         """map offered m-lines to announced tracks and create producers; a bound
@@ -116,6 +128,10 @@ class Publishing:
                 continue
             pub.mid = info.mid
             pub.codec = info.codecs[0] if info.codecs else None
+            if pub.codec is not None and pub.codec.mime == "red":
+                # it sends RED: the data plane unwraps it to its primary, Opus
+                pub.red_pt = pub.codec.pt
+                pub.codec = next((c for c in info.codecs if c.mime == "opus"), None)
             pub.rtx_pt = next((c.pt for c in info.codecs if pub.codec and c.mime == "rtx" and c.apt == pub.codec.pt),
                               0)
             pub.rtx_ssrcs = dict(info.ssrcs.rtx)
@@ -158,7 +174,8 @@ class Publishing:
         pub.adding.add(rid)     # an unknown_ssrc event may arrive while the producer is created
         try:
             producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "",
-                                                      rtx_ssrc=rtx_ssrc, rtx_payload_type=pub.rtx_pt)
+                                                      rtx_ssrc=rtx_ssrc, rtx_payload_type=pub.rtx_pt,
+                                                      red_payload_type=pub.red_pt)
         except errors.AlreadyExistsError:
             return
         finally:

@@ -11,10 +11,10 @@ import random
 from livekit.protocol import rtc
 
 from ..protocol import sdp
-from .codec_preference import send_codec
+from .codec_preference import red_allowed, send_codec
 from .peer_transport import PeerTransport
 from .layer_selector import select_layer
-from .subscriptions import consumer_ext_map, red_allowed, red_codec, request_key_frame, rtx_codec
+from .subscriptions import consumer_ext_map, red_codec, request_key_frame, rtx_codec
 from .track import Subscription
 
 

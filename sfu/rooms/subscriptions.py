@@ -15,6 +15,7 @@ from livekit.protocol import models, rtc
 
 from .. import auth, errors
 from ..protocol import sdp
+from .codec_preference import red_allowed
 from .peer_transport import PeerTransport
 from .room import Room
 from .keyframe_limit import INTERVAL as KEY_FRAME_INTERVAL
@@ -266,14 +267,6 @@ class Subscribing:
 def rtx_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:
     """the rtx codec (RFC 4588) repairing `payload_type` among negotiated codecs"""
     return next((c for c in codecs if c.mime == "rtx" and c.apt == payload_type), None)
-
-
-def red_allowed(info: models.TrackInfo) -> bool:
-    """whether the server may send this audio track as RED: not when its publisher asked
-    (AddTrackRequest.disable_red), nor when it is end-to-end encrypted (the receiver's
-    decryptor takes the payload as one encrypted frame: livekit-client in Chromium failed to
-    decrypt every RED packet in tests/interop/browser/test_browser_e2ee.py)"""
-    return not info.disable_red and info.encryption == models.Encryption.NONE
 
 
 def red_codec(codecs: list[sdp.Codec], payload_type: int) -> sdp.Codec | None:

@@ -75,6 +75,7 @@ class TrackPublication:
     mid: str = ""
     codec: sdp.Codec | None = None   # as negotiated with the publisher
     rtx_pt: int = 0                  # its rtx payload type (apt = codec), 0 = not negotiated
+    red_pt: int = 0                  # audio: its publisher sends RED on it (our answer put red first), 0 = none
     rtx_ssrcs: dict[int, int] = field(default_factory=dict)  # media ssrc -> rtx ssrc (the offer's FID groups)
     requested_codec: str = ""        # video: the codec name the AddTrackRequest asked for
     extmap: dict[str, int] = field(default_factory=dict)

@@ -400,7 +400,7 @@ class Worker:
         self.nl.producer_create(int(data["id"]), int(data["transport_id"]), int(data["ssrc"]),
                                 int(data["payload_type"]), command_fields.kind(data["kind"]),
                                 command_fields.codec(data.get("codec")), self._mask(data["remote_workers"]),
-                                *command_fields.rtx(data))
+                                *command_fields.rtx(data), command_fields.payload_type(data, "red_payload_type"))
         return {}
 
     def on_producer_set_rtx(self, data: dict) -> dict:

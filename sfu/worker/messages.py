@@ -75,8 +75,10 @@ REQUESTS: dict[str, Message] = {
     "TRANSPORT_STATS": Message(("id",), reply=("bwe", "bwe_unstamped"),
                                doc="bwe: the send-side estimate (sfu_bwe_stats_t fields) or None"),
     "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
-                               ("codec", "rtx_ssrc", "rtx_payload_type"),
-                               doc="rtx_ssrc/rtx_payload_type: the publisher's RTX stream (RFC 4588), if any"),
+                               ("codec", "rtx_ssrc", "rtx_payload_type", "red_payload_type"),
+                               doc="rtx_ssrc/rtx_payload_type: the publisher's RTX stream (RFC 4588), if any; "
+                                   "red_payload_type: its audio comes as RED (RFC 2198) on it, unwrapped to "
+                                   "payload_type"),
     "PRODUCER_SET_RTX": Message(("id", "rtx_ssrc", "rtx_payload_type"),
                                 doc="its publisher's RTX stream once known (a simulcast layer's repaired rid)"),
     "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),

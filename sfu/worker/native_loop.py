@@ -136,11 +136,12 @@ class NativeLoop:
         self._command(lib.SFU_CMD_TRANSPORT_CLOSE, "TRANSPORT_CLOSE", id=tid)
 
     def producer_create(self, pid: int, transport_id: int, ssrc: int, payload_type: int, kind: int, codec: int,
-                        remote_workers: int, rtx_ssrc: int = 0, rtx_payload_type: int = 0) -> None:
-        """rtx_ssrc: the publisher's RTX stream (0 = none)"""
+                        remote_workers: int, rtx_ssrc: int = 0, rtx_payload_type: int = 0,
+                        red_payload_type: int = 0) -> None:
+        """rtx_ssrc: the publisher's RTX stream (0 = none); red_payload_type: its RED (0 = none)"""
         self._command(lib.SFU_CMD_PRODUCER_CREATE, "PRODUCER_CREATE", id=pid, transport_id=transport_id, ssrc=ssrc,
                       payload_type=payload_type, kind=kind, codec=codec, remote_workers=remote_workers,
-                      rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
+                      rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type, red_payload_type=red_payload_type)
 
     def producer_set_rtx(self, pid: int, rtx_ssrc: int, rtx_payload_type: int) -> None:
         self._command(lib.SFU_CMD_PRODUCER_SET_RTX, "PRODUCER_SET_RTX", id=pid, rtx_ssrc=rtx_ssrc,

@@ -3,7 +3,8 @@ audio consumer set to RED sends each Opus packet with the two before it from the
 cache (RFC 2198, on the RED payload type, the blocks on the subscriber's Opus payload type),
 plain when there is nothing earlier to carry, when the packet is too long for a block, or
 after a pause (what was sent before it had other timestamps); a lost packet is in the next
-one; a video consumer refuses RED."""
+one; a video consumer refuses RED.  A publisher's RED is unwrapped at its producer to plain Opus,
+the packets its earlier blocks carry that never arrived rebuilt."""
 
 from __future__ import annotations
 
@@ -104,3 +105,67 @@ def test_red_off_again_and_not_for_video(worker, audio):
                                "payload_type": 96, "seq_start": 1, "ts_offset": 0, "paused": False})
     with pytest.raises(SfuError):
         worker.on_consumer_set_red({"id": 21, "red_payload_type": SUB_RED})
+
+
+# -- a publisher that sends RED (our answer put red first): unwrapped at the producer ----------
+
+PUB_RED = 63
+
+
+def red_packet(seq: int, earlier: int = 2, size: int = 60) -> bytes:
+    """a publisher's RED packet: Opus `seq` with the `earlier` packets before it"""
+    arr = ffi.new("sfu_red_block_t[]", max(earlier, 1))
+    keep = []
+    for i in range(earlier):
+        s = seq - earlier + i
+        buf = ffi.new("uint8_t[]", opus(s, size))
+        keep.append(buf)
+        arr[i].data, arr[i].len, arr[i].ts_offset, arr[i].payload_type = buf, size, 960 * (earlier - i), PUB_PT
+    out = ffi.new("uint8_t[]", 1500)
+    n = ulib.sfu_red_build(out, 1500, PUB_PT, arr, earlier, opus(seq, size), size)
+    return rtp_packet(seq, 960 * seq, PUB_SSRC, PUB_RED, bytes(ffi.buffer(out, n)))
+
+
+@pytest.fixture
+def red_publisher(worker):
+    pub, sub = udp_socket(), udp_socket()
+    dest = transport(worker, 1, pub)
+    transport(worker, 2, sub)
+    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": PUB_SSRC, "payload_type": PUB_PT,
+                               "kind": "audio", "codec": "opus", "remote_workers": [],
+                               "red_payload_type": PUB_RED})
+    worker.on_consumer_create({"id": 20, "transport_id": 2, "producer_id": 10, "ssrc": SUB_SSRC,
+                               "payload_type": SUB_OPUS, "seq_start": 500, "ts_offset": 0, "paused": False})
+    return pub, sub, dest
+
+
+def test_publisher_red_reaches_a_plain_subscriber_as_opus_and_repairs_what_was_lost(worker, red_publisher):
+    pub, sub, dest = red_publisher
+    for seq in (10, 11, 12, 15, 16):       # 13 and 14 lost on the uplink: both are in 15's blocks
+        pub.sendto(red_packet(seq), dest)
+    got = media(sub, 7)
+    by_seq = {seq - 500 + 10: (pt, ts, body) for pt, seq, ts, _, body in got}
+    assert sorted(by_seq) == list(range(10, 17))                 # every packet, the lost ones rebuilt
+    assert all(by_seq[s] == (SUB_OPUS, 960 * s, opus(s)) for s in by_seq)
+    st = stats(worker)
+    assert st["red_recovered"] == 2 and st["drops"].get("bad_red", 0) == 0
+
+
+def test_publisher_red_to_a_red_subscriber_is_red_again(worker, red_publisher):
+    pub, sub, dest = red_publisher
+    worker.on_consumer_set_red({"id": 20, "red_payload_type": SUB_RED})
+    for seq in (30, 31, 32):
+        pub.sendto(red_packet(seq), dest)
+    got = media(sub, 3)
+    assert got[2][0] == SUB_RED
+    assert red_blocks(got[2][4]) == [(SUB_OPUS, 1920, opus(30)), (SUB_OPUS, 960, opus(31)), (SUB_OPUS, 0, opus(32))]
+
+
+def test_malformed_publisher_red_is_dropped_and_counted(worker, red_publisher):
+    pub, sub, dest = red_publisher
+    bad = rtp_packet(40, 960 * 40, PUB_SSRC, PUB_RED, bytes([0x80 | PUB_PT, 0, 0x0F, 0xFF, PUB_PT]) + b"short")
+    pub.sendto(bad, dest)
+    pub.sendto(red_packet(41, earlier=0), dest)
+    got = media(sub, 1)
+    assert [(pt, body) for pt, _, _, _, body in got] == [(SUB_OPUS, opus(41))]
+    assert stats(worker)["drops"]["bad_red"] == 1

@@ -29,7 +29,7 @@ Mids are opaque strings; nothing assumes they are numbers or start at 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .extensions import ACCEPTED_EXTENSIONS
@@ -131,6 +131,7 @@ def build_answer(
     preferred_video_codec: str | None = None,
     preferred_video_codecs: Mapping[str, str] | None = None,
     prefer_red: bool = False,
+    prefer_red_mids: Collection[str] = (),
     accepted_rids: Iterable[str] = DEFAULT_RIDS,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     session_id: int | None = None,
@@ -140,6 +141,7 @@ def build_answer(
     ``send_tracks`` maps a mid to the track we send on it (single-PC mode: the client offered
     recvonly lines for us).  ``preferred_video_codecs`` maps a mid to the codec its track asked
     for (it goes first there, the rest in offer order), else ``preferred_video_codec``.
+    ``prefer_red_mids``: audio m-lines where red goes before Opus (the client then sends RED).
     Raises :class:`SdpError` if the offer has no usable section.
     """
     send_tracks = send_tracks or {}
@@ -172,7 +174,7 @@ def build_answer(
         elif offered.kind in ("audio", "video") and offered.proto in RTP_PROTOS:
             offered_codecs = offered.codecs()
             if offered.kind == "audio":
-                codecs = select_audio_codecs(offered_codecs, prefer_red)
+                codecs = select_audio_codecs(offered_codecs, prefer_red or mid in prefer_red_mids)
             else:
                 preferred = (preferred_video_codecs or {}).get(mid, preferred_video_codec)
                 codecs = select_video_codecs(offered_codecs, video_codecs, preferred)

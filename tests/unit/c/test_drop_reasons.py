@@ -40,6 +40,7 @@ DROP_NAMES = {
     "SFU_DROP_PACER_LATE": "pacer_late",
     "SFU_DROP_TCP_QUEUE_FULL": "tcp_queue_full",
     "SFU_DROP_TCP_BAD_FRAME": "tcp_bad_frame",
+    "SFU_DROP_BAD_RED": "bad_red",
 }
 
 

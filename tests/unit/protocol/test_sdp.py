@@ -365,3 +365,10 @@ def test_descriptions_over_the_bounds_are_refused_before_parsing():
     assert len(SessionDescription.parse(ok).media) == MAX_MEDIA_SECTIONS
     with pytest.raises(SdpError, match="too large"):
         SessionDescription.parse(head + "a=x:" + "y" * MAX_SDP_BYTES + "\r\n")
+
+
+def test_red_goes_first_only_on_the_m_lines_asked_for(publisher_offer):
+    answer = build_answer(publisher_offer, transport(), prefer_red_mids={"1"})
+    by_mid = {m.mid: m.formats for m in answer.sdp.media if m.kind == "audio"}
+    assert by_mid["1"] == ["63", "111"]                      # the client sends RED there
+    assert by_mid["0"] == ["111", "63"]                      # Opus elsewhere, red still accepted
