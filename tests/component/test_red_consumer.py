@@ -33,17 +33,23 @@ def red_blocks(payload: bytes) -> list[tuple[int, int, bytes]]:
     return [(arr[i].payload_type, arr[i].ts_offset, bytes(ffi.buffer(arr[i].data, arr[i].len))) for i in range(n)]
 
 
-@pytest.fixture
-def audio(worker):
+def audio_call(worker, ts_offset: int, **producer) -> tuple:
+    """an Opus publisher (producer 10, extra fields `producer`) and one subscriber (consumer 20)"""
     pub, sub = udp_socket(), udp_socket()
     dest = transport(worker, 1, pub)
     transport(worker, 2, sub)
     worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": PUB_SSRC, "payload_type": PUB_PT,
-                               "kind": "audio", "codec": "opus", "remote_workers": []})
+                               "kind": "audio", "codec": "opus", "remote_workers": [], **producer})
     worker.on_consumer_create({"id": 20, "transport_id": 2, "producer_id": 10, "ssrc": SUB_SSRC,
-                               "payload_type": SUB_OPUS, "seq_start": 500, "ts_offset": 1000, "paused": False})
-    worker.on_consumer_set_red({"id": 20, "red_payload_type": SUB_RED})
+                               "payload_type": SUB_OPUS, "seq_start": 500, "ts_offset": ts_offset, "paused": False})
     return pub, sub, dest
+
+
+@pytest.fixture
+def audio(worker):
+    call = audio_call(worker, 1000)
+    worker.on_consumer_set_red({"id": 20, "red_payload_type": SUB_RED})
+    return call
 
 
 def send(pub, dest, seqs, size: int = 60) -> None:
@@ -128,15 +134,7 @@ def red_packet(seq: int, earlier: int = 2, size: int = 60) -> bytes:
 
 @pytest.fixture
 def red_publisher(worker):
-    pub, sub = udp_socket(), udp_socket()
-    dest = transport(worker, 1, pub)
-    transport(worker, 2, sub)
-    worker.on_producer_create({"id": 10, "transport_id": 1, "ssrc": PUB_SSRC, "payload_type": PUB_PT,
-                               "kind": "audio", "codec": "opus", "remote_workers": [],
-                               "red_payload_type": PUB_RED})
-    worker.on_consumer_create({"id": 20, "transport_id": 2, "producer_id": 10, "ssrc": SUB_SSRC,
-                               "payload_type": SUB_OPUS, "seq_start": 500, "ts_offset": 0, "paused": False})
-    return pub, sub, dest
+    return audio_call(worker, 0, red_payload_type=PUB_RED)
 
 
 def test_publisher_red_reaches_a_plain_subscriber_as_opus_and_repairs_what_was_lost(worker, red_publisher):
