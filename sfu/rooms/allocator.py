@@ -167,10 +167,9 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
                               advertised.get(x.quality, 0), x.active or (x is sub.layer and x.activity.active))
                    for x in pub.layers.values())
     current = sub.layer.quality if sub.layer is not None and not sub.bandwidth_paused else None
-    red = sub.consumer.red_payload_type if sub.consumer is not None else 0
     return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted, max_quality=sub.quality,
                   source=pub.info.source, priority=sub.priority, size=sub.size, current=current,
-                  red_blocks=RED_BLOCKS if red else 0)
+                  red_blocks=RED_BLOCKS if sub.red_pt else 0)
 
 
 async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | None = None) -> None:
@@ -178,6 +177,12 @@ async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | No
     c = sub.consumer
     if c is None or c.closed or dec.reason in (DISABLED, NO_LAYERS):
         return        # turned off: it keeps its place until it is turned on again
+    if sub.red_pt:
+        red = sub.red_pt if dec.red else 0
+        if c.red_payload_type != red:
+            log.info("%s: %s %s (downlink %s bps)", sub.subscriber.identity, sub.track.sid,
+                     "RED on" if red else "RED off", estimate)
+            await c.set_red(red)
     sub.allocated = None if dec.reason == NO_ESTIMATE else dec.quality
     sub.bandwidth_paused = dec.paused
     if dec.paused and not c.paused:

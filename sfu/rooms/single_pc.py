@@ -76,6 +76,7 @@ class SinglePeerConnection:
         sub.layer, sub.ssrc = layer, sub.consumer.ssrc
         # our answer keeps the red the client offered over that Opus (sdp.select_audio_codecs)
         red = red_codec(media.codecs(), codec.pt) if pub.kind == "audio" and red_allowed(pub.info) else None
+        sub.red_pt = red.pt if red is not None else 0
         if red is not None:
             await sub.consumer.set_red(red.pt)
         return True

@@ -80,7 +80,7 @@ class Demand:
     priority: int = 0              # UpdateTrackSettings.priority; 0 = by source
     size: int = 0                  # requested width * height; 0 = not given
     current: int | None = None     # the quality forwarded when the allocator first sees it
-    red_blocks: int = 0            # audio sent as RED: earlier blocks each packet carries
+    red_blocks: int = 0            # audio the subscriber negotiated RED for: earlier blocks a packet carries
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class Decision:
     paused: bool                   # forward nothing: it does not fit
     reason: str
     bitrate: int = 0               # what it is counted for
+    red: bool = False              # audio: send it as RED (its earlier blocks fit too)
 
 
 @dataclass
@@ -110,12 +111,13 @@ def layer_cost(layer: LayerState, kind: str = "video") -> int:
     return DEFAULT_AUDIO_BITRATE if kind == "audio" else DEFAULT_VIDEO_BITRATE.get(layer.quality, 500_000)
 
 
-def audio_cost(d: Demand) -> int:
-    """bits/s an audio subscription is counted for: its layer, and with RED each earlier block
-    again (measured payload, else a third of the layer's cost)"""
+def audio_cost(d: Demand, red: bool | None = None) -> int:
+    """bits/s an audio subscription is counted for: its layer, and as RED (`red`, by default
+    whenever it was negotiated) each earlier block again (measured payload, else two thirds of
+    the layer's cost)"""
     layer = d.layers[0]
     cost = layer_cost(layer, "audio")
-    if d.red_blocks:
+    if d.red_blocks and (red is None or red):
         cost += d.red_blocks * (layer.payload_bitrate if layer.payload_bitrate > 0 else cost // 3 * 2)
     return cost
 
@@ -142,6 +144,7 @@ class StreamAllocator:
     def __init__(self) -> None:
         self._level: dict[str, int | None] = {}     # key -> quality allocated last time, None = paused
         self._state: dict[str, bool] = {}           # key -> paused as the subscriber was last told
+        self._red: dict[str, bool] = {}             # audio key -> sent as RED last time
         self._hold_until = 0.0
         self._hold = UPGRADE_HOLD
         self._last_upgrade = -1e9
@@ -152,6 +155,8 @@ class StreamAllocator:
             del self._level[gone]
         for gone in [k for k in self._state if k not in keys]:
             del self._state[gone]
+        for gone in [k for k in self._red if k not in keys]:
+            del self._red[gone]
         if estimate is None:
             out = Allocation({d.key: unmanaged(d) for d in demands})
         else:
@@ -172,7 +177,7 @@ class StreamAllocator:
         used = 0
         for d in demands:
             if d.kind != "video":
-                cost = 0 if d.disabled or not d.layers else audio_cost(d)
+                cost = 0 if d.disabled or not d.layers else audio_cost(d, red=False)
                 decisions[d.key] = Decision(d.key, d.layers[0].quality if d.layers else None, False,
                                             DISABLED if d.disabled else AUDIO, cost)
                 used += cost
@@ -188,12 +193,37 @@ class StreamAllocator:
         level = {d.key: -1 for d in video}
 
         held = now < self._hold_until
+        red_audio = [d for d in demands if d.kind != "video" and d.red_blocks and d.layers and not d.disabled]
+        red_done = False
+
+        def add_red() -> None:
+            """RED for the audio that negotiated it, after every video's lowest layer and before
+            any higher one: its redundancy is an upgrade of the audio, kept within the estimate,
+            taken on with the margin and not while held"""
+            nonlocal used
+            lowest_for_all = all(level[v.key] >= 0 for v in video)
+            for d in red_audio:
+                dec = decisions[d.key]
+                delta = audio_cost(d, red=True) - dec.bitrate
+                was = self._red.get(d.key, True)
+                limit = estimate if was else estimate / (1 + UPGRADE_MARGIN)
+                on = lowest_for_all and used + delta <= limit and \
+                    (was or not held or estimate >= HOLD_BYPASS * (used + delta))
+                if on:
+                    used += delta
+                    decisions[d.key] = Decision(d.key, dec.quality, False, AUDIO, dec.bitrate + delta, red=True)
+                elif was:
+                    self._start_hold(now)      # a downgrade for bandwidth, as a layer's
+                self._red[d.key] = on
         known = {d.key for d in video if d.key in self._level}
         waiting: set[str] = set()        # would go higher but for the hold or the one-step rule
         # layer by layer, by priority: back to where each one is (or less: a downgrade is
         # immediate) within the estimate; above that, with headroom, one layer per allocation
         # for a known track, and unless held
         for k in range(max((len(c) for c in costs.values()), default=0)):
+            if k == 1:
+                add_red()
+                red_done = True
             for d in video:
                 i, cost = level[d.key], costs[d.key]
                 if i != k - 1 or k >= len(cost):
@@ -209,7 +239,10 @@ class StreamAllocator:
                     continue
                 level[d.key] = k
                 used += delta
+        if not red_done:
+            add_red()
         best = sum(c[-1] for c in costs.values()) + sum(dec.bitrate for dec in decisions.values())
+        best += sum(audio_cost(d, red=True) - decisions[d.key].bitrate for d in red_audio)
         wanted = int(best * (1 + UPGRADE_MARGIN))
         if any(level[d.key] < base[d.key] for d in video):
             self._start_hold(now)
@@ -244,8 +277,9 @@ class StreamAllocator:
 
 
 def unmanaged(d: Demand) -> Decision:
-    """what a subscription gets without an estimate (or disabled): today's layer choice"""
+    """what a subscription gets without an estimate (or disabled): today's layer choice, and
+    RED wherever it was negotiated"""
     layer = select_layer(d.layers, d.max_quality)
     if layer is None:
         return Decision(d.key, None, False, NO_LAYERS)
-    return Decision(d.key, layer.quality, False, DISABLED if d.disabled else NO_ESTIMATE)
+    return Decision(d.key, layer.quality, False, DISABLED if d.disabled else NO_ESTIMATE, red=bool(d.red_blocks))

@@ -174,6 +174,7 @@ class Subscribing:
             want = red.pt if red is not None else 0
             log.debug("%s: %s answered %s: red %s", self.identity, pub.sid,
                       [f"{x.mime}/{x.pt}" for x in answered], want or "no")
+            sub.red_pt = want          # the stream allocator may turn it off while the link is narrow
             if c.red_payload_type != want:
                 await c.set_red(want)
 

@@ -105,6 +105,7 @@ class Subscription:
     layer: Layer | None = None
     ssrc: int = 0
     rtx_ssrc: int = 0                            # its RTX stream (video), 0 = none
+    red_pt: int = 0                              # audio: the subscriber negotiated red on it, 0 = no
     disabled: bool = False
     quality: int = models.VideoQuality.HIGH      # at most, as asked (UpdateTrackSettings)
     priority: int = 0                            # as asked; 0 = by source

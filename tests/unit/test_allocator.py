@@ -43,6 +43,10 @@ class Consumer:
         self.red_payload_type = 0
         self.log: list[str] = []
 
+    async def set_red(self, red_payload_type: int) -> None:
+        self.red_payload_type = red_payload_type
+        self.log.append(f"red {red_payload_type}")
+
     async def set_producer(self, producer: Producer) -> None:
         self.producer = producer
         self.log.append(f"layer {producer.id}")
@@ -258,3 +262,16 @@ async def test_an_estimate_below_what_is_allocated_is_acted_on_at_once():
     for _ in range(20):
         await asyncio.sleep(0)
     assert v.layer is video.layers["h"] and d.urgent is None
+
+
+async def test_red_goes_off_on_a_narrow_downlink_and_on_again():
+    scene = Scene()
+    scene.a.red_pt = scene.a.consumer.red_payload_type = 63        # negotiated: on
+    video, audio, bob, v, a = await scene.run(5_000 * K, 1)
+    assert a.consumer.red_payload_type == 63 and a.consumer.log == []
+    # 150 + 40 + 2 blocks of 40 * 2/3 do not fit 220 kbit/s: the low layer first, RED off
+    await scene.run(220 * K, 1)
+    assert v.layer is video.layers["q"] and not v.consumer.paused
+    assert a.consumer.red_payload_type == 0 and a.consumer.log == ["red 0"]
+    await scene.run(None, 0.5)                                      # no estimate: as negotiated
+    assert a.consumer.red_payload_type == 63 and a.consumer.log == ["red 0", "red 63"]

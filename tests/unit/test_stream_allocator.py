@@ -263,10 +263,48 @@ def test_red_audio_is_counted_with_its_earlier_blocks():
     plain = audio(rate=66 * K)
     red = Demand("A", "audio", (LayerState(HIGH, bitrate=66 * K, payload_bitrate=32 * K),), red_blocks=2)
     assert sa.audio_cost(plain) == 66 * K and sa.audio_cost(red) == 66 * K + 2 * 32 * K
+    assert sa.audio_cost(red, red=False) == 66 * K
     # not measured yet: two thirds of the default per block
     guess = Demand("A", "audio", (LayerState(HIGH),), red_blocks=2)
     assert sa.audio_cost(guess) == sa.DEFAULT_AUDIO_BITRATE + 2 * (sa.DEFAULT_AUDIO_BITRATE // 3 * 2)
-    # on a link where the 180p layer fits beside plain audio, RED audio takes its place first
-    est = 240 * K
-    assert picked(StreamAllocator().allocate(est, 0.0, [plain, video("V")]))["V"] == "q"
-    assert picked(StreamAllocator().allocate(est, 0.0, [red, video("V")]))["V"] == "-"
+
+
+RED_AUDIO = Demand("A", "audio", (LayerState(HIGH, bitrate=66 * K, payload_bitrate=32 * K),), red_blocks=2)
+
+
+@pytest.mark.parametrize("estimate,video_layer,red", [
+    (5_000 * K, "f", True),     # room for everything
+    (900 * K, "h", True),       # RED (+64k) before the 360p layer's upgrade to 720p
+    (300 * K, "q", True),       # 66 + 150 + 64 = 280: RED fits after the lowest layer
+    (230 * K, "q", False),      # the lowest layer before the redundancy
+    (100 * K, "-", False),      # nothing but plain audio
+])
+def test_red_is_an_audio_upgrade_after_every_videos_lowest_layer(estimate, video_layer, red):
+    alloc = StreamAllocator().allocate(estimate, 0.0, [RED_AUDIO, video("V")])
+    assert picked(alloc)["V"] == video_layer and alloc.decisions["A"].red is red
+    assert alloc.used <= estimate or video_layer == "-"
+    assert alloc.decisions["A"].bitrate == sa.audio_cost(RED_AUDIO, red=red)
+
+
+def test_red_goes_off_at_once_and_comes_back_with_headroom_after_the_hold():
+    al = StreamAllocator()
+    states = [(t, al.allocate(est, t, [RED_AUDIO, video("V")]).decisions["A"].red)
+              for t, est in [(0, 300 * K), (2, 230 * K), (2.5, 290 * K), (3, 400 * K), (6, 400 * K)]]
+    assert states[0] == (0, True) and states[1] == (2, False)        # off at once
+    assert states[2] == (2.5, False)                                  # 290 < 1.15 * 280: no headroom
+    assert states[3] == (3, False)                                    # room, but held after the downgrade
+    assert states[4] == (6, True)                                     # after UPGRADE_HOLD
+
+
+def test_without_an_estimate_red_is_on_where_negotiated():
+    alloc = StreamAllocator().allocate(None, 0.0, [RED_AUDIO, audio("B")])
+    assert alloc.decisions["A"].red is True and alloc.decisions["B"].red is False
+
+
+def test_no_red_while_a_video_waits_paused_for_the_hold():
+    al = StreamAllocator()
+    al.allocate(100 * K, 0.0, [RED_AUDIO, video("V")])                # paused, RED off
+    # 330k: room for the low layer and RED, but the paused video waits for the hold; RED must
+    # not take its place meanwhile (even with the estimate twice what RED needs)
+    alloc = al.allocate(330 * K, 0.5, [RED_AUDIO, video("V")])
+    assert picked(alloc)["V"] == "-" and alloc.decisions["A"].red is False
