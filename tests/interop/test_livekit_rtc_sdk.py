@@ -65,10 +65,13 @@ def test_publish_subscribe_data_late_join_and_permissions(scenario):
     # no canSubscribe: frank gets no tracks, though he sees the participants
     assert frank["tracks"] == {} and {"alice", "bob"} <= set(frank["remote_participants"])
     # every datagram the workers did not forward is accounted for, and none were bad
-    # (a few may race the DTLS handshake: media before the keys are installed)
+    # (a few may race the DTLS handshake: media before the keys are installed; a ring packet
+    # may still arrive for a remote layer this worker released after a layer switch, as
+    # tests/process/test_cross_worker_forwarding.py allows: seen once with two workers)
     for w in r["server_stats"]:
-        assert set(w["drops"]) <= {"unknown_source", "unknown_ssrc", "consumer_paused", "no_srtp"}, w
-        assert w["drops"].get("no_srtp", 0) < 50, w
+        assert set(w["drops"]) <= {"unknown_source", "unknown_ssrc", "consumer_paused", "no_srtp",
+                                   "ring_unknown_producer"}, w
+        assert w["drops"].get("no_srtp", 0) < 50 and w["drops"].get("ring_unknown_producer", 0) <= 20, w
     print("\njoin ms:", {k: round(v["join_ms"]) for k, v in (("bob", bob), ("alice", alice), ("carol", carol))},
           "first frame ms (carol):", {k: v["first_ms"] and round(v["first_ms"]) for k, v in carol["tracks"].items()})
 
