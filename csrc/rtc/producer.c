@@ -73,8 +73,8 @@ void producer_on_rtp(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint
     producer_forward(l, p, pkt, len, rtp, now);
 }
 
-/* a packet already in p's cache (pkt points into it: valid until the fan-out is flushed) to
- * the other workers and its consumers */
+/* a packet of p, in its cache now (or p keeps none), to the other workers and its consumers;
+ * pkt must stay valid until the fan-out is flushed (a receive buffer or a cache slot) */
 static void forward_cached(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
                            uint64_t now)
 {
@@ -144,10 +144,7 @@ void producer_forward(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uin
     producer_note_keyframe(p, pkt, rtp);
     if (p->cache.data)
         sfu_packet_cache_put(&p->cache, rtp->seq, pkt, len);
-    if (p->remote_workers)
-        sfu_pipe_rings_put_rtp(&l->rings, p->remote_workers, p->id, now, pkt, len);
-    if (p->n_consumers)
-        fanout_add(l, p, pkt, len, rtp);
+    forward_cached(l, p, pkt, len, rtp, now);
 }
 
 /* a message from another worker's ring about producer m->producer_id */
