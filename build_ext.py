@@ -67,7 +67,7 @@ def _files(*names: str) -> list[str]:
 # the packet layer every module carries: parsers, RTCP builders, drop names
 PACKET = _tree("rtp") + _files("util/common.c", "util/drop_reason.c")
 # the pure decision units of csrc/rtc (no clock, no I/O; `now` is an argument)
-UNITS = _files("rtc/seq_manager.c", "rtc/keyframe_request.c", "rtc/header_ext_rewrite.c",
+UNITS = _files("rtc/seq_manager.c", "rtc/svc_layer_selector.c", "rtc/keyframe_request.c", "rtc/header_ext_rewrite.c",
                "rtc/rtp_stream_recv.c", "rtc/rtp_retransmission_buffer.c", "rtc/tcc_server.c",
                "rtc/producer_activity.c", "rtc/tcc_send_history.c", "rtc/nack_generator.c",
                "rtc/bwe_delay.c", "rtc/bwe_loss.c", "rtc/send_side_bwe.c", "rtc/probe_controller.c",

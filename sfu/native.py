@@ -110,14 +110,15 @@ def stats_dict(s: Any) -> dict[str, Any]:
             "nacks", "retransmits", "nack_misses", "rtcp_sent", "tx_gso", "plis_throttled",
             "nacks_sent", "nack_recovered", "nack_lost", "rtx_received", "rtx_sent",
             "nack_padding", "padding_sent", "paced", "plis_received", "firs_received", "plis_sent",
-            "tcp_opened", "tcp_closed", "red_sent", "red_recovered",
+            "tcp_opened", "tcp_closed", "red_sent", "red_recovered", "svc_filtered", "svc_switches",
+            "svc_bad_descriptors",
         )
     }
     out["drops"] = {DROP_REASONS[i]: int(s.drops[i]) for i in range(1, lib.SFU_DROP__COUNT) if s.drops[i]}
     return out
 
 
-def stream_stats_dict(s: Any) -> dict[str, int]:
+def stream_stats_dict(s: Any) -> dict[str, Any]:
     return {
         "packets": int(s.packets),
         "bytes": int(s.bytes),
@@ -126,6 +127,9 @@ def stream_stats_dict(s: Any) -> dict[str, int]:
         "last_ts": int(s.last_ts),
         "expected": int(s.expected),
         "received": int(s.received),
+        "spatial_bytes": [int(s.spatial_bytes[i]) for i in range(lib.SFU_SVC_SPATIAL_MAX)],
+        "spatial": -1 if s.spatial == lib.SFU_SVC_ALL else int(s.spatial),
+        "temporal": -1 if s.temporal == lib.SFU_SVC_ALL else int(s.temporal),
     }
 
 

@@ -592,6 +592,30 @@ RTP_PADDING_SEEDS = {
     "padding_marker_pt": padding_fields(17, 400, pt=0xFF, ext_id=13),
 }
 
+# ------------------------------------------------------ scalable video ---
+# input: overlapping cuts, each a dependency descriptor or a VP9 payload descriptor
+
+
+def dd_bits(*fields: tuple[int, int]) -> bytes:
+    bits = "".join(format(v, f"0{n}b") for v, n in fields)
+    bits += "0" * (-len(bits) % 8)
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+
+_L3T3 = [(i, 2) for s in range(3) for i in (1, 1, 2 if s < 2 else 3)]
+SVC_SEEDS = {
+    "dd_structure_l3t3": dd_bits((1, 1), (1, 1), (0, 6), (100, 16), (1, 1), (0, 4), (0, 6), (8, 5), *_L3T3,
+                                 (0, 24)) + dd_bits((1, 1), (0, 1), (4, 6), (101, 16)) * 6,
+    "dd_structure_offset_wrap": dd_bits((1, 1), (1, 1), (62, 6), (7, 16), (1, 1), (0, 4), (62, 6), (1, 5),
+                                        (1, 2), (3, 2)) + bytes([0x80, 0x00, 0x08, 0x3f, 0x00, 0x09]),
+    "dd_too_many_templates": dd_bits((1, 1), (1, 1), (0, 6), (1, 16), (1, 1), (0, 4), (0, 6), (0, 5),
+                                     *[(0, 2)] * 80),
+    "vp9_l3t3_picture": b"".join(bytes([0xA8 | (0x04 if sid == 2 else 0), 0x80 | 0x12, 0x34, (1 << 5) | (sid << 1),
+                                        0, 0]) for sid in range(3)),
+    "vp9_key_non_flexible": bytes([0xBC, 0x05, 0x00, 0x07, 0x9D, 0x01, 0x2A]) * 4,
+    "short": b"\x80\x00",
+}
+
 # ------------------------------------------------------------- output ---
 
 def tcp_framed(*frames: bytes) -> bytes:
@@ -626,6 +650,7 @@ TARGETS = {
     "nack_generator": NACK_GEN_SEEDS,
     "rtp_padding": RTP_PADDING_SEEDS,
     "tcp_framing": TCP_FRAMING_SEEDS,
+    "svc_layers": SVC_SEEDS,
 }
 
 

@@ -128,9 +128,11 @@ typedef enum {
                                                  turns on pacing and probing (congestion control) */
     SFU_CMD_SOCKET_SEND = 24,      /* id, data, data_len: a control-plane packet (STUN, DTLS) on an ICE-TCP
                                       connection, framed there (UDP sockets: sfu_loop_send_raw) */
-    SFU_CMD_CONSUMER_SET_RED = 25  /* id, red_payload_type: an audio consumer sends each packet as RED
+    SFU_CMD_CONSUMER_SET_RED = 25, /* id, red_payload_type: an audio consumer sends each packet as RED
                                       (RFC 2198) with the two before it (the subscriber's answer accepted
                                       red for its Opus); 0 = plain */
+    SFU_CMD_CONSUMER_SET_LAYERS = 26 /* id, spatial_layer, temporal_layer: the highest layers of a scalable
+                                      (SVC) stream it forwards; -1 = every layer (sfu_svc_selector_t) */
 } sfu_cmd_type_t;
 
 #define SFU_TF_SRTP 1              /* transport carries SRTP (WebRTC); else plain RTP */
@@ -151,7 +153,7 @@ typedef struct {
     uint8_t repaired_rid;          /* sdes:repaired-rtp-stream-id (RFC 8852) */
     uint8_t abs_send_time;         /* not read yet */
     uint8_t audio_level;           /* RFC 6464: counted per audio producer (active speakers) */
-    uint8_t dependency_descriptor; /* not read yet */
+    uint8_t dependency_descriptor; /* not read here: producers get theirs (PRODUCER_CREATE dd_ext_id) */
     uint8_t _pad;
 } sfu_header_ext_ids_t;
 
@@ -181,7 +183,10 @@ typedef struct {
     uint8_t  rtx_payload_type; /* producer, consumer: of the RTX stream */
     uint8_t  ice_ufrag_len;    /* transport: bytes of ice_ufrag */
     uint8_t  red_payload_type; /* consumer: RED on it (audio), 0 = plain */
-    uint8_t  _pad1[4];
+    uint8_t  dd_ext_id;        /* producer: its publisher's dependency descriptor id (1..14), 0 = none */
+    int8_t   spatial_layer;    /* consumer: CONSUMER_SET_LAYERS, -1 = every layer */
+    int8_t   temporal_layer;
+    uint8_t  _pad1;
     char     ice_ufrag[SFU_ICE_UFRAG_MAX];  /* transport: our ICE username fragment (not NUL-terminated) */
     uint64_t remote_workers;   /* producer: bitmask of the other workers with consumers of it */
     uint64_t bitrate;          /* transport: wanted bit/s */
@@ -273,6 +278,9 @@ typedef struct {
     uint64_t tcp_closed;       /* ... closed (peer, error, or their transport went) */
     uint64_t red_sent;         /* audio packets sent to subscribers as RED with earlier blocks */
     uint64_t red_recovered;    /* publisher packets that never arrived, rebuilt from a later RED packet */
+    uint64_t svc_filtered;     /* packets of a scalable stream a consumer left out (layers above its selection) */
+    uint64_t svc_switches;     /* changes of a consumer's forwarded spatial/temporal layers */
+    uint64_t svc_bad_descriptors; /* dependency descriptors that did not parse (the packet goes on, layers unknown) */
     uint64_t drops[33];        /* indexed by sfu_drop_reason_t (SFU_DROP__COUNT) */
 } sfu_stats_t;
 
@@ -286,7 +294,11 @@ typedef struct {
     uint32_t last_ts;
     uint64_t expected;         /* local producer: packets expected from its sequence numbers (RFC 3550 A.3) */
     uint64_t received;         /* ... and received of them (the difference is the uplink's loss) */
+    uint64_t spatial_bytes[4]; /* producer of a scalable stream: bytes per spatial layer (SFU_SVC_SPATIAL_MAX) */
+    int8_t   spatial;          /* consumer of one: the layers it forwards now (SFU_SVC_ALL = 127: every one) */
+    int8_t   temporal;
 } sfu_stream_stats_t;
+#define SFU_SVC_SPATIAL_MAX 4
 
 int sfu_loop_producer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
 

@@ -13,6 +13,18 @@ int sfu_demux(const uint8_t *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* RTP header parse.  All offsets are from the start of the packet.     */
+/* where a packet of a scalable video stream sits (SVC, RFC 9628 / the AV1 RTP spec's dependency
+ * descriptor): read by the producer (sfu_vp9_layers, sfu_dd_parse), used by each consumer's
+ * layer selector.  spatial/temporal -1: not known (not scalable, or no descriptor) */
+typedef struct {
+    int8_t   spatial;
+    int8_t   temporal;
+    uint8_t  start;            /* the first packet of its layer frame */
+    uint8_t  end;              /* the last packet of its layer frame */
+    uint8_t  sync;             /* a temporal switching-up point (VP9 U bit; temporal 0 always is one) */
+} sfu_video_layers_t;
+#define SFU_SVC_ALL 127            /* a layer selection (target or current) meaning every layer */
+
 typedef struct {
     uint8_t  marker;
     uint8_t  payload_type;
@@ -27,6 +39,7 @@ typedef struct {
     uint16_t header_len;       /* offset of the payload */
     uint16_t payload_len;      /* excludes padding */
     uint8_t  pad_len;
+    sfu_video_layers_t layers; /* sfu_rtp_parse: unknown (-1); the producer fills it in */
 } sfu_rtp_t;
 
 /* returns SFU_DROP_NONE (0) or the drop reason */
@@ -219,6 +232,49 @@ int sfu_red_unwrap(uint8_t *pkt, uint32_t *len, const sfu_rtp_t *red, uint8_t pt
  * when the headers or lengths run past the payload or there are more than
  * SFU_RED_PARSE_MAX blocks.                                             */
 int sfu_red_parse(const uint8_t *payload, uint32_t len, sfu_red_block_t *blocks, uint32_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Scalable video: where a packet sits (spatial and temporal layer).
+ *
+ * VP9 payload descriptor (RFC 9628 4.2): layer indices (L) give TID, U and
+ * SID; B and E mark the layer frame's first and last packet.  Returns 1 and
+ * fills *out, 0 when the descriptor has no layer indices (not scalable), -1
+ * when it runs past the payload.                                          */
+int sfu_vp9_layers(const uint8_t *payload, size_t n, sfu_video_layers_t *out);
+
+/* Dependency descriptor (AV1 RTP spec, appendix A; libwebrtc sends it for
+ * AV1 and VP9 where it was negotiated).  Only what layer selection needs is
+ * kept: each frame names a template, and the template structure (sent with
+ * key frames) gives each template its spatial and temporal id.             */
+#define SFU_DD_MAX_TEMPLATES 64
+typedef struct {
+    uint8_t  n_templates;      /* 0 = no structure seen yet */
+    uint8_t  id_offset;        /* template_id_offset */
+    uint8_t  n_decode_targets;
+    uint8_t  _pad;
+    int8_t   spatial[SFU_DD_MAX_TEMPLATES];
+    int8_t   temporal[SFU_DD_MAX_TEMPLATES];
+} sfu_dd_structure_t;
+
+typedef struct {
+    uint8_t  start;            /* start_of_frame */
+    uint8_t  end;              /* end_of_frame */
+    uint8_t  template_id;
+    uint8_t  has_structure;    /* this one carried a template dependency structure */
+    uint16_t frame_number;
+    int8_t   spatial;          /* from its template; -1 when no structure knows it */
+    int8_t   temporal;
+} sfu_dd_t;
+
+/* parse the extension's value b[0..n): SFU_DD_OK and *out, the structure in
+ * *st replaced when the descriptor carries one; SFU_DD_SHORT (fewer than 3
+ * bytes or a structure running past the end) or SFU_DD_BAD_STRUCTURE (more
+ * than SFU_DD_MAX_TEMPLATES templates), *st unchanged then.  A template id
+ * the structure does not name leaves out->spatial/temporal at -1.          */
+#define SFU_DD_OK 0
+#define SFU_DD_SHORT 1
+#define SFU_DD_BAD_STRUCTURE 2
+int sfu_dd_parse(const uint8_t *b, size_t n, sfu_dd_structure_t *st, sfu_dd_t *out);
 
 /* ------------------------------------------------------------------ */
 /* STUN header check (RFC 5389): magic cookie, length, attribute TLVs.  */

@@ -18,6 +18,33 @@
 #include "sfu_packet.h"
 
 /* ------------------------------------------------------------------ */
+/* Which layers of a scalable video stream (VP9/AV1 SVC) one consumer
+ * forwards (svc_layer_selector.c).  The stream allocator sets a target
+ * spatial and temporal layer; the layers forwarded follow it where the
+ * subscriber can decode the change: down at the start of the next picture
+ * (its spatial layer 0), spatial up only at a key frame (L3T3_KEY and the
+ * like: upper layers depend on lower ones only there; the selector asks for
+ * one when a layer it wants arrives), temporal up at a switching-up point.  A packet above the
+ * layers forwarded is dropped; the end of a layer frame at the top spatial
+ * layer forwarded gets the marker bit (the end of the subscriber's picture). */
+typedef struct {
+    int8_t   target_spatial;       /* SFU_SVC_ALL: no selection */
+    int8_t   target_temporal;
+    int8_t   spatial;              /* forwarded now: layers <= these */
+    int8_t   temporal;
+    uint8_t  want_keyframe;        /* a wanted spatial layer arrives and waits for a key frame: ask */
+    uint8_t  _pad[3];
+    uint64_t switches;             /* changes of the layers forwarded */
+    uint64_t dropped;              /* packets above them */
+} sfu_svc_selector_t;
+
+void sfu_svc_selector_init(sfu_svc_selector_t *s);
+void sfu_svc_selector_set_target(sfu_svc_selector_t *s, int spatial, int temporal);
+/* packet `layers` (keyframe: it starts a key frame): 1 to forward it, with
+ * *marker the marker bit it goes with (in: its own); 0 to leave it out */
+int sfu_svc_selector_select(sfu_svc_selector_t *s, const sfu_video_layers_t *layers, int keyframe, int *marker);
+
+/* ------------------------------------------------------------------ */
 /* Sequence number and timestamp rewriting of one consumer (seq_manager.c).
  *
  * out_seq = in_seq + seq_off, out_ts = in_ts + ts_off (mod 2^16 / 2^32).
@@ -31,29 +58,37 @@
  * Padding (probes, sfu_seq_manager_pad) takes the next output sequence
  * numbers, only at a frame boundary (the newest packet sent had the marker
  * bit), with the newest timestamp sent; the media after it moves up by as
- * many, and a late packet from before the latest padding keeps the number
- * it would have had, so the output stays contiguous without duplicates.   */
+ * many.  A packet the consumer leaves out (a scalable stream's layer it
+ * does not forward, sfu_seq_manager_drop) gives its number up: the media
+ * after it moves down by one.  Each such change of the offset is kept as a
+ * boundary for a while, so a late packet from before it keeps the number
+ * it would have had: the output stays contiguous without duplicates.      */
 #define SFU_SEQ_MAX_DROPOUT 3000
 #define SFU_SEQ_MAX_MISORDER 100
+#define SFU_SEQ_BOUNDARIES 8
 
 typedef struct {
     uint16_t seq_start;        /* output sequence number of the first packet */
     uint16_t seq_off;
     uint32_t ts_off;
     uint16_t last_out_seq;     /* newest output sequence number sent (padding included) */
-    uint16_t _pad0;
-    uint32_t last_out_ts;      /* ... its output timestamp */
-    uint64_t last_out_ns;      /* ... when it was sent */
+    uint16_t max_in;           /* newest input sequence number mapped or dropped */
+    uint32_t last_out_ts;      /* the output timestamp of the newest sent ... */
+    uint64_t last_out_ns;      /* ... and when it was sent */
     uint64_t sent;             /* packets sent (sfu_seq_manager_sent calls) */
     uint64_t padded;           /* padding packets numbered (sfu_seq_manager_pad) */
-    uint16_t pad_in;           /* the first input after the latest padding; older inputs ... */
-    uint16_t pad_prev_off;     /* ... keep this offset */
-    uint8_t  pad_base;         /* pad_in / pad_prev_off are set */
+    uint64_t dropped;          /* packets left out with their number given up (sfu_seq_manager_drop) */
+    uint64_t late_drops;       /* ... left out too late for that: their number stays a gap */
+    /* the offset changes (padding, drops) a late packet may still be from before, oldest
+     * first: an input before bound_in[i] (within SFU_SEQ_MAX_MISORDER) keeps bound_off[i] */
+    uint16_t bound_in[SFU_SEQ_BOUNDARIES];
+    uint16_t bound_off[SFU_SEQ_BOUNDARIES];
+    uint8_t  n_bounds;
     uint8_t  frame_end;        /* the newest packet sent had the marker bit */
     uint8_t  started;          /* seq_off fixed by the first packet */
     uint8_t  resync;           /* the next packet re-bases seq_off */
     uint8_t  ts_resync;        /* the next packet re-bases ts_off (new source) */
-    uint8_t  _pad1[7];
+    uint8_t  _pad1[3];
 } sfu_seq_manager_t;
 
 void sfu_seq_manager_init(sfu_seq_manager_t *m, uint16_t seq_start, uint32_t ts_offset);
@@ -71,6 +106,10 @@ void sfu_seq_manager_sent(sfu_seq_manager_t *m, uint16_t out_seq, uint32_t out_t
 int sfu_seq_manager_pad(sfu_seq_manager_t *m, uint16_t *out_seq, uint32_t *out_ts);
 /* packets were skipped (paused consumer): the next one continues the output */
 void sfu_seq_manager_resync(sfu_seq_manager_t *m);
+/* input packet in_seq is left out (not sent): the packets after it take
+ * its number.  A packet older than the newest input is too late for that
+ * (counted in late_drops; its number stays a gap, the receiver NACKs it). */
+void sfu_seq_manager_drop(sfu_seq_manager_t *m, uint16_t in_seq);
 /* the consumer follows another source from the next packet on */
 void sfu_seq_manager_source_switch(sfu_seq_manager_t *m);
 /* the output timestamp "now" extrapolates the newest packet sent (sender reports) */
@@ -187,7 +226,7 @@ typedef struct {
     uint32_t out_seq1;         /* output sequence number + 1, 0 = empty */
     uint16_t in_seq;           /* the source packet's sequence number ... */
     uint8_t  resends;
-    uint8_t  _pad;
+    uint8_t  marker;           /* sent with the marker bit set here (the end of a selected SVC picture) */
     uint32_t out_ts;           /* ... and the output timestamp it was sent with */
     uint32_t producer_id;      /* ... and whose cache holds it */
     uint64_t last_ns;          /* last resend, 0 = none yet */

@@ -165,6 +165,11 @@ static int consumer_set_red_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
     return consumer_set_red(obj, c->red_payload_type);
 }
 
+static int consumer_set_layers_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
+{
+    return consumer_set_layers(obj, c->spatial_layer, c->temporal_layer);
+}
+
 static int consumer_set_rtx_cmd(sfu_loop_t *l, void *obj, const sfu_cmd_t *c)
 {
     consumer_set_rtx(obj, c->rtx_ssrc, c->rtx_payload_type);
@@ -215,6 +220,7 @@ static const struct {
     [SFU_CMD_CONSUMER_REQUEST_KEY_FRAME] = {BY_CONSUMER, consumer_request_key_frame_cmd},
     [SFU_CMD_CONSUMER_SET_RTX] = {BY_CONSUMER, consumer_set_rtx_cmd},
     [SFU_CMD_CONSUMER_SET_RED] = {BY_CONSUMER, consumer_set_red_cmd},
+    [SFU_CMD_CONSUMER_SET_LAYERS] = {BY_CONSUMER, consumer_set_layers_cmd},
     [SFU_CMD_PEER_RESET] = {BY_NONE, peer_reset},
 };
 

@@ -266,8 +266,11 @@ int sfu_loop_consumer_stats(sfu_loop_t *l, uint32_t id, sfu_stream_stats_t *out)
 {
     pthread_mutex_lock(&l->mu);
     struct consumer *c = sfu_idmap_get(&l->consumers, id);
-    if (c)
+    if (c) {
         *out = c->stats;
+        out->spatial = c->svc.spatial;
+        out->temporal = c->svc.temporal;
+    }
     pthread_mutex_unlock(&l->mu);
     return c ? SFU_OK : SFU_ENOENT;
 }

@@ -88,6 +88,30 @@ static inline uint8_t consumer_pace_class(const struct consumer *c)
     return (c->p && c->p->kind == SFU_KIND_AUDIO) ? SFU_PACE_AUDIO : SFU_PACE_VIDEO;
 }
 
+/* a packet of a scalable stream: 1 when it is within the layers c forwards (*marker: the
+ * marker bit it goes with), 0 when it is left out (its sequence number given up) */
+static int consumer_select_layers(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt, const sfu_rtp_t *rtp,
+                                  int *marker)
+{
+    sfu_svc_selector_t *s = &c->svc;
+    if (SFU_LIKELY(s->target_spatial == SFU_SVC_ALL && s->spatial == SFU_SVC_ALL &&
+                   s->target_temporal == SFU_SVC_ALL && s->temporal == SFU_SVC_ALL))
+        return 1;
+    int keyframe = rtp->layers.start && rtp->layers.spatial == 0 && sfu_rtp_is_keyframe(pkt, rtp, c->p->codec) == 1;
+    uint64_t switches = s->switches;
+    int go = sfu_svc_selector_select(s, &rtp->layers, keyframe, marker);
+    l->stats.svc_switches += s->switches - switches;
+    if (go)
+        return 1;
+    sfu_seq_manager_drop(&c->seq, rtp->seq);
+    l->stats.svc_filtered++;
+    if (s->want_keyframe) {
+        s->want_keyframe = 0;
+        producer_keyframe_needed(l, c->p);          /* throttled per producer */
+    }
+    return 0;
+}
+
 static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt, uint32_t len,
                           const sfu_rtp_t *rtp)
 {
@@ -108,6 +132,17 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         loop_drop(l, SFU_DROP_NO_SRTP);
         return;
     }
+    sfu_rtp_t marked;
+    if (SFU_UNLIKELY(rtp->layers.spatial >= 0)) {
+        int marker = rtp->marker;
+        if (!consumer_select_layers(l, c, pkt, rtp, &marker))
+            return;
+        if (marker != rtp->marker) {
+            marked = *rtp;
+            marked.marker = 1;
+            rtp = &marked;
+        }
+    }
     uint64_t now = sfu_now_ns();
     uint16_t out_seq;
     uint32_t out_ts;
@@ -125,14 +160,22 @@ static void consumer_send(sfu_loop_t *l, struct consumer *c, const uint8_t *pkt,
         l->stats.red_sent++;
     } else {
         consumer_rewrite(c, e->buf, pkt, len, rtp, out_seq, out_ts);
+        if (rtp == &marked)
+            e->buf[1] |= 0x80;
     }
     if (transport_send_rtp(l, t, e, len, rtp, consumer_pace_class(c), SFU_TCC_SENT_MEDIA, now) < 0) {
         c->stats.dropped++;
         return;
     }
     sfu_seq_manager_sent(&c->seq, out_seq, out_ts, rtp->marker, now);
-    if (c->history)
+    if (c->history) {
         sfu_send_history_put(c->history, out_seq, rtp->seq, out_ts, c->p->id);
+        if (rtp == &marked) {
+            sfu_sent_packet_t *h = sfu_send_history_get(c->history, out_seq);
+            if (h)
+                h->marker = 1;       /* a resend ends the subscriber's picture too */
+        }
+    }
     c->stats.packets++;
     c->stats.bytes += len;
     c->stats.last_seq = out_seq;
@@ -229,6 +272,8 @@ void consumer_resend(sfu_loop_t *l, struct consumer *c, uint16_t out_seq, uint64
         outlen = consumer_rtx_packet(c, e->buf, src, len, &rtp, out_seq, h->out_ts, &as_rtx);
     else
         consumer_rewrite(c, e->buf, src, len, &rtp, out_seq, h->out_ts);
+    if (h->marker)
+        e->buf[1] |= 0x80;
     if (transport_send_rtp(l, t, e, outlen, &rtp, SFU_PACE_RTX, SFU_TCC_SENT_RTX, now) < 0)
         return;
     if (as_rtx)
@@ -281,6 +326,7 @@ int consumer_create(sfu_loop_t *l, struct transport *t, struct producer *p, cons
     k->payload_type = c->payload_type;
     k->paused = c->paused ? 1 : 0;
     sfu_seq_manager_init(&k->seq, c->seq_start, c->ts_offset);
+    sfu_svc_selector_init(&k->svc);
     k->ext_rewrite = c->ext_rewrite ? 1 : 0;
     memcpy(k->ext_map, c->ext_map, sizeof(k->ext_map));
     k->ext_map[0] = 0;
@@ -338,6 +384,14 @@ void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload
 {
     c->rtx_ssrc = rtx_ssrc;
     c->rtx_payload_type = rtx_ssrc ? rtx_payload_type : 0;
+}
+
+int consumer_set_layers(struct consumer *c, int spatial, int temporal)
+{
+    if (!c->p || c->p->kind != SFU_KIND_VIDEO)
+        return SFU_EINVAL;
+    sfu_svc_selector_set_target(&c->svc, spatial, temporal);
+    return SFU_OK;
 }
 
 int consumer_set_red(struct consumer *c, uint8_t red_payload_type)

@@ -141,10 +141,12 @@ int producer_set_red(struct producer *p, uint8_t red_payload_type)
 void producer_forward(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, uint32_t len, const sfu_rtp_t *rtp,
                       uint64_t now)
 {
-    producer_note_keyframe(p, pkt, rtp);
+    sfu_rtp_t r = *rtp;
+    producer_read_layers(l, p, pkt, &r);
+    producer_note_keyframe(p, pkt, &r);
     if (p->cache.data)
-        sfu_packet_cache_put(&p->cache, rtp->seq, pkt, len);
-    forward_cached(l, p, pkt, len, rtp, now);
+        sfu_packet_cache_put(&p->cache, r.seq, pkt, len);
+    forward_cached(l, p, pkt, len, &r, now);
 }
 
 /* a message from another worker's ring about producer m->producer_id */
@@ -161,6 +163,7 @@ void producer_on_ring_message(void *loop, const sfu_ring_msg_t *m, const uint8_t
             loop_drop(l, rc);
             return;
         }
+        producer_read_layers(l, p, data, &rtp);
         producer_note_keyframe(p, data, &rtp);
         if (p->cache.data)
             sfu_packet_cache_put(&p->cache, rtp.seq, data, m->len);
@@ -282,6 +285,7 @@ int producer_create(sfu_loop_t *l, struct transport *t, const sfu_cmd_t *c)
     p->payload_type = c->payload_type;
     p->kind = c->kind;
     p->codec = c->codec;
+    p->dd_ext_id = c->dd_ext_id <= 14 ? c->dd_ext_id : 0;
     p->remote_workers = other_workers(l, c->remote_workers);
     sfu_rtp_stream_recv_init(&p->recv, p->kind == SFU_KIND_AUDIO ? 48000 : 90000);
     sfu_producer_activity_init(&p->activity, sfu_now_ns());
@@ -316,6 +320,7 @@ int remote_producer_create(sfu_loop_t *l, const sfu_cmd_t *c)
     p->ssrc = c->ssrc;
     p->kind = c->kind;
     p->codec = c->codec;
+    p->dd_ext_id = c->dd_ext_id <= 14 ? c->dd_ext_id : 0;
     if (sfu_idmap_put(&l->producers, p->id, p)) {
         free(p);
         return SFU_ENOMEM;

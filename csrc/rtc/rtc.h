@@ -86,6 +86,8 @@ struct producer {
     sfu_nack_generator_t *nack;    /* local video producers on RTCP transports */
     sfu_stream_stats_t stats;
     sfu_audio_level_stats_t audio_level;  /* local audio producers */
+    uint8_t dd_ext_id;             /* VP9/AV1: the publisher's dependency descriptor id, 0 = none */
+    sfu_dd_structure_t dd;         /* ... its latest template structure (producer_layers.c) */
 };
 
 struct consumer {
@@ -109,6 +111,7 @@ struct consumer {
     uint8_t red_payload_type;      /* audio sent as RED on it (the subscriber negotiated red), 0 = plain */
     uint8_t red_restart;           /* the next packet starts what earlier blocks may come from */
     uint16_t red_from_seq;         /* source seq of the first packet since RED began or resumed */
+    sfu_svc_selector_t svc;        /* the layers of a scalable stream it forwards */
     sfu_stream_stats_t stats;
 };
 
@@ -192,6 +195,11 @@ void producer_set_remote_workers(sfu_loop_t *l, struct producer *p, uint64_t wor
 void producer_free(sfu_loop_t *l, struct producer *p);
 void producers_check_activity(sfu_loop_t *l, uint64_t now);
 
+/* producer_layers.c */
+/* where a packet of p sits in its scalable stream (rtp->layers), from its dependency
+ * descriptor or VP9 payload descriptor; counted per spatial layer */
+void producer_read_layers(sfu_loop_t *l, struct producer *p, const uint8_t *pkt, sfu_rtp_t *rtp);
+
 /* producer_recovery.c */
 int producer_recovery_init(struct producer *p);
 void producer_recovery_free(struct producer *p);
@@ -215,6 +223,8 @@ int consumer_set_producer(sfu_loop_t *l, struct consumer *c, struct producer *np
 void consumer_request_key_frame(sfu_loop_t *l, struct consumer *c);
 void consumer_set_rtx(struct consumer *c, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
 int consumer_set_red(struct consumer *c, uint8_t red_payload_type);
+/* the highest spatial and temporal layers of a scalable stream it forwards (-1: every one) */
+int consumer_set_layers(struct consumer *c, int spatial, int temporal);
 int consumer_can_pad(const struct consumer *c);
 uint32_t consumer_build_padding(struct consumer *c, uint8_t *buf, uint32_t pad_len);
 void consumer_free(sfu_loop_t *l, struct consumer *c);

@@ -65,6 +65,7 @@ void sfu_send_history_put(sfu_send_history_t *h, uint16_t out_seq, uint16_t in_s
     e->out_ts = out_ts;
     e->producer_id = producer_id;
     e->resends = 0;
+    e->marker = 0;
     e->last_ns = 0;
 }
 

@@ -47,6 +47,9 @@ int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_t *out)
     out->header_len = (uint16_t)off;
     out->pad_len = (uint8_t)pad;
     out->payload_len = (uint16_t)(len - off - pad);
+    out->layers.spatial = -1;
+    out->layers.temporal = -1;
+    out->layers.start = out->layers.end = out->layers.sync = 0;
     SFU_ASSERT((size_t)out->header_len + out->payload_len + out->pad_len == len);
     return SFU_DROP_NONE;
 }

@@ -191,11 +191,13 @@ class Transport:
                                                          "recv_key": recv_key.hex(), "send_key": send_key.hex()})
 
     async def produce(self, kind: str, ssrc: int, payload_type: int, codec: str = "", rtx_ssrc: int = 0,
-                      rtx_payload_type: int = 0, red_payload_type: int = 0) -> Producer:
+                      rtx_payload_type: int = 0, red_payload_type: int = 0, dd_ext_id: int = 0) -> Producer:
         """`codec` (vp8, vp9, h264, ...) lets layer switches wait for a key frame; `rtx_ssrc` and
         `rtx_payload_type`: the publisher's RTX stream (RFC 4588), 0 = none (yet);
         `red_payload_type` (audio): the publisher sends RED (RFC 2198) on it, which the data
-        plane unwraps to its primary on `payload_type` (and repairs lost packets from), 0 = none"""
+        plane unwraps to its primary on `payload_type` (and repairs lost packets from), 0 = none;
+        `dd_ext_id`: the header extension id of its dependency descriptor (a VP9/AV1 SVC stream's
+        layers are read from it; VP9's payload descriptor otherwise), 0 = not negotiated"""
         self._check()
         if kind not in ("audio", "video"):
             raise ValueError("kind must be audio or video")
@@ -206,9 +208,12 @@ class Transport:
             req.update(rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type)
         if red_payload_type:
             req["red_payload_type"] = red_payload_type
+        if dd_ext_id:
+            req["dd_ext_id"] = dd_ext_id
         await self.worker.request("PRODUCER_CREATE", req)
         p = Producer(self, pid, kind, ssrc, payload_type)
         p.codec = codec
+        p.dd_ext_id = dd_ext_id
         p.rtx_ssrc = rtx_ssrc
         self.producers[pid] = p
         return p
@@ -311,6 +316,7 @@ class Producer:
         self.consumers: dict[int, Consumer] = {}
         self.remote_refs: dict[int, int] = {}   # worker index -> consumers there
         self.codec = ""
+        self.dd_ext_id = 0             # its dependency descriptor's header extension id, 0 = none
         self.rtx_ssrc = 0              # the publisher's RTX stream, 0 = none known
         self.closed = False
         self._remotes_lock = asyncio.Lock()
@@ -347,7 +353,7 @@ class Producer:
             if n == 0:
                 await w.request("REMOTE_PRODUCER_CREATE", {"id": self.id, "worker": self.worker.index,
                                                            "ssrc": self.ssrc, "kind": self.kind,
-                                                           "codec": self.codec})
+                                                           "codec": self.codec, "dd_ext_id": self.dd_ext_id})
                 self.remote_refs[w.index] = 1
                 try:
                     await self._push_remote_workers()
@@ -430,6 +436,8 @@ class Consumer:
         self.paused = paused
         self.rtx_ssrc = 0              # resends as RTX on it, 0 = plain copies
         self.red_payload_type = 0      # audio sent as RED on it, 0 = plain
+        self.spatial_layer = -1        # SVC: the highest spatial / temporal layers forwarded, -1 = every one
+        self.temporal_layer = -1
         self.closed = False
 
     async def pause(self) -> None:
@@ -459,6 +467,16 @@ class Consumer:
             raise errors.InvalidStateError(f"consumer {self.id} closed")
         await self.transport.worker.request("CONSUMER_SET_RED", {"id": self.id, "red_payload_type": red_payload_type})
         self.red_payload_type = red_payload_type
+
+    async def set_layers(self, spatial: int, temporal: int = -1) -> None:
+        """a scalable (VP9/AV1 SVC) stream: forward its spatial layers up to `spatial` and temporal
+        layers up to `temporal` (-1: every one).  The data plane moves down at the next picture and
+        up at a key frame (it asks for one) or, temporal, at a switching point."""
+        if self.closed:
+            raise errors.InvalidStateError(f"consumer {self.id} closed")
+        await self.transport.worker.request("CONSUMER_SET_LAYERS", {"id": self.id, "spatial_layer": spatial,
+                                                                    "temporal_layer": temporal})
+        self.spatial_layer, self.temporal_layer = spatial, temporal
 
     async def request_key_frame(self) -> None:
         """ask the publisher of a video producer for a key frame (throttled by the data plane)"""

@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 from livekit.protocol import rtc
 
 from .. import errors
+from . import svc_layers
 from .layer_bitrate import BitrateMeter
 from .periodic import Periodic
 from .stream_allocator import DISABLED, NO_ESTIMATE, NO_LAYERS, Decision, Demand, LayerState, StreamAllocator
@@ -118,6 +119,7 @@ class Allocator:
     async def _measure(self, subs: list[Subscription], now: float) -> None:
         """sample the layers of these subscriptions' tracks, each at most once per second"""
         producers = {x.producer.id: x.producer for s in subs for x in s.track.layers.values()}
+        scalable = {x.producer.id for s in subs if svc_layers.is_scalable(s.track) for x in s.track.layers.values()}
         self.meter.keep(set(producers))
         for pid, producer in producers.items():
             if producer.closed or not self.meter.due(pid, now):
@@ -127,6 +129,8 @@ class Allocator:
             except errors.SfuError:
                 continue
             self.meter.sample(pid, int(stats.get("bytes", 0)), now, int(stats.get("packets", 0)))
+            if pid in scalable:
+                svc_layers.sample(self.meter, pid, stats, now)
 
     async def _allocate(self, d: Downlink, subs: list[Subscription], now: float) -> None:
         async with d.lock:              # a tick and an allocation out of turn do not interleave
@@ -138,7 +142,7 @@ class Allocator:
         d.used = alloc.used
         for sid, dec in alloc.decisions.items():
             try:
-                await apply(by_sid[sid], dec, now, d.estimate)
+                await apply(by_sid[sid], dec, now, d.estimate, scalable_layers(by_sid[sid], self.meter))
             except errors.SfuError as e:
                 log.debug("%s: allocation of %s: %s", d.subscriber.identity, sid, e)
         if alloc.wanted and abs(alloc.wanted - d.wanted) > WANTED_CHANGE * d.wanted and not d.subscriber.closed:
@@ -162,6 +166,19 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
     """what the allocator needs to know of a subscription"""
     pub = sub.track
     advertised = {x.quality: x.bitrate for x in pub.info.layers}
+    spatial = scalable_layers(sub, meter)
+    if spatial:
+        # one stream, its spatial layers as the layers: each counted with those below it
+        producer = sub.track.layers[""].producer
+        active = sub.track.layers[""].active or sub.track.layers[""].activity.active
+        layers = tuple(LayerState(x.quality, *svc_layers.cumulative_rate(meter, producer.id, x.spatial),
+                                  advertised.get(x.quality, 0), active) for x in spatial)
+        on = sub.consumer.spatial_layer if sub.consumer is not None else -1
+        current_layer = next((x for x in spatial if x.spatial == on), spatial[-1])
+        current = None if sub.bandwidth_paused else current_layer.quality
+        return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted,
+                      max_quality=sub.quality, source=pub.info.source, priority=sub.priority, size=sub.size,
+                      current=current)
     # the layer it is on counts while it flows, trusted or not (trust is for moving up)
     layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), meter.payload_rate(x.producer.id),
                               advertised.get(x.quality, 0), x.active or (x is sub.layer and x.activity.active))
@@ -172,7 +189,16 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
                   red_blocks=RED_BLOCKS if sub.red_pt else 0)
 
 
-async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | None = None) -> None:
+def scalable_layers(sub: Subscription, meter: BitrateMeter) -> list[svc_layers.SpatialLayer]:
+    """a scalable track's spatial layers as measured (none: not scalable, or one layer only)"""
+    if not svc_layers.is_scalable(sub.track):
+        return []
+    found = svc_layers.spatial_layers(sub.track, meter, sub.track.layers[""].producer.id)
+    return found if len(found) > 1 else []
+
+
+async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | None = None,
+                spatial: list[svc_layers.SpatialLayer] | None = None) -> None:
     """put a subscription where the allocator decided: its layer and whether it forwards"""
     c = sub.consumer
     if c is None or c.closed or dec.reason in (DISABLED, NO_LAYERS):
@@ -187,8 +213,20 @@ async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | No
     sub.bandwidth_paused = dec.paused
     if dec.paused and not c.paused:
         await c.pause()
+    if spatial and dec.quality is not None and not dec.paused:
+        want = svc_layers.target(spatial, dec.quality)
+        if want != c.spatial_layer:
+            up = want == -1 or (c.spatial_layer != -1 and want > c.spatial_layer)
+            # moving up costs the publisher a key frame (the data plane asks when the layer
+            # arrives): not more than one a second for this one
+            if not up or c.paused or sub.key_frames.ready(now):
+                log.info("%s: %s spatial layer %s -> %s (allocation: %s, downlink %s bps)",
+                         sub.subscriber.identity, sub.track.sid, c.spatial_layer, want, dec.reason, estimate)
+                await c.set_layers(want, -1)
+                if up:
+                    sub.key_frames.asked(now)
     layer = next((x for x in sub.track.layers.values() if x.quality == dec.quality), None)
-    if layer is not None and layer is not sub.layer:
+    if not spatial and layer is not None and layer is not sub.layer:
         up = sub.layer is None or layer.quality > sub.layer.quality
         # moving up costs the publisher a key frame: not more than one a second for this one
         if not up or c.paused or sub.key_frames.ready(now):

@@ -175,7 +175,8 @@ class Publishing:
         try:
             producer = await self.publisher.t.produce(pub.kind, ssrc, pt, pub.codec.name if pub.codec else "",
                                                       rtx_ssrc=rtx_ssrc, rtx_payload_type=pub.rtx_pt,
-                                                      red_payload_type=pub.red_pt)
+                                                      red_payload_type=pub.red_pt,
+                                                      dd_ext_id=dependency_descriptor_id(pub))
         except errors.AlreadyExistsError:
             return
         finally:
@@ -238,3 +239,10 @@ class Publishing:
             paused = sub.forwarding_paused
             if sub.consumer is not None and not sub.consumer.closed and sub.consumer.paused != paused:
                 await (sub.consumer.pause() if paused else sub.consumer.resume())
+
+
+def dependency_descriptor_id(pub: TrackPublication) -> int:
+    """the header extension id of a video track's dependency descriptor, where the data plane
+    reads a scalable stream's layers (0: not negotiated, or a two-byte id it does not read)"""
+    eid = int(pub.extmap.get(sdp.EXT_DEPENDENCY_DESCRIPTOR, 0)) if pub.kind == "video" else 0
+    return eid if 1 <= eid <= 14 else 0

@@ -56,6 +56,22 @@ def payload_type(data: dict, key: str) -> int:
     return pt
 
 
+def extension_id(data: dict, key: str) -> int:
+    """a one-byte header extension id field (RFC 8285: 1..14; 0 when absent)"""
+    eid = int(data.get(key) or 0)
+    if not 0 <= eid <= 14:
+        raise messages.SchemaError(f"{key} must be 1..14 (0: none)")
+    return eid
+
+
+def layer(data: dict, key: str) -> int:
+    """an SVC layer index field: 0..7, or -1 for every layer"""
+    v = int(data[key])
+    if not -1 <= v <= 7:
+        raise messages.SchemaError(f"{key} must be -1..7")
+    return v
+
+
 def remote_workers(workers: Iterable[int], n_workers: int, me: int) -> int:
     """the `remote_workers` bitmask of worker indexes (this worker left out)"""
     m = 0

@@ -400,7 +400,8 @@ class Worker:
         self.nl.producer_create(int(data["id"]), int(data["transport_id"]), int(data["ssrc"]),
                                 int(data["payload_type"]), command_fields.kind(data["kind"]),
                                 command_fields.codec(data.get("codec")), self._mask(data["remote_workers"]),
-                                *command_fields.rtx(data), command_fields.payload_type(data, "red_payload_type"))
+                                *command_fields.rtx(data), command_fields.payload_type(data, "red_payload_type"),
+                                command_fields.extension_id(data, "dd_ext_id"))
         return {}
 
     def on_producer_set_rtx(self, data: dict) -> dict:
@@ -427,7 +428,8 @@ class Worker:
 
     def on_remote_producer_create(self, data: dict) -> dict:
         self.nl.remote_producer_create(int(data["id"]), int(data["worker"]), int(data["ssrc"]),
-                                       command_fields.kind(data["kind"]), command_fields.codec(data.get("codec")))
+                                       command_fields.kind(data["kind"]), command_fields.codec(data.get("codec")),
+                                       command_fields.extension_id(data, "dd_ext_id"))
         return {}
 
     def on_remote_producer_close(self, data: dict) -> dict:
@@ -463,6 +465,11 @@ class Worker:
 
     def on_consumer_set_red(self, data: dict) -> dict:
         self.nl.consumer_set_red(int(data["id"]), command_fields.payload_type(data, "red_payload_type"))
+        return {}
+
+    def on_consumer_set_layers(self, data: dict) -> dict:
+        self.nl.consumer_set_layers(int(data["id"]), command_fields.layer(data, "spatial_layer"),
+                                    command_fields.layer(data, "temporal_layer"))
         return {}
 
     def on_consumer_request_key_frame(self, data: dict) -> dict:

@@ -75,18 +75,20 @@ REQUESTS: dict[str, Message] = {
     "TRANSPORT_STATS": Message(("id",), reply=("bwe", "bwe_unstamped"),
                                doc="bwe: the send-side estimate (sfu_bwe_stats_t fields) or None"),
     "PRODUCER_CREATE": Message(("id", "transport_id", "ssrc", "payload_type", "kind", "remote_workers"),
-                               ("codec", "rtx_ssrc", "rtx_payload_type", "red_payload_type"),
+                               ("codec", "rtx_ssrc", "rtx_payload_type", "red_payload_type", "dd_ext_id"),
                                doc="rtx_ssrc/rtx_payload_type: the publisher's RTX stream (RFC 4588), if any; "
                                    "red_payload_type: its audio comes as RED (RFC 2198) on it, unwrapped to "
-                                   "payload_type"),
+                                   "payload_type; dd_ext_id: its dependency descriptor's header extension id "
+                                   "(VP9/AV1 SVC: where each packet's layers are read)"),
     "PRODUCER_SET_RTX": Message(("id", "rtx_ssrc", "rtx_payload_type"),
                                 doc="its publisher's RTX stream once known (a simulcast layer's repaired rid)"),
     "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),
     "PRODUCER_CLOSE": Message(("id",)),
-    "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes")),
+    "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes", "spatial_bytes"),
+                              doc="spatial_bytes: of a scalable (SVC) stream, bytes per spatial layer"),
     "PRODUCER_AUDIO_LEVEL": Message(("id",), reply=("packets", "loud", "loud_dbov_sum"),
                                     doc="RFC 6464 levels received so far (sfu_audio_level_stats_t)"),
-    "REMOTE_PRODUCER_CREATE": Message(("id", "worker", "ssrc", "kind"), ("codec",),
+    "REMOTE_PRODUCER_CREATE": Message(("id", "worker", "ssrc", "kind"), ("codec", "dd_ext_id"),
                                       doc="a producer of another worker whose packets arrive on the ring"),
     "REMOTE_PRODUCER_CLOSE": Message(("id",)),
     "CONSUMER_CREATE": Message(("id", "transport_id", "producer_id", "ssrc", "payload_type",
@@ -102,8 +104,12 @@ REQUESTS: dict[str, Message] = {
     "CONSUMER_SET_RED": Message(("id", "red_payload_type"),
                                 doc="an audio consumer sends RED (RFC 2198, the two packets before each) on "
                                     "this payload type (the subscriber's answer accepted red); 0: plain"),
+    "CONSUMER_SET_LAYERS": Message(("id", "spatial_layer", "temporal_layer"),
+                                   doc="a scalable (SVC) stream: the highest spatial and temporal layers it "
+                                       "forwards; -1 = every layer"),
     "CONSUMER_CLOSE": Message(("id",)),
-    "CONSUMER_STATS": Message(("id",), reply=("packets", "bytes")),
+    "CONSUMER_STATS": Message(("id",), reply=("packets", "bytes", "spatial", "temporal"),
+                              doc="spatial/temporal: the SVC layers it forwards now, -1 = every layer"),
     "PEER_RESET": Message(("worker",), doc="that worker restarted: drop what it queued for us"),
 }
 

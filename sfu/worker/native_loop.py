@@ -137,11 +137,13 @@ class NativeLoop:
 
     def producer_create(self, pid: int, transport_id: int, ssrc: int, payload_type: int, kind: int, codec: int,
                         remote_workers: int, rtx_ssrc: int = 0, rtx_payload_type: int = 0,
-                        red_payload_type: int = 0) -> None:
-        """rtx_ssrc: the publisher's RTX stream (0 = none); red_payload_type: its RED (0 = none)"""
+                        red_payload_type: int = 0, dd_ext_id: int = 0) -> None:
+        """rtx_ssrc: the publisher's RTX stream (0 = none); red_payload_type: its RED (0 = none);
+        dd_ext_id: its dependency descriptor's extension id (0 = none)"""
         self._command(lib.SFU_CMD_PRODUCER_CREATE, "PRODUCER_CREATE", id=pid, transport_id=transport_id, ssrc=ssrc,
                       payload_type=payload_type, kind=kind, codec=codec, remote_workers=remote_workers,
-                      rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type, red_payload_type=red_payload_type)
+                      rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type, red_payload_type=red_payload_type,
+                      dd_ext_id=dd_ext_id)
 
     def producer_set_rtx(self, pid: int, rtx_ssrc: int, rtx_payload_type: int) -> None:
         self._command(lib.SFU_CMD_PRODUCER_SET_RTX, "PRODUCER_SET_RTX", id=pid, rtx_ssrc=rtx_ssrc,
@@ -154,9 +156,10 @@ class NativeLoop:
     def producer_close(self, pid: int) -> None:
         self._command(lib.SFU_CMD_PRODUCER_CLOSE, "PRODUCER_CLOSE", id=pid)
 
-    def remote_producer_create(self, pid: int, worker: int, ssrc: int, kind: int, codec: int) -> None:
+    def remote_producer_create(self, pid: int, worker: int, ssrc: int, kind: int, codec: int,
+                               dd_ext_id: int = 0) -> None:
         self._command(lib.SFU_CMD_REMOTE_PRODUCER_CREATE, "REMOTE_PRODUCER_CREATE", id=pid, worker=worker, ssrc=ssrc,
-                      kind=kind, codec=codec)
+                      kind=kind, codec=codec, dd_ext_id=dd_ext_id)
 
     def remote_producer_close(self, pid: int) -> None:
         self._command(lib.SFU_CMD_REMOTE_PRODUCER_CLOSE, "REMOTE_PRODUCER_CLOSE", id=pid)
@@ -192,6 +195,11 @@ class NativeLoop:
     def consumer_set_red(self, cid: int, red_payload_type: int) -> None:
         """audio sent as RED on red_payload_type (0: plain)"""
         self._command(lib.SFU_CMD_CONSUMER_SET_RED, "CONSUMER_SET_RED", id=cid, red_payload_type=red_payload_type)
+
+    def consumer_set_layers(self, cid: int, spatial: int, temporal: int) -> None:
+        """a scalable stream: the highest spatial and temporal layers forwarded (-1: every layer)"""
+        self._command(lib.SFU_CMD_CONSUMER_SET_LAYERS, "CONSUMER_SET_LAYERS", id=cid, spatial_layer=spatial,
+                      temporal_layer=temporal)
 
     def consumer_request_key_frame(self, cid: int) -> None:
         self._command(lib.SFU_CMD_CONSUMER_REQUEST_KEY_FRAME, "CONSUMER_REQUEST_KEY_FRAME", id=cid)

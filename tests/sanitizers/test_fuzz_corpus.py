@@ -30,7 +30,7 @@ FUZZ = os.path.join(ROOT, "csrc", "fuzz")
 INCLUDE = os.path.join(ROOT, "csrc", "include")
 CSRC = os.path.join(ROOT, "csrc")
 CORPUS = os.path.join(FUZZ, "corpus")
-TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest", "header_ext_rewrite", "keyframe", "tcc", "tcc_feedback", "tcc_seq_stamp", "rtcp_build", "rtx", "red", "nack_generator", "rtp_padding", "tcp_framing")
+TARGETS = ("rtp", "rtcp", "stun", "demux", "ring", "loadtest", "header_ext_rewrite", "keyframe", "tcc", "tcc_feedback", "tcc_seq_stamp", "rtcp_build", "rtx", "red", "nack_generator", "rtp_padding", "tcp_framing", "svc_layers")
 MTU = 1500
 
 MUTATIONS_PER_FILE = 256         # seeded random mutations of each corpus file

@@ -49,3 +49,22 @@ def test_publish_and_decode_codec(lk, codec, mode, mime, pc, tmp_path):
         assert [s.get("scalabilityMode") for s in sent] == [want], str(lkchecks.brief(sent))
     pixel = lkchecks.centre_pixel(bob, "alice", tmp_path / f"{codec}.png")
     assert lkchecks.near(pixel, BROWSERS["A"]["rgb"]), pixel
+
+
+@pytest.mark.parametrize("codec", ["vp9", "av1"])
+def test_svc_spatial_layers_follow_the_requested_quality(lk, codec):
+    """one L3T3_KEY stream (sent as L2T3_KEY at 640x360: 320x180 and 640x360): the server forwards
+    the subscriber only the spatial layers its quality asks for, seen as the decoded size"""
+    alice, bob = lk.join_all(("alice", "A"), ("bob", "B"))
+    alice.js("publishCamera", {"codec": codec, "scalabilityMode": "L3T3_KEY", "simulcast": True,
+                               "degradationPreference": "maintain-resolution"})
+    first = lkchecks.video(bob, "alice", min_frames=10, timeout=15, frameWidth=640, frameHeight=360)
+    assert (first.get("frameWidth"), first.get("frameHeight")) == (640, 360), lkchecks.brief(first)
+    for quality, width, height in (("low", 320, 180), ("high", 640, 360)):
+        bob.js("setQuality", "alice", quality)
+        before = (bob.js("inbound", "alice", "camera") or {}).get("framesDecoded", 0)
+        got = lkchecks.video(bob, "alice", min_frames=before + 10, timeout=15, frameWidth=width,
+                             frameHeight=height)
+        assert (got.get("frameWidth"), got.get("frameHeight")) == (width, height), \
+            (quality, lkchecks.brief(got), lkchecks.brief(alice.js("outbound", "camera")))
+        assert got["framesDecoded"] >= before + 10, (quality, lkchecks.brief(got))

@@ -38,8 +38,9 @@ class Seq:
 
 
 def run(seq_start: int, events: list) -> list[int]:
-    """events: input sequence numbers (with "m": the marker bit), or "resync" / "switch" / "pad";
-    returns the output sequence numbers ("pad": its number, or None when refused)"""
+    """events: input sequence numbers (with "m": the marker bit), "d<seq>" (that input left out,
+    no output), or "resync" / "switch" / "pad"; returns the output sequence numbers ("pad": its
+    number, or None when refused)"""
     s = Seq(seq_start)
     out = []
     for e in events:
@@ -50,6 +51,8 @@ def run(seq_start: int, events: list) -> list[int]:
         elif e == "pad":
             p = s.pad()
             out.append(None if p is None else p[0])
+        elif isinstance(e, str) and e.startswith("d"):
+            lib.sfu_seq_manager_drop(s.m, int(e[1:]))
         elif isinstance(e, str):
             out.append(s.send(int(e.rstrip("m")), marker=e.endswith("m"))[0])
         else:
@@ -88,6 +91,21 @@ SEQ_CASES = [
     ("padding, then a source switch", 10, ["1m", "pad", "pad", "switch", 7000], [10, 11, 12, 13]),
     ("padding twice, media between", 10, ["1m", "pad", "2m", "pad", 3, 2], [10, 11, 12, 13, 14, 12]),
     ("padding across the output wrap", 65535, ["1m", "pad", 2], [65535, 0, 1]),
+    # left out (an SVC layer not forwarded): the packets after it take its number
+    ("a left-out packet gives its number up", 10, [1, "d2", 3, "d4", "d5", 6], [10, 11, 12]),
+    ("a lost packet before a left-out one keeps its place", 10, [1, "d3", 4, 2], [10, 12, 11]),
+    ("a late packet from before several left out keeps its place", 10, [1, "d3", "d4", 5, "d6", 7, 2],
+     [10, 12, 13, 11]),
+    ("a left-out packet seen twice counts once", 10, [1, "d2", "d2", 3, 4], [10, 11, 12]),
+    ("left out too late: its number stays a gap", 10, [1, 3, "d2", 4], [10, 12, 13]),
+    ("left out before the first packet", 10, ["d1", 2, 3], [10, 11]),
+    ("left out while paused", 10, [1, "resync", "d2", 3], [10, 11]),
+    ("left out, then padding, then a late packet", 10, [1, "d2", "3m", "pad", 4], [10, 11, 12, 13]),
+    ("left out across the input wrap", 10, [65534, "d65535", 0, "d1", 2], [10, 11, 12]),
+    ("left out, then a discontinuity", 10, [1, "d2", 5000, 5001], [10, 11, 12]),
+    ("nine offset changes: the oldest is forgotten", 10,
+     [1, "d2", 3, "d4", 5, "d6", 7, "d8", 9, "d10", 11, "d12", 13, "d14", 15, "d16", 17, "d18", 19],
+     [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]),
 ]
 
 

@@ -1,0 +1,161 @@
+"""The stream allocator's driver with a scalable (VP9 SVC) track: one producer whose spatial
+layers are the track's layers (sfu.rooms.svc_layers), measured from its per-layer byte
+counters, each counted with the layers below it; the decision goes to the consumer as the
+highest spatial layer it forwards (-1: every layer)."""
+
+from __future__ import annotations
+
+from livekit.protocol import models
+
+from sfu.protocol import sdp
+from sfu.rooms import svc_layers
+from sfu.rooms.allocator import Allocator
+from sfu.rooms.layer_bitrate import BitrateMeter
+from sfu.rooms.track import Layer, Subscription, TrackPublication
+
+LOW, MEDIUM, HIGH = models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH
+K = 1000
+
+
+class SvcProducer:
+    id = 7
+
+    def __init__(self, rates: list[int]) -> None:
+        self.rates = rates            # bits/s of each spatial layer alone
+        self.spatial_bytes = [0] * 4
+        self.closed = False
+
+    def run(self, seconds: float) -> None:
+        for s, bps in enumerate(self.rates):
+            self.spatial_bytes[s] += int(bps * seconds / 8)
+
+    async def stats(self) -> dict:
+        return {"bytes": sum(self.spatial_bytes), "packets": 0, "spatial_bytes": list(self.spatial_bytes)}
+
+
+class Consumer:
+    def __init__(self, producer: SvcProducer) -> None:
+        self.producer = producer
+        self.paused = False
+        self.closed = False
+        self.red_payload_type = 0
+        self.spatial_layer = -1
+        self.temporal_layer = -1
+        self.log: list[str] = []
+
+    async def set_layers(self, spatial: int, temporal: int = -1) -> None:
+        self.spatial_layer, self.temporal_layer = spatial, temporal
+        self.log.append(f"spatial {spatial}")
+
+    async def set_producer(self, producer) -> None:
+        self.log.append("set_producer")
+
+    async def pause(self) -> None:
+        self.paused = True
+        self.log.append("pause")
+
+    async def resume(self) -> None:
+        self.paused = False
+        self.log.append("resume")
+
+
+class Publisher:
+    sid = "PA_pub"
+    identity = "alice"
+
+
+class Subscriber:
+    sid = "PA_sub"
+    identity = "bob"
+    closed = False
+
+    def __init__(self) -> None:
+        self.subs: list[Subscription] = []
+        self.sent: list = []
+
+    async def set_wanted_bitrate(self, bitrate: int) -> None:
+        pass
+
+    def subscriptions(self) -> list[Subscription]:
+        return list(self.subs)
+
+    async def send(self, msg) -> None:
+        self.sent.append(msg)
+
+
+def scalable(rates: list[int], codec: str = "VP9") -> tuple[TrackPublication, SvcProducer]:
+    info = models.TrackInfo(sid="TR_v", source=models.TrackSource.CAMERA)
+    for q in (LOW, MEDIUM, HIGH):                       # as livekit-client announces L3T3_KEY
+        info.layers.append(models.VideoLayer(quality=q))
+    pub = TrackPublication(sid="TR_v", cid="TR_v", kind="video", info=info, participant=Publisher(),
+                           codec=sdp.Codec(98, codec, 90000, None, None))
+    producer = SvcProducer(rates)
+    pub.layers[""] = Layer("", HIGH, producer)
+    return pub, producer
+
+
+class Scene:
+    def __init__(self, rates: list[int], codec: str = "VP9") -> None:
+        self.pub, self.producer = scalable(rates, codec)
+        self.bob = Subscriber()
+        self.sub = Subscription(track=self.pub, subscriber=self.bob, consumer=Consumer(self.producer),
+                                layer=self.pub.layers[""], signaled=True)
+        self.bob.subs.append(self.sub)
+        self.now = 100.0
+        self.allocator = Allocator(clock=lambda: self.now)
+
+    async def run(self, estimate: int | None, seconds: float) -> Consumer:
+        self.allocator.set_estimate(self.bob, estimate)
+        for _ in range(int(round(seconds / 0.5))):
+            self.producer.run(0.5)
+            self.now += 0.5
+            await self.allocator.tick()
+        return self.sub.consumer
+
+
+def test_spatial_layers_are_measured_and_the_top_one_is_the_best_quality():
+    pub, producer = scalable([100 * K, 300 * K])        # L2T3_KEY: what L3T3_KEY is at 640x360
+    meter = BitrateMeter()
+    for t in (0.0, 1.0):
+        producer.run(1.0)
+        svc_layers.sample(meter, producer.id, {"bytes": 0, "packets": 0, "spatial_bytes": producer.spatial_bytes}, t)
+    layers = svc_layers.spatial_layers(pub, meter, producer.id)
+    assert [(x.spatial, x.quality) for x in layers] == [(0, MEDIUM), (1, HIGH)]
+    assert svc_layers.cumulative_rate(meter, producer.id, 1)[0] == 400 * K
+    assert svc_layers.target(layers, HIGH) == -1 and svc_layers.target(layers, MEDIUM) == 0
+    assert svc_layers.target(layers, LOW) == 0          # nothing that low: the lowest there is
+
+
+def test_only_vp9_and_av1_on_one_stream_are_scalable():
+    assert svc_layers.is_scalable(scalable([1])[0]) and svc_layers.is_scalable(scalable([1], "AV1")[0])
+    assert not svc_layers.is_scalable(scalable([1], "VP8")[0])
+    pub, producer = scalable([1])
+    pub.layers["f"] = pub.layers.pop("")                # rid simulcast VP9: layers are producers
+    assert not svc_layers.is_scalable(pub)
+
+
+async def test_a_narrow_downlink_forwards_the_lower_spatial_layers_and_a_wide_one_all():
+    scene = Scene([150 * K, 450 * K, 1_200 * K])
+    c = await scene.run(10_000 * K, 2)                  # measured: every layer fits
+    assert c.log == [] and c.spatial_layer == -1
+    c = await scene.run(700 * K, 1)                     # 150 + 450 fits, the top layer does not
+    assert c.spatial_layer == 1 and c.log == ["spatial 1"] and scene.sub.allocated == MEDIUM
+    c = await scene.run(250 * K, 1)
+    assert c.spatial_layer == 0 and not c.paused
+    c = await scene.run(50 * K, 1)
+    assert c.paused                                     # not even the lowest fits
+    c = await scene.run(10_000 * K, 30)
+    assert not c.paused and c.spatial_layer == -1 and "set_producer" not in c.log
+
+
+async def test_the_requested_quality_caps_the_spatial_layer():
+    scene = Scene([150 * K, 450 * K, 1_200 * K])
+    scene.sub.quality = LOW
+    c = await scene.run(10_000 * K, 2)
+    assert c.spatial_layer == 0
+
+
+async def test_one_spatial_layer_is_left_alone():
+    scene = Scene([500 * K])                            # L1T3: nothing to choose from
+    c = await scene.run(10_000 * K, 3)
+    assert c.log == [] and c.spatial_layer == -1
