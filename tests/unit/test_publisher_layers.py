@@ -26,7 +26,7 @@ class SlowTransport:
         self.produced: list[int] = []
 
     async def produce(self, kind: str, ssrc: int, pt: int, codec: str = "", rtx_ssrc: int = 0,
-                      rtx_payload_type: int = 0, red_payload_type: int = 0) -> "FakeProducer":
+                      rtx_payload_type: int = 0, red_payload_type: int = 0, dd_ext_id: int = 0) -> "FakeProducer":
         self.produced.append(ssrc)
         await self.release.wait()
         return FakeProducer(ssrc, rtx_ssrc, rtx_payload_type)

@@ -36,7 +36,8 @@ class Transport:
     def __init__(self) -> None:
         self.produced: list[dict] = []
 
-    async def produce(self, kind, ssrc, pt, codec="", rtx_ssrc=0, rtx_payload_type=0, red_payload_type=0):
+    async def produce(self, kind, ssrc, pt, codec="", rtx_ssrc=0, rtx_payload_type=0, red_payload_type=0,
+                      dd_ext_id=0):
         self.produced.append({"pt": pt, "codec": codec, "red_payload_type": red_payload_type})
         return SimpleNamespace(ssrc=ssrc, rtx_ssrc=rtx_ssrc)
 
