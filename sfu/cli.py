@@ -511,6 +511,7 @@ def _load_test(args: argparse.Namespace) -> int:
                           audio_publishers=args.audio_publishers, subscribers=args.subscribers,
                           duration=args.duration, video_resolution=args.video_resolution,
                           video_bitrate=args.video_bitrate, video_fps=args.video_fps, simulcast=args.simulcast,
+                          video_codec=args.video_codec,
                           bind_ip=args.bind_ip or "", num_per_second=args.num_per_second,
                           progress=not args.quiet, receivers=args.receivers,
                           simulate_speakers=args.simulate_speakers)
@@ -540,6 +541,8 @@ def _load_test_parser(sub: argparse._SubParsersAction) -> None:
                     help="bits/s per video track, all layers (default by resolution, 720p: 1.7m)")
     lt.add_argument("--video-fps", type=float, default=30.0)
     lt.add_argument("--simulcast", action="store_true", help="publish video as three layers (q/h/f)")
+    lt.add_argument("--video-codec", default="vp8", choices=("vp8", "vp9", "h264", "av1"),
+                    help="the video codec published (its payload descriptors and key frames; vp8)")
     lt.add_argument("--num-per-second", type=float, default=0.0,
                     help="participants started per second during set-up (default: no limit, 16 at a time)")
     lt.add_argument("--bind-ip", help="local address of the simulated peers (default: the route to the server)")
@@ -552,6 +555,41 @@ def _load_test_parser(sub: argparse._SubParsersAction) -> None:
                     help="receiver threads, each reading its share of the subscribers' sockets "
                          "(default: one per CPU, at most 8)")
     lt.set_defaults(fn=_load_test)
+
+
+def _agent_load_test(args: argparse.Namespace) -> int:
+    from .loadtest import agents
+
+    key, secret = _credentials(args)
+    if args.rooms < 1 or args.pings < 0 or args.ping_interval < 0 or args.join_timeout <= 0 or args.concurrency < 1:
+        print("sfu agent-load-test: --rooms and --concurrency must be >= 1, --pings and --ping-interval not "
+              "negative, --join-timeout positive", file=sys.stderr)
+        return 2
+    opts = agents.Options(url=args.url, api_key=key, api_secret=secret, agent_name=args.agent_name,
+                          rooms=args.rooms, room_prefix=args.room, pings=args.pings,
+                          ping_interval=args.ping_interval, join_timeout=args.join_timeout,
+                          concurrency=args.concurrency, bind_ip=args.bind_ip or "")
+    return agents.main(opts, args.json)
+
+
+def _agent_load_test_parser(sub: argparse._SubParsersAction) -> None:
+    at = sub.add_parser("agent-load-test",
+                        help="rooms that each dispatch an agent: dispatch latency and echo round trips "
+                             "(as lk perf agent-load-test; examples/echo_agent.py echoes)")
+    _api_options(at, json_flag=False)
+    at.add_argument("--agent-name", required=True, help="the agent to dispatch (AgentDispatchService)")
+    at.add_argument("--rooms", type=int, default=1, help="rooms, one agent dispatched into each (1)")
+    at.add_argument("--room", default="agent-load", help="room name prefix (agent-load)")
+    at.add_argument("--pings", type=int, default=10,
+                    help="echo round trips per room: data to the agent on topic sfu-echo, its reply on "
+                         "sfu-echo-reply (10; 0: dispatch only)")
+    at.add_argument("--ping-interval", type=float, default=0.2, help="seconds between two pings of a room (0.2)")
+    at.add_argument("--join-timeout", type=float, default=20.0,
+                    help="seconds for the agent to join after its dispatch (20)")
+    at.add_argument("--concurrency", type=int, default=16, help="rooms set up at once (16)")
+    at.add_argument("--bind-ip", help="local address of the simulated participants (default: the route to the server)")
+    at.add_argument("--json", metavar="FILE", help="also write the full report as JSON (- for stdout)")
+    at.set_defaults(fn=_agent_load_test)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -575,6 +613,7 @@ def main(argv: list[str] | None = None) -> None:
     _api_parsers(sub)
     _media_parsers(sub)
     _load_test_parser(sub)
+    _agent_load_test_parser(sub)
     args = p.parse_args(argv)
     sys.exit(args.fn(args))
 

@@ -54,7 +54,7 @@ typedef struct {
     void    *srtp;                 /* outbound srtp_t, NULL = plain RTP */
     uint8_t  pt;
     uint8_t  kind;                 /* SFU_LT_AUDIO / SFU_LT_VIDEO */
-    uint8_t  codec;                /* video: SFU_CODEC_VP8; audio: SFU_CODEC_OTHER */
+    uint8_t  codec;                /* video: SFU_CODEC_VP8, _VP9, _H264 or _AV1; audio: SFU_CODEC_OTHER */
     uint8_t  mid_ext_id;           /* one-byte extension ids 1..14, 0 = not sent */
     uint8_t  rid_ext_id;
     uint8_t  mid_len;
@@ -92,14 +92,15 @@ typedef struct {
 typedef struct {
     uint32_t ssrc;
     uint8_t  pt;
-    uint8_t  _pad[3];
+    uint8_t  codec;                /* SFU_CODEC_* of its payload type (0: VP8 at 90 kHz) */
+    uint8_t  _pad[2];
     uint32_t clock_rate;
     uint32_t first_ts;
     uint64_t packets;              /* unique packets (duplicates excluded) */
     uint64_t bytes;                /* RTP payload bytes (padding excluded) */
     uint64_t duplicates;
     uint64_t frames;               /* marker bits */
-    uint64_t keyframes;            /* VP8 key frame starts */
+    uint64_t keyframes;            /* key frame starts (of its codec) */
     int64_t  base_ext_seq;         /* lowest extended sequence number seen */
     int64_t  max_ext_seq;          /* highest extended sequence number seen */
     double   jitter;               /* RFC 3550 interarrival jitter, timestamp units */
@@ -121,6 +122,7 @@ typedef struct {
     uint32_t _pad0;
     void    *srtp;                 /* inbound srtp_t, NULL = plain RTP */
     uint32_t clock_rates[128];     /* per payload type; 0 = 90000 */
+    uint8_t  codecs[128];          /* per payload type: SFU_CODEC_* (key frame counting); 0 = VP8 */
     /* live stats */
     uint64_t datagrams;
     uint64_t rx_bytes;             /* datagram bytes as received */

@@ -89,6 +89,8 @@ static int sender_valid(const sfu_lt_sender_t *s)
         return 0;
     if (s->kind != SFU_LT_AUDIO && s->kind != SFU_LT_VIDEO)
         return 0;
+    if (s->codec > SFU_CODEC_AV1)
+        return 0;
     if (s->pt > 127 || s->mid_ext_id > 14 || s->rid_ext_id > 14 || s->audio_level_ext_id > 14)
         return 0;
     if (s->audio_level_ext_id && (s->kind != SFU_LT_AUDIO || s->audio_level_ext_id == s->mid_ext_id ||
@@ -158,12 +160,39 @@ static size_t write_header(const sfu_lt_sender_t *s, uint8_t *b, int marker, uin
     return 16 + n;
 }
 
+/* the payload header of one packet of a video frame in codec `codec` (not VP8), as the
+ * SFU reads it (key frames: csrc/rtp/codecs/): its length, at most 2 */
+static size_t write_video_descriptor(uint8_t codec, uint8_t *p, int first, int last, int key)
+{
+    switch (codec) {
+    case SFU_CODEC_VP9:
+        /* |I|P|L|F|B|E|V|Z| (RFC 9628): no layers; P=0 on a key frame */
+        p[0] = (uint8_t)((key ? 0 : 0x40) | (first ? 0x08 : 0) | (last ? 0x04 : 0));
+        return 1;
+    case SFU_CODEC_H264:
+        /* FU-A (RFC 6184 5.8) of an IDR (5) or non-IDR (1) slice */
+        p[0] = 0x7c;
+        p[1] = (uint8_t)((first ? 0x80 : 0) | (last ? 0x40 : 0) | (key ? 5 : 1));
+        return 2;
+    default:
+        /* AV1 aggregation header |Z|Y|W|W|N|-|-|-|: Z continues the previous packet's OBU, Y goes
+         * on in the next, W=1 one OBU element, N starts a coded video sequence (a key frame) */
+        p[0] = (uint8_t)((first ? 0 : 0x80) | (last ? 0 : 0x40) | 0x10 | (key && first ? 0x08 : 0));
+        p[1] = first ? 0x32 : 0x00;      /* OBU header: a frame, has_size_field */
+        return 2;
+    }
+}
+
 /* payload of packet `i` of a frame; returns payload length */
-static size_t write_payload(const sfu_lt_sender_t *s, uint8_t *p, size_t want, int first, int key,
+static size_t write_payload(const sfu_lt_sender_t *s, uint8_t *p, size_t want, int first, int last, int key,
                             uint64_t real_ns)
 {
     size_t o = 0;
-    if (s->kind == SFU_LT_VIDEO) {
+    if (s->kind == SFU_LT_VIDEO && s->codec != SFU_CODEC_VP8 && s->codec != SFU_CODEC_OTHER) {
+        if (want < 2 + SFU_LT_TRAILER)
+            want = 2 + SFU_LT_TRAILER;
+        o = write_video_descriptor(s->codec, p, first, last, key);
+    } else if (s->kind == SFU_LT_VIDEO) {
         size_t need = 1 + (first ? (key ? 10 : 3) : 0) + SFU_LT_TRAILER;
         if (want < need)
             want = need;
@@ -222,7 +251,7 @@ static int build_frame(sfu_lt_sender_t *s, uint8_t *bufs, int *lens, uint32_t *p
         size_t want = per + ((uint32_t)i < rem ? 1 : 0);
         if (want > SFU_LT_MAX_PAYLOAD)
             want = SFU_LT_MAX_PAYLOAD;
-        size_t pl = write_payload(s, b + h, want, i == 0, key, real_ns);
+        size_t pl = write_payload(s, b + h, want, i == 0, i == npk - 1, key, real_ns);
         int len = (int)(h + pl);
         SFU_ASSERT(len <= SFU_MTU);
         if (s->srtp && sfu_srtp_protect(s->srtp, b, &len) != 0)
@@ -465,6 +494,7 @@ static sfu_lt_stream_t *stream_for(sfu_lt_socket_t *s, const sfu_rtp_t *rtp)
     st->ssrc = rtp->ssrc;
     st->pt = rtp->payload_type;
     st->clock_rate = s->clock_rates[rtp->payload_type & 0x7f];
+    st->codec = s->codecs[rtp->payload_type & 0x7f];
     if (!st->clock_rate)
         st->clock_rate = 90000;
     st->first_ts = rtp->ts;
@@ -511,7 +541,7 @@ static void account_rtp(sfu_lt_stream_t *st, const uint8_t *buf, const sfu_rtp_t
     st->bytes += rtp->payload_len;
     if (rtp->marker)
         st->frames++;
-    if (st->clock_rate == 90000 && sfu_rtp_is_keyframe(buf, rtp, SFU_CODEC_VP8) == 1)
+    if (st->clock_rate == 90000 && sfu_rtp_is_keyframe(buf, rtp, st->codec ? st->codec : SFU_CODEC_VP8) == 1)
         st->keyframes++;
     if (!st->first_ns)
         st->first_ns = mono_ns;

@@ -54,6 +54,10 @@ MAX_MESSAGE = 2 * 1024 * 1024
 REGISTER_TIMEOUT = 10.0
 WS_HEARTBEAT = 30.0
 LEAVE_GRACE = 3.0                  # after a termination, the agent participant gets this long to leave
+# a job every available worker declined is offered again after these pauses (then the last one,
+# for as long as it is pending): livekit-agents declines while the job processes it reserved are
+# still starting, and says nothing when that passes (its status stays AVAILABLE)
+DECLINED_RETRY = (0.5, 1.0, 2.0, 5.0)
 
 
 class AgentService:
@@ -240,10 +244,21 @@ class AgentService:
 
     async def _assign(self, job: JobRecord) -> None:
         tried: set[str] = set()
+        rounds = 0
         if self.federation is not None:
             await self.federation.refresh(REMOTE_MAX_AGE)
-        while job.state == PENDING:
+        while job.state == PENDING and not self.stopping:
             w = self.dispatcher.choose(job, tried)
+            if w is None and tried and self.dispatcher.candidates(job):
+                # every available worker declined it: again after a pause, the same as when
+                # one of them reports itself available again (a status change relaunches it)
+                delay = DECLINED_RETRY[min(rounds, len(DECLINED_RETRY) - 1)]
+                rounds += 1
+                log.info("job %s (%r, %s): declined by every available worker, offered again in %.1f s",
+                         job.id, job.agent_name, job.dispatch.room, delay)
+                await asyncio.sleep(delay)
+                tried.clear()
+                continue
             if w is None:
                 log.info("job %s (%r, %s): no available worker, pending", job.id, job.agent_name, job.dispatch.room)
                 return

@@ -40,7 +40,9 @@ srtp.bind(lib)   # this module's own copy of the SRTP glue needs libsrtp's entry
 ControlCallback = Callable[[bytes, "tuple[str, int]"], None]
 
 _KINDS = {"audio": lib.SFU_LT_AUDIO, "video": lib.SFU_LT_VIDEO}
-_CODECS = {"vp8": lib.SFU_CODEC_VP8, "opus": lib.SFU_CODEC_OTHER}
+_CODECS = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
+           "av1": lib.SFU_CODEC_AV1, "opus": lib.SFU_CODEC_OTHER}
+VIDEO_CODECS = ("vp8", "vp9", "h264", "av1")
 HIST_BUCKETS = lib.SFU_LT_HIST_BUCKETS
 HIST_MS = lib.SFU_LT_HIST_US / 1000.0
 HIST_RANGE_MS = (HIST_BUCKETS - 1) * HIST_MS     # latencies at or past this share the last bucket
@@ -54,7 +56,7 @@ class SenderSpec:
     ssrc: int
     pt: int
     kind: str  # "audio" | "video"
-    codec: str = "vp8"  # "vp8" for video, "opus" for audio
+    codec: str = "vp8"  # video: one of VIDEO_CODECS (its payload descriptors); audio: "opus"
     clock_rate: int = 90000
     bitrate: int = 500_000
     fps: float = 30.0  # video frames/s; audio packets/s
@@ -74,6 +76,7 @@ class _SocketSpec:
     on_control: ControlCallback | None
     clock_rates: dict[int, int]
     label: str
+    codecs: dict[int, str]
 
 
 def _ext(ext_id: int, value: str, what: str) -> bytes:
@@ -130,8 +133,8 @@ class Engine:
             raise ValueError(f"kind must be 'audio' or 'video', got {spec.kind!r}")
         if spec.codec not in _CODECS:
             raise ValueError(f"codec must be one of {sorted(_CODECS)}, got {spec.codec!r}")
-        if spec.kind == "video" and spec.codec != "vp8":
-            raise ValueError("video senders generate VP8")
+        if (spec.kind == "video") != (spec.codec in VIDEO_CODECS):
+            raise ValueError(f"a {spec.kind} sender's codec cannot be {spec.codec!r}")
         if not (0 < spec.fps <= 1000) or spec.bitrate <= 0 or spec.clock_rate <= 0:
             raise ValueError("fps, bitrate and clock_rate must be positive (fps <= 1000)")
         if not 0 <= spec.pt <= 127:
@@ -154,7 +157,9 @@ class Engine:
         return len(self._sender_specs) - 1
 
     def add_socket(self, fd: int, srtp_rx: "Session | None", on_control: ControlCallback | None = None,
-                   clock_rates: dict[int, int] | None = None, label: str = "") -> int:
+                   clock_rates: dict[int, int] | None = None, label: str = "",
+                   codecs: dict[int, str] | None = None) -> int:
+        """codecs: the video codec of each payload type (its key frames are counted), VP8 by default"""
         self._check_not_started()
         if any(s.fd == fd for s in self._socket_specs):
             raise ValueError(f"fd {fd} is already added")
@@ -162,7 +167,10 @@ class Engine:
         for pt, rate in rates.items():
             if not 0 <= pt <= 127 or rate <= 0:
                 raise ValueError(f"bad clock rate entry {pt}: {rate}")
-        self._socket_specs.append(_SocketSpec(fd, srtp_rx, on_control, rates, label))
+        for pt, name in (codecs or {}).items():
+            if not 0 <= pt <= 127 or name not in VIDEO_CODECS:
+                raise ValueError(f"bad codec entry {pt}: {name!r}")
+        self._socket_specs.append(_SocketSpec(fd, srtp_rx, on_control, rates, label, dict(codecs or {})))
         return len(self._socket_specs) - 1
 
     def _check_not_started(self) -> None:
@@ -199,6 +207,8 @@ class Engine:
             c.srtp = self._session(spec.srtp)
             for pt, rate in spec.clock_rates.items():
                 c.clock_rates[pt] = rate
+            for pt, name in spec.codecs.items():
+                c.codecs[pt] = _CODECS[name]
 
     def _session(self, s: "Session | None") -> Any:
         if s is None:

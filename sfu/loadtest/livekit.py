@@ -57,6 +57,7 @@ class TrackPlan:
     fps: float = 30.0
     simulcast: bool = False
     cid: str = field(default_factory=lambda: f"lt-{random.getrandbits(48):012x}")
+    codec: str = "vp8"        # video: vp8 | vp9 | h264 | av1 (the engine writes its payload descriptors)
 
 
 @dataclass
@@ -84,6 +85,16 @@ class RecvTrack:
     ssrc: int
     pt: int
     clock_rate: int
+    codec: str = ""           # the codec name, lower case
+
+
+# a video codec's payload type and a=rtpmap / a=fmtp in a publisher offer (as Chromium offers them)
+VIDEO_OFFER = {
+    "vp8": (VP8_PT, "VP8/90000", None),
+    "vp9": (98, "VP9/90000", "profile-id=0"),
+    "h264": (102, "H264/90000", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+    "av1": (45, "AV1/90000", None),
+}
 
 
 def build_publisher_offer(peer: Peer, tracks: list[TrackPlan], ssrcs: dict[str, list[int]]) -> str:
@@ -92,7 +103,7 @@ def build_publisher_offer(peer: Peer, tracks: list[TrackPlan], ssrcs: dict[str, 
              "a=group:BUNDLE " + " ".join(str(i) for i in range(len(tracks))),
              "a=extmap-allow-mixed", "a=msid-semantic: WMS *"]
     for mid, t in enumerate(tracks):
-        pt = VP8_PT if t.kind == "video" else OPUS_PT
+        pt, rtpmap, fmtp = VIDEO_OFFER[t.codec] if t.kind == "video" else (OPUS_PT, "opus/48000/2", None)
         lines += [f"m={t.kind} 9 UDP/TLS/RTP/SAVPF {pt}", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0"]
         lines += peer.transport_lines("actpass")
         lines += [f"a=mid:{mid}", f"a=extmap:{MID_EXT_ID} {EXT_MID}"]
@@ -102,8 +113,8 @@ def build_publisher_offer(peer: Peer, tracks: list[TrackPlan], ssrcs: dict[str, 
             lines.append(f"a=extmap:{AUDIO_LEVEL_EXT_ID} {EXT_AUDIO_LEVEL}")
         lines += ["a=sendonly", f"a=msid:lt-stream {t.cid}", "a=rtcp-mux", "a=rtcp-rsize"]
         if t.kind == "video":
-            lines += [f"a=rtpmap:{pt} VP8/90000", f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli",
-                      f"a=rtcp-fb:{pt} ccm fir"]
+            lines += [f"a=rtpmap:{pt} {rtpmap}"] + ([f"a=fmtp:{pt} {fmtp}"] if fmtp else [])
+            lines += [f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli", f"a=rtcp-fb:{pt} ccm fir"]
         else:
             lines += [f"a=rtpmap:{pt} opus/48000/2", f"a=fmtp:{pt} minptime=10;useinbandfec=1"]
         if t.simulcast:
@@ -148,7 +159,7 @@ def build_subscriber_answer(peer: Peer, offer_text: str) -> tuple[str, list[Recv
             if ssrcs and "msid" in attrs.get(ssrcs[0], {}):
                 track_sid = attrs[ssrcs[0]]["msid"].split(" ")[-1]
         if ssrcs:
-            recv.append(RecvTrack(track_sid, media.kind, ssrcs[0], c.pt, c.clock_rate))
+            recv.append(RecvTrack(track_sid, media.kind, ssrcs[0], c.pt, c.clock_rate, c.name.lower()))
     return "\r\n".join(lines) + "\r\n", recv
 
 
@@ -171,6 +182,8 @@ class Participant:
         self.layers: list[SendLayer] = []
         self.recv: dict[int, RecvTrack] = {}      # ssrc -> track offered to us
         self.speakers: list[tuple[float, set[str]]] = []   # SpeakersChanged: (monotonic s, active sids)
+        self.others: dict[str, models.ParticipantInfo] = {}  # the room's other participants, by identity
+        self.others_changed = asyncio.Event()              # set at each ParticipantUpdate
         self.join_ms = 0.0
         self.errors: list[str] = []
         self.left: str | None = None
@@ -231,6 +244,11 @@ class Participant:
                     continue
                 elif which == "leave":
                     self.left = models.DisconnectReason.Name(res.leave.reason)
+                elif which == "join":
+                    self._note_others(res.join.other_participants)
+                elif which == "update":
+                    self._note_others(res.update.participants)
+                    continue
                 elif which == "speakers_changed":
                     self.speakers.append((time.monotonic(),
                                           {s.sid for s in res.speakers_changed.speakers if s.active}))
@@ -246,6 +264,16 @@ class Participant:
                 if not fut.done():
                     fut.set_exception(SignalError(f"{self.identity}: {why}"))
             self._waiters.clear()
+
+    def _note_others(self, infos) -> None:
+        for info in infos:
+            if info.identity == self.identity:
+                continue
+            if info.state == models.ParticipantInfo.DISCONNECTED:
+                self.others.pop(info.identity, None)
+            else:
+                self.others[info.identity] = info
+        self.others_changed.set()
 
     async def _ping(self, interval: int) -> None:
         while True:
@@ -305,8 +333,8 @@ class Participant:
                 for _rid, quality, scale, share in (SIMULCAST_LAYERS if t.simulcast else (("", models.VideoQuality.HIGH, 1, 1.0),)):
                     req.layers.append(models.VideoLayer(quality=quality, width=t.width // scale,
                                                         height=t.height // scale, bitrate=int(t.bitrate * share)))
-                if t.simulcast:
-                    req.simulcast_codecs.append(lk.SimulcastCodec(codec="vp8", cid=t.cid))
+                if t.simulcast or t.codec != "vp8":
+                    req.simulcast_codecs.append(lk.SimulcastCodec(codec=t.codec, cid=t.cid))
             fut = self._expect(f"track_published:{t.cid}")
             await self.send(lk.SignalRequest(add_track=req))
             res = await asyncio.wait_for(fut, SIGNAL_TIMEOUT)
@@ -327,7 +355,7 @@ class Participant:
             if media is None or media.rejected:
                 raise SignalError(f"{self.identity}: the server rejected the {t.kind} track")
             codecs = media.codecs()
-            pt = codecs[0].pt if codecs else (VP8_PT if t.kind == "video" else OPUS_PT)
+            pt = codecs[0].pt if codecs else (VIDEO_OFFER[t.codec][0] if t.kind == "video" else OPUS_PT)
             exts = {e.uri: e.id for e in media.extmaps()}
             mid_id, rid_id = exts.get(EXT_MID, 0), exts.get(EXT_RID, 0)
             if t.simulcast:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .. import auth
-from .engine import HIST_RANGE_MS, Engine, SenderSpec
+from .engine import HIST_RANGE_MS, VIDEO_CODECS, Engine, SenderSpec
 from . import livekit as lt
 from .livekit import Participant, SignalError, TrackPlan
 from .peer import Peer, PeerError, local_ip_towards
@@ -61,6 +61,7 @@ class Options:
     video_bitrate: int = 0            # 0: by resolution
     video_fps: float = 30.0
     simulcast: bool = False
+    video_codec: str = "vp8"      # vp8 | vp9 | h264 | av1
     keyframe_interval: float = 2.0
     bind_ip: str = ""
     setup_timeout: float = 30.0
@@ -179,6 +180,7 @@ class RecvEntry:
     peer: Peer
     tracks: dict[int, tuple[str, str, str]]   # ssrc -> (track id, kind, publisher)
     clock_rates: dict[int, int] = field(default_factory=dict)   # pt -> clock rate
+    codecs: dict[int, str] = field(default_factory=dict)        # pt -> video codec (key frames counted)
 
 
 def _pct(a: float, b: float) -> float:
@@ -202,7 +204,8 @@ class MediaRun:
         seen: set[int] = set()
         for r in recvs:
             self._recv_idx.append(self.engine.add_socket(r.peer.sock.fileno(), r.peer.rx, r.peer.on_control,
-                                                         clock_rates=r.clock_rates, label=r.subscriber))
+                                                         clock_rates=r.clock_rates, label=r.subscriber,
+                                                         codecs=r.codecs))
             seen.add(id(r.peer))
             self._peers.append(r.peer)
         for peer in [s.peer for s in sends] + list(control_peers or []):
@@ -475,7 +478,8 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                                     auto_subscribe=True))
         for i in range(opts.video_publishers):
             ident = f"vpub-{r}-{i}"
-            plan = [TrackPlan("video", vbitrate, width, height, opts.video_fps, opts.simulcast)]
+            plan = [TrackPlan("video", vbitrate, width, height, opts.video_fps, opts.simulcast,
+                              codec=opts.video_codec)]
             pubs.append(Participant(opts.url, _token(opts, room, ident, True, False), ident, bind_ip,
                                     auto_subscribe=False, publish=plan))
         for i in range(opts.audio_publishers):
@@ -488,7 +492,7 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
     t_setup = time.monotonic()
     try:
         out(f"setting up {len(subs)} subscribers and {len(pubs)} publishers in {opts.rooms} room(s) "
-            f"on {opts.url} (local address {bind_ip})")
+            f"on {opts.url} (local address {bind_ip}; video {opts.video_codec})")
 
         async def sub_up(p: Participant) -> None:
             await p.connect()
@@ -521,7 +525,7 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
                 t = layer.track
                 sends.append(SendEntry(p.identity, layer.track_sid, t.kind, layer.rid, p.publisher, SenderSpec(
                     fd=p.publisher.sock.fileno(), addr=p.publisher.selected, srtp=p.publisher.tx,
-                    ssrc=layer.ssrc, pt=layer.pt, kind=t.kind, codec="vp8" if t.kind == "video" else "opus",
+                    ssrc=layer.ssrc, pt=layer.pt, kind=t.kind, codec=t.codec if t.kind == "video" else "opus",
                     clock_rate=90000 if t.kind == "video" else 48000, bitrate=layer.bitrate,
                     fps=t.fps if t.kind == "video" else AUDIO_PPS, keyframe_interval=opts.keyframe_interval,
                     mid_ext_id=layer.mid_ext_id, mid=layer.mid, rid_ext_id=layer.rid_ext_id, rid=layer.rid,
@@ -536,7 +540,8 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
             assert p.subscriber is not None
             rates = {lt.OPUS_PT: 48000, lt.VP8_PT: 90000}
             rates.update({rt.pt: rt.clock_rate for rt in p.recv.values()})
-            recvs.append(RecvEntry(p.identity, p.subscriber, offered(p), rates))
+            codecs = {rt.pt: rt.codec for rt in p.recv.values() if rt.kind == "video" and rt.codec in VIDEO_CODECS}
+            recvs.append(RecvEntry(p.identity, p.subscriber, offered(p), rates, codecs))
         run_ = MediaRun(sends, recvs, meter=meter, progress=out if opts.progress else None,
                         control_peers=[p.publisher for p in pubs if p.publisher is not None],
                         receivers=opts.receivers)

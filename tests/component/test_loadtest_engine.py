@@ -50,7 +50,8 @@ def _video(fd: int, addr, ssrc=0x1111, srtp=None, **kw) -> SenderSpec:
     kw.setdefault("bitrate", 500_000)
     kw.setdefault("fps", 30.0)
     kw.setdefault("keyframe_interval", 1.0)
-    return SenderSpec(fd=fd, addr=addr, srtp=srtp, ssrc=ssrc, pt=96, kind="video", codec="vp8", **kw)
+    kw.setdefault("codec", "vp8")
+    return SenderSpec(fd=fd, addr=addr, srtp=srtp, ssrc=ssrc, pt=96, kind="video", **kw)
 
 
 def _audio(fd: int, addr, ssrc=0x2222, srtp=None, **kw) -> SenderSpec:
@@ -523,3 +524,42 @@ def test_audio_level_extension_follows_set_audio_level():
     with pytest.raises(ValueError):
         Engine().add_sender(_video(tx.fileno(), cap.getsockname(), audio_level_ext_id=2))
     tx.close(), cap.close()
+
+
+@pytest.mark.parametrize("codec", ["vp8", "vp9", "h264", "av1"])
+def test_each_video_codec_has_its_payload_descriptors_and_key_frames(codec):
+    """a sender of each codec writes the descriptors the SFU reads (its key frames are the ones
+    sfu_rtp_is_keyframe finds for that codec, and only those); a receiver told the codec of the
+    payload type counts them"""
+    from sfu._native import lib as native
+    tx, rx, tap = _sock(), _sock(), _sock()
+    eng = Engine()
+    v = eng.add_sender(_video(tx.fileno(), rx.getsockname(), codec=codec, bitrate=800_000))
+    j = eng.add_socket(rx.fileno(), None, label="sub", codecs={96: codec})
+    _run(eng, 1.2)
+    sv, vs = eng.sender_stats(v), _stream(eng.socket_stats(j), 0x1111)
+    _check_exact(eng, v, vs)
+    assert sv["keyframes"] >= 2 and vs["keyframes"] == sv["keyframes"], (sv, vs)
+    # the same frames through sfu_rtp_is_keyframe of the data plane, packet by packet
+    bufs = ffi.new("uint8_t[]", 8 * LT_BUF)
+    lens = ffi.new("int[]", 8)
+    spec = _video(tx.fileno(), tap.getsockname(), codec=codec, bitrate=800_000, keyframe_interval=0)
+    c = ffi.new("sfu_lt_sender_t *")
+    c.fd, c.ssrc, c.pt, c.kind, c.clock_rate = spec.fd, spec.ssrc, spec.pt, lib.SFU_LT_VIDEO, 90000
+    c.codec = {"vp8": lib.SFU_CODEC_VP8, "vp9": lib.SFU_CODEC_VP9, "h264": lib.SFU_CODEC_H264,
+               "av1": lib.SFU_CODEC_AV1}[codec]
+    c.bitrate_bps, c.fps = spec.bitrate, spec.fps
+    from sfu.native import ffi as nffi
+    for frame in range(3):
+        if frame == 2:
+            c.keyframe_request = 1
+        n = lib.sfu_lt_build_frame(c, bufs, lens, 8)
+        assert n >= 2, n                                  # 800 kbit/s at 30 fps: 3334 B, 3 packets
+        keys = []
+        for i in range(n):
+            pkt = bytes(ffi.buffer(bufs + i * LT_BUF, lens[i]))
+            rtp = nffi.new("sfu_rtp_t *")
+            assert native.sfu_rtp_parse(pkt, len(pkt), rtp) == 0
+            keys.append(native.sfu_rtp_is_keyframe(pkt, rtp, c.codec))
+        assert keys == ([1] + [0] * (n - 1) if frame != 1 else [0] * n), (frame, keys)
+    tx.close(), rx.close(), tap.close()

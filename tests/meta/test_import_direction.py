@@ -43,7 +43,8 @@ ALLOWED: dict[str, set[str]] = {
     "cluster": BASE | {"signaling", "rooms", "api", "agents", "worker"},
     "webhooks": BASE | {"auth", "rooms"},
     "metrics": set(),                        # a snapshot in, metric families out
-    "loadtest": BASE | {"auth", "native", "srtp", "protocol"},
+    # api: its Twirp client (sfu.api.client: dispatches and SendData of the agent load test)
+    "loadtest": BASE | {"auth", "native", "srtp", "protocol", "api"},
     "app": BASE | {"config", "auth", "http_guard", "netaddr", "external_ip", "ice_servers", "turn", "native", "worker", "media", "signaling", "rooms", "agents", "api", "cluster",
                    "webhooks", "metrics"},
     "control": BASE | {"config", "auth", "app", "api", "media", "rooms", "webhooks"},   # the public Python API

@@ -127,6 +127,21 @@ async def test_decline_and_silence_move_on_to_the_next_worker(server):
             assert not no.assigned and not silent.assigned
 
 
+async def test_a_declined_job_is_offered_again_after_a_pause(server):
+    """livekit-agents declines while the processes it reserved start, and reports no status change
+    when it has room again: the job is offered again (0.5 s, 1 s, 2 s, then every 5 s)"""
+    async with FakeWorker(server, "test-agent", answer=False) as w:
+        t0 = time.monotonic()
+        await server.agents.create_dispatch(dispatch_req())
+        await until(lambda: len(w.asked) >= 2, timeout=3, what="the job offered again")
+        assert 0.4 < time.monotonic() - t0 and not w.assigned
+        [d] = await server.agents.list_dispatch("my-room")
+        assert d.state.jobs[0].state.status == agent.JS_PENDING
+        w.answer = True                               # room again, without a status report
+        await until(lambda: w.assigned, timeout=5, what="the job taken on a later offer")
+        assert w.assigned[0].job.id == w.asked[0].id and len(w.asked) >= 3
+
+
 async def test_worker_disconnect_redispatches_its_jobs(server):
     w1 = await FakeWorker(server, "test-agent").__aenter__()
     await server.agents.create_dispatch(dispatch_req())

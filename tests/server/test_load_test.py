@@ -136,3 +136,21 @@ def test_load_test_refused_with_a_clear_error(server, tmp_path):
     r, rep = load_test(url, tmp_path, "--duration", "1", secret="wrong", timeout=30)
     assert r.returncode == 1 and rep is None
     assert "join refused: HTTP 401" in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("codec", ["vp9", "h264", "av1"])
+def test_load_test_video_codec(server, tmp_path, codec):
+    """--video-codec: the publisher offers and sends that codec, the server forwards it as that
+    codec (the subscriber's offer names it), and each subscriber counts its key frames"""
+    url, _proc = server
+    r, rep = load_test(url, tmp_path, "--room", f"lt-{codec}", "--video-publishers", "1", "--subscribers", "2",
+                       "--duration", "3", "--video-resolution", "360p", "--video-codec", codec)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"video {codec}" in r.stdout and rep["options"]["video_codec"] == codec
+    [v] = rep["tracks"]
+    assert v["keyframes"] >= 2 and v["packets"] > 0, v
+    subs = rep["subscribers"]
+    assert len(subs) == 2 and rep["summary"]["streams_without_packets"] == 0
+    for s in subs:
+        assert s["packets"] >= v["packets"] * 0.75 and s["loss_pct"] < 1.0 and s["keyframes"] >= 1, (s, v)

@@ -34,7 +34,7 @@ from sfu.app import Server
 from helpers.netns import add_veth
 from helpers.sdk_venvs import AGENTS_PYTHON, CLIENT_PYTHON
 
-from .scenarios import HERE, PORT, SERVER_IP, URL, client, result, token
+from .scenarios import HERE, PORT, REPO, SERVER_IP, URL, client, result, token
 
 
 
@@ -205,10 +205,55 @@ async def dispatch() -> dict:
     return out
 
 
+async def agent_load() -> dict:
+    """`sfu agent-load-test` (a subprocess, as a user runs it) against examples/echo_agent.py (a
+    livekit-agents worker, agents venv): SFU_AGENT_LOAD_ROOMS rooms (3), SFU_AGENT_LOAD_PINGS
+    echoes each (5), the worker's jobs in SFU_AGENT_LOAD_EXECUTOR (thread | process)"""
+    rooms = int(os.environ.get("SFU_AGENT_LOAD_ROOMS", "3"))
+    pings = int(os.environ.get("SFU_AGENT_LOAD_PINGS", "5"))
+    executor = os.environ.get("SFU_AGENT_LOAD_EXECUTOR", "thread")
+    settings = config.load(dev=True, port=PORT, bind=[SERVER_IP], node_ip=SERVER_IP,
+                           workers=int(os.environ.get("SFU_AGENT_LOAD_WORKERS", "1")))
+    server = Server(settings)
+    await server.start()
+    if not os.path.exists(AGENTS_PYTHON):
+        raise RuntimeError(f"no Python with livekit-agents at {AGENTS_PYTHON} (run scripts/setup)")
+    logf = open("/tmp/sfu-agent-echo.log", "w")
+    env = dict(os.environ, LIVEKIT_URL=URL, LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET="secret",
+               AGENT_NAME="echo", AGENT_PORT="18091", AGENT_JOB_EXECUTOR=executor, AGENT_LOAD_THRESHOLD="2")
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen([AGENTS_PYTHON, str(REPO / "examples" / "echo_agent.py"), "start"], env=env,
+                            cwd="/tmp", stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = (proc, Path("/tmp/sfu-agent-echo.jsonl"), logf, "echo")
+    out: dict = {"rooms": rooms, "pings": pings, "executor": executor}
+    try:
+        t0 = time.monotonic()
+        reg = server.agents.dispatcher.workers
+        while not any(w.agent_name == "echo" for w in reg.values()):
+            if time.monotonic() - t0 > 90 or proc.poll() is not None:
+                raise RuntimeError("the echo agent did not register: " +
+                                   Path("/tmp/sfu-agent-echo.log").read_text()[-2000:])
+            await asyncio.sleep(0.2)
+        out["register_s"] = round(time.monotonic() - t0, 1)
+        report = Path("/tmp/sfu-agent-load.json")
+        report.unlink(missing_ok=True)
+        lt = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sfu.cli", "agent-load-test", "--url", URL, "--agent-name", "echo",
+            "--rooms", str(rooms), "--pings", str(pings), "--json", str(report),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(lt.communicate(), 60 + 3 * rooms)
+        out.update(rc=lt.returncode, output=stdout.decode()[-3000:], stderr=stderr.decode()[-2000:],
+                   report=json.loads(report.read_text()) if report.exists() else None)
+    finally:
+        out["worker_log"] = await asyncio.to_thread(stop_worker, worker)
+        await server.stop()
+    return out
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     add_veth()
     name = sys.argv[1]
-    summary = {"dispatch": dispatch}[name]
+    summary = {"dispatch": dispatch, "agent_load": agent_load}[name]
     print(json.dumps(asyncio.run(summary())))
