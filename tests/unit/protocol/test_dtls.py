@@ -201,6 +201,22 @@ def test_wrong_fingerprint_fails_closed_on_server():
     assert client.state != DtlsState.CONNECTED or not [e for e in link.b.events if isinstance(e, DtlsConnected)]
 
 
+def test_transports_of_one_certificate_share_a_context_and_each_checks_its_own_peer():
+    """one SSL context per certificate and SRTP profiles (a context is ~22 KB and 0.2 ms); the
+    fingerprint check stays the transport's own: a right and a wrong one side by side"""
+    good_client, good_server = make_pair()
+    bad_client, bad_server = make_pair(client_sees=Certificate.generate().fingerprint())
+    assert good_client._conn.get_context() is bad_client._conn.get_context()
+    assert good_server._conn.get_context() is bad_server._conn.get_context()
+    bad, good = Link(bad_client, bad_server), Link(good_client, good_server)
+    connect(bad)
+    connect(good)
+    assert bad_client.state == DtlsState.FAILED and good_client.state == good_server.state == DtlsState.CONNECTED
+    gcm_only = DtlsTransport(DtlsRole.CLIENT, [CERT_B.fingerprint()], certificate=CERT_A,
+                             srtp_profiles=(SrtpProfile.AEAD_AES_128_GCM,))
+    assert gcm_only._conn.get_context() is not good_client._conn.get_context()
+
+
 def test_no_fingerprint_refuses_to_start():
     transport = DtlsTransport(DtlsRole.CLIENT, [], certificate=CERT_A)
     out = transport.start(0.0)
