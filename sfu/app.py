@@ -22,7 +22,7 @@ from .config import ConfigError, Settings
 from .http_guard import ConnectionGuard, GuardedSite
 from .media import MediaService, Transport
 from .worker.ice_tcp import IceTcpAcceptor
-from .metrics import MetricsServer, NodeSnapshot
+from .metrics import NodeSnapshot
 from .native import DROP_REASONS
 from .rooms import plain
 from .rooms.room import RoomOptions
@@ -35,6 +35,7 @@ from .worker.process import WorkerPool
 
 if TYPE_CHECKING:
     from .cluster import Cluster
+    from .metrics.server import MetricsServer
 
 log = logging.getLogger("sfu.app")
 
@@ -92,6 +93,7 @@ class Server:
             RoomWebhooks(self.rooms.manager, self.webhooks)
         self.metrics: MetricsServer | None = None
         if settings.prometheus_port:
+            from .metrics.server import MetricsServer     # prometheus_client only when served
             self.metrics = MetricsServer(self.node_snapshot, self.rooms.node_id, settings.bind[0],
                                          settings.prometheus_port)
             self.agents.on_job_assigned = self.metrics.observe_dispatch

@@ -4,29 +4,12 @@ otherwise.  Pure: built from a snapshot, so the names and values are tested with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
+
+from .snapshot import NodeSnapshot
 
 NODE_TYPE = "SERVER"
 TRACK_KINDS = ("AUDIO", "VIDEO")
-
-
-@dataclass
-class NodeSnapshot:
-    node_id: str
-    rooms: int = 0
-    participants: int = 0
-    tracks_published: dict[str, int] = field(default_factory=dict)    # TrackType name -> count
-    tracks_subscribed: dict[str, int] = field(default_factory=dict)
-    workers: list[dict] = field(default_factory=list)    # WORKER_STATS replies (an "error" key: not answering)
-    worker_restarts: dict[int, int] = field(default_factory=dict)      # worker index -> restarts
-    forwarded_pps: dict[int, float] = field(default_factory=dict)      # worker index -> tx packets/s
-    drop_reasons: tuple[str, ...] = ()                   # every reason the data plane counts
-    webhooks: dict | None = None                         # WebhookNotifier.stats()
-    http_refused: dict[str, int] = field(default_factory=dict)        # ConnectionGuard.refused
-    # (from worker, to worker) -> (messages written and not yet read, slots): SharedRings.fill()
-    ring_fill: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
 
 def _total(workers: list[dict], key: str) -> int:
