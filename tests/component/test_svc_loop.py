@@ -13,7 +13,7 @@ import time
 import pytest
 
 from helpers.in_process_worker import in_process_worker
-from helpers.packets import rtp_packet
+from helpers.packets import rtp_packet, vp9_layer_payload
 from helpers.net import udp_socket
 
 PUB_SSRC = 0xAB
@@ -24,12 +24,6 @@ TEMPORAL = (0, 2, 1, 2)          # L3T3's temporal pattern, picture by picture
 def worker():
     with in_process_worker() as w:
         yield w
-
-
-def vp9_payload(sid: int, tid: int, key: bool, picture: int) -> bytes:
-    """one layer frame in one packet: I, P (not key), L, B, E; 15-bit picture id; TID/U/SID/D"""
-    b0 = 0x80 | (0 if key else 0x40) | 0x20 | 0x10 | 0x08 | 0x04      # F: flexible, so no TL0PICIDX
-    return bytes([b0, 0x80 | (picture >> 8) & 0x7F, picture & 0xFF, (tid << 5) | (sid << 1)]) + b"\x00" * 60
 
 
 class Stream:
@@ -44,7 +38,7 @@ class Stream:
             key = key_first and n == 0
             for sid in range(3):
                 self.pub.sendto(rtp_packet(self.seq, 3000 * self.picture, PUB_SSRC,
-                                           payload=vp9_payload(sid, 0 if key else tid, key, self.picture),
+                                           payload=vp9_layer_payload(sid, 0 if key else tid, key, self.picture),
                                            marker=sid == 2), self.dest)
                 self.seq += 1
             self.picture += 1

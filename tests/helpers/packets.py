@@ -40,3 +40,10 @@ def generic_nack(pkt: bytes) -> tuple[int, list[int]]:
         pid, blp = struct.unpack("!HH", pkt[off:off + 4])
         seqs += [pid] + [(pid + i + 1) & 0xFFFF for i in range(16) if blp >> i & 1]
     return media, seqs
+
+
+def vp9_layer_payload(sid: int, tid: int, key: bool, picture: int) -> bytes:
+    """a VP9 payload (RFC 9628) of one layer frame in one packet: I, P (not key), L, F (flexible:
+    no TL0PICIDX), B, E; a 15-bit picture id; TID/U/SID/D; then 60 bytes"""
+    b0 = 0x80 | (0 if key else 0x40) | 0x20 | 0x10 | 0x08 | 0x04
+    return bytes([b0, 0x80 | (picture >> 8) & 0x7F, picture & 0xFF, (tid << 5) | (sid << 1)]) + b"\x00" * 60

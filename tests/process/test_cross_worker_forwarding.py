@@ -7,7 +7,7 @@ import os
 import struct
 
 from helpers.net import udp_socket
-from helpers.packets import rtp_packet
+from helpers.packets import rtp_packet, vp9_layer_payload
 from sfu.media import MediaService
 
 
@@ -125,3 +125,42 @@ async def test_layer_switches_across_workers(pool2, monkeypatch):
     assert c.producer is low
     st = (await pool2.stats())[1]["stats"]
     assert set(st["drops"]) <= {"ring_unknown_producer"}, st["drops"]
+
+
+async def test_svc_layers_selected_across_workers(pool2):
+    """a VP9 SVC producer on worker 0, its consumer on worker 1: the remote producer reads each
+    ring packet's layers too, so the consumer forwards only spatial layer 0, its numbers
+    contiguous, each picture ending on layer 0's packet"""
+    svc = MediaService(pool2)
+    room = svc.router("svc")
+    pub, sub = udp_socket(), udp_socket()
+    tp = await room.create_plain_transport(worker=0)
+    await tp.connect(*pub.getsockname())
+    prod = await tp.produce("video", 0x5353, 96, codec="vp9")
+    ts = await room.create_plain_transport(worker=1)
+    await ts.connect(*sub.getsockname())
+    cons = await ts.consume(prod)
+    await cons.set_layers(0, -1)
+    sub.settimeout(0.5)
+    got = []
+    seq = 100
+    for picture in range(6):
+        for sid in range(3):
+            pkt = rtp_packet(seq, 3000 * picture, 0x5353, payload=vp9_layer_payload(sid, 0, picture == 0, picture),
+                             marker=sid == 2)
+            pub.sendto(pkt, (tp.ip, tp.port))
+            seq += 1
+        await asyncio.sleep(0.01)
+    try:
+        while True:
+            d = await asyncio.to_thread(sub.recv, 2048)
+            if not 200 <= d[1] <= 206:
+                got.append(d)
+    except TimeoutError:
+        pass
+    layers = [(d[12 + 3] >> 1) & 7 for d in got]
+    seqs = [struct.unpack("!H", d[2:4])[0] for d in got]
+    assert layers == [0] * 6 and all(d[1] & 0x80 for d in got), (layers, [d[1] for d in got])
+    assert seqs == list(range(seqs[0], seqs[0] + 6))
+    st = await pool2.stats()
+    assert st[1]["stats"]["svc_filtered"] == 12 and st[0]["stats"]["svc_filtered"] == 0
