@@ -127,7 +127,8 @@ def stream_stats_dict(s: Any) -> dict[str, Any]:
         "last_ts": int(s.last_ts),
         "expected": int(s.expected),
         "received": int(s.received),
-        "spatial_bytes": [int(s.spatial_bytes[i]) for i in range(lib.SFU_SVC_SPATIAL_MAX)],
+        "layer_bytes": [[int(s.layer_bytes[sp * lib.SFU_SVC_TEMPORAL_MAX + t]) for t in range(lib.SFU_SVC_TEMPORAL_MAX)]
+                        for sp in range(lib.SFU_SVC_SPATIAL_MAX)],
         "spatial": -1 if s.spatial == lib.SFU_SVC_ALL else int(s.spatial),
         "temporal": -1 if s.temporal == lib.SFU_SVC_ALL else int(s.temporal),
     }

@@ -294,11 +294,13 @@ typedef struct {
     uint32_t last_ts;
     uint64_t expected;         /* local producer: packets expected from its sequence numbers (RFC 3550 A.3) */
     uint64_t received;         /* ... and received of them (the difference is the uplink's loss) */
-    uint64_t spatial_bytes[4]; /* producer of a scalable stream: bytes per spatial layer (SFU_SVC_SPATIAL_MAX) */
+    uint64_t layer_bytes[16];  /* producer of a scalable stream: bytes per layer, [spatial * SFU_SVC_TEMPORAL_MAX
+                                  + temporal] (a packet without a temporal id counts as temporal 0) */
     int8_t   spatial;          /* consumer of one: the layers it forwards now (SFU_SVC_ALL = 127: every one) */
     int8_t   temporal;
 } sfu_stream_stats_t;
 #define SFU_SVC_SPATIAL_MAX 4
+#define SFU_SVC_TEMPORAL_MAX 4
 
 int sfu_loop_producer_stats(sfu_loop_t *loop, uint32_t id, sfu_stream_stats_t *out);
 

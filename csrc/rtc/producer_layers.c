@@ -3,7 +3,8 @@
  * producer for all of its consumers' layer selectors (svc_layer_selector.c).
  * The dependency descriptor wins where the publisher sends one (libwebrtc
  * does for AV1, and for VP9 where it was negotiated); else VP9's payload
- * descriptor.  Other codecs are not scalable here (simulcast instead). */
+ * descriptor.  Other codecs are not scalable here (simulcast instead).  Bytes are counted per
+ * (spatial, temporal) layer: what the stream allocator measures each choice by. */
 #include "util/sfu_common.h"
 #include "loop/loop_internal.h"
 
@@ -29,6 +30,8 @@ void producer_read_layers(sfu_loop_t *l, struct producer *p, const uint8_t *pkt,
     if (li->spatial < 0 && p->codec == SFU_CODEC_VP9 &&
         sfu_vp9_layers(pkt + rtp->header_len, rtp->payload_len, li) < 0)
         li->spatial = li->temporal = -1;
-    if (li->spatial >= 0 && li->spatial < SFU_SVC_SPATIAL_MAX)
-        p->stats.spatial_bytes[li->spatial] += rtp->header_len + rtp->payload_len + rtp->pad_len;
+    int t = li->temporal < 0 ? 0 : li->temporal;
+    if (li->spatial >= 0 && li->spatial < SFU_SVC_SPATIAL_MAX && t < SFU_SVC_TEMPORAL_MAX)
+        p->stats.layer_bytes[li->spatial * SFU_SVC_TEMPORAL_MAX + t] +=
+            rtp->header_len + rtp->payload_len + rtp->pad_len;
 }

@@ -171,14 +171,16 @@ def demand(sub: Subscription, meter: BitrateMeter) -> Demand:
         # one stream, its spatial layers as the layers: each counted with those below it
         producer = sub.track.layers[""].producer
         active = sub.track.layers[""].active or sub.track.layers[""].activity.active
-        layers = tuple(LayerState(x.quality, *svc_layers.cumulative_rate(meter, producer.id, x.spatial),
-                                  advertised.get(x.quality, 0), active) for x in spatial)
-        on = sub.consumer.spatial_layer if sub.consumer is not None else -1
-        current_layer = next((x for x in spatial if x.spatial == on), spatial[-1])
+        layers = tuple(LayerState(x.quality, *svc_layers.cumulative_rate(meter, producer.id, x.spatial, x.temporal),
+                                  advertised.get(x.quality, 0) if x.temporal < 0 else 0, active, x.temporal)
+                       for x in spatial)
+        c = sub.consumer
+        on = (c.spatial_layer, c.temporal_layer) if c is not None else (-1, -1)
+        current_layer = next((x for x in spatial if (x.spatial, x.temporal) == on), spatial[-1])
         current = None if sub.bandwidth_paused else current_layer.quality
         return Demand(pub.sid, pub.kind, layers, disabled=sub.disabled or pub.server_muted,
                       max_quality=sub.quality, source=pub.info.source, priority=sub.priority, size=sub.size,
-                      current=current)
+                      current=current, current_temporal=current_layer.temporal)
     # the layer it is on counts while it flows, trusted or not (trust is for moving up)
     layers = tuple(LayerState(x.quality, meter.rate(x.producer.id), meter.payload_rate(x.producer.id),
                               advertised.get(x.quality, 0), x.active or (x is sub.layer and x.activity.active))
@@ -214,15 +216,16 @@ async def apply(sub: Subscription, dec: Decision, now: float, estimate: int | No
     if dec.paused and not c.paused:
         await c.pause()
     if spatial and dec.quality is not None and not dec.paused:
-        want = svc_layers.target(spatial, dec.quality)
-        if want != c.spatial_layer:
-            up = want == -1 or (c.spatial_layer != -1 and want > c.spatial_layer)
-            # moving up costs the publisher a key frame (the data plane asks when the layer
-            # arrives): not more than one a second for this one
+        want = svc_layers.target(spatial, dec.quality, dec.temporal)
+        have = (c.spatial_layer, c.temporal_layer)
+        if want != have:
+            # a spatial layer up costs the publisher a key frame (the data plane asks when the
+            # layer arrives): not more than one a second for this one; temporal layers need none
+            up = want[0] == -1 and have[0] != -1 or (have[0] != -1 and want[0] > have[0])
             if not up or c.paused or sub.key_frames.ready(now):
-                log.info("%s: %s spatial layer %s -> %s (allocation: %s, downlink %s bps)",
-                         sub.subscriber.identity, sub.track.sid, c.spatial_layer, want, dec.reason, estimate)
-                await c.set_layers(want, -1)
+                log.info("%s: %s SVC layers %s -> %s (allocation: %s, downlink %s bps)",
+                         sub.subscriber.identity, sub.track.sid, have, want, dec.reason, estimate)
+                await c.set_layers(*want)
                 if up:
                     sub.key_frames.asked(now)
     layer = next((x for x in sub.track.layers.values() if x.quality == dec.quality), None)

@@ -66,6 +66,12 @@ class LayerState:
     payload_bitrate: int = 0       # measured, of RTP payload (what a RED block repeats)
     advertised: int = 0            # TrackInfo.layers[].bitrate; 0 = not advertised
     active: bool = True            # usable (sfu.rooms.layer_activity)
+    temporal: int = -1             # the highest temporal layer it forwards (SVC); -1 = every one
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """its place among a track's layers: by quality, fewer temporal layers first"""
+        return (self.quality, self.temporal if self.temporal >= 0 else 99)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Demand:
     priority: int = 0              # UpdateTrackSettings.priority; 0 = by source
     size: int = 0                  # requested width * height; 0 = not given
     current: int | None = None     # the quality forwarded when the allocator first sees it
+    current_temporal: int = -1     # ... and its highest temporal layer (-1: every one)
     red_blocks: int = 0            # audio the subscriber negotiated RED for: earlier blocks a packet carries
 
 
@@ -91,6 +98,7 @@ class Decision:
     reason: str
     bitrate: int = 0               # what it is counted for
     red: bool = False              # audio: send it as RED (its earlier blocks fit too)
+    temporal: int = -1             # the highest temporal layer to forward (SVC); -1 = every one
 
 
 @dataclass
@@ -125,7 +133,7 @@ def audio_cost(d: Demand, red: bool | None = None) -> int:
 def candidates(d: Demand) -> list[LayerState]:
     """the layers a video may be given, lowest first: the usable ones (every one if none
     is) not above its max quality (the lowest if none is that low)"""
-    ordered = sorted(d.layers, key=lambda x: x.quality)
+    ordered = sorted(d.layers, key=lambda x: x.rank)
     usable = [x for x in ordered if x.active] or ordered
     fit = [x for x in usable if x.quality <= d.max_quality]
     return fit or usable[:1]
@@ -142,7 +150,7 @@ class StreamAllocator:
     """the allocation state of one subscriber transport"""
 
     def __init__(self) -> None:
-        self._level: dict[str, int | None] = {}     # key -> quality allocated last time, None = paused
+        self._level: dict[str, tuple[int, int] | None] = {}   # key -> rank allocated last time, None = paused
         self._state: dict[str, bool] = {}           # key -> paused as the subscriber was last told
         self._red: dict[str, bool] = {}             # audio key -> sent as RED last time
         self._hold_until = 0.0
@@ -253,17 +261,21 @@ class StreamAllocator:
             c = cands[d.key]
             top = len(c) - 1
             reason = OPTIMAL if i == top else (HELD if d.key in waiting else BANDWIDTH)
-            quality = c[max(i, 0)].quality
-            decisions[d.key] = Decision(d.key, quality, i < 0, reason, costs[d.key][i] if i >= 0 else 0)
-            self._level[d.key] = quality if i >= 0 else None
+            chosen = c[max(i, 0)]
+            decisions[d.key] = Decision(d.key, chosen.quality, i < 0, reason, costs[d.key][i] if i >= 0 else 0,
+                                        temporal=chosen.temporal)
+            self._level[d.key] = chosen.rank if i >= 0 else None
         return Allocation({d.key: decisions[d.key] for d in demands}, used=used, wanted=wanted)
 
     def _base_index(self, d: Demand, cands: list[LayerState]) -> int:
         # first seen: where it is, or its lowest layer
-        q = self._level[d.key] if d.key in self._level else d.current
+        if d.key in self._level:
+            q = self._level[d.key]
+        else:
+            q = None if d.current is None else LayerState(d.current, temporal=d.current_temporal).rank
         if q is None:
             return 0 if d.key not in self._level else -1
-        below = [i for i, x in enumerate(cands) if x.quality <= q]
+        below = [i for i, x in enumerate(cands) if x.rank <= q]
         # its layer stopped and only higher ones are left: the lowest is no upgrade
         return below[-1] if below else 0
 
@@ -282,4 +294,5 @@ def unmanaged(d: Demand) -> Decision:
     layer = select_layer(d.layers, d.max_quality)
     if layer is None:
         return Decision(d.key, None, False, NO_LAYERS)
-    return Decision(d.key, layer.quality, False, DISABLED if d.disabled else NO_ESTIMATE, red=bool(d.red_blocks))
+    return Decision(d.key, layer.quality, False, DISABLED if d.disabled else NO_ESTIMATE, red=bool(d.red_blocks),
+                    temporal=layer.temporal)

@@ -84,8 +84,9 @@ REQUESTS: dict[str, Message] = {
                                 doc="its publisher's RTX stream once known (a simulcast layer's repaired rid)"),
     "PRODUCER_SET_REMOTE_WORKERS": Message(("id", "remote_workers"), doc="the workers with consumers of it"),
     "PRODUCER_CLOSE": Message(("id",)),
-    "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes", "spatial_bytes"),
-                              doc="spatial_bytes: of a scalable (SVC) stream, bytes per spatial layer"),
+    "PRODUCER_STATS": Message(("id",), reply=("packets", "bytes", "layer_bytes"),
+                              doc="layer_bytes: of a scalable (SVC) stream, bytes per layer, "
+                                  "[spatial][temporal]"),
     "PRODUCER_AUDIO_LEVEL": Message(("id",), reply=("packets", "loud", "loud_dbov_sum"),
                                     doc="RFC 6464 levels received so far (sfu_audio_level_stats_t)"),
     "REMOTE_PRODUCER_CREATE": Message(("id", "worker", "ssrc", "kind"), ("codec", "dd_ext_id"),

@@ -112,9 +112,12 @@ def test_down_to_one_spatial_and_one_temporal_layer(worker):
     st = worker.on_worker_stats({})["stats"]
     assert st["svc_filtered"] == 22 and st["svc_switches"] == 1
     assert (worker.on_consumer_stats({"id": 20})["spatial"], worker.on_consumer_stats({"id": 20})["temporal"]) == (0, 0)
-    # the producer counts each spatial layer's bytes
-    spatial = worker.on_producer_stats({"id": 10})["spatial_bytes"]
-    assert spatial[0] == spatial[1] == spatial[2] > 0 and spatial[3] == 0
+    # the producer counts each layer's bytes: 12 pictures of temporal layers 0 2 1 2 ...
+    layers = worker.on_producer_stats({"id": 10})["layer_bytes"]
+    per_packet = layers[0][0] // 3                  # pictures 0, 4 and 8 at temporal layer 0
+    for s in range(3):
+        assert layers[s][:3] == [3 * per_packet, 3 * per_packet, 6 * per_packet], layers
+    assert layers[3] == [0, 0, 0, 0] and all(row[3] == 0 for row in layers)
 
 
 def test_up_waits_for_a_key_frame_and_asks_for_one(worker):
