@@ -17,9 +17,7 @@ ECHO_TIMEOUT are counted as lost.  Percentiles over every room's measurements.
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
-import sys
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from livekit.protocol import models
 from .. import auth
 from ..api.client import AgentDispatchClient, RoomClient, TwirpError
 from .livekit import Participant, SignalError
+from .cli_run import run_report
 from .peer import PeerError, local_ip_towards
 
 ECHO_TOPIC = "sfu-echo"            # what the load test sends the agent
@@ -200,23 +199,6 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def main(opts: Options, json_path: str | None) -> int:
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
-    try:
-        rep = asyncio.run(run(opts, out=lambda s: print(s, flush=True)))
-    except (OSError, TwirpError) as exc:
-        print(f"sfu agent-load-test: {exc or type(exc).__name__}", file=sys.stderr)
-        return 1
-    print(format_report(rep))
-    if json_path:
-        data = json.dumps(rep, indent=2)
-        if json_path == "-":
-            print(data)
-        else:
-            with open(json_path, "w") as f:
-                f.write(data + "\n")
-    s = rep["summary"]
-    return 0 if s["failed"] == 0 and s["echo_lost"] == 0 else 1
+    rep = run_report("sfu agent-load-test", lambda out: run(opts, out=out), format_report, json_path,
+                     (OSError, TwirpError))
+    return 0 if rep is not None and rep["summary"]["failed"] == 0 and rep["summary"]["echo_lost"] == 0 else 1

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import os
 import socket
-import sys
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .. import auth
+from .cli_run import run_report
 from .engine import HIST_RANGE_MS, VIDEO_CODECS, Engine, SenderSpec
 from . import livekit as lt
 from .livekit import Participant, SignalError, TrackPlan
@@ -586,22 +585,6 @@ async def run(opts: Options, out: Callable[[str], None] = print) -> dict[str, An
 
 
 def main(opts: Options, json_path: str | None) -> int:
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
-    try:
-        rep = asyncio.run(run(opts, out=lambda s: print(s, flush=True)))
-    except (SignalError, PeerError, OSError, asyncio.TimeoutError) as exc:
-        print(f"sfu load-test: {exc or type(exc).__name__}", file=sys.stderr)
-        return 1
-    print(format_report(rep))
-    if json_path:
-        data = json.dumps(rep, indent=2)
-        if json_path == "-":
-            print(data)
-        else:
-            with open(json_path, "w") as f:
-                f.write(data + "\n")
-    return 0 if rep["summary"]["packets_received"] > 0 else 1
+    rep = run_report("sfu load-test", lambda out: run(opts, out=out), format_report, json_path,
+                     (SignalError, PeerError, OSError, asyncio.TimeoutError))
+    return 0 if rep is not None and rep["summary"]["packets_received"] > 0 else 1

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from livekit.protocol import models, rtc
+from livekit.protocol import models
 
+from helpers.allocator_fakes import Consumer, Publisher, Subscriber
 from sfu.rooms.allocator import Allocator
 from sfu.rooms.stream_allocator import UPGRADE_HOLD, UPGRADE_MARGIN
 from sfu.rooms.track import Layer, Subscription, TrackPublication
@@ -33,61 +34,6 @@ class Producer:
     async def stats(self) -> dict:
         self.stats_calls += 1
         return {"bytes": self.bytes, "packets": 0}
-
-
-class Consumer:
-    def __init__(self, producer: Producer, paused: bool = False) -> None:
-        self.producer = producer
-        self.paused = paused
-        self.closed = False
-        self.red_payload_type = 0
-        self.log: list[str] = []
-
-    async def set_red(self, red_payload_type: int) -> None:
-        self.red_payload_type = red_payload_type
-        self.log.append(f"red {red_payload_type}")
-
-    async def set_producer(self, producer: Producer) -> None:
-        self.producer = producer
-        self.log.append(f"layer {producer.id}")
-
-    async def pause(self) -> None:
-        self.paused = True
-        self.log.append("pause")
-
-    async def resume(self) -> None:
-        self.paused = False
-        self.log.append("resume")
-
-
-class Publisher:
-    sid = "PA_pub"
-    identity = "alice"
-
-
-class Subscriber:
-    sid = "PA_sub"
-    identity = "bob"
-    closed = False
-
-    def __init__(self) -> None:
-        self.subs: list[Subscription] = []
-        self.sent: list[rtc.SignalResponse] = []
-        self.wanted: list[int] = []
-
-    async def set_wanted_bitrate(self, bitrate: int) -> None:
-        self.wanted.append(bitrate)
-
-    def subscriptions(self) -> list[Subscription]:
-        return list(self.subs)
-
-    async def send(self, msg: rtc.SignalResponse) -> None:
-        self.sent.append(msg)
-
-    def stream_states(self) -> list[tuple[str, str]]:
-        return [(s.track_sid, rtc.StreamState.Name(s.state))
-                for m in self.sent if m.WhichOneof("message") == "stream_state_update"
-                for s in m.stream_state_update.stream_states]
 
 
 def publish(sid: str, kind: str, rates: dict[str, int], source=models.TrackSource.CAMERA,
