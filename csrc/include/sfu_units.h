@@ -60,12 +60,15 @@ int sfu_svc_selector_select(sfu_svc_selector_t *s, const sfu_video_layers_t *lay
  * bit), with the newest timestamp sent; the media after it moves up by as
  * many.  A packet the consumer leaves out (a scalable stream's layer it
  * does not forward, sfu_seq_manager_drop) gives its number up: the media
- * after it moves down by one.  Each such change of the offset is kept as a
- * boundary for a while, so a late packet from before it keeps the number
- * it would have had: the output stays contiguous without duplicates.      */
+ * after it moves down by one.  Each such change of the offset (a run of
+ * consecutive left-out packets counts once: an SVC picture's upper layers)
+ * is kept as a boundary for a while, so a late packet from before it keeps
+ * the number it would have had: the output stays contiguous without
+ * duplicates.  A late packet from before the oldest of SFU_SEQ_BOUNDARIES
+ * kept, or more than SFU_SEQ_MAX_MISORDER old, gets the newer offset.       */
 #define SFU_SEQ_MAX_DROPOUT 3000
 #define SFU_SEQ_MAX_MISORDER 100
-#define SFU_SEQ_BOUNDARIES 8
+#define SFU_SEQ_BOUNDARIES 16
 
 typedef struct {
     uint16_t seq_start;        /* output sequence number of the first packet */
@@ -81,8 +84,8 @@ typedef struct {
     uint64_t late_drops;       /* ... left out too late for that: their number stays a gap */
     /* the offset changes (padding, drops) a late packet may still be from before, oldest
      * first: an input before bound_in[i] (within SFU_SEQ_MAX_MISORDER) keeps bound_off[i] */
-    uint16_t bound_in[SFU_SEQ_BOUNDARIES];
-    uint16_t bound_off[SFU_SEQ_BOUNDARIES];
+    uint16_t bound_in[16];     /* SFU_SEQ_BOUNDARIES; a run of left-out packets is one */
+    uint16_t bound_off[16];
     uint8_t  n_bounds;
     uint8_t  frame_end;        /* the newest packet sent had the marker bit */
     uint8_t  started;          /* seq_off fixed by the first packet */

@@ -128,7 +128,10 @@ void sfu_seq_manager_drop(sfu_seq_manager_t *m, uint16_t in_seq)
         return;
     }
     m->max_in = in_seq;
-    bound_push(m, (uint16_t)(in_seq + 1));
+    if (m->n_bounds && m->bound_in[m->n_bounds - 1] == in_seq)
+        m->bound_in[m->n_bounds - 1] = (uint16_t)(in_seq + 1);   /* a run of left-out packets: one boundary */
+    else
+        bound_push(m, (uint16_t)(in_seq + 1));
     m->seq_off--;
     m->dropped++;
 }

@@ -103,9 +103,17 @@ SEQ_CASES = [
     ("left out, then padding, then a late packet", 10, [1, "d2", "3m", "pad", 4], [10, 11, 12, 13]),
     ("left out across the input wrap", 10, [65534, "d65535", 0, "d1", 2], [10, 11, 12]),
     ("left out, then a discontinuity", 10, [1, "d2", 5000, 5001], [10, 11, 12]),
-    ("nine offset changes: the oldest is forgotten", 10,
-     [1, "d2", 3, "d4", 5, "d6", 7, "d8", 9, "d10", 11, "d12", 13, "d14", 15, "d16", 17, "d18", 19],
-     [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]),
+    ("a run of left-out packets is one boundary", 10,
+     ["1m", "d2", "d3", "d4", "5m", "d6", "d7", "d8", "9m", 10, 1], [10, 11, 12, 13, 10]),
+    ("a late packet from before many runs keeps its place", 10,
+     [1, 3] + [x for k in range(12) for x in (f"d{4 + 3 * k}", f"d{5 + 3 * k}", 6 + 3 * k)] + [2],
+     [10, 12] + list(range(13, 25)) + [11]),
+    # 17 separate changes within 100 packets: the oldest is forgotten, and a late packet from
+    # before it gets the offset of the oldest kept, a number already sent (a rare case: runs of
+    # left-out packets count once, and a boundary goes after 100 packets anyway)
+    ("seventeen offset changes: the oldest is forgotten", 10,
+     [1, 3] + [x for k in range(17) for x in (f"d{4 + 2 * k}", 5 + 2 * k)] + [2],
+     [10, 12] + list(range(13, 30)) + [10]),
 ]
 
 
