@@ -12,15 +12,17 @@ import struct
 
 import pytest
 
+from helpers.net import free_udp_tcp_port
 from sfu.turn import TurnConfig, TurnSupervisor
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None, reason="coturn not installed (scripts/setup)")
 
 
 def free_udp() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """coturn listens on UDP and TCP: a port free for both, out of the ephemeral range (an
+    ephemeral UDP port was once some other test's TCP connection's: "Cannot bind TLS/TCP
+    listener socket ... Address already in use")"""
+    return free_udp_tcp_port()
 
 
 async def allocate_answer(port: int, timeout: float = 5.0) -> int:
