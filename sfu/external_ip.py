@@ -16,7 +16,6 @@ import socket
 import time
 from typing import Sequence
 
-from aioice import stun
 
 DEFAULT_STUN_SERVERS = ("stun.l.google.com:19302", "stun1.l.google.com:19302")   # LiveKit's defaults
 RETRANSMIT = 0.5          # s between requests to one server
@@ -35,6 +34,7 @@ def _endpoint(server: str) -> tuple[str, int]:
 
 def mapped_address(response: bytes, transaction_id: bytes) -> str | None:
     """the address a Binding success response for `transaction_id` reports, else None"""
+    from aioice import stun        # here: only rtc.use_external_ip needs it (aioice is ~10 MB)
     try:
         msg = stun.parse_message(response)
     except (ValueError, IndexError):
@@ -63,6 +63,7 @@ def discover(servers: Sequence[str], bind_ip: str = "0.0.0.0", timeout: float = 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.bind((bind_ip if ipaddress.ip_address(bind_ip).version == 4 else "0.0.0.0", 0))
+        from aioice import stun
         tid = os.urandom(12)
         request = bytes(stun.Message(stun.Method.BINDING, stun.Class.REQUEST, transaction_id=tid))
         end = time.monotonic() + timeout

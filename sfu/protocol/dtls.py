@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
-from .common import Output, ProtocolError, Transmit
-from .dtls_certificate import HASHES, Certificate, default_certificate, format_fingerprint
+from .common import Output, Transmit
+from .dtls_certificate import Certificate, default_certificate, format_fingerprint
+from .dtls_setup import (HASHES, DtlsError, DtlsRole, answer_setup, parse_fingerprint,  # noqa: F401 (re-exported)
+                         role_for_local_setup, role_from_answer)
 from .dtls_records import has_handshake_record, is_dtls, pack_datagrams, split_records
 
 DTLS1_2_VERSION = 0xFEFD
@@ -51,10 +53,6 @@ CIPHERS = (
 )
 FINAL_FLIGHT_REPLAY_INTERVAL = 0.1
 
-
-
-class DtlsError(ProtocolError):
-    pass
 
 
 class SrtpProfile(enum.Enum):
@@ -84,11 +82,6 @@ class SrtpProfile(enum.Enum):
 
 
 DEFAULT_SRTP_PROFILES = (SrtpProfile.AEAD_AES_128_GCM, SrtpProfile.AES128_CM_SHA1_80)
-
-
-class DtlsRole(enum.Enum):
-    CLIENT = "client"  # a=setup:active
-    SERVER = "server"  # a=setup:passive
 
 
 class DtlsState(enum.Enum):
@@ -121,59 +114,6 @@ class DtlsFailed:
 @dataclass(frozen=True, slots=True)
 class DtlsClosed:
     pass
-
-
-# ---------------------------------------------------------------------- SDP helpers
-
-
-def answer_setup(offer_setup: str, prefer: str = "active") -> str:
-    """Our a=setup in an answer, given the offer's (RFC 5763 section 5, RFC 8842).
-
-    ``actpass`` lets the answerer choose; the SFU prefers ``active`` (DTLS client), as LiveKit
-    does, so the handshake starts as soon as ICE connects.
-    """
-    if prefer not in ("active", "passive"):
-        raise ValueError("prefer must be 'active' or 'passive'")
-    table = {"actpass": prefer, "active": "passive", "passive": "active"}
-    try:
-        return table[offer_setup.strip().lower()]
-    except KeyError:
-        raise DtlsError(f"unusable a=setup:{offer_setup} in offer") from None
-
-
-def role_for_local_setup(setup: str) -> DtlsRole:
-    """DTLS role from our own final setup value (``active`` or ``passive``)."""
-    setup = setup.strip().lower()
-    if setup == "active":
-        return DtlsRole.CLIENT
-    if setup == "passive":
-        return DtlsRole.SERVER
-    raise DtlsError(f"a=setup:{setup} does not fix a DTLS role")
-
-
-def role_from_answer(remote_answer_setup: str) -> DtlsRole:
-    """Our role after we offered ``actpass`` and the peer answered ``remote_answer_setup``."""
-    setup = remote_answer_setup.strip().lower()
-    if setup == "active":
-        return DtlsRole.SERVER
-    if setup == "passive":
-        return DtlsRole.CLIENT
-    raise DtlsError(f"answer has a=setup:{setup}; expected active or passive")
-
-
-def parse_fingerprint(value: str) -> tuple[str, bytes]:
-    """``"sha-256 AB:CD:..."`` (the a=fingerprint value) -> ``("sha-256", digest)``."""
-    try:
-        algorithm, hex_value = value.split(None, 1)
-        digest = bytes.fromhex(hex_value.strip().replace(":", ""))
-    except ValueError:
-        raise DtlsError(f"malformed fingerprint {value!r}") from None
-    algorithm = algorithm.lower()
-    if algorithm not in HASHES:
-        raise DtlsError(f"unsupported fingerprint hash {algorithm!r}")
-    if len(digest) != HASHES[algorithm]().digest_size:
-        raise DtlsError(f"fingerprint length does not match {algorithm}")
-    return algorithm, digest
 
 
 # ---------------------------------------------------------------------- transport

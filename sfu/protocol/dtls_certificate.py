@@ -4,7 +4,6 @@ a=fingerprint (RFC 8122) as the SDP carries it."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 import secrets
 import threading
 
@@ -13,16 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from .dtls_setup import HASHES
+
 CERTIFICATE_LIFETIME = datetime.timedelta(days=30)
 
-# the fingerprint hash functions RFC 8122 names that we accept
-HASHES = {
-    "sha-1": hashlib.sha1,
-    "sha-224": hashlib.sha224,
-    "sha-256": hashlib.sha256,
-    "sha-384": hashlib.sha384,
-    "sha-512": hashlib.sha512,
-}
 
 
 def format_fingerprint(der: bytes, algorithm: str = "sha-256") -> str:

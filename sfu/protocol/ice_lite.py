@@ -24,80 +24,22 @@ from __future__ import annotations
 import enum
 import secrets
 import struct
-import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aioice import stun
 
 from .common import Addr, Output, ProtocolError, Transmit
+from .ice_candidates import (HOST_TYPE_PREFERENCE, ICE_CHARS, PWD_LENGTH, UFRAG_LENGTH,  # noqa: F401 (re-exported)
+                             candidate_foundation, candidate_priority, generate_pwd, generate_ufrag,
+                             host_candidates, tcp_host_candidates)
+from .stun_frame import (ATTR_FINGERPRINT, ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, BINDING_REQUEST,  # noqa: F401
+                         STUN_COOKIE, STUN_HEADER, StunError, _walk_attributes, extract_local_ufrag)
 
-# RFC 8445 section 5.3: ice-char = ALPHA / DIGIT / "+" / "/"
-ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-UFRAG_LENGTH = 16  # RFC: at least 4 characters (24 bits of randomness)
-PWD_LENGTH = 32  # RFC: at least 22 characters (128 bits of randomness)
-
-STUN_HEADER = 20
-STUN_COOKIE = 0x2112A442
-ATTR_USERNAME = 0x0006
-ATTR_MESSAGE_INTEGRITY = 0x0008
-ATTR_FINGERPRINT = 0x8028
-BINDING_REQUEST = 0x0001
 
 DEFAULT_CONSENT_TIMEOUT = 30.0  # RFC 7675 section 5.1
 DEFAULT_DISCONNECTED_TIMEOUT = 10.0  # no check for this long: report "disconnected"
 DEFAULT_CONNECT_TIMEOUT = 30.0  # no nomination this long after creation: fail
 MAX_PAIRS = 32  # only authenticated peers create pairs; bound them anyway
-
-HOST_TYPE_PREFERENCE = 126  # RFC 8445 section 5.1.2.2
-
-
-class StunError(ProtocolError):
-    """A datagram that is not a well-formed STUN message."""
-
-
-def generate_ufrag(length: int = UFRAG_LENGTH) -> str:
-    if length < 4:
-        raise ValueError("ice-ufrag must be at least 4 characters")
-    return "".join(secrets.choice(ICE_CHARS) for _ in range(length))
-
-
-def generate_pwd(length: int = PWD_LENGTH) -> str:
-    if length < 22:
-        raise ValueError("ice-pwd must be at least 22 characters")
-    return "".join(secrets.choice(ICE_CHARS) for _ in range(length))
-
-
-def _walk_attributes(data: bytes) -> list[tuple[int, int, int]]:
-    """Return (type, value offset, value length) for each attribute; raise StunError on bad framing."""
-    if len(data) < STUN_HEADER:
-        raise StunError(f"truncated STUN header: {len(data)} bytes, need {STUN_HEADER}")
-    msg_type, length, cookie = struct.unpack_from("!HHI", data, 0)
-    if msg_type & 0xC000:
-        raise StunError("not STUN: the two leading bits of the message type are not zero")
-    if cookie != STUN_COOKIE:
-        raise StunError(f"not STUN: magic cookie is {cookie:#010x}")
-    if length % 4:
-        raise StunError(f"STUN body length {length} is not a multiple of 4")
-    if len(data) != STUN_HEADER + length:
-        raise StunError(
-            f"STUN length mismatch: header says {length} body bytes, datagram has {len(data) - STUN_HEADER}"
-        )
-    attrs = []
-    pos = STUN_HEADER
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise StunError(f"truncated attribute header at offset {pos}")
-        attr_type, attr_len = struct.unpack_from("!HH", data, pos)
-        padded = (attr_len + 3) & ~3
-        if pos + 4 + padded > len(data):
-            raise StunError(f"attribute {attr_type:#06x} at offset {pos} overruns the message")
-        attrs.append((attr_type, pos + 4, attr_len))
-        pos += 4 + padded
-    for i, (attr_type, _, _) in enumerate(attrs):
-        if attr_type == ATTR_FINGERPRINT and i != len(attrs) - 1:
-            raise StunError("FINGERPRINT is not the last attribute")
-    return attrs
 
 
 def parse_stun(data: bytes) -> stun.Message:
@@ -111,69 +53,6 @@ def parse_stun(data: bytes) -> stun.Message:
         return stun.parse_message(data)
     except (ValueError, struct.error, IndexError) as exc:  # aioice reports bad values this way
         raise StunError(f"malformed STUN message: {exc}") from None
-
-
-def extract_local_ufrag(data: bytes) -> str | None:
-    """Return the local (first) part of USERNAME in a Binding request, else ``None``.
-
-    For routing the first datagram from an unknown address to the session that owns the ufrag.
-    Integrity is NOT checked here; the session's agent does that. Never raises.
-    """
-    try:
-        attrs = _walk_attributes(data)
-    except StunError:
-        return None
-    if struct.unpack_from("!H", data, 0)[0] != BINDING_REQUEST:
-        return None
-    for attr_type, offset, length in attrs:
-        if attr_type == ATTR_USERNAME:
-            try:
-                username = data[offset : offset + length].decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            local, sep, _ = username.partition(":")
-            return local if sep and local else None
-    return None
-
-
-def candidate_priority(type_preference: int, local_preference: int, component: int = 1) -> int:
-    """RFC 8445 section 5.1.2.1."""
-    return (type_preference << 24) + (local_preference << 8) + (256 - component)
-
-
-def candidate_foundation(candidate_type: str, base_ip: str, protocol: str = "udp") -> str:
-    """Same type, base address and protocol give the same foundation (RFC 8445 section 5.1.1.3)."""
-    return str(zlib.crc32(f"{candidate_type}|{base_ip}|{protocol}".encode()))
-
-
-TCP_PASSIVE_DIRECTION_PREFERENCE = 4   # RFC 6544 section 4.2 (host: active 6, passive 4, S-O 2)
-
-
-def tcp_host_candidates(addresses: Sequence[Addr], component: int = 1) -> list[str]:
-    """``candidate:`` values for passive ICE-TCP host candidates (RFC 6544): the peer connects to
-    them.  Their local preference (RFC 6544 section 4.2) is below every UDP candidate's, so a
-    client pairs with TCP only when UDP does not get through."""
-    lines = []
-    for index, (ip, port) in enumerate(addresses):
-        local = (TCP_PASSIVE_DIRECTION_PREFERENCE << 13) + max(0, 8191 - index)
-        priority = candidate_priority(HOST_TYPE_PREFERENCE, local, component)
-        foundation = candidate_foundation("host", ip, "tcp")
-        lines.append(f"candidate:{foundation} {component} tcp {priority} {ip} {port} typ host tcptype passive")
-    return lines
-
-
-def host_candidates(addresses: Sequence[Addr], component: int = 1) -> list[str]:
-    """``candidate:`` attribute values (without ``a=``) for UDP host candidates.
-
-    Earlier addresses get higher local preference. Use the values as ``a=candidate:...`` in
-    SDP, or as the ``candidate`` field of a trickled RTCIceCandidateInit.
-    """
-    lines = []
-    for index, (ip, port) in enumerate(addresses):
-        priority = candidate_priority(HOST_TYPE_PREFERENCE, 65535 - index, component)
-        foundation = candidate_foundation("host", ip)
-        lines.append(f"candidate:{foundation} {component} udp {priority} {ip} {port} typ host")
-    return lines
 
 
 class IceState(enum.Enum):

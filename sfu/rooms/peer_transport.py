@@ -23,8 +23,8 @@ from typing import Callable
 from .. import errors
 from ..media import Router, Transport
 from ..protocol import sdp
-from ..protocol.dtls import answer_setup, parse_fingerprint, role_for_local_setup, role_from_answer
-from ..protocol.ice_lite import generate_pwd, generate_ufrag, host_candidates, tcp_host_candidates
+from ..protocol.dtls_setup import answer_setup, parse_fingerprint, role_for_local_setup, role_from_answer
+from ..protocol.ice_candidates import generate_pwd, generate_ufrag, host_candidates, tcp_host_candidates
 from .early_data import EarlyData
 
 log = logging.getLogger("sfu.peer")

@@ -23,7 +23,7 @@ import logging
 import socket
 from typing import Callable
 
-from ..protocol.ice_lite import extract_local_ufrag
+from ..protocol.stun_frame import extract_local_ufrag
 
 log = logging.getLogger("sfu.ice_tcp")
 
