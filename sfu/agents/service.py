@@ -55,8 +55,9 @@ REGISTER_TIMEOUT = 10.0
 WS_HEARTBEAT = 30.0
 LEAVE_GRACE = 3.0                  # after a termination, the agent participant gets this long to leave
 # a job every available worker declined is offered again after these pauses (then the last one,
-# for as long as it is pending): livekit-agents declines while the job processes it reserved are
-# still starting, and says nothing when that passes (its status stays AVAILABLE)
+# for as long as it is pending), or at once when a worker registers or becomes available:
+# livekit-agents declines while the job processes it reserved are still starting, and says
+# nothing when that passes (its status stays AVAILABLE)
 DECLINED_RETRY = (0.5, 1.0, 2.0, 5.0)
 
 
@@ -68,6 +69,7 @@ class AgentService:
         self.availability_timeout = AVAILABILITY_TIMEOUT
         self.register_timeout = REGISTER_TIMEOUT
         self._assigning: dict[str, asyncio.Task] = {}    # job id -> its assignment task
+        self._retry_now: dict[str, asyncio.Event] = {}   # job id -> ends its pause after every worker declined
         # called with the seconds from a job's creation to its assignment (the metrics' histogram)
         self.on_job_assigned: Callable[[float], None] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -228,7 +230,12 @@ class AgentService:
 
     # -- assignment -----------------------------------------------------------------------------------
     def _launch(self, job: JobRecord) -> None:
-        if self.stopping or job.state != PENDING or job.id in self._assigning:
+        if job.id in self._assigning:
+            retry = self._retry_now.get(job.id)
+            if retry is not None:
+                retry.set()            # a worker came or became available: offer it now, not after the pause
+            return
+        if self.stopping or job.state != PENDING:
             return
         if not job.queued_at:
             job.queued_at = time.monotonic()
@@ -256,7 +263,13 @@ class AgentService:
                 rounds += 1
                 log.info("job %s (%r, %s): declined by every available worker, offered again in %.1f s",
                          job.id, job.agent_name, job.dispatch.room, delay)
-                await asyncio.sleep(delay)
+                retry = self._retry_now[job.id] = asyncio.Event()
+                try:
+                    await asyncio.wait_for(retry.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                finally:
+                    self._retry_now.pop(job.id, None)
                 tried.clear()
                 continue
             if w is None:

@@ -142,6 +142,17 @@ async def test_a_declined_job_is_offered_again_after_a_pause(server):
         assert w.assigned[0].job.id == w.asked[0].id and len(w.asked) >= 3
 
 
+async def test_a_worker_registering_during_the_pause_gets_the_job_at_once(server):
+    async with FakeWorker(server, "test-agent", answer=False) as no:
+        await server.agents.create_dispatch(dispatch_req())
+        await until(lambda: len(no.asked) >= 3, timeout=5, what="the job offered three times")   # pause now 2 s
+        t0 = time.monotonic()
+        async with FakeWorker(server, "test-agent") as yes:
+            await until(lambda: yes.assigned, timeout=3, what="assignment to the new worker")
+            assert time.monotonic() - t0 < 1.0              # not after the rest of the pause
+            assert not no.assigned
+
+
 async def test_worker_disconnect_redispatches_its_jobs(server):
     w1 = await FakeWorker(server, "test-agent").__aenter__()
     await server.agents.create_dispatch(dispatch_req())
