@@ -44,24 +44,25 @@ def answer_setup(offer_setup: str, prefer: str = "active") -> str:
         raise DtlsError(f"unusable a=setup:{offer_setup} in offer") from None
 
 
+# the DTLS role that a=setup value gives the side that sent it (RFC 5763 section 5)
+_ROLE_OF_SETUP = {"active": DtlsRole.CLIENT, "passive": DtlsRole.SERVER}
+_OTHER_ROLE = {DtlsRole.CLIENT: DtlsRole.SERVER, DtlsRole.SERVER: DtlsRole.CLIENT}
+
+
 def role_for_local_setup(setup: str) -> DtlsRole:
     """DTLS role from our own final setup value (``active`` or ``passive``)."""
     setup = setup.strip().lower()
-    if setup == "active":
-        return DtlsRole.CLIENT
-    if setup == "passive":
-        return DtlsRole.SERVER
-    raise DtlsError(f"a=setup:{setup} does not fix a DTLS role")
+    if setup not in _ROLE_OF_SETUP:
+        raise DtlsError(f"a=setup:{setup} does not fix a DTLS role")
+    return _ROLE_OF_SETUP[setup]
 
 
 def role_from_answer(remote_answer_setup: str) -> DtlsRole:
     """Our role after we offered ``actpass`` and the peer answered ``remote_answer_setup``."""
     setup = remote_answer_setup.strip().lower()
-    if setup == "active":
-        return DtlsRole.SERVER
-    if setup == "passive":
-        return DtlsRole.CLIENT
-    raise DtlsError(f"answer has a=setup:{setup}; expected active or passive")
+    if setup not in _ROLE_OF_SETUP:
+        raise DtlsError(f"answer has a=setup:{setup}; expected active or passive")
+    return _OTHER_ROLE[_ROLE_OF_SETUP[setup]]
 
 
 def parse_fingerprint(value: str) -> tuple[str, bytes]:
