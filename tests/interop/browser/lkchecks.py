@@ -33,6 +33,19 @@ def video(page: Page, identity: str, min_frames: int = 30, timeout: float = 15, 
     return wait_for(lambda: page.js("inbound", identity, "camera"), ok, timeout) or {}
 
 
+def assert_quality_decoded(sub: Page, pub: Page, identity: str, quality: str, width: int, height: int,
+                           timeout: float = 15) -> dict:
+    """`sub` asks for `quality` of identity's camera (setVideoQuality); within `timeout` it
+    decodes 10 more frames at width x height (asserted), published by `pub`"""
+    sub.js("setQuality", identity, quality)
+    before = (sub.js("inbound", identity, "camera") or {}).get("framesDecoded", 0)
+    got = video(sub, identity, min_frames=before + 10, timeout=timeout, frameWidth=width, frameHeight=height)
+    assert (got.get("frameWidth"), got.get("frameHeight")) == (width, height), \
+        (quality, brief(got), brief(pub.js("outbound", "camera")))
+    assert got["framesDecoded"] >= before + 10, (quality, brief(got))
+    return got
+
+
 def frames_decoded_during(page: Page, identity: str, seconds: float = 1.0) -> int:
     before = (page.js("inbound", identity, "camera") or {}).get("framesDecoded", 0)
     time.sleep(seconds)
