@@ -11,15 +11,21 @@ from helpers.packets import rtp_packet, vp9_layer_payload
 from sfu.media import MediaService
 
 
-async def test_pli_from_remote_subscriber_reaches_publisher(pool2):
-    svc = MediaService(pool2)
-    room = svc.router("r")
+async def publisher_and_subscriber(pool, name: str):
+    """a room with a plain transport on worker 0 (the publisher's) and one on worker 1 (the
+    subscriber's), each connected to a loopback socket of its own"""
+    room = MediaService(pool).router(name)
     pub, sub = udp_socket(), udp_socket()
     tp = await room.create_plain_transport(worker=0)
     await tp.connect(*pub.getsockname())
-    prod = await tp.produce("video", 0x5151, 96)
     ts = await room.create_plain_transport(worker=1)
     await ts.connect(*sub.getsockname())
+    return pub, sub, tp, ts
+
+
+async def test_pli_from_remote_subscriber_reaches_publisher(pool2):
+    pub, sub, tp, ts = await publisher_and_subscriber(pool2, "r")
+    prod = await tp.produce("video", 0x5151, 96)
     cons = await ts.consume(prod)
     pub.sendto(rtp_packet(1, 0, 0x5151), (tp.ip, tp.port))
     assert struct.unpack("!I", sub.recv(2048)[8:12])[0] == cons.ssrc
@@ -84,15 +90,9 @@ async def test_control_packets_wake_python_per_batch_not_per_packet(pool1):
 async def test_layer_switches_across_workers(pool2, monkeypatch):
     import sfu.media.router as router_mod
     monkeypatch.setattr(router_mod, "SWITCH_GRACE", 0.2)
-    svc = MediaService(pool2)
-    room = svc.router("sim")
-    pub, sub = udp_socket(), udp_socket()
-    tp = await room.create_plain_transport(worker=0)
-    await tp.connect(*pub.getsockname())
+    pub, sub, tp, ts = await publisher_and_subscriber(pool2, "sim")
     low = await tp.produce("video", 100, 96, codec="vp8")
     high = await tp.produce("video", 200, 96, codec="vp8")
-    ts = await room.create_plain_transport(worker=1)
-    await ts.connect(*sub.getsockname())
     c = await ts.consume(high)
     delta, key = b"\x10\x01" + b"d" * 20, b"\x10\x00" + b"k" * 20
     dest = (tp.ip, tp.port)
@@ -131,14 +131,8 @@ async def test_svc_layers_selected_across_workers(pool2):
     """a VP9 SVC producer on worker 0, its consumer on worker 1: the remote producer reads each
     ring packet's layers too, so the consumer forwards only spatial layer 0, its numbers
     contiguous, each picture ending on layer 0's packet"""
-    svc = MediaService(pool2)
-    room = svc.router("svc")
-    pub, sub = udp_socket(), udp_socket()
-    tp = await room.create_plain_transport(worker=0)
-    await tp.connect(*pub.getsockname())
+    pub, sub, tp, ts = await publisher_and_subscriber(pool2, "svc")
     prod = await tp.produce("video", 0x5353, 96, codec="vp9")
-    ts = await room.create_plain_transport(worker=1)
-    await ts.connect(*sub.getsockname())
     cons = await ts.consume(prod)
     await cons.set_layers(0, -1)
     sub.settimeout(0.5)
